@@ -1,0 +1,25 @@
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+version = {}
+for line in Path(__file__).with_name("skselmix").joinpath("__init__.py").read_text().splitlines():
+    if line.startswith("__version__"):
+        exec(line, version)
+
+setup(
+    name="skselmix",
+    version=version["__version__"],
+    description="SelMix selective-mixup fine-tuning for non-decomposable objectives, scikit-learn style",
+    long_description=Path(__file__).with_name("README.rst").read_text(),
+    long_description_content_type="text/x-rst",
+    packages=find_packages(include=["skselmix", "skselmix.*"]),
+    python_requires=">=3.9",
+    install_requires=["scikit-learn>=1.6", "torch>=2.1", "numpy", "scipy", "joblib"],
+    extras_require={"test": ["pytest", "hypothesis"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Intended Audience :: Science/Research",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)

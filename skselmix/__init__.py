@@ -1,0 +1,41 @@
+"""skselmix: SelMix selective-mixup fine-tuning for non-decomposable objectives.
+
+The public API: :class:`SelMixClassifier`, the objectives it optimises, the
+closed-form :func:`gain_matrix`, and :mod:`skselmix.metrics` (metric functions
+and scorers for the same objectives).
+"""
+
+from ._classifier import SelMixClassifier
+from ._gain import gain_matrix
+from ._objectives import (
+    CallableObjective,
+    GMean,
+    HMean,
+    HMeanMinCoverage,
+    MeanRecall,
+    MeanRecallMinCoverage,
+    MinHeadTailRecall,
+    MinRecall,
+    Objective,
+    get_objective,
+    get_objective_names,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "SelMixClassifier",
+    "gain_matrix",
+    "Objective",
+    "CallableObjective",
+    "MeanRecall",
+    "MinRecall",
+    "GMean",
+    "HMean",
+    "MeanRecallMinCoverage",
+    "HMeanMinCoverage",
+    "MinHeadTailRecall",
+    "get_objective",
+    "get_objective_names",
+    "__version__",
+]

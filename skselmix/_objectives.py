@@ -1,0 +1,481 @@
+"""Objectives: the one home of every target metric, its derivative and multipliers.
+
+An objective ``psi`` is a function of the balanced confusion matrix ``C`` (K x K,
+rows summing to ``1/K``). Each objective provides
+
+* ``value(C)``: the exact metric, used for reporting and model selection;
+* ``gradient(C, multipliers)``: ``dpsi/dC`` of the surrogate that SelMix ascends
+  (for min-type and constrained objectives, the Lagrangian with the current
+  multipliers);
+* ``init_multipliers`` / ``update_multipliers``: the multiplier state and its
+  update from validation feedback (``None`` for objectives without one).
+
+Recall is ``r_i = K * C_ii`` (the balanced matrix holds ``P(yhat=j | y=i) / K``),
+so its derivative is ``K`` on the diagonal. Any per-row constant added to a
+derivative leaves the SelMix gain unchanged, so a derivative that instead treats
+recall as ``C_ii / sum_j C_ij`` (as plain autograd of such a formula does)
+gives the same gains.
+"""
+
+import math
+import numbers
+
+import torch
+
+from ._confusion import coverages, recalls
+
+__all__ = [
+    "Objective",
+    "CallableObjective",
+    "MeanRecall",
+    "MinRecall",
+    "GMean",
+    "HMean",
+    "MeanRecallMinCoverage",
+    "HMeanMinCoverage",
+    "MinHeadTailRecall",
+    "get_objective",
+    "get_objective_names",
+]
+
+
+def _diagonal_gradient(confusion, recall_weights):
+    """``dpsi/dC`` for ``psi = f(recalls)`` with ``recall_weights = df/dr``: ``K w_i`` on the diagonal."""
+    return torch.diag(recall_weights * confusion.shape[0])
+
+
+def _check_positive(name, value, *, allow_zero=False):
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}.")
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be finite and {bound}, got {value!r}.")
+
+
+def _check_fraction(name, value, *, closed_right=True):
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}.")
+    upper_ok = value <= 1 if closed_right else value < 1
+    if not (0 < value and upper_ok):
+        interval = "(0, 1]" if closed_right else "(0, 1)"
+        raise ValueError(f"{name} must lie in {interval}, got {value!r}.")
+
+
+class Objective:
+    """Base class of SelMix objectives.
+
+    Subclasses implement :meth:`value` and :meth:`gradient`; min-type and
+    constrained objectives also override the multiplier methods. Objectives are
+    plain parameter holders (like sklearn's kernels): they keep no fitted state,
+    so one instance can be shared by several estimators.
+    """
+
+    #: Short name, as accepted by ``SelMixClassifier(metric=...)``.
+    name = None
+
+    def validate(self):
+        """Check the parameters; raise ``ValueError``/``TypeError`` when invalid."""
+
+    def value(self, confusion, class_counts=None):
+        """Exact metric value (scalar tensor) of a balanced confusion matrix."""
+        raise NotImplementedError
+
+    def gradient(self, confusion, multipliers=None, class_counts=None):
+        """Derivative of the (surrogate) objective with respect to ``confusion``."""
+        raise NotImplementedError
+
+    def init_multipliers(self, n_classes, class_counts=None):
+        """Initial multiplier state, or ``None`` when the objective has none."""
+        return None
+
+    def update_multipliers(self, multipliers, confusion, class_counts=None):
+        """Multipliers refreshed from a validation confusion matrix."""
+        return multipliers
+
+    def _param_names(self):
+        return [name for name in vars(self) if not name.startswith("_")]
+
+    def __repr__(self):
+        params = ", ".join(f"{k}={getattr(self, k)!r}" for k in self._param_names())
+        return f"{type(self).__name__}({params})"
+
+    def __eq__(self, other):
+        return type(self) is type(other) and vars(self) == vars(other)
+
+    def __hash__(self):
+        return hash((type(self), tuple(sorted(map(repr, vars(self).items())))))
+
+
+class MeanRecall(Objective):
+    """Mean of per-class recalls (balanced accuracy): ``(1/K) sum_i r_i``."""
+
+    name = "mean_recall"
+
+    def value(self, confusion, class_counts=None):
+        return recalls(confusion).mean()
+
+    def gradient(self, confusion, multipliers=None, class_counts=None):
+        k = confusion.shape[0]
+        return _diagonal_gradient(confusion, torch.full((k,), 1.0 / k, dtype=confusion.dtype, device=confusion.device))
+
+
+class MinRecall(Objective):
+    """Worst-class recall ``min_i r_i``, ascended through multipliers.
+
+    The surrogate is ``sum_i l_i r_i`` with ``l`` on the simplex, refreshed from
+    validation recalls by the exponentiated-gradient step
+    ``l_i <- l_i**beta * exp(-omega * r_i)`` (normalised). With ``beta=0`` (the
+    reference) this is ``l = softmax(-omega * r)``.
+
+    Parameters
+    ----------
+    omega : float, default=50.0
+        Step size of the multiplier update: large values focus on the worst class.
+    beta : float, default=0.0
+        Memory of the previous multipliers, in ``[0, 1]``.
+    """
+
+    name = "min_recall"
+
+    def __init__(self, omega=50.0, beta=0.0):
+        self.omega = omega
+        self.beta = beta
+
+    def validate(self):
+        _check_positive("omega", self.omega, allow_zero=True)
+        _check_positive("beta", self.beta, allow_zero=True)
+        if self.beta > 1:
+            raise ValueError(f"beta must lie in [0, 1], got {self.beta!r}.")
+
+    def value(self, confusion, class_counts=None):
+        return recalls(confusion).min()
+
+    def init_multipliers(self, n_classes, class_counts=None):
+        return torch.full((n_classes,), 1.0 / n_classes, dtype=torch.float64)
+
+    def update_multipliers(self, multipliers, confusion, class_counts=None):
+        r = recalls(confusion).to(torch.float64)
+        log_l = self.beta * torch.log(multipliers.to(r).clamp_min(1e-300)) - self.omega * r
+        return torch.softmax(log_l, dim=0)
+
+    def gradient(self, confusion, multipliers=None, class_counts=None):
+        if multipliers is None:
+            multipliers = self.update_multipliers(self.init_multipliers(confusion.shape[0]), confusion)
+        return _diagonal_gradient(confusion, multipliers.to(confusion))
+
+
+class _RecallMeanObjective(Objective):
+    """Shared machinery of G-mean and H-mean.
+
+    Their derivatives blow up (or vanish, for the unclipped product) when a class
+    has zero recall; the gradient therefore uses recalls clipped below at
+    ``recall_floor``, while :meth:`value` stays exact.
+    """
+
+    def __init__(self, recall_floor=0.01):
+        self.recall_floor = recall_floor
+
+    def validate(self):
+        _check_fraction("recall_floor", self.recall_floor, closed_right=False)
+
+    def _clipped_recalls(self, confusion):
+        return recalls(confusion).clamp_min(self.recall_floor)
+
+
+class GMean(_RecallMeanObjective):
+    """Geometric mean of recalls ``(prod_i r_i)**(1/K)``.
+
+    Parameters
+    ----------
+    recall_floor : float, default=0.01
+        Recalls are clipped below at this value in the gradient, so that a class
+        with zero recall keeps the largest (not a zero) weight.
+    """
+
+    name = "gmean"
+
+    def value(self, confusion, class_counts=None):
+        r = recalls(confusion)
+        if bool((r <= 0).any()):
+            return torch.zeros((), dtype=r.dtype, device=r.device)
+        return torch.exp(torch.log(r).mean())
+
+    def gradient(self, confusion, multipliers=None, class_counts=None):
+        r = self._clipped_recalls(confusion)
+        psi = torch.exp(torch.log(r).mean())
+        return _diagonal_gradient(confusion, psi / (r.shape[0] * r))
+
+
+class HMean(_RecallMeanObjective):
+    """Harmonic mean of recalls ``K / sum_i (1 / r_i)`` (zero if any recall is zero).
+
+    Parameters
+    ----------
+    recall_floor : float, default=0.01
+        Recalls are clipped below at this value in the gradient.
+    """
+
+    name = "hmean"
+
+    def value(self, confusion, class_counts=None):
+        r = recalls(confusion)
+        if bool((r <= 0).any()):
+            return torch.zeros((), dtype=r.dtype, device=r.device)
+        return r.shape[0] / (1.0 / r).sum()
+
+    def gradient(self, confusion, multipliers=None, class_counts=None):
+        r = self._clipped_recalls(confusion)
+        k = r.shape[0]
+        psi = k / (1.0 / r).sum()
+        return _diagonal_gradient(confusion, psi**2 / (k * r**2))
+
+
+class _MinCoverageObjective(Objective):
+    """A base objective subject to ``cov_j >= alpha / K`` for every class ``j``.
+
+    :meth:`value` is the base metric minus the total relative shortfall,
+    ``base - K * sum_j max(0, alpha/K - cov_j)``: it equals the base metric on
+    feasible confusion matrices and falls continuously with the violation.
+
+    The surrogate is the Lagrangian ``(base + sum_j l_j cov_j) / (1 + max_j l_j)``
+    with ``l_j = max(lambda_max * (1 - exp((cov_j - alpha/K) / tau)), 0)``
+    recomputed from each validation confusion matrix (REFERENCE).
+    """
+
+    _base_class = None
+
+    def __init__(self, alpha=0.95, tau=0.01, lambda_max=100.0, **base_params):
+        self.alpha = alpha
+        self.tau = tau
+        self.lambda_max = lambda_max
+        for key, val in base_params.items():
+            setattr(self, key, val)
+
+    def _base(self):
+        base_names = self._base_class().__dict__.keys()
+        return self._base_class(**{k: getattr(self, k) for k in base_names})
+
+    def validate(self):
+        _check_fraction("alpha", self.alpha)
+        _check_positive("tau", self.tau)
+        _check_positive("lambda_max", self.lambda_max, allow_zero=True)
+        self._base().validate()
+
+    def value(self, confusion, class_counts=None):
+        k = confusion.shape[0]
+        shortfall = (self.alpha / k - coverages(confusion)).clamp_min(0).sum()
+        return self._base().value(confusion) - k * shortfall
+
+    def init_multipliers(self, n_classes, class_counts=None):
+        return torch.zeros(n_classes, dtype=torch.float64)
+
+    def update_multipliers(self, multipliers, confusion, class_counts=None):
+        k = confusion.shape[0]
+        slack = (coverages(confusion).to(torch.float64) - self.alpha / k) / self.tau
+        return (self.lambda_max * (1.0 - torch.exp(slack))).clamp_min(0.0)
+
+    def gradient(self, confusion, multipliers=None, class_counts=None):
+        if multipliers is None:
+            multipliers = self.update_multipliers(self.init_multipliers(confusion.shape[0]), confusion)
+        lam = multipliers.to(confusion)
+        # d(sum_j l_j cov_j)/dC_ij = l_j for every row i.
+        grad = self._base().gradient(confusion) + lam.unsqueeze(0).expand_as(confusion)
+        return grad / (1.0 + lam.max())
+
+
+class MeanRecallMinCoverage(_MinCoverageObjective):
+    """Mean recall subject to ``cov_j >= alpha / K`` for all classes.
+
+    Parameters
+    ----------
+    alpha : float, default=0.95
+        Coverage target as a fraction of the balanced share ``1/K``.
+    tau : float, default=0.01
+        Temperature of the multiplier rule: smaller reacts more sharply.
+    lambda_max : float, default=100.0
+        Largest multiplier.
+    """
+
+    name = "mean_recall_min_coverage"
+    _base_class = MeanRecall
+
+
+class HMeanMinCoverage(_MinCoverageObjective):
+    """H-mean of recalls subject to ``cov_j >= alpha / K`` for all classes.
+
+    Parameters
+    ----------
+    alpha : float, default=0.95
+        Coverage target as a fraction of the balanced share ``1/K``.
+    tau : float, default=0.01
+        Temperature of the multiplier rule.
+    lambda_max : float, default=100.0
+        Largest multiplier.
+    recall_floor : float, default=0.01
+        Recall clipping of the H-mean gradient.
+    """
+
+    name = "hmean_min_coverage"
+    _base_class = HMean
+
+    def __init__(self, alpha=0.95, tau=0.01, lambda_max=100.0, recall_floor=0.01):
+        super().__init__(alpha=alpha, tau=tau, lambda_max=lambda_max, recall_floor=recall_floor)
+
+
+def head_class_mask(class_counts, head_fraction):
+    """Boolean mask of head classes: the ``floor(head_fraction * K)`` most frequent.
+
+    Ties are broken by class index (stable sort); at least one class is head and
+    at least one is tail.
+    """
+    counts = torch.as_tensor(class_counts, dtype=torch.float64)
+    k = counts.shape[0]
+    if k < 2:
+        raise ValueError("min head-tail recall needs at least 2 classes.")
+    n_head = min(max(int(math.floor(head_fraction * k)), 1), k - 1)
+    order = torch.argsort(-counts, stable=True)
+    mask = torch.zeros(k, dtype=torch.bool)
+    mask[order[:n_head]] = True
+    return mask
+
+
+class MinHeadTailRecall(Objective):
+    """``min(mean recall of head classes, mean recall of tail classes)``.
+
+    Head classes are the most frequent ``head_fraction`` of classes by training
+    count (``class_counts``, supplied by the estimator from its training labels).
+    The surrogate weighs the two group means with multipliers
+    ``softmax(-omega * group_recall)``, as :class:`MinRecall` does for classes.
+
+    Parameters
+    ----------
+    head_fraction : float, default=0.9
+        Fraction of classes (the most frequent) that form the head.
+    omega : float, default=50.0
+        Step size of the multiplier update.
+    """
+
+    name = "min_head_tail_recall"
+
+    def __init__(self, head_fraction=0.9, omega=50.0):
+        self.head_fraction = head_fraction
+        self.omega = omega
+
+    def validate(self):
+        _check_fraction("head_fraction", self.head_fraction, closed_right=False)
+        _check_positive("omega", self.omega, allow_zero=True)
+
+    def _group_means(self, confusion, class_counts):
+        if class_counts is None:
+            raise ValueError("min_head_tail_recall needs class_counts to tell head from tail classes.")
+        head = head_class_mask(class_counts, self.head_fraction).to(confusion.device)
+        r = recalls(confusion)
+        return head, torch.stack([r[head].mean(), r[~head].mean()])
+
+    def value(self, confusion, class_counts=None):
+        return self._group_means(confusion, class_counts)[1].min()
+
+    def init_multipliers(self, n_classes, class_counts=None):
+        return torch.full((2,), 0.5, dtype=torch.float64)
+
+    def update_multipliers(self, multipliers, confusion, class_counts=None):
+        group_recall = self._group_means(confusion, class_counts)[1].to(torch.float64)
+        return torch.softmax(-self.omega * group_recall, dim=0)
+
+    def gradient(self, confusion, multipliers=None, class_counts=None):
+        head, _ = self._group_means(confusion, class_counts)
+        if multipliers is None:
+            multipliers = self.update_multipliers(None, confusion, class_counts)
+        lam = multipliers.to(confusion)
+        sizes = torch.stack([head.sum(), (~head).sum()]).to(confusion)
+        per_class = torch.where(head, lam[0] / sizes[0], lam[1] / sizes[1])
+        return _diagonal_gradient(confusion, per_class)
+
+
+class CallableObjective(Objective):
+    """A user-defined objective given as a function of the confusion matrix.
+
+    Parameters
+    ----------
+    func : callable
+        ``func(confusion) -> scalar tensor``, where ``confusion`` is the K x K
+        balanced torch confusion matrix (rows sum to ``1/K``). It must be built
+        from differentiable torch operations: its derivative comes from autograd.
+    name : str, default=None
+        Display name; defaults to the function's ``__name__``.
+    """
+
+    def __init__(self, func, name=None):
+        self.func = func
+        self.name = name if name is not None else getattr(func, "__name__", "custom")
+
+    def validate(self):
+        if not callable(self.func):
+            raise TypeError(f"func must be callable, got {type(self.func).__name__}.")
+
+    def _call(self, confusion):
+        out = self.func(confusion)
+        if not isinstance(out, torch.Tensor) or out.numel() != 1:
+            raise TypeError(
+                f"custom objective {self.name!r} must return a scalar torch tensor, got {type(out).__name__}."
+            )
+        return out.reshape(())
+
+    def value(self, confusion, class_counts=None):
+        with torch.no_grad():
+            return self._call(confusion)
+
+    def gradient(self, confusion, multipliers=None, class_counts=None):
+        c = confusion.detach().clone().requires_grad_(True)
+        with torch.enable_grad():
+            out = self._call(c)
+            if not out.requires_grad:
+                return torch.zeros_like(confusion)
+            (grad,) = torch.autograd.grad(out, c, allow_unused=True)
+        return torch.zeros_like(confusion) if grad is None else grad.detach()
+
+
+_BUILTIN = {
+    cls.name: cls
+    for cls in (
+        MeanRecall,
+        MinRecall,
+        GMean,
+        HMean,
+        MeanRecallMinCoverage,
+        HMeanMinCoverage,
+        MinHeadTailRecall,
+    )
+}
+
+
+def get_objective_names():
+    """Names of the built-in objectives, sorted."""
+    return sorted(_BUILTIN)
+
+
+def get_objective(metric):
+    """Resolve ``metric`` (a name, an :class:`Objective` or a callable) to an objective.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name; the message lists the valid ones.
+    TypeError
+        For anything that is neither a string, an Objective nor a callable.
+    """
+    if isinstance(metric, Objective):
+        objective = metric
+    elif isinstance(metric, str):
+        if metric not in _BUILTIN:
+            raise ValueError(f"Unknown metric {metric!r}. Valid names: {', '.join(get_objective_names())}.")
+        objective = _BUILTIN[metric]()
+    elif callable(metric):
+        objective = CallableObjective(metric)
+    else:
+        raise TypeError(
+            "metric must be a name, an skselmix Objective or a callable taking a torch "
+            f"confusion matrix; got {type(metric).__name__}."
+        )
+    objective.validate()
+    return objective

@@ -1,0 +1,70 @@
+"""Warm-start heads: the linear classifiers SelMix fine-tunes from.
+
+SelMix is a fine-tuning method; it starts from an ERM or a logit-adjusted head
+(REFERENCE.md). Both are fitted here by full-batch L-BFGS, which is
+deterministic (no sampling) and needs no learning rate.
+"""
+
+import torch
+import torch.nn.functional as F
+
+WARM_STARTS = ("logit_adjusted", "cross_entropy")
+
+
+def class_log_prior(labels, n_classes, dtype, device):
+    counts = torch.bincount(labels, minlength=n_classes).to(dtype=dtype, device=device)
+    return torch.log(counts.clamp_min(1) / counts.sum())
+
+
+def fit_linear_head(X, y, n_classes, *, kind, l2, max_iter=200, tol=1e-6):
+    """Fit ``logits = X W^T + b`` by L-BFGS on (logit-adjusted) cross-entropy.
+
+    Parameters
+    ----------
+    X : torch.Tensor of shape (n, d)
+    y : torch.Tensor of shape (n,), long
+    n_classes : int
+    kind : {"logit_adjusted", "cross_entropy"}
+        ``"logit_adjusted"`` minimises the cross-entropy of ``logits + log pi``
+        (Menon et al., 2021, tau = 1) so that ``argmax logits`` targets balanced
+        error; ``"cross_entropy"`` is plain ERM.
+    l2 : float
+        Penalty ``l2 / 2 * ||W||^2`` (the bias is not penalised).
+    max_iter : int
+        Largest number of L-BFGS iterations.
+    tol : float
+        Gradient tolerance of L-BFGS.
+
+    Returns
+    -------
+    coef : torch.Tensor of shape (K, d)
+    intercept : torch.Tensor of shape (K,)
+    """
+    if kind not in WARM_STARTS:
+        raise ValueError(f"Unknown init {kind!r}. Valid values: {', '.join(WARM_STARTS)}.")
+    dtype, device = X.dtype, X.device
+    offset = class_log_prior(y, n_classes, dtype, device) if kind == "logit_adjusted" else None
+    coef = torch.zeros(n_classes, X.shape[1], dtype=dtype, device=device, requires_grad=True)
+    intercept = torch.zeros(n_classes, dtype=dtype, device=device, requires_grad=True)
+    optimizer = torch.optim.LBFGS(
+        [coef, intercept],
+        lr=1.0,
+        max_iter=max_iter,
+        tolerance_grad=tol,
+        tolerance_change=1e-12,
+        history_size=20,
+        line_search_fn="strong_wolfe",
+    )
+
+    def closure():
+        optimizer.zero_grad()
+        logits = torch.addmm(intercept, X, coef.T)
+        if offset is not None:
+            logits = logits + offset
+        loss = F.cross_entropy(logits, y) + 0.5 * l2 * coef.pow(2).sum()
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        optimizer.step(closure)
+    return coef.detach(), intercept.detach()
