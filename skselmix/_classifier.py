@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._confusion import balanced_confusion, coverages, recalls
 from ._device import resolve_device
-from ._gain import gain_from_sensitivity, objective_logit_sensitivity
+from ._gain import DEFAULT_CONFUSION_SMOOTHING, gain_from_sensitivity, objective_logit_sensitivity
 from ._objectives import get_objective
 from ._sampler import (
     ClassIndex,
@@ -374,7 +374,8 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         -------
         y_pred : ndarray of shape (n_samples,)
         """
-        return self.classes_[np.argmax(self._logits(X), axis=1)]
+        logits = self._logits(X)  # checks fitted state before classes_ is read
+        return self.classes_[np.argmax(logits, axis=1)]
 
     def _logits(self, X):
         check_is_fitted(self)
@@ -439,9 +440,8 @@ class _SelMixRun:
             value = float(self.objective.value(confusion, class_counts))
             multipliers = self.objective.update_multipliers(multipliers, confusion, class_counts)
             grad = self.objective.gradient(confusion, multipliers, class_counts).to(torch.float32)
-            gain = gain_from_sensitivity(
-                prototypes, coef, intercept, objective_logit_sensitivity(confusion.to(torch.float32), grad), lambda_mean
-            )
+            sensitivity = objective_logit_sensitivity(confusion.to(torch.float32), grad, DEFAULT_CONFUSION_SMOOTHING)
+            gain = gain_from_sensitivity(prototypes, coef, intercept, sensitivity, lambda_mean)
             gain_n = normalize_gain(gain)
             probs = restrict_to_available(sampling_distribution(gain_n, p.s), anchors, anchors)
             history.append(self._record(step, value, confusion, multipliers, gain, probs))

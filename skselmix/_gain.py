@@ -25,15 +25,27 @@ from ._objectives import get_objective
 _BLOCK_ELEMENTS = 1 << 22
 
 
-def objective_logit_sensitivity(confusion, objective_gradient):
+# Share of each confusion row spread uniformly before it enters the softmax Jacobian.
+DEFAULT_CONFUSION_SMOOTHING = 0.01
+
+
+def objective_logit_sensitivity(confusion, objective_gradient, smoothing=0.0):
     """``M = dpsi/dA``: sensitivity of the objective to prototype logits.
 
     Uses the softmax Jacobian with the empirical confusion matrix in place of the
     prototype softmax outputs, ``C[q, l] ~ pi_q softmax(A[q])[l]``.
+
+    With ``smoothing = eps > 0`` the Jacobian uses ``(1 - eps) C + eps pi_q / K``
+    (row sums kept). Without it, a class that is never predicted correctly has
+    ``C[q, q] = 0`` and hence a zero row in ``M`` (the softmax is flat where its
+    output is zero): its gains vanish exactly when it needs them most, e.g. every
+    gain is zero for min recall once the worst class has recall zero.
     """
+    priors = confusion.sum(dim=1, keepdim=True)
+    if smoothing:
+        confusion = (1.0 - smoothing) * confusion + smoothing * priors / confusion.shape[1]
     weighted = objective_gradient * confusion
-    priors = confusion.sum(dim=1, keepdim=True).clamp_min(torch.finfo(confusion.dtype).tiny)
-    return weighted - weighted.sum(dim=1, keepdim=True) * confusion / priors
+    return weighted - weighted.sum(dim=1, keepdim=True) * confusion / priors.clamp_min(torch.finfo(confusion.dtype).tiny)
 
 
 def gain_from_sensitivity(prototypes, coef, intercept, sensitivity, lambda_mean, *, block_rows=None):
@@ -68,6 +80,7 @@ def gain_matrix(
     lambda_mean=0.8,
     multipliers=None,
     class_counts=None,
+    confusion_smoothing=DEFAULT_CONFUSION_SMOOTHING,
 ):
     """First-order gain of the objective for every mixup pair (i, j).
 
@@ -91,6 +104,11 @@ def gain_matrix(
         objective's initial state).
     class_counts : array-like of shape (n_classes,), default=None
         Training class counts, needed by ``min_head_tail_recall``.
+    confusion_smoothing : float, default=0.01
+        Share ``eps`` of each confusion row spread uniformly inside the softmax
+        Jacobian, ``(1 - eps) C + eps pi / K``. ``0`` gives the formula of the
+        paper exactly; a positive value keeps gains alive for classes that are
+        never predicted correctly (see Notes).
 
     Returns
     -------
@@ -104,6 +122,12 @@ def gain_matrix(
     This is the exact directional derivative of the prototype surrogate along
     the SGD step on the head weights ``W`` (the bias is held fixed, as in the
     paper). It costs O(K^2 D + K^3) time and O(K^2 + K D) extra memory.
+
+    The paper approximates the prototype softmax outputs by the empirical
+    confusion matrix. For a class with zero recall that makes its softmax
+    derivative, and hence every gain that would help it, exactly zero; the
+    smoothing of ``confusion_smoothing`` removes this dead zone while changing
+    other entries by about ``eps``.
 
     Examples
     --------
@@ -130,6 +154,8 @@ def gain_matrix(
             "Inconsistent shapes: expected prototypes (K, D), coef (K, D), intercept (K,), "
             f"confusion (K, K); got {tuple(z.shape)}, {tuple(w.shape)}, {tuple(b.shape)}, {tuple(c.shape)}."
         )
+    if not 0.0 <= float(confusion_smoothing) < 1.0:
+        raise ValueError(f"confusion_smoothing must lie in [0, 1), got {confusion_smoothing!r}.")
     if not 0.0 <= float(lambda_mean) <= 1.0:
         raise ValueError(f"lambda_mean must lie in [0, 1], got {lambda_mean!r}.")
     obj = get_objective(objective)
@@ -139,7 +165,8 @@ def gain_matrix(
     else:
         mult = torch.as_tensor(np.asarray(multipliers) if not isinstance(multipliers, torch.Tensor) else multipliers)
     grad = obj.gradient(c, mult, counts).to(dtype=dtype, device=device)
-    gain = gain_from_sensitivity(z, w, b, objective_logit_sensitivity(c, grad), lambda_mean)
+    sensitivity = objective_logit_sensitivity(c, grad, float(confusion_smoothing))
+    gain = gain_from_sensitivity(z, w, b, sensitivity, lambda_mean)
     return gain if as_torch else gain.cpu().numpy()
 
 

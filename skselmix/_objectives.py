@@ -89,7 +89,10 @@ class Objective:
         return None
 
     def update_multipliers(self, multipliers, confusion, class_counts=None):
-        """Multipliers refreshed from a validation confusion matrix."""
+        """Multipliers refreshed from a validation confusion matrix.
+
+        ``multipliers=None`` starts from :meth:`init_multipliers`.
+        """
         return multipliers
 
     def _param_names(self):
@@ -155,12 +158,14 @@ class MinRecall(Objective):
 
     def update_multipliers(self, multipliers, confusion, class_counts=None):
         r = recalls(confusion).to(torch.float64)
+        if multipliers is None:
+            multipliers = self.init_multipliers(r.shape[0])
         log_l = self.beta * torch.log(multipliers.to(r).clamp_min(1e-300)) - self.omega * r
         return torch.softmax(log_l, dim=0)
 
     def gradient(self, confusion, multipliers=None, class_counts=None):
         if multipliers is None:
-            multipliers = self.update_multipliers(self.init_multipliers(confusion.shape[0]), confusion)
+            multipliers = self.update_multipliers(None, confusion)
         return _diagonal_gradient(confusion, multipliers.to(confusion))
 
 
@@ -276,7 +281,7 @@ class _MinCoverageObjective(Objective):
 
     def gradient(self, confusion, multipliers=None, class_counts=None):
         if multipliers is None:
-            multipliers = self.update_multipliers(self.init_multipliers(confusion.shape[0]), confusion)
+            multipliers = self.update_multipliers(None, confusion)
         lam = multipliers.to(confusion)
         # d(sum_j l_j cov_j)/dC_ij = l_j for every row i.
         grad = self._base().gradient(confusion) + lam.unsqueeze(0).expand_as(confusion)

@@ -1,0 +1,167 @@
+"""The closed-form gain against explicit loops and finite differences."""
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from skselmix import CallableObjective, gain_matrix, get_objective, get_objective_names
+from skselmix._gain import gain_from_sensitivity, objective_logit_sensitivity
+
+
+def _problem(seed, k=4, d=5):
+    rng = np.random.default_rng(seed)
+    Z = rng.normal(size=(k, d))
+    W = rng.normal(size=(k, d))
+    b = rng.normal(size=k)
+    C = rng.random((k, k)) + 2 * np.eye(k)
+    C = C / C.sum(axis=1, keepdims=True) / k
+    counts = rng.integers(1, 100, size=k)
+    return Z, W, b, C, counts
+
+
+def _brute_force_gain(Z, W, b, C, dpsi, lbar):
+    """G[i, j] = sum_{q,l} M[q,l] (zbar_ij . z_q)(delta_li - p_ij[l]), every index a loop."""
+    k = Z.shape[0]
+    pi = C.sum(axis=1)
+    M = np.zeros((k, k))
+    for q, l in itertools.product(range(k), range(k)):
+        M[q, l] = sum(dpsi[q, m] * C[q, m] * ((m == l) - C[q, l] / pi[q]) for m in range(k))
+    G = np.zeros((k, k))
+    for i, j in itertools.product(range(k), range(k)):
+        zbar = lbar * Z[i] + (1 - lbar) * Z[j]
+        a = W @ zbar + b
+        p = np.exp(a - a.max())
+        p /= p.sum()
+        G[i, j] = sum(M[q, l] * (zbar @ Z[q]) * ((l == i) - p[l]) for q in range(k) for l in range(k))
+    return G
+
+
+def weighted_recall(C):
+    """A custom objective: recall weighted towards the last class."""
+    k = C.shape[0]
+    w = torch.linspace(1.0, 2.0, k, dtype=C.dtype)
+    return (w * torch.diagonal(C) * k).sum() / w.sum()
+
+
+@pytest.mark.parametrize("name", get_objective_names() + ["custom"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_gain_matches_brute_force(name, seed):
+    Z, W, b, C, counts = _problem(seed)
+    objective = CallableObjective(weighted_recall) if name == "custom" else get_objective(name)
+    Ct, ct = torch.tensor(C), torch.tensor(counts, dtype=torch.float64)
+    mult = objective.update_multipliers(objective.init_multipliers(4, ct), Ct, ct)
+    dpsi = objective.gradient(Ct, mult, ct).numpy()
+    expected = _brute_force_gain(Z, W, b, C, dpsi, 0.75)
+    got = gain_matrix(Z, W, b, C, objective, lambda_mean=0.75, class_counts=counts, confusion_smoothing=0.0)
+    assert np.abs(expected).max() > 1e-3  # not a vacuous comparison
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["mean_recall", "gmean", "hmean"])
+def test_gain_is_directional_derivative_of_surrogate(name):
+    """With C equal to the prototype softmax, G is d/dt psi(pi * softmax(Z (W + t V)^T + b))."""
+    Z, W, b, _, _ = _problem(3)
+    W = Z + 0.3 * W  # prototypes mostly classified right: every recall above the clipping floor
+    k, lbar, eps = 4, 0.8, 1e-6
+    objective = get_objective(name)
+
+    def surrogate_confusion(Wm):
+        A = Z @ Wm.T + b
+        S = np.exp(A - A.max(axis=1, keepdims=True))
+        return S / S.sum(axis=1, keepdims=True) / k
+
+    C = surrogate_confusion(W)
+    assert (np.diag(C) * k).min() > 0.05
+    got = gain_matrix(Z, W, b, C, objective, lambda_mean=lbar, confusion_smoothing=0.0)
+    fd = np.zeros((k, k))
+    for i, j in itertools.product(range(k), range(k)):
+        zbar = lbar * Z[i] + (1 - lbar) * Z[j]
+        a = W @ zbar + b
+        p = np.exp(a - a.max())
+        p /= p.sum()
+        V = np.outer(np.eye(k)[i] - p, zbar)
+        plus = objective.value(torch.tensor(surrogate_confusion(W + eps * V))).item()
+        minus = objective.value(torch.tensor(surrogate_confusion(W - eps * V))).item()
+        fd[i, j] = (plus - minus) / (2 * eps)
+    np.testing.assert_allclose(got, fd, rtol=1e-5, atol=1e-8)
+
+
+def test_blocked_softmax_term_equals_unblocked():
+    rng = np.random.default_rng(0)
+    k, d = 37, 8
+    Z, W = torch.tensor(rng.normal(size=(k, d))), torch.tensor(rng.normal(size=(k, d)))
+    b = torch.tensor(rng.normal(size=k))
+    M = torch.tensor(rng.normal(size=(k, k)))
+    whole = gain_from_sensitivity(Z, W, b, M, 0.8, block_rows=k)
+    for rows in (1, 5, 36):
+        torch.testing.assert_close(gain_from_sensitivity(Z, W, b, M, 0.8, block_rows=rows), whole)
+
+
+def test_sensitivity_ignores_row_constant_in_gradient():
+    """Adding a constant per row to dpsi/dC (e.g. autograd of C_ii / rowsum) changes nothing."""
+    _, _, _, C, _ = _problem(0)
+    C = torch.tensor(C)
+    grad = torch.rand(4, 4, dtype=torch.float64)
+    shifted = grad + torch.arange(4, dtype=torch.float64).unsqueeze(1)
+    torch.testing.assert_close(objective_logit_sensitivity(C, grad), objective_logit_sensitivity(C, shifted))
+
+
+def test_gain_types_and_dtypes():
+    Z, W, b, C, _ = _problem(0)
+    out = gain_matrix(Z, W, b, C, "min_recall")
+    assert isinstance(out, np.ndarray) and out.dtype == np.float64
+    out_t = gain_matrix(torch.tensor(Z, dtype=torch.float32), W, b, C, "min_recall")
+    assert isinstance(out_t, torch.Tensor) and out_t.dtype == torch.float32
+    np.testing.assert_allclose(out_t.numpy(), out, rtol=1e-4, atol=1e-6)
+
+
+def test_gain_scales_with_squared_feature_norm():
+    """The un-normalised gain grows with ||z||^2 (why the estimator normalises it)."""
+    Z, W, b, C, _ = _problem(0)
+    G = gain_matrix(Z, W, b, C, "mean_recall")
+    G10 = gain_matrix(10 * Z, W / 10, b, C, "mean_recall")  # same logits, 100x the gain
+    np.testing.assert_allclose(G10, 100 * G, rtol=1e-9)
+
+
+def test_gain_rejects_bad_shapes():
+    Z, W, b, C, _ = _problem(0)
+    with pytest.raises(ValueError, match="Inconsistent shapes"):
+        gain_matrix(Z, W[:3], b, C, "mean_recall")
+    with pytest.raises(ValueError, match="Unknown metric 'nope'"):
+        gain_matrix(Z, W, b, C, "nope")
+    with pytest.raises(ValueError, match="lambda_mean"):
+        gain_matrix(Z, W, b, C, "mean_recall", lambda_mean=1.5)
+
+
+def test_explicit_multipliers_are_used():
+    Z, W, b, C, _ = _problem(0)
+    focus_last = np.array([0.0, 0.0, 0.0, 1.0])
+    G = gain_matrix(Z, W, b, C, "min_recall", multipliers=focus_last)
+    # Only the last class's recall counts: same as a custom objective on that recall.
+    custom = gain_matrix(Z, W, b, C, lambda c: 4 * c[3, 3])
+    np.testing.assert_allclose(G, custom, rtol=1e-9, atol=1e-12)
+
+
+def _class1_never_recognised():
+    Z, W, b, C, _ = _problem(0)
+    C[1] = 0.0
+    C[1, 0] = 0.25
+    return Z, W, b, C
+
+
+@pytest.mark.parametrize("name", ["min_recall", "gmean", "hmean", "hmean_min_coverage"])
+def test_zero_recall_class_still_gets_gain(name):
+    """Gains that help a zero-recall class must not vanish (paper's Jacobian: they do)."""
+    Z, W, b, C = _class1_never_recognised()
+    G = gain_matrix(Z, W, b, C, name)
+    assert G[1].max() > 1e-3 * np.abs(G).max() > 0
+
+
+def test_unsmoothed_jacobian_kills_min_recall_gains():
+    """Documents the dead zone that confusion_smoothing removes."""
+    Z, W, b, C = _class1_never_recognised()
+    assert np.abs(gain_matrix(Z, W, b, C, "min_recall", confusion_smoothing=0.0)).max() < 1e-12
+    G = gain_matrix(Z, W, b, C, "min_recall")
+    assert int(np.argmax(G.max(axis=1))) == 1  # label-1 mixups are the way out

@@ -1,0 +1,141 @@
+"""Objectives: values, derivatives (against autograd) and multipliers."""
+
+import numpy as np
+import pytest
+import torch
+
+from skselmix import (
+    CallableObjective,
+    GMean,
+    HMean,
+    MeanRecallMinCoverage,
+    MinHeadTailRecall,
+    MinRecall,
+    get_objective,
+    get_objective_names,
+)
+from skselmix._gain import objective_logit_sensitivity
+
+K = 4
+
+
+def _confusion(seed=0):
+    rng = np.random.default_rng(seed)
+    C = rng.random((K, K)) + 2 * np.eye(K)
+    return torch.tensor(C / C.sum(axis=1, keepdims=True) / K)
+
+
+COUNTS = torch.tensor([50.0, 30.0, 10.0, 5.0])
+
+
+def _surrogate(objective, multipliers):
+    """The surrogate each built-in ascends, written independently with autograd."""
+    def recall(C):
+        return torch.diagonal(C) * C.shape[0]
+
+    if objective.name == "mean_recall":
+        return lambda C: recall(C).mean()
+    if objective.name == "min_recall":
+        return lambda C: (multipliers * recall(C)).sum()
+    if objective.name == "gmean":
+        return lambda C: torch.exp(torch.log(recall(C)).mean())
+    if objective.name == "hmean":
+        return lambda C: C.shape[0] / (1 / recall(C)).sum()
+    if objective.name.endswith("_min_coverage"):
+        base = "mean_recall" if objective.name.startswith("mean") else "hmean"
+        base_f = _surrogate(get_objective(base), None)
+        return lambda C: (base_f(C) + (multipliers * C.sum(0)).sum()) / (1 + multipliers.max())
+    if objective.name == "min_head_tail_recall":
+        head = torch.tensor([True, True, True, False])  # floor(0.9 * 4) = 3 most frequent
+        return lambda C: multipliers[0] * recall(C)[head].mean() + multipliers[1] * recall(C)[~head].mean()
+    raise AssertionError(objective.name)
+
+
+@pytest.mark.parametrize("name", get_objective_names())
+def test_gradient_matches_autograd_of_surrogate(name):
+    objective = get_objective(name)
+    C = _confusion()
+    mult = objective.update_multipliers(objective.init_multipliers(K, COUNTS), C, COUNTS)
+    explicit = objective.gradient(C, mult, COUNTS)
+    auto = CallableObjective(_surrogate(objective, mult)).gradient(C)
+    torch.testing.assert_close(explicit, auto)
+
+
+@pytest.mark.parametrize("name", get_objective_names())
+def test_values_on_perfect_and_uniform_classifiers(name):
+    objective = get_objective(name)
+    perfect = torch.eye(K, dtype=torch.float64) / K
+    uniform = torch.full((K, K), 1.0 / K**2, dtype=torch.float64)
+    assert objective.value(perfect, COUNTS).item() == pytest.approx(1.0)
+    assert objective.value(uniform, COUNTS).item() == pytest.approx(1.0 / K)
+
+
+def test_min_recall_multipliers_focus_on_worst_class():
+    C = _confusion()
+    r = (torch.diagonal(C) * K).numpy()
+    lam = MinRecall(omega=50).update_multipliers(MinRecall().init_multipliers(K), C)
+    assert lam.sum().item() == pytest.approx(1.0)
+    assert int(lam.argmax()) == int(np.argmin(r))
+    np.testing.assert_allclose(lam.numpy(), np.exp(-50 * r) / np.exp(-50 * r).sum())
+    # beta = 1 keeps memory: two updates equal one with 2 * omega.
+    one = MinRecall(omega=10, beta=1.0)
+    twice = one.update_multipliers(one.update_multipliers(one.init_multipliers(K), C), C)
+    np.testing.assert_allclose(twice.numpy(), MinRecall(omega=20).update_multipliers(None, C).numpy())
+
+
+def test_coverage_multipliers_only_for_violated_classes():
+    C = torch.tensor([[0.5, 0.0], [0.2, 0.3]], dtype=torch.float64)  # coverages 0.7, 0.3; target 0.475
+    lam = MeanRecallMinCoverage(alpha=0.95, tau=0.1).update_multipliers(None, C)
+    assert lam[0].item() == 0.0
+    assert lam[1].item() == pytest.approx(100 * (1 - np.exp((0.3 - 0.475) / 0.1)))
+
+
+def test_gmean_hmean_gradient_finite_with_zero_recall():
+    C = torch.tensor([[0.5, 0.0], [0.5, 0.0]], dtype=torch.float64)  # class 1 recall 0
+    for obj in (GMean(), HMean()):
+        g = obj.gradient(C)
+        assert torch.isfinite(g).all()
+        assert g[1, 1] > g[0, 0] > 0  # the zero-recall class has the largest weight
+        assert obj.value(C).item() == 0.0
+
+
+def test_head_tail_needs_counts():
+    with pytest.raises(ValueError, match="class_counts"):
+        MinHeadTailRecall().value(_confusion())
+
+
+def test_custom_objective_validation():
+    with pytest.raises(TypeError, match="scalar torch tensor"):
+        CallableObjective(lambda C: 1.0).value(_confusion())
+    with pytest.raises(TypeError, match="metric must be"):
+        get_objective(3)
+    with pytest.raises(ValueError, match="Valid names: gmean, hmean"):
+        get_objective("worst")
+
+
+@pytest.mark.parametrize(
+    "obj, match",
+    [
+        (MinRecall(omega=-1), "omega"),
+        (MinRecall(beta=2), "beta"),
+        (GMean(recall_floor=0), "recall_floor"),
+        (MeanRecallMinCoverage(alpha=1.5), "alpha"),
+        (MeanRecallMinCoverage(tau=0), "tau"),
+        (MinHeadTailRecall(head_fraction=1.0), "head_fraction"),
+    ],
+)
+def test_invalid_objective_parameters(obj, match):
+    with pytest.raises(ValueError, match=match):
+        get_objective(obj)
+
+
+def test_objectives_compare_and_repr():
+    assert MinRecall(omega=5) == MinRecall(omega=5) != MinRecall(omega=6)
+    assert repr(MinRecall(omega=5)) == "MinRecall(omega=5, beta=0.0)"
+
+
+def test_sensitivity_rows_sum_to_zero():
+    """Softmax logits are shift-invariant, so each row of dpsi/dA sums to zero."""
+    C = _confusion()
+    M = objective_logit_sensitivity(C, GMean().gradient(C), smoothing=0.01)
+    torch.testing.assert_close(M.sum(dim=1), torch.zeros(K, dtype=torch.float64))
