@@ -9,12 +9,14 @@ import numpy as np
 import torch
 from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state, check_scalar
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._confusion import balanced_confusion, coverages, recalls
 from ._device import resolve_device
+from ._features import rms_row_norm, scaled_float32_tensor
 from ._gain import DEFAULT_CONFUSION_SMOOTHING, gain_from_sensitivity, objective_logit_sensitivity
 from ._objectives import get_objective
 from ._sampler import (
@@ -84,6 +86,9 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
     init : {"logit_adjusted", "cross_entropy"}, default="logit_adjusted"
         Warm start fitted on the training part when ``coef_init`` is not given:
         logit-adjusted cross-entropy (Menon et al., 2021) or plain ERM.
+    warm_start : bool, default=False
+        When True and the estimator is already fitted (same classes and
+        features), continue from the current head instead of fitting ``init``.
     device : {"auto", "cpu", "cuda"}, default="auto"
         Torch device of the fit; ``"auto"`` uses CUDA when available. Fitted
         state is numpy, so prediction and unpickling never need the device.
@@ -111,6 +116,8 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         One record per refresh: ``step``, ``objective`` (validation value),
         ``recalls``, ``coverages``, ``multipliers`` (or None), ``max_gain``,
         ``entropy`` (of P), ``lr`` and ``time`` (seconds since fit started).
+        After a divergence, a last record with ``objective`` NaN and
+        ``diverged=True`` marks the step where it was detected.
     gain_matrix_ : ndarray of shape (n_classes, n_classes)
         Last gain matrix, divided by its largest absolute entry.
     sampling_distribution_ : ndarray of shape (n_classes, n_classes)
@@ -125,7 +132,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
     objective_ : Objective
         The resolved objective.
     feature_scale_ : float
-        Root-mean-square row norm of the training features (see Notes).
+        Root-mean-square row norm of ``X`` (see Notes).
 
     See Also
     --------
@@ -135,8 +142,9 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
 
     Notes
     -----
-    Training works on ``X / feature_scale_``, where ``feature_scale_`` is the
-    root-mean-square norm of the training rows, and maps the head back, so
+    Training works on ``X / feature_scale_`` in float32, where
+    ``feature_scale_`` is the root-mean-square norm of the rows of ``X``, and
+    maps the head back, so
     ``coef_`` applies to the original features. Together with the gain
     normalisation this makes the whole fit invariant to rescaling ``X``.
 
@@ -145,6 +153,20 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
     the training data (with a warning). With the internal split, every class with
     at least two samples has a row on each side; a class with a single sample
     is used for both.
+
+    Labels may be numbers, strings or booleans; an object array holding only
+    integers is treated as integer labels, and one mixing types (``[1, "a"]``)
+    is rejected.
+
+    Faults: if the weights become non-finite (a learning rate far too large),
+    training stops, the best head so far is kept and a ``ConvergenceWarning``
+    says so. An exception or ``KeyboardInterrupt`` during :meth:`fit` leaves the
+    estimator exactly as it was before the call.
+
+    Determinism: on the CPU, the same ``random_state`` and data give
+    bit-identical ``coef_`` across fits and processes (for a given torch build
+    and thread count). On CUDA the draws are seeded the same way, but reductions
+    in matrix products may differ in the last bits between runs.
 
     References
     ----------
@@ -181,6 +203,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         n_iter_no_change=10,
         tol=1e-4,
         init="logit_adjusted",
+        warm_start=False,
         device="auto",
         random_state=None,
         verbose=0,
@@ -197,6 +220,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.init = init
+        self.warm_start = warm_start
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -222,6 +246,8 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
             check_scalar(self.n_iter_no_change, "n_iter_no_change", numbers.Integral, min_val=1)
         check_scalar(self.tol, "tol", numbers.Real, min_val=0.0)
         check_scalar(self.verbose, "verbose", numbers.Integral, min_val=0)
+        if not isinstance(self.warm_start, (bool, np.bool_)):
+            raise TypeError(f"warm_start must be a bool, got {type(self.warm_start).__name__}.")
         for name in ("s", "learning_rate", "weight_decay", "tol"):
             if not math.isfinite(getattr(self, name)):
                 raise ValueError(f"{name} must be finite, got {getattr(self, name)!r}.")
@@ -232,6 +258,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
 
     def _validate_fit_data(self, X, y, X_val, y_val):
         X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES, y_numeric=False)
+        y = _normalize_object_labels(y)
         check_classification_targets(y)
         classes, y_enc = np.unique(y, return_inverse=True)
         if classes.shape[0] < 2:
@@ -309,25 +336,52 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         self : SelMixClassifier
             Fitted estimator.
         """
+        # Everything fit sets (validate_data writes n_features_in_ first) is rolled
+        # back on any exception, KeyboardInterrupt included: never half-updated.
+        snapshot = dict(vars(self))
+        try:
+            self._fit(X, y, X_val, y_val, coef_init, intercept_init)
+        except BaseException:
+            vars(self).clear()
+            vars(self).update(snapshot)
+            raise
+        return self
+
+    def _fit(self, X, y, X_val, y_val, coef_init, intercept_init):
+        previous_head = self._previous_head() if self.warm_start else None
         objective, device = self._validate_params()
         X, y_enc, classes, X_val, y_val_enc = self._validate_fit_data(X, y, X_val, y_val)
         n_classes, n_features = classes.shape[0], X.shape[1]
         init_head = self._check_init_head(coef_init, intercept_init, n_classes, n_features)
+        if init_head is None and previous_head is not None:
+            if not np.array_equal(previous_head[2], classes) or previous_head[0].shape[1] != n_features:
+                raise ValueError("warm_start=True needs the same classes and number of features as the previous fit.")
+            init_head = previous_head[:2]
         rng = check_random_state(self.random_state)
 
+        scale = rms_row_norm(X)
         if X_val is None:
             train_idx, val_idx = self._split(y_enc, n_classes, rng)
-            X_tr, y_tr, X_va, y_va = X[train_idx], y_enc[train_idx], X[val_idx], y_enc[val_idx]
+            features = scaled_float32_tensor(X, scale, device)
+            xt, xv = features[torch.as_tensor(train_idx, device=device)], features[torch.as_tensor(val_idx, device=device)]
+            del features
+            y_tr, y_va = y_enc[train_idx], y_enc[val_idx]
         else:
-            X_tr, y_tr, X_va, y_va = X, y_enc, X_val, y_val_enc
+            xt, xv = scaled_float32_tensor(X, scale, device), scaled_float32_tensor(X_val, scale, device)
+            y_tr, y_va = y_enc, y_val_enc
 
-        result = _SelMixRun(self, objective, device, rng, n_classes).run(X_tr, y_tr, X_va, y_va, init_head)
+        run = _SelMixRun(self, objective, device, rng, n_classes)
+        result = run.run(xt, y_tr, xv, y_va, init_head, scale)
 
         self.classes_ = classes
         self.objective_ = objective
         for name, value in result.items():
             setattr(self, name, value)
-        return self
+
+    def _previous_head(self):
+        if not hasattr(self, "coef_"):
+            return None
+        return self.coef_.copy(), self.intercept_.copy(), self.classes_
 
     # ---------------------------------------------------------------- predict
     def decision_function(self, X):
@@ -389,6 +443,26 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
 
+def _normalize_object_labels(y):
+    """Object labels: all-integer arrays become integer labels; mixed types are an error.
+
+    sklearn's ``type_of_target`` calls an object array of ints "unknown" and
+    rejects it as a regression target, which misleads; a mix of strings and
+    numbers has no order for ``classes_``.
+    """
+    if y.dtype != object:
+        return y
+    if all(isinstance(v, str) for v in y.tolist()):
+        return y
+    converted = np.asarray(y.tolist())
+    if converted.dtype.kind in "iub":
+        return converted
+    kinds = sorted({type(v).__name__ for v in y.tolist()})
+    if len(kinds) > 1:
+        raise ValueError(f"y mixes label types {kinds}; use labels of one type (e.g. all str or all int).")
+    return y
+
+
 class _SelMixRun:
     """One fit's training state: tensors on the device, the loop, the records.
 
@@ -405,15 +479,9 @@ class _SelMixRun:
         self.generator.manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
         self.start_time = time.perf_counter()
 
-    def _tensor(self, X, scale):
-        # float32 inside: half the memory of float64, ample precision for a linear head.
-        return torch.as_tensor(np.asarray(X, dtype=np.float32), device=self.device) / scale
-
-    def run(self, X_tr, y_tr, X_va, y_va, init_head):
+    def run(self, xt, y_tr, xv, y_va, init_head, scale):
+        """Warm start, then the refresh/SGD loop on scaled float32 features ``xt``, ``xv``."""
         p, k = self.p, self.k
-        scale = float(np.sqrt(np.mean(np.einsum("ij,ij->i", X_tr, X_tr, dtype=np.float64))))
-        scale = scale if math.isfinite(scale) and scale > 0 else 1.0
-        xt, xv = self._tensor(X_tr, scale), self._tensor(X_va, scale)
         yt = torch.as_tensor(y_tr, device=self.device, dtype=torch.long)
         yv = torch.as_tensor(y_va, device=self.device, dtype=torch.long)
         class_counts = torch.bincount(yt.cpu(), minlength=k).to(torch.float64)
@@ -458,6 +526,14 @@ class _SelMixRun:
             n_steps = min(p.refresh_every, p.max_iter - step)
             coef, intercept = self._sgd_steps(coef, intercept, xt, anchors, probs, step, n_steps)
             step += n_steps
+            if not bool(torch.isfinite(coef).all() and torch.isfinite(intercept).all()):
+                warnings.warn(
+                    f"SelMix diverged: the head became non-finite by step {step} (learning_rate="
+                    f"{p.learning_rate!r} is too large). Kept the best head so far, from step {best['step']}.",
+                    ConvergenceWarning,
+                )
+                history.append({key: None for key in history[-1]} | {"step": step, "objective": float("nan"), "diverged": True})
+                break
 
         scale_np = np.float64(scale)
         return {

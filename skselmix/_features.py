@@ -1,0 +1,46 @@
+"""Moving user features onto the training device: rescaled, float32, in row blocks.
+
+Working in blocks keeps peak memory at one float32 copy of ``X`` plus a block
+(no float64 temporaries of the whole array), works on read-only and memory-mapped
+input, and avoids overflow for extreme magnitudes (squares of 1e200 overflow
+float64; rows are divided by the largest absolute value before squaring).
+"""
+
+import math
+
+import numpy as np
+import torch
+
+# Rows per block: 2**16 rows x 1024 float64 features is 512 MiB at most per temporary.
+_BLOCK_ROWS = 1 << 16
+
+
+def _row_blocks(n_rows, n_features):
+    step = max(1, min(_BLOCK_ROWS, (1 << 26) // max(n_features, 1)))
+    return ((start, min(start + step, n_rows)) for start in range(0, n_rows, step))
+
+
+def rms_row_norm(X):
+    """Root-mean-square Euclidean norm of the rows of ``X`` (1.0 if it is zero or not finite)."""
+    n, d = X.shape
+    peak = 0.0
+    for start, stop in _row_blocks(n, d):
+        peak = max(peak, float(np.max(np.abs(X[start:stop]), initial=0.0)))
+    if not (peak > 0 and math.isfinite(peak)):
+        return 1.0
+    total = 0.0
+    for start, stop in _row_blocks(n, d):
+        block = np.asarray(X[start:stop], dtype=np.float64) / peak
+        total += float(np.einsum("ij,ij->", block, block))
+    rms = peak * math.sqrt(total / n)
+    return rms if rms > 0 and math.isfinite(rms) else 1.0
+
+
+def scaled_float32_tensor(X, scale, device):
+    """``X / scale`` as a float32 torch tensor on ``device``, filled block by block."""
+    n, d = X.shape
+    out = torch.empty((n, d), dtype=torch.float32, device=device)
+    for start, stop in _row_blocks(n, d):
+        block = np.asarray(X[start:stop], dtype=np.float64) / scale
+        out[start:stop] = torch.from_numpy(block.astype(np.float32))
+    return out
