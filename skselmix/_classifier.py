@@ -362,9 +362,8 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         scale = rms_row_norm(X)
         if X_val is None:
             train_idx, val_idx = self._split(y_enc, n_classes, rng)
-            features = scaled_float32_tensor(X, scale, device)
-            xt, xv = features[torch.as_tensor(train_idx, device=device)], features[torch.as_tensor(val_idx, device=device)]
-            del features
+            xt = scaled_float32_tensor(X, scale, device, rows=train_idx)
+            xv = scaled_float32_tensor(X, scale, device, rows=val_idx)
             y_tr, y_va = y_enc[train_idx], y_enc[val_idx]
         else:
             xt, xv = scaled_float32_tensor(X, scale, device), scaled_float32_tensor(X_val, scale, device)

@@ -36,11 +36,18 @@ def rms_row_norm(X):
     return rms if rms > 0 and math.isfinite(rms) else 1.0
 
 
-def scaled_float32_tensor(X, scale, device):
-    """``X / scale`` as a float32 torch tensor on ``device``, filled block by block."""
-    n, d = X.shape
-    out = torch.empty((n, d), dtype=torch.float32, device=device)
-    for start, stop in _row_blocks(n, d):
-        block = np.asarray(X[start:stop], dtype=np.float64) / scale
+def scaled_float32_tensor(X, scale, device, rows=None):
+    """``X[rows] / scale`` as a float32 torch tensor on ``device``, filled block by block.
+
+    ``rows=None`` takes every row. Gathering the rows here, a block at a time,
+    means a train/validation split never holds a full copy of ``X`` besides the
+    two float32 tensors.
+    """
+    n_rows = X.shape[0] if rows is None else len(rows)
+    d = X.shape[1]
+    out = torch.empty((n_rows, d), dtype=torch.float32, device=device)
+    for start, stop in _row_blocks(n_rows, d):
+        source = X[start:stop] if rows is None else X[rows[start:stop]]
+        block = np.asarray(source, dtype=np.float64) / scale
         out[start:stop] = torch.from_numpy(block.astype(np.float32))
     return out

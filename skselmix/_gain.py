@@ -11,19 +11,15 @@ mixups of class ``i`` (label) with class ``j``, at the mean mixing coefficient
              - sum_l p_ij[l] (lbar H[i,l] + (1-lbar) H[j,l]),
     p_ij   = softmax(lbar A[i] + (1-lbar) A[j]).
 
-Cost: O(K^2 D + K^3) time. Only the last sum touches K^3 numbers; it is
-evaluated for blocks of rows ``i`` so that extra memory stays O(K^2 + K D).
+Cost: O(K^2 D + K^3) time and O(K^2 + K D) memory. Only the last sum touches
+K^3 numbers; it factorises into three K x K matrix products
+(:func:`expected_mixed_sensitivity`), so no K^3 array is ever formed.
 """
 
 import numpy as np
 import torch
 
 from ._objectives import get_objective
-
-# Elements of one (rows x K x K) block of the softmax term: 2**22 floats is 16 MiB
-# in float32; large enough to amortise per-block overhead, small next to K^2 at K=1000.
-_BLOCK_ELEMENTS = 1 << 22
-
 
 # Share of each confusion row spread uniformly before it enters the softmax Jacobian.
 DEFAULT_CONFUSION_SMOOTHING = 0.01
@@ -48,26 +44,43 @@ def objective_logit_sensitivity(confusion, objective_gradient, smoothing=0.0):
     return weighted - weighted.sum(dim=1, keepdim=True) * confusion / priors.clamp_min(torch.finfo(confusion.dtype).tiny)
 
 
-def gain_from_sensitivity(prototypes, coef, intercept, sensitivity, lambda_mean, *, block_rows=None):
+def gain_from_sensitivity(prototypes, coef, intercept, sensitivity, lambda_mean):
     """Closed-form gain matrix from the logit sensitivity ``M`` (all torch tensors)."""
-    k = prototypes.shape[0]
     logits = prototypes @ coef.T + intercept  # A, (K, K)
     h = (prototypes @ prototypes.T) @ sensitivity  # H = S M, (K, K)
     lbar = float(lambda_mean)
     positive = lbar * torch.diagonal(h).unsqueeze(1) + (1.0 - lbar) * h.T  # [i, j]: lbar H_ii + (1-lbar) H_ji
-    if block_rows is None:
-        block_rows = max(1, _BLOCK_ELEMENTS // (k * k))
-    expected = torch.empty_like(positive)
-    other_logits = (1.0 - lbar) * logits  # rows j
-    other_h = (1.0 - lbar) * h
-    for start in range(0, k, block_rows):
-        stop = min(start + block_rows, k)
-        # (rows, K_j, K_l) blocks: softmax over l of the mixed prototype's logits.
-        probs = torch.softmax(lbar * logits[start:stop, None, :] + other_logits[None, :, :], dim=2)
-        target = lbar * h[start:stop, None, :] + other_h[None, :, :]
-        expected[start:stop] = (probs * target).sum(dim=2)
-        del probs, target
-    return positive - expected
+    return positive - expected_mixed_sensitivity(logits, h, lbar)
+
+
+def expected_mixed_sensitivity(logits, h, lbar):
+    """``E[i, j] = sum_l p_ij[l] (lbar H[i, l] + (1 - lbar) H[j, l])`` without a K^3 array.
+
+    The mixed softmax factorises, ``p_ij[l] ~ e1[i, l] e2[j, l]`` with
+    ``e1 = exp(lbar A - rowmax)`` and ``e2 = exp((1 - lbar) A - rowmax)``, so its
+    normaliser and both weighted sums are K x K matrix products:
+    ``Z = e1 e2^T``, ``N1 = (e1 * H) e2^T``, ``N2 = e1 (e2 * H)^T`` and
+    ``E = (lbar N1 + (1 - lbar) N2) / Z``: O(K^3) multiply-adds in GEMMs, O(K^2)
+    memory. Pairs whose normaliser underflows (rows of ``lbar A`` and
+    ``(1 - lbar) A`` peaking at far-apart classes with huge logits) are
+    recomputed exactly with a stable softmax.
+    """
+    work = torch.float64  # the factorised sums lose range in float32; GEMMs in float64 are cheap at K^2
+    a1 = lbar * logits.to(work)
+    a2 = (1.0 - lbar) * logits.to(work)
+    e1 = torch.exp(a1 - a1.max(dim=1, keepdim=True).values)
+    e2 = torch.exp(a2 - a2.max(dim=1, keepdim=True).values)
+    hw = h.to(work)
+    normaliser = e1 @ e2.T
+    expected = (lbar * ((e1 * hw) @ e2.T) + (1.0 - lbar) * (e1 @ (e2 * hw).T)) / normaliser
+    # The largest term of Z[i, j] is at least exp(-(range of a1[i]) - (range of a2[j])); below
+    # ~1e-250 relative precision of the sums is gone, so those pairs are redone exactly.
+    bad = ~(normaliser > 1e-250)
+    if bool(bad.any()):
+        i, j = bad.nonzero(as_tuple=True)
+        probs = torch.softmax(a1[i] + a2[j], dim=1)
+        expected[i, j] = (probs * (lbar * hw[i] + (1.0 - lbar) * hw[j])).sum(dim=1)
+    return expected.to(h.dtype)
 
 
 def gain_matrix(

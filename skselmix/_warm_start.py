@@ -16,7 +16,7 @@ def class_log_prior(labels, n_classes, dtype, device):
     return torch.log(counts.clamp_min(1) / counts.sum())
 
 
-def fit_linear_head(X, y, n_classes, *, kind, l2, max_iter=200, tol=1e-6):
+def fit_linear_head(X, y, n_classes, *, kind, l2, max_iter=200, tol=1e-6, class_weight=None, init=None):
     """Fit ``logits = X W^T + b`` by L-BFGS on (logit-adjusted) cross-entropy.
 
     Parameters
@@ -34,6 +34,11 @@ def fit_linear_head(X, y, n_classes, *, kind, l2, max_iter=200, tol=1e-6):
         Largest number of L-BFGS iterations.
     tol : float
         Gradient tolerance of L-BFGS.
+    class_weight : torch.Tensor of shape (K,), default=None
+        Per-class loss weights (the loss is the weighted mean over samples);
+        ``None`` weighs all samples equally.
+    init : tuple of torch.Tensor, default=None
+        ``(coef, intercept)`` to start L-BFGS from; zeros when ``None``.
 
     Returns
     -------
@@ -44,8 +49,13 @@ def fit_linear_head(X, y, n_classes, *, kind, l2, max_iter=200, tol=1e-6):
         raise ValueError(f"Unknown init {kind!r}. Valid values: {', '.join(WARM_STARTS)}.")
     dtype, device = X.dtype, X.device
     offset = class_log_prior(y, n_classes, dtype, device) if kind == "logit_adjusted" else None
-    coef = torch.zeros(n_classes, X.shape[1], dtype=dtype, device=device, requires_grad=True)
-    intercept = torch.zeros(n_classes, dtype=dtype, device=device, requires_grad=True)
+    if init is None:
+        coef = torch.zeros(n_classes, X.shape[1], dtype=dtype, device=device, requires_grad=True)
+        intercept = torch.zeros(n_classes, dtype=dtype, device=device, requires_grad=True)
+    else:
+        coef = init[0].detach().to(dtype=dtype, device=device).clone().requires_grad_(True)
+        intercept = init[1].detach().to(dtype=dtype, device=device).clone().requires_grad_(True)
+    weight = None if class_weight is None else class_weight.to(dtype=dtype, device=device)
     optimizer = torch.optim.LBFGS(
         [coef, intercept],
         lr=1.0,
@@ -61,7 +71,7 @@ def fit_linear_head(X, y, n_classes, *, kind, l2, max_iter=200, tol=1e-6):
         logits = torch.addmm(intercept, X, coef.T)
         if offset is not None:
             logits = logits + offset
-        loss = F.cross_entropy(logits, y) + 0.5 * l2 * coef.pow(2).sum()
+        loss = F.cross_entropy(logits, y, weight=weight) + 0.5 * l2 * coef.pow(2).sum()
         loss.backward()
         return loss
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from skselmix import CallableObjective, gain_matrix, get_objective, get_objective_names
-from skselmix._gain import gain_from_sensitivity, objective_logit_sensitivity
+from skselmix._gain import expected_mixed_sensitivity, objective_logit_sensitivity
 
 
 def _problem(seed, k=4, d=5):
@@ -88,15 +88,30 @@ def test_gain_is_directional_derivative_of_surrogate(name):
     np.testing.assert_allclose(got, fd, rtol=1e-5, atol=1e-8)
 
 
-def test_blocked_softmax_term_equals_unblocked():
+def _expected_direct(A, H, lbar):
+    """The K^3 softmax term written out with a (K, K, K) array."""
+    probs = torch.softmax(lbar * A[:, None, :] + (1 - lbar) * A[None, :, :], dim=2)
+    return (probs * (lbar * H[:, None, :] + (1 - lbar) * H[None, :, :])).sum(dim=2)
+
+
+@pytest.mark.parametrize("logit_scale", [1.0, 30.0])
+def test_factorised_softmax_term_equals_direct(logit_scale):
     rng = np.random.default_rng(0)
-    k, d = 37, 8
-    Z, W = torch.tensor(rng.normal(size=(k, d))), torch.tensor(rng.normal(size=(k, d)))
-    b = torch.tensor(rng.normal(size=k))
-    M = torch.tensor(rng.normal(size=(k, k)))
-    whole = gain_from_sensitivity(Z, W, b, M, 0.8, block_rows=k)
-    for rows in (1, 5, 36):
-        torch.testing.assert_close(gain_from_sensitivity(Z, W, b, M, 0.8, block_rows=rows), whole)
+    k = 37
+    A = torch.tensor(rng.normal(size=(k, k))) * logit_scale
+    H = torch.tensor(rng.normal(size=(k, k)))
+    torch.testing.assert_close(expected_mixed_sensitivity(A, H, 0.8), _expected_direct(A, H, 0.8))
+
+
+def test_underflowing_pairs_fall_back_to_exact_softmax():
+    """Rows peaking at different classes with logits in the thousands underflow the factorised sums."""
+    k = 6
+    A = torch.full((k, k), -2000.0, dtype=torch.float64)
+    A[torch.arange(k), torch.arange(k)] = 2000.0
+    H = torch.tensor(np.random.default_rng(1).normal(size=(k, k)))
+    got = expected_mixed_sensitivity(A, H, 0.7)
+    assert torch.isfinite(got).all()
+    torch.testing.assert_close(got, _expected_direct(A, H, 0.7))
 
 
 def test_sensitivity_ignores_row_constant_in_gradient():

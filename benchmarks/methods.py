@@ -1,0 +1,208 @@
+"""The methods compared in the quality benchmark, on identical features and splits.
+
+Each method takes a :class:`Split` and returns a fitted :class:`Head` (logits =
+``X @ coef.T + intercept`` on the split's scaled features, optionally followed by
+a post-hoc decision rule). Feedback and selection use the validation part only;
+nothing here sees the test part.
+"""
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression
+
+from skselmix import SelMixClassifier, get_objective
+from skselmix._confusion import balanced_confusion, recalls
+from skselmix._warm_start import fit_linear_head
+
+WEIGHT_DECAY = 5e-4  # the same L2 strength for every head (SelMix's default)
+
+
+@dataclass
+class Split:
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    n_classes: int
+    head_classes: np.ndarray = field(default=None)
+
+    @property
+    def log_prior(self):
+        counts = np.bincount(self.y_train, minlength=self.n_classes)
+        return np.log(np.maximum(counts, 1) / counts.sum())
+
+
+@dataclass
+class Head:
+    """A linear head and an optional post-hoc rule ``scores = f(logits)``."""
+
+    coef: np.ndarray
+    intercept: np.ndarray
+    post_hoc: object = None
+    history: list = None
+
+    def predict(self, X):
+        logits = X @ self.coef.T + self.intercept
+        scores = logits if self.post_hoc is None else self.post_hoc(logits)
+        return np.argmax(scores, axis=1)
+
+
+def _t(a, dtype=torch.float32):
+    return torch.as_tensor(np.ascontiguousarray(a), dtype=dtype)
+
+
+def _torch_head(split, kind, class_weight=None, init=None, max_iter=200):
+    coef, intercept = fit_linear_head(
+        _t(split.X_train), _t(split.y_train, torch.long), split.n_classes, kind=kind, l2=WEIGHT_DECAY,
+        max_iter=max_iter, class_weight=None if class_weight is None else _t(class_weight),
+        init=None if init is None else (_t(init.coef), _t(init.intercept)),
+    )
+    return Head(coef.numpy().astype(np.float64), intercept.numpy().astype(np.float64))
+
+
+def val_confusion(split, head):
+    pred = head.predict(split.X_val)
+    return balanced_confusion(torch.as_tensor(split.y_val), torch.as_tensor(pred), split.n_classes)[0]
+
+
+def _value(objective, split, head):
+    counts = torch.as_tensor(np.bincount(split.y_train, minlength=split.n_classes), dtype=torch.float64)
+    return float(objective.value(val_confusion(split, head), counts))
+
+
+# ---------------------------------------------------------------- baselines
+def erm(split, objective=None):
+    """Plain cross-entropy (ERM)."""
+    return _torch_head(split, "cross_entropy")
+
+
+def balanced_ce_sklearn(split, objective=None):
+    """sklearn LogisticRegression(class_weight="balanced"), same L2 strength."""
+    C = 1.0 / (WEIGHT_DECAY * split.X_train.shape[0])
+    lr = LogisticRegression(class_weight="balanced", C=C, max_iter=1000).fit(split.X_train, split.y_train)
+    return Head(lr.coef_.astype(np.float64), lr.intercept_.astype(np.float64))
+
+
+def balanced_ce_torch(split, objective=None):
+    """Cross-entropy with class weights 1 / pi (the torch equivalent)."""
+    w = np.exp(-split.log_prior)
+    return _torch_head(split, "cross_entropy", class_weight=w / w.mean())
+
+
+def la_loss(split, objective=None):
+    """Logit-adjusted loss, tau = 1 (Menon et al., 2021): SelMix's warm start."""
+    return _torch_head(split, "logit_adjusted")
+
+
+def la_post_hoc(split, objective=None):
+    """ERM, then predict argmax (logits - log pi)."""
+    head = erm(split)
+    log_prior = split.log_prior
+    head.post_hoc = lambda logits: logits - log_prior
+    return head
+
+
+def csl(split, objective, rounds=10, etas=(0.25, 1.0, 4.0)):
+    """Cost-sensitive learning with multipliers from validation feedback (CSL / group-DRO style).
+
+    Recall objectives: l <- l * exp(-eta * r_val), normalised; the head is re-fitted (warm, 30
+    L-BFGS steps) with the logit-adjusted loss and class weights K * l. Coverage constraints:
+    mu_j <- max(0, mu_j - eta * K * (cov_j - alpha / K)), class weights 1 + mu. The step size
+    eta is chosen from ``etas`` and the round by the validation objective (a full re-fit
+    with a large step overshoots: the worst class flips every round).
+    """
+    obj = get_objective(objective)
+    k = split.n_classes
+    start = la_loss(split)
+    best, best_value = start, _value(obj, split, start)
+    for eta in etas:
+        head, lam, mu = start, np.full(k, 1.0 / k), np.zeros(k)
+        for _ in range(rounds):
+            C = val_confusion(split, head)
+            if hasattr(obj, "alpha"):
+                mu = np.maximum(0.0, mu - eta * k * (C.sum(dim=0).numpy() - obj.alpha / k))
+                weights = 1.0 + mu
+            else:
+                lam = lam * np.exp(-eta * recalls(C).numpy())
+                lam /= lam.sum()
+                weights = k * lam
+            head = _torch_head(split, "logit_adjusted", class_weight=weights / weights.mean(), init=head, max_iter=30)
+            value = _value(obj, split, head)
+            if value > best_value:
+                best, best_value = head, value
+    return best
+
+
+def _fit_temperature(logits, y):
+    """Temperature scaling on validation data (1-d L-BFGS on the log temperature)."""
+    log_t = torch.zeros((), dtype=torch.float64, requires_grad=True)
+    lg, yy = torch.as_tensor(logits), torch.as_tensor(y)
+    opt = torch.optim.LBFGS([log_t], lr=0.5, max_iter=50, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(lg / log_t.exp(), yy)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return float(log_t.detach().exp())
+
+
+def plug_in(split, objective, iterations=40):
+    """Post-hoc plug-in classifier for the objective's linear approximation (Narasimhan et al., 2015).
+
+    Class probabilities eta(x) come from ERM with temperature scaling on the validation data.
+    At each step the gain matrix L = dpsi/dC (with the objective's multipliers) is taken at
+    the Frank-Wolfe mixture of confusion matrices, and the plug-in rule
+    argmax_j sum_i L_ij eta_i(x) / pi_i is evaluated on validation; the best deterministic
+    member is kept.
+    """
+    obj = get_objective(objective)
+    k = split.n_classes
+    base = erm(split)
+    temperature = _fit_temperature(split.X_val @ base.coef.T + base.intercept, split.y_val)
+    log_prior = split.log_prior
+    counts = torch.as_tensor(np.bincount(split.y_train, minlength=k), dtype=torch.float64)
+
+    def rule(L):
+        def post_hoc(logits):
+            z = logits / temperature
+            eta = np.exp(z - z.max(axis=1, keepdims=True))
+            eta /= eta.sum(axis=1, keepdims=True)
+            return (eta * np.exp(-log_prior)) @ L
+        return post_hoc
+
+    head = Head(base.coef, base.intercept, rule(np.eye(k)))  # = post-hoc logit adjustment
+    C_mix = val_confusion(split, head)
+    best, best_value = head, float(obj.value(C_mix, counts))
+    mult = obj.init_multipliers(k, counts)
+    for t in range(1, iterations + 1):
+        mult = obj.update_multipliers(mult, C_mix, counts)
+        L = obj.gradient(C_mix, mult, counts).numpy()
+        member = Head(base.coef, base.intercept, rule(L))
+        C_member = val_confusion(split, member)
+        value = float(obj.value(C_member, counts))
+        if value > best_value:
+            best, best_value = member, value
+        gamma = 2.0 / (t + 2.0)
+        C_mix = (1 - gamma) * C_mix + gamma * C_member
+    return best
+
+
+def selmix(split, objective, **params):
+    """SelMix (skselmix defaults), warm-started from the logit-adjusted loss."""
+    clf = SelMixClassifier(metric=objective, device="cpu", **params)
+    clf.fit(split.X_train, split.y_train, X_val=split.X_val, y_val=split.y_val)
+    return Head(clf.coef_, clf.intercept_, history=clf.history_)
+
+
+def timed(method, split, *args, **kwargs):
+    start = time.perf_counter()
+    head = method(split, *args, **kwargs)
+    return head, time.perf_counter() - start
