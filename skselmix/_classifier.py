@@ -75,6 +75,12 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         collapses before recovering) and 0.03 oscillates.
     weight_decay : float, default=5e-4
         L2 penalty on the weights, in the SGD steps and in the warm start.
+    average_decay : float, default=0.0
+        Iterate averaging: when positive, an exponential moving average of the
+        head (``avg <- d * avg + (1 - d) * head`` after every SGD step) is the
+        head that is evaluated on validation data, drives the gains, and can be
+        selected. Averaging damps the SGD noise that validation feedback would
+        otherwise chase. ``0`` uses the raw SGD iterate.
     validation_fraction : float, default=0.2
         Fraction of the training data held out (stratified) for validation
         feedback when ``X_val`` is not passed to :meth:`fit`.
@@ -199,6 +205,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         batch_size=64,
         learning_rate=0.01,
         weight_decay=5e-4,
+        average_decay=0.0,
         validation_fraction=0.2,
         n_iter_no_change=10,
         tol=1e-4,
@@ -216,6 +223,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
+        self.average_decay = average_decay
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
@@ -234,6 +242,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         check_scalar(self.batch_size, "batch_size", numbers.Integral, min_val=1)
         check_scalar(self.learning_rate, "learning_rate", numbers.Real, min_val=0.0, include_boundaries="neither")
         check_scalar(self.weight_decay, "weight_decay", numbers.Real, min_val=0.0)
+        check_scalar(self.average_decay, "average_decay", numbers.Real, min_val=0.0, max_val=1.0, include_boundaries="left")
         check_scalar(
             self.validation_fraction,
             "validation_fraction",
@@ -501,8 +510,12 @@ class _SelMixRun:
         lambda_mean = (p.lambda_min + 1.0) / 2.0
         multipliers = self.objective.init_multipliers(k, class_counts)
 
+        # `head` is the SGD iterate; `evaluated` is what feedback and selection see: the
+        # iterate itself, or its moving average when average_decay > 0.
+        head = evaluated = (coef, intercept)
         history, best, step, stale = [], None, 0, 0
         while True:
+            coef, intercept = evaluated
             confusion = self._validation_confusion(coef, intercept, xt, yt, xv, yv)
             value = float(self.objective.value(confusion, class_counts))
             multipliers = self.objective.update_multipliers(multipliers, confusion, class_counts)
@@ -523,9 +536,9 @@ class _SelMixRun:
             if step >= p.max_iter or (p.n_iter_no_change is not None and stale >= p.n_iter_no_change):
                 break
             n_steps = min(p.refresh_every, p.max_iter - step)
-            coef, intercept = self._sgd_steps(coef, intercept, xt, anchors, probs, step, n_steps)
+            head, evaluated = self._sgd_steps(head, evaluated, xt, anchors, probs, step, n_steps)
             step += n_steps
-            if not bool(torch.isfinite(coef).all() and torch.isfinite(intercept).all()):
+            if not all(bool(torch.isfinite(t).all()) for t in head + evaluated):
                 warnings.warn(
                     f"SelMix diverged: the head became non-finite by step {step} (learning_rate="
                     f"{p.learning_rate!r} is too large). Kept the best head so far, from step {best['step']}.",
@@ -586,15 +599,18 @@ class _SelMixRun:
         p = self.p
         return 0.5 * p.learning_rate * (1.0 + math.cos(math.pi * min(step, p.max_iter) / max(p.max_iter, 1)))
 
-    def _sgd_steps(self, coef, intercept, xt, anchors, probs, step0, n_steps):
+    def _sgd_steps(self, head, average, xt, anchors, probs, step0, n_steps):
         """``n_steps`` SGD steps of cross-entropy on mixed features (label = anchor class).
 
-        The gradient of softmax cross-entropy is written out (``p - onehot``),
-        which avoids autograd bookkeeping on this hot path.
+        Returns the new iterate and its moving average (the iterate itself when
+        ``average_decay`` is 0). The gradient of softmax cross-entropy is written
+        out (``p - onehot``), which avoids autograd bookkeeping on this hot path.
         """
         p = self.p
+        decay = float(p.average_decay)
+        coef, intercept = head[0].clone(), head[1].clone()
+        avg_coef, avg_intercept = (average[0].clone(), average[1].clone()) if decay else (coef, intercept)
         eye = torch.eye(self.k, dtype=coef.dtype, device=coef.device)
-        coef, intercept = coef.clone(), intercept.clone()
         for t in range(n_steps):
             i, j = sample_pairs(probs, p.batch_size, self.generator)
             x = mix_features(xt[anchors.draw(i, self.generator)], xt[anchors.draw(j, self.generator)], p.lambda_min, self.generator)
@@ -603,4 +619,7 @@ class _SelMixRun:
             lr = self._lr(step0 + t)
             coef.mul_(1.0 - lr * p.weight_decay).addmm_(residual.T, x, alpha=-lr)
             intercept.add_(residual.sum(dim=0), alpha=-lr)
-        return coef, intercept
+            if decay:
+                avg_coef.lerp_(coef, 1.0 - decay)
+                avg_intercept.lerp_(intercept, 1.0 - decay)
+        return (coef, intercept), (avg_coef, avg_intercept)

@@ -248,3 +248,16 @@ def test_auto_device_resolves():
 
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
     assert resolve_device("cpu").type == "cpu"
+
+
+def test_iterate_averaging(blobs3):
+    X, y = blobs3
+    params = {"max_iter": 200, "n_iter_no_change": None, "device": "cpu", "random_state": 0}
+    raw = SelMixClassifier(**params).fit(X, y)
+    frozen = SelMixClassifier(average_decay=1 - 1e-12, **params).fit(X, y)  # the average never leaves the warm start
+    assert len({round(h["max_gain"], 6) for h in raw.history_}) > 1  # the raw iterate moves...
+    assert {round(h["max_gain"], 6) for h in frozen.history_} == {round(frozen.history_[0]["max_gain"], 6)}  # ...its average not
+    smooth = SelMixClassifier(average_decay=0.9, **params).fit(X, y)
+    assert np.isfinite(smooth.coef_).all() and smooth.history_[-1]["step"] == 200
+    with pytest.raises(ValueError, match="average_decay"):
+        SelMixClassifier(average_decay=1.0).fit(X, y)
