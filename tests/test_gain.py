@@ -9,6 +9,8 @@ import torch
 from skselmix import CallableObjective, gain_matrix, get_objective, get_objective_names
 from skselmix._gain import expected_mixed_sensitivity, objective_logit_sensitivity
 
+from gain_reference import finite_difference_gain, mixup_step, prototype_confusion
+
 
 def _problem(seed, k=4, d=5):
     rng = np.random.default_rng(seed)
@@ -30,10 +32,7 @@ def _brute_force_gain(Z, W, b, C, dpsi, lbar):
         M[q, l] = sum(dpsi[q, m] * C[q, m] * ((m == l) - C[q, l] / pi[q]) for m in range(k))
     G = np.zeros((k, k))
     for i, j in itertools.product(range(k), range(k)):
-        zbar = lbar * Z[i] + (1 - lbar) * Z[j]
-        a = W @ zbar + b
-        p = np.exp(a - a.max())
-        p /= p.sum()
+        zbar, p, _ = mixup_step(Z, W, b, i, j, lbar)
         G[i, j] = sum(M[q, l] * (zbar @ Z[q]) * ((l == i) - p[l]) for q in range(k) for l in range(k))
     return G
 
@@ -64,27 +63,12 @@ def test_gain_is_directional_derivative_of_surrogate(name):
     """With C equal to the prototype softmax, G is d/dt psi(pi * softmax(Z (W + t V)^T + b))."""
     Z, W, b, _, _ = _problem(3)
     W = Z + 0.3 * W  # prototypes mostly classified right: every recall above the clipping floor
-    k, lbar, eps = 4, 0.8, 1e-6
+    k, lbar = 4, 0.8
     objective = get_objective(name)
-
-    def surrogate_confusion(Wm):
-        A = Z @ Wm.T + b
-        S = np.exp(A - A.max(axis=1, keepdims=True))
-        return S / S.sum(axis=1, keepdims=True) / k
-
-    C = surrogate_confusion(W)
+    C = prototype_confusion(Z, W, b)
     assert (np.diag(C) * k).min() > 0.05
     got = gain_matrix(Z, W, b, C, objective, lambda_mean=lbar, confusion_smoothing=0.0)
-    fd = np.zeros((k, k))
-    for i, j in itertools.product(range(k), range(k)):
-        zbar = lbar * Z[i] + (1 - lbar) * Z[j]
-        a = W @ zbar + b
-        p = np.exp(a - a.max())
-        p /= p.sum()
-        V = np.outer(np.eye(k)[i] - p, zbar)
-        plus = objective.value(torch.tensor(surrogate_confusion(W + eps * V))).item()
-        minus = objective.value(torch.tensor(surrogate_confusion(W - eps * V))).item()
-        fd[i, j] = (plus - minus) / (2 * eps)
+    fd = finite_difference_gain(Z, W, b, lambda c: objective.value(torch.tensor(c)).item(), lbar)
     np.testing.assert_allclose(got, fd, rtol=1e-5, atol=1e-8)
 
 
