@@ -20,7 +20,9 @@ from ._features import rms_row_norm, scaled_float32_tensor
 from ._gain import DEFAULT_CONFUSION_SMOOTHING, gain_from_sensitivity, objective_logit_sensitivity
 from ._objectives import get_objective
 from ._sampler import (
+    MIXUPS,
     ClassIndex,
+    draw_partners,
     mix_features,
     normalize_gain,
     restrict_to_available,
@@ -60,6 +62,14 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
     lambda_min : float, default=0.6
         Mixing coefficients are drawn from ``U[lambda_min, 1]``; the gain uses
         their mean ``(lambda_min + 1) / 2``.
+    mixup : {"mixup", "cutmix"}, default="mixup"
+        How an anchor ``x1`` and a partner ``x2`` are mixed: ``"mixup"`` takes
+        ``lam * x1 + (1 - lam) * x2``; ``"cutmix"`` takes each feature
+        coordinate from ``x1`` with probability ``lam``, else from ``x2`` (the
+        feature-space analogue of CutMix). Both have the expected mixed feature
+        ``lam * x1 + (1 - lam) * x2``, which is what the gain uses. Image-level
+        variants such as PuzzleMix need pixels and saliency maps, which
+        precomputed features do not have.
     max_iter : int, default=1000
         Largest number of SGD steps of fine-tuning.
     refresh_every : int, default=50
@@ -92,6 +102,16 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
     init : {"logit_adjusted", "cross_entropy"}, default="logit_adjusted"
         Warm start fitted on the training part when ``coef_init`` is not given:
         logit-adjusted cross-entropy (Menon et al., 2021) or plain ERM.
+    unlabeled_label : int, str or None, default=None
+        Semi-supervised mode (opt-in): rows of ``y`` equal to this value (``-1``
+        as in sklearn's semi-supervised estimators) are unlabelled. At every
+        refresh they are pseudo-labelled by the current head and serve as
+        mixing partners ``x2`` of their pseudo-class; anchors ``x1`` always come
+        from labelled rows. ``None`` treats every value of ``y`` as a class.
+    pseudo_label_threshold : float, default=0.0
+        Unlabelled rows whose top predicted probability is below this value are
+        not used as partners at that refresh. A class with no confident
+        unlabelled row takes its partners from the labelled rows.
     warm_start : bool, default=False
         When True and the estimator is already fitted (same classes and
         features), continue from the current head instead of fitting ``init``.
@@ -122,7 +142,9 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         One record per refresh: ``step``, ``objective`` (validation value),
         ``recalls``, ``coverages``, ``multipliers`` (or None), ``max_gain``,
         ``entropy`` (of P), ``lr`` and ``time`` (seconds since fit started).
-        After a divergence, a last record with ``objective`` NaN and
+        In semi-supervised mode also ``unlabeled_counts`` (confident unlabelled
+        rows per pseudo-class) and, when ``hidden_labels`` is passed,
+        ``pseudo_label_accuracy``. After a divergence, a last record with ``objective`` NaN and
         ``diverged=True`` marks the step where it was detected.
     gain_matrix_ : ndarray of shape (n_classes, n_classes)
         Last gain matrix, divided by its largest absolute entry.
@@ -139,6 +161,8 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         The resolved objective.
     feature_scale_ : float
         Root-mean-square row norm of ``X`` (see Notes).
+    n_unlabeled_ : int
+        Number of unlabelled rows used (0 outside semi-supervised mode).
 
     See Also
     --------
@@ -200,6 +224,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         *,
         s=10.0,
         lambda_min=0.6,
+        mixup="mixup",
         max_iter=1000,
         refresh_every=50,
         batch_size=64,
@@ -210,6 +235,8 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         n_iter_no_change=10,
         tol=1e-4,
         init="logit_adjusted",
+        unlabeled_label=None,
+        pseudo_label_threshold=0.0,
         warm_start=False,
         device="auto",
         random_state=None,
@@ -218,6 +245,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         self.metric = metric
         self.s = s
         self.lambda_min = lambda_min
+        self.mixup = mixup
         self.max_iter = max_iter
         self.refresh_every = refresh_every
         self.batch_size = batch_size
@@ -228,6 +256,8 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.init = init
+        self.unlabeled_label = unlabeled_label
+        self.pseudo_label_threshold = pseudo_label_threshold
         self.warm_start = warm_start
         self.device = device
         self.random_state = random_state
@@ -260,6 +290,9 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         for name in ("s", "learning_rate", "weight_decay", "tol"):
             if not math.isfinite(getattr(self, name)):
                 raise ValueError(f"{name} must be finite, got {getattr(self, name)!r}.")
+        check_scalar(self.pseudo_label_threshold, "pseudo_label_threshold", numbers.Real, min_val=0.0, max_val=1.0)
+        if self.mixup not in MIXUPS:
+            raise ValueError(f"mixup must be one of {', '.join(map(repr, MIXUPS))}, got {self.mixup!r}.")
         if self.init not in WARM_STARTS:
             raise ValueError(f"init must be one of {', '.join(map(repr, WARM_STARTS))}, got {self.init!r}.")
         objective = get_objective(self.metric)
@@ -268,6 +301,14 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
     def _validate_fit_data(self, X, y, X_val, y_val):
         X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES, y_numeric=False)
         y = _normalize_object_labels(y)
+        X_unlabeled = None
+        if self.unlabeled_label is not None:
+            unlabeled = np.asarray(y == self.unlabeled_label, dtype=bool)
+            if unlabeled.shape != y.shape:  # a marker not comparable with these labels matches nothing
+                unlabeled = np.zeros(y.shape, dtype=bool)
+            X_unlabeled, X, y = X[unlabeled], X[~unlabeled], y[~unlabeled]
+            if y.shape[0] == 0:
+                raise ValueError(f"Every row of y is unlabelled (marker {self.unlabeled_label!r}): need labelled rows.")
         check_classification_targets(y)
         classes, y_enc = np.unique(y, return_inverse=True)
         if classes.shape[0] < 2:
@@ -277,12 +318,12 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         if (X_val is None) != (y_val is None):
             raise ValueError("X_val and y_val must be passed together (or neither).")
         if X_val is None:
-            return X, y_enc, classes, None, None
+            return X, y_enc, classes, X_unlabeled, None, None
         X_val, y_val = validate_data(self, X_val, y_val, dtype=_FLOAT_DTYPES, reset=False)
         unknown = np.setdiff1d(np.unique(y_val), classes)
         if unknown.size:
             raise ValueError(f"y_val contains classes not present in y: {unknown.tolist()}.")
-        return X, y_enc, classes, X_val, np.searchsorted(classes, y_val)
+        return X, y_enc, classes, X_unlabeled, X_val, np.searchsorted(classes, y_val)
 
     @staticmethod
     def _check_init_head(coef_init, intercept_init, n_classes, n_features):
@@ -320,7 +361,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         return train_idx, val_idx
 
     # -------------------------------------------------------------------- fit
-    def fit(self, X, y, *, X_val=None, y_val=None, coef_init=None, intercept_init=None):
+    def fit(self, X, y, *, X_val=None, y_val=None, coef_init=None, intercept_init=None, hidden_labels=None):
         """Warm-start a linear head, then fine-tune it with SelMix.
 
         Parameters
@@ -339,6 +380,11 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
             fitting ``init``. Columns follow the sorted class labels.
         intercept_init : array-like of shape (n_classes,), default=None
             Biases of that head (zeros when omitted).
+        hidden_labels : array-like of shape (n_unlabeled,), default=None
+            For analysis only (benchmarks): the true labels of the unlabelled
+            rows, in their order in ``X``. Used solely to record the
+            pseudo-label accuracy in ``history_``; never for training, so they
+            cannot change the fitted model.
 
         Returns
         -------
@@ -349,17 +395,17 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         # back on any exception, KeyboardInterrupt included: never half-updated.
         snapshot = dict(vars(self))
         try:
-            self._fit(X, y, X_val, y_val, coef_init, intercept_init)
+            self._fit(X, y, X_val, y_val, coef_init, intercept_init, hidden_labels)
         except BaseException:
             vars(self).clear()
             vars(self).update(snapshot)
             raise
         return self
 
-    def _fit(self, X, y, X_val, y_val, coef_init, intercept_init):
+    def _fit(self, X, y, X_val, y_val, coef_init, intercept_init, hidden_labels):
         previous_head = self._previous_head() if self.warm_start else None
         objective, device = self._validate_params()
-        X, y_enc, classes, X_val, y_val_enc = self._validate_fit_data(X, y, X_val, y_val)
+        X, y_enc, classes, X_unlabeled, X_val, y_val_enc = self._validate_fit_data(X, y, X_val, y_val)
         n_classes, n_features = classes.shape[0], X.shape[1]
         init_head = self._check_init_head(coef_init, intercept_init, n_classes, n_features)
         if init_head is None and previous_head is not None:
@@ -369,6 +415,11 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
 
         scale = rms_row_norm(X)
+        unlabeled = None
+        if X_unlabeled is not None and X_unlabeled.shape[0]:
+            unlabeled = (scaled_float32_tensor(X_unlabeled, scale, device), self._encode_hidden(hidden_labels, classes, X_unlabeled.shape[0], device))
+        elif hidden_labels is not None:
+            raise ValueError("hidden_labels was given but there are no unlabelled rows (see unlabeled_label).")
         if X_val is None:
             train_idx, val_idx = self._split(y_enc, n_classes, rng)
             xt = scaled_float32_tensor(X, scale, device, rows=train_idx)
@@ -379,12 +430,24 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
             y_tr, y_va = y_enc, y_val_enc
 
         run = _SelMixRun(self, objective, device, rng, n_classes)
-        result = run.run(xt, y_tr, xv, y_va, init_head, scale)
+        result = run.run(xt, y_tr, xv, y_va, init_head, scale, unlabeled)
 
         self.classes_ = classes
+        self.n_unlabeled_ = 0 if unlabeled is None else int(unlabeled[0].shape[0])
         self.objective_ = objective
         for name, value in result.items():
             setattr(self, name, value)
+
+    @staticmethod
+    def _encode_hidden(hidden_labels, classes, n_unlabeled, device):
+        """Hidden labels as class indices (-1 for a label outside ``classes_``), or None."""
+        if hidden_labels is None:
+            return None
+        hidden = np.asarray(hidden_labels)
+        if hidden.shape != (n_unlabeled,):
+            raise ValueError(f"hidden_labels must have shape ({n_unlabeled},) like the unlabelled rows, got {hidden.shape}.")
+        pos = np.clip(np.searchsorted(classes, hidden), 0, classes.size - 1)
+        return torch.as_tensor(np.where(classes[pos] == hidden, pos, -1), device=device)
 
     def _previous_head(self):
         if not hasattr(self, "coef_"):
@@ -487,8 +550,11 @@ class _SelMixRun:
         self.generator.manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
         self.start_time = time.perf_counter()
 
-    def run(self, xt, y_tr, xv, y_va, init_head, scale):
-        """Warm start, then the refresh/SGD loop on scaled float32 features ``xt``, ``xv``."""
+    def run(self, xt, y_tr, xv, y_va, init_head, scale, unlabeled=None):
+        """Warm start, then the refresh/SGD loop on scaled float32 features ``xt``, ``xv``.
+
+        ``unlabeled`` is ``(features, hidden class indices or None)`` in semi-supervised mode.
+        """
         p, k = self.p, self.k
         yt = torch.as_tensor(y_tr, device=self.device, dtype=torch.long)
         yv = torch.as_tensor(y_va, device=self.device, dtype=torch.long)
@@ -525,6 +591,10 @@ class _SelMixRun:
             gain_n = normalize_gain(gain)
             probs = restrict_to_available(sampling_distribution(gain_n, p.s), anchors, anchors)
             history.append(self._record(step, value, confusion, multipliers, gain, probs))
+            partners = None
+            if unlabeled is not None:
+                partners, extra = self._pseudo_label_pool(coef, intercept, *unlabeled)
+                history[-1].update(extra)
             if p.verbose:
                 print(f"[SelMix] step {step:6d}  {self.objective.name} {value:.4f}  max gain {float(gain.max()):.3g}")
 
@@ -536,7 +606,8 @@ class _SelMixRun:
             if step >= p.max_iter or (p.n_iter_no_change is not None and stale >= p.n_iter_no_change):
                 break
             n_steps = min(p.refresh_every, p.max_iter - step)
-            head, evaluated = self._sgd_steps(head, evaluated, xt, anchors, probs, step, n_steps)
+            pools = (anchors, None, None) if partners is None else (anchors, partners, unlabeled[0])
+            head, evaluated = self._sgd_steps(head, evaluated, xt, pools, probs, step, n_steps)
             step += n_steps
             if not all(bool(torch.isfinite(t).all()) for t in head + evaluated):
                 warnings.warn(
@@ -581,6 +652,18 @@ class _SelMixRun:
             confusion = torch.where(present.unsqueeze(1), confusion, train_conf)
         return confusion
 
+    def _pseudo_label_pool(self, coef, intercept, xu, hidden):
+        """Pseudo-label the unlabelled rows with the current head: the partner pool and its record."""
+        proba = torch.softmax(torch.addmm(intercept, xu, coef.T), dim=1)
+        confidence, pseudo = proba.max(dim=1)
+        confident = confidence >= self.p.pseudo_label_threshold
+        pool = ClassIndex(torch.where(confident, pseudo, -1), self.k)
+        record = {"unlabeled_counts": pool.counts.cpu().numpy()}
+        if hidden is not None:
+            hits = (pseudo == hidden) & confident
+            record["pseudo_label_accuracy"] = float(hits.sum()) / max(int(confident.sum()), 1)
+        return pool, record
+
     def _record(self, step, value, confusion, multipliers, gain, probs):
         entropy = -(probs * torch.log(probs.clamp_min(1e-300))).sum()
         return {
@@ -595,12 +678,26 @@ class _SelMixRun:
             "time": time.perf_counter() - self.start_time,
         }
 
+    def _partners(self, classes, xt, pools):
+        anchors, partners, xu = pools
+        if partners is None:
+            return xt[anchors.draw(classes, self.generator)]
+        index, from_unlabeled = draw_partners(classes, partners, anchors, self.generator)
+        x2 = torch.empty((classes.shape[0], xt.shape[1]), dtype=xt.dtype, device=xt.device)
+        x2[from_unlabeled] = xu[index[from_unlabeled]]
+        x2[~from_unlabeled] = xt[index[~from_unlabeled]]
+        return x2
+
     def _lr(self, step):
         p = self.p
         return 0.5 * p.learning_rate * (1.0 + math.cos(math.pi * min(step, p.max_iter) / max(p.max_iter, 1)))
 
-    def _sgd_steps(self, head, average, xt, anchors, probs, step0, n_steps):
+    def _sgd_steps(self, head, average, xt, pools, probs, step0, n_steps):
         """``n_steps`` SGD steps of cross-entropy on mixed features (label = anchor class).
+
+        ``pools`` is ``(anchors, partners, partner_features)``: anchors index the
+        labelled rows ``xt``; partners, when not None, index pseudo-labelled rows
+        of ``partner_features`` (classes without any fall back to labelled rows).
 
         Returns the new iterate and its moving average (the iterate itself when
         ``average_decay`` is 0). The gradient of softmax cross-entropy is written
@@ -610,10 +707,11 @@ class _SelMixRun:
         decay = float(p.average_decay)
         coef, intercept = head[0].clone(), head[1].clone()
         avg_coef, avg_intercept = (average[0].clone(), average[1].clone()) if decay else (coef, intercept)
+        anchors = pools[0]
         eye = torch.eye(self.k, dtype=coef.dtype, device=coef.device)
         for t in range(n_steps):
             i, j = sample_pairs(probs, p.batch_size, self.generator)
-            x = mix_features(xt[anchors.draw(i, self.generator)], xt[anchors.draw(j, self.generator)], p.lambda_min, self.generator)
+            x = mix_features(xt[anchors.draw(i, self.generator)], self._partners(j, xt, pools), p.lambda_min, self.generator, p.mixup)
             residual = torch.softmax(torch.addmm(intercept, x, coef.T), dim=1) - eye[i]
             residual /= p.batch_size
             lr = self._lr(step0 + t)

@@ -51,15 +51,18 @@ class ClassIndex:
     Parameters
     ----------
     labels : torch.Tensor of shape (n,)
-        Class index of each row of the pool.
+        Class index of each row of the pool; a negative value leaves the row
+        out (an unlabelled row whose pseudo-label is not confident).
     n_classes : int
         Number of classes K.
     """
 
     def __init__(self, labels, n_classes):
         labels = labels.long()
-        self.order = torch.argsort(labels, stable=True)
-        self.counts = torch.bincount(labels, minlength=n_classes)
+        rows = torch.nonzero(labels >= 0).squeeze(1)
+        kept = labels[rows]
+        self.order = rows[torch.argsort(kept, stable=True)]
+        self.counts = torch.bincount(kept, minlength=n_classes)
         self.starts = torch.cumsum(self.counts, 0) - self.counts
 
     def draw(self, classes, generator):
@@ -87,8 +90,34 @@ def sample_pairs(probs, batch_size, generator):
     return flat // k, flat % k
 
 
-def mix_features(x1, x2, lambda_min, generator):
-    """Convex mixup ``lam * x1 + (1 - lam) * x2`` with ``lam ~ U[lambda_min, 1]`` per row."""
+MIXUPS = ("mixup", "cutmix")
+
+
+def mix_features(x1, x2, lambda_min, generator, mode="mixup"):
+    """Mix anchors ``x1`` with partners ``x2``, ``lam ~ U[lambda_min, 1]`` per row.
+
+    ``"mixup"``: the convex combination ``lam * x1 + (1 - lam) * x2``.
+    ``"cutmix"``: each coordinate comes from ``x1`` with probability ``lam``, else
+    from ``x2`` (CutMix on feature coordinates instead of image patches).
+    Both have the same expectation ``lam * x1 + (1 - lam) * x2`` given ``lam``,
+    which is why one gain formula (mean mixed prototype) serves both.
+    """
     u = torch.rand(x1.shape[0], 1, generator=generator, device=x1.device, dtype=x1.dtype)
     lam = lambda_min + (1.0 - lambda_min) * u
+    if mode == "cutmix":
+        keep = torch.rand(x1.shape, generator=generator, device=x1.device, dtype=x1.dtype) < lam
+        return torch.where(keep, x1, x2)
     return torch.lerp(x2, x1, lam)
+
+
+def draw_partners(classes, primary, fallback, generator):
+    """Row indices of partners: from ``primary`` where the class has rows there, else ``fallback``.
+
+    Returns ``(index, from_primary)``; ``index[from_primary]`` indexes the primary
+    pool, the rest the fallback pool.
+    """
+    from_primary = primary.counts[classes] > 0
+    index = torch.empty_like(classes)
+    index[from_primary] = primary.draw(classes[from_primary], generator)
+    index[~from_primary] = fallback.draw(classes[~from_primary], generator)
+    return index, from_primary
