@@ -84,7 +84,7 @@ def erm(split, objective=None):
 def balanced_ce_sklearn(split, objective=None):
     """sklearn LogisticRegression(class_weight="balanced"), same L2 strength."""
     C = 1.0 / (WEIGHT_DECAY * split.X_train.shape[0])
-    lr = LogisticRegression(class_weight="balanced", C=C, max_iter=1000).fit(split.X_train, split.y_train)
+    lr = LogisticRegression(class_weight="balanced", C=C, max_iter=300).fit(split.X_train, split.y_train)
     return Head(lr.coef_.astype(np.float64), lr.intercept_.astype(np.float64))
 
 
@@ -107,18 +107,19 @@ def la_post_hoc(split, objective=None):
     return head
 
 
-def csl(split, objective, rounds=10, etas=(0.25, 1.0, 4.0)):
+def csl(split, objective, rounds=10, etas=(0.25, 1.0, 4.0), start=None):
     """Cost-sensitive learning with multipliers from validation feedback (CSL / group-DRO style).
 
     Recall objectives: l <- l * exp(-eta * r_val), normalised; the head is re-fitted (warm, 30
     L-BFGS steps) with the logit-adjusted loss and class weights K * l. Coverage constraints:
     mu_j <- max(0, mu_j - eta * K * (cov_j - alpha / K)), class weights 1 + mu. The step size
     eta is chosen from ``etas`` and the round by the validation objective (a full re-fit
-    with a large step overshoots: the worst class flips every round).
+    with a large step overshoots: the worst class flips every round). ``start`` is the
+    logit-adjusted head to start from (fitted here when None).
     """
     obj = get_objective(objective)
     k = split.n_classes
-    start = la_loss(split)
+    start = la_loss(split) if start is None else start
     best, best_value = start, _value(obj, split, start)
     for eta in etas:
         head, lam, mu = start, np.full(k, 1.0 / k), np.zeros(k)
@@ -195,10 +196,11 @@ def plug_in(split, objective, iterations=40):
     return best
 
 
-def selmix(split, objective, **params):
-    """SelMix (skselmix defaults), warm-started from the logit-adjusted loss."""
+def selmix(split, objective, start=None, **params):
+    """SelMix (skselmix defaults), warm-started from the logit-adjusted loss (``start``, or its own fit)."""
     clf = SelMixClassifier(metric=objective, device="cpu", **params)
-    clf.fit(split.X_train, split.y_train, X_val=split.X_val, y_val=split.y_val)
+    init = {} if start is None else {"coef_init": start.coef, "intercept_init": start.intercept}
+    clf.fit(split.X_train, split.y_train, X_val=split.X_val, y_val=split.y_val, **init)
     return Head(clf.coef_, clf.intercept_, history=clf.history_)
 
 
