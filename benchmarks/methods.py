@@ -197,11 +197,17 @@ def plug_in(split, objective, iterations=40):
 
 
 def selmix(split, objective, start=None, **params):
-    """SelMix (skselmix defaults), warm-started from the logit-adjusted loss (``start``, or its own fit)."""
+    """SelMix (skselmix defaults), from the head ``start`` (or its own ``init="auto"`` warm start)."""
     clf = SelMixClassifier(metric=objective, device="cpu", **params)
     init = {} if start is None else {"coef_init": start.coef, "intercept_init": start.intercept}
     clf.fit(split.X_train, split.y_train, X_val=split.X_val, y_val=split.y_val, **init)
     return Head(clf.coef_, clf.intercept_, history=clf.history_)
+
+
+def best_on_validation(split, objective, *heads):
+    """The head with the best validation objective (the first on ties), as SelMix's init="auto" picks."""
+    obj = get_objective(objective)
+    return max(heads, key=lambda head: _value(obj, split, head))
 
 
 def timed(method, split, *args, **kwargs):

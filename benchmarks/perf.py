@@ -151,6 +151,22 @@ def bench_memory(configs, tmp):
     return rows
 
 
+def bench_search(n, d, k, repeats):
+    """GridSearchCV over s with n_jobs=1 and 2: wall time, and torch threads inside loky workers."""
+    import joblib
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = long_tailed_gaussians(n, d, k)
+    rows = []
+    for n_jobs in (1, 2):
+        search = GridSearchCV(SelMixClassifier(max_iter=300, device="cpu", random_state=0), {"s": [1.0, 10.0, 100.0, 1000.0]}, cv=3, n_jobs=n_jobs)
+        t, _ = median_time(lambda: search.fit(X, y), repeats)
+        workers = joblib.Parallel(n_jobs=n_jobs)(joblib.delayed(torch.get_num_threads)() for _ in range(max(n_jobs, 2)))
+        rows.append({"n_jobs": n_jobs, "seconds": t, "torch_threads_per_worker": max(workers)})
+        print(f"search n_jobs={n_jobs}: {t:.1f}s, torch threads per worker {max(workers)}", flush=True)
+    return rows
+
+
 def profile_fit(n, d, k):
     from torch.profiler import ProfilerActivity, profile
 
@@ -203,16 +219,19 @@ def main(argv=None):
         gain_rows, alone = bench_gain([10, 30], [10, 100], [512], 3)
         fit_rows = bench_fit([(2000, 64, 10)], 1)
         mem_rows = bench_memory([(5000, 64, 10)], RESULTS)
+        search_rows = bench_search(1500, 32, 5, 1)
         prof = profile_fit(2000, 64, 10)
     else:
         gain_rows, alone = bench_gain([10, 30, 100], [10, 30, 100, 300, 1000], [512, 1024], 5)
         fit_rows = bench_fit([(10_000, 512, 10), (10_000, 512, 100), (10_000, 512, 1000),
-                              (100_000, 512, 10), (100_000, 512, 100), (100_000, 512, 1000)], 3)
+                              (100_000, 512, 10), (100_000, 512, 100)], 3)
         mem_rows = bench_memory([(100_000, 512, 100)], RESULTS)
+        search_rows = bench_search(20_000, 128, 10, 3)
         prof = profile_fit(100_000, 512, 100)
     for leftover in RESULTS.glob("X.npy"):
         leftover.unlink()
-    results = {"torch_threads": threads, "gain_vs_K4": gain_rows, "gain_alone": alone, "fit": fit_rows, "memory": mem_rows}
+    results = {"torch_threads": threads, "gain_vs_K4": gain_rows, "gain_alone": alone, "fit": fit_rows,
+               "memory": mem_rows, "search": search_rows}
     (RESULTS / ("perf_quick.json" if args.quick else "perf.json")).write_text(json.dumps(results, indent=1))
     if args.quick:
         return results
@@ -239,6 +258,10 @@ def main(argv=None):
         + "\n\n## Peak memory of fit\n\nExtra anonymous (heap) memory at the peak of `fit`, sampled every 5 ms from "
         "/proc, relative to the float32 input array; memory-mapped input read from a .npy file with mmap_mode='r'.\n\n"
         + md_table(mem_rows, ["N", "D", "K", "input", "peak_extra_over_input"])
+        + "\n\n## Parallel model search\n\nGridSearchCV over 4 values of s x 3 folds (N=20k, D=128, K=10, "
+        "max_iter=300). joblib's loky workers cap OpenMP threads at cores // n_jobs and torch follows, so two "
+        "workers on 2 cores use one thread each (no oversubscription).\n\n"
+        + md_table(search_rows, ["n_jobs", "seconds", "torch_threads_per_worker"])
         + f"\n\n![perf]({plot.name})\n\n## Profile of one fit (N=100k, D=512, K=100), torch.profiler, top ops by self CPU time\n\n```\n{prof}\n```\n\n"
         + (notes.read_text() if notes.exists() else "")
     )

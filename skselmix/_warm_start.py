@@ -8,7 +8,7 @@ deterministic (no sampling) and needs no learning rate.
 import torch
 import torch.nn.functional as F
 
-WARM_STARTS = ("logit_adjusted", "cross_entropy")
+WARM_STARTS = ("logit_adjusted", "balanced", "cross_entropy")
 
 
 def class_log_prior(labels, n_classes, dtype, device):
@@ -24,10 +24,11 @@ def fit_linear_head(X, y, n_classes, *, kind, l2, max_iter=200, tol=1e-6, class_
     X : torch.Tensor of shape (n, d)
     y : torch.Tensor of shape (n,), long
     n_classes : int
-    kind : {"logit_adjusted", "cross_entropy"}
+    kind : {"logit_adjusted", "balanced", "cross_entropy"}
         ``"logit_adjusted"`` minimises the cross-entropy of ``logits + log pi``
         (Menon et al., 2021, tau = 1) so that ``argmax logits`` targets balanced
-        error; ``"cross_entropy"`` is plain ERM.
+        error; ``"balanced"`` weighs each class's loss by ``1 / pi`` (sklearn's
+        ``class_weight="balanced"``); ``"cross_entropy"`` is plain ERM.
     l2 : float
         Penalty ``l2 / 2 * ||W||^2`` (the bias is not penalised).
     max_iter : int
@@ -48,7 +49,11 @@ def fit_linear_head(X, y, n_classes, *, kind, l2, max_iter=200, tol=1e-6, class_
     if kind not in WARM_STARTS:
         raise ValueError(f"Unknown init {kind!r}. Valid values: {', '.join(WARM_STARTS)}.")
     dtype, device = X.dtype, X.device
-    offset = class_log_prior(y, n_classes, dtype, device) if kind == "logit_adjusted" else None
+    log_prior = class_log_prior(y, n_classes, dtype, device)
+    offset = log_prior if kind == "logit_adjusted" else None
+    if kind == "balanced" and class_weight is None:
+        class_weight = torch.exp(-log_prior)
+        class_weight = class_weight / class_weight.mean()
     if init is None:
         coef = torch.zeros(n_classes, X.shape[1], dtype=dtype, device=device, requires_grad=True)
         intercept = torch.zeros(n_classes, dtype=dtype, device=device, requires_grad=True)

@@ -196,7 +196,7 @@ def test_class_absent_from_validation_warns(blobs3):
         ({"learning_rate": 0.0}, "learning_rate"),
         ({"validation_fraction": 1.0}, "validation_fraction"),
         ({"metric": "worst_recall"}, "Valid names: gmean, hmean, hmean_min_coverage, mean_recall"),
-        ({"init": "random"}, "init must be one of 'logit_adjusted', 'cross_entropy'"),
+        ({"init": "random"}, "init must be one of 'logit_adjusted', 'balanced', 'cross_entropy', 'auto'"),
         ({"device": "tpu"}, "device must be one of"),
         ({"s": float("inf")}, "s must be finite"),
     ],
@@ -261,3 +261,19 @@ def test_iterate_averaging(blobs3):
     assert np.isfinite(smooth.coef_).all() and smooth.history_[-1]["step"] == 200
     with pytest.raises(ValueError, match="average_decay"):
         SelMixClassifier(average_decay=1.0).fit(X, y)
+
+
+def test_auto_init_picks_the_better_warm_start_on_validation(digits_lt):
+    Xtr, ytr, Xva, yva, _, _ = digits_lt[1]
+    heads = {
+        init: SelMixClassifier(init=init, max_iter=0, device="cpu").fit(Xtr, ytr, X_val=Xva, y_val=yva)
+        for init in ("logit_adjusted", "balanced", "auto")
+    }
+    auto = heads["auto"]
+    best = max(("logit_adjusted", "balanced"), key=lambda k: heads[k].best_validation_score_)
+    assert auto.init_ == best
+    np.testing.assert_array_equal(auto.coef_, heads[best].coef_)
+    assert auto.best_validation_score_ == max(heads[k].best_validation_score_ for k in ("logit_adjusted", "balanced"))
+    assert heads["balanced"].init_ == "balanced"
+    lr = SelMixClassifier(max_iter=0, device="cpu").fit(Xtr, ytr, coef_init=np.zeros((10, 64)))
+    assert lr.init_ == "coef_init"
