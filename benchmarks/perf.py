@@ -9,7 +9,6 @@ in the same run; times are medians over repeats.
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import textwrap

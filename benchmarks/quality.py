@@ -155,7 +155,7 @@ def run_dataset(name, make_split, seeds, log):
             start = M.best_on_validation(split, "min_recall", la_head, balanced_head)
             head, _ = M.timed(M.selmix, split, "min_recall", start=start, s=s, random_state=seed)
             out["s_sweep"].setdefault(str(s), []).append(evaluate(split, head)[0]["min recall"])
-        log(f"  s sweep (min recall): " + "  ".join(f"s={s}: {v[-1]:.3f}" for s, v in out["s_sweep"].items()))
+        log("  s sweep (min recall): " + "  ".join(f"s={s}: {v[-1]:.3f}" for s, v in out["s_sweep"].items()))
     return out
 
 
@@ -283,8 +283,10 @@ def main(argv=None):
             if name == "fashion":
                 (ceiling_head, seconds), ceiling_split = ceiling_fashion()
                 res["ceiling"] = evaluate(ceiling_split, ceiling_head)[0] | {"fit seconds": seconds}
+            # Re-read before merging: another run may have stored other datasets meanwhile.
+            results = json.loads(store.read_text()) if store.exists() else {}
             results[name] = res
-            store.write_text(json.dumps(results, indent=1))  # partial runs keep other datasets
+            store.write_text(json.dumps(results, indent=1))
     write_report(results, started)
     log(f"wrote {RESULTS / 'quality.md'}")
 

@@ -8,7 +8,6 @@ other hyperparameter, scoring with the metric you optimise, in parallel.
 """
 
 # %%
-import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 

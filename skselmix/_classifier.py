@@ -2,34 +2,21 @@
 
 import math
 import numbers
-import time
-import warnings
 
 import numpy as np
 import torch
 from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state, check_scalar
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._confusion import balanced_confusion, coverages, recalls
 from ._device import resolve_device
 from ._features import rms_row_norm, scaled_float32_tensor
-from ._gain import DEFAULT_CONFUSION_SMOOTHING, gain_from_sensitivity, objective_logit_sensitivity
 from ._objectives import get_objective
-from ._sampler import (
-    MIXUPS,
-    ClassIndex,
-    draw_partners,
-    mix_features,
-    normalize_gain,
-    restrict_to_available,
-    sample_pairs,
-    sampling_distribution,
-)
-from ._warm_start import WARM_STARTS, fit_linear_head
+from ._sampler import MIXUPS
+from ._training import SelMixRun
+from ._warm_start import WARM_STARTS
 
 _FLOAT_DTYPES = (np.float64, np.float32)
 
@@ -438,7 +425,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
             xt, xv = scaled_float32_tensor(X, scale, device), scaled_float32_tensor(X_val, scale, device)
             y_tr, y_va = y_enc, y_val_enc
 
-        run = _SelMixRun(self, objective, device, rng, n_classes)
+        run = SelMixRun(self, objective, device, rng, n_classes)
         result = run.run(xt, y_tr, xv, y_va, init_head, scale, unlabeled)
 
         self.classes_ = classes
@@ -541,201 +528,3 @@ def _normalize_object_labels(y):
     if len(kinds) > 1:
         raise ValueError(f"y mixes label types {kinds}; use labels of one type (e.g. all str or all int).")
     return y
-
-
-class _SelMixRun:
-    """One fit's training state: tensors on the device, the loop, the records.
-
-    Kept apart from the estimator so that the estimator holds only numpy
-    fitted state and is never left half-updated.
-    """
-
-    def __init__(self, params, objective, device, rng, n_classes):
-        self.p = params
-        self.objective = objective
-        self.device = device
-        self.k = n_classes
-        self.generator = torch.Generator(device=device)
-        self.generator.manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
-        self.start_time = time.perf_counter()
-
-    def run(self, xt, y_tr, xv, y_va, init_head, scale, unlabeled=None):
-        """Warm start, then the refresh/SGD loop on scaled float32 features ``xt``, ``xv``.
-
-        ``unlabeled`` is ``(features, hidden class indices or None)`` in semi-supervised mode.
-        """
-        p, k = self.p, self.k
-        yt = torch.as_tensor(y_tr, device=self.device, dtype=torch.long)
-        yv = torch.as_tensor(y_va, device=self.device, dtype=torch.long)
-        class_counts = torch.bincount(yt.cpu(), minlength=k).to(torch.float64)
-        if not bool((torch.bincount(yv.cpu(), minlength=k) > 0).all()):
-            warnings.warn(
-                "Some classes have no validation sample; their confusion rows come from the training data.",
-                UserWarning,
-            )
-
-        if init_head is None:
-            kinds = ("logit_adjusted", "balanced") if p.init == "auto" else (p.init,)
-            candidates = [(kind, *fit_linear_head(xt, yt, k, kind=kind, l2=p.weight_decay)) for kind in kinds]
-            # "auto": the head with the best validation objective (first on ties: logit-adjusted).
-            scores = [
-                float(self.objective.value(self._validation_confusion(c, b, xt, yt, xv, yv), class_counts))
-                for _, c, b in candidates
-            ]
-            init_used, coef, intercept = candidates[int(np.argmax(scores))]
-        else:
-            coef = torch.as_tensor(init_head[0] * scale, dtype=torch.float32, device=self.device)
-            intercept = torch.as_tensor(init_head[1], dtype=torch.float32, device=self.device)
-            init_used = init_head[2]
-
-        prototypes = self._prototypes(xt, yt, xv, yv)
-        anchors = ClassIndex(yt, k)
-        lambda_mean = (p.lambda_min + 1.0) / 2.0
-        multipliers = self.objective.init_multipliers(k, class_counts)
-
-        # `head` is the SGD iterate; `evaluated` is what feedback and selection see: the
-        # iterate itself, or its moving average when average_decay > 0.
-        head = evaluated = (coef, intercept)
-        history, best, step, stale = [], None, 0, 0
-        while True:
-            coef, intercept = evaluated
-            confusion = self._validation_confusion(coef, intercept, xt, yt, xv, yv)
-            value = float(self.objective.value(confusion, class_counts))
-            multipliers = self.objective.update_multipliers(multipliers, confusion, class_counts)
-            grad = self.objective.gradient(confusion, multipliers, class_counts).to(torch.float32)
-            sensitivity = objective_logit_sensitivity(confusion.to(torch.float32), grad, DEFAULT_CONFUSION_SMOOTHING)
-            gain = gain_from_sensitivity(prototypes, coef, intercept, sensitivity, lambda_mean)
-            gain_n = normalize_gain(gain)
-            probs = restrict_to_available(sampling_distribution(gain_n, p.s), anchors, anchors)
-            history.append(self._record(step, value, confusion, multipliers, gain, probs))
-            partners = None
-            if unlabeled is not None:
-                partners, extra = self._pseudo_label_pool(coef, intercept, *unlabeled)
-                history[-1].update(extra)
-            if p.verbose:
-                print(f"[SelMix] step {step:6d}  {self.objective.name} {value:.4f}  max gain {float(gain.max()):.3g}")
-
-            if best is None or value > best["value"] + p.tol:
-                best = {"value": value, "step": step, "coef": coef.clone(), "intercept": intercept.clone()}
-                stale = 0
-            elif step > 0:
-                stale += 1
-            if step >= p.max_iter or (p.n_iter_no_change is not None and stale >= p.n_iter_no_change):
-                break
-            n_steps = min(p.refresh_every, p.max_iter - step)
-            pools = (anchors, None, None) if partners is None else (anchors, partners, unlabeled[0])
-            head, evaluated = self._sgd_steps(head, evaluated, xt, pools, probs, step, n_steps)
-            step += n_steps
-            if not all(bool(torch.isfinite(t).all()) for t in head + evaluated):
-                warnings.warn(
-                    f"SelMix diverged: the head became non-finite by step {step} (learning_rate="
-                    f"{p.learning_rate!r} is too large). Kept the best head so far, from step {best['step']}.",
-                    ConvergenceWarning,
-                )
-                history.append({key: None for key in history[-1]} | {"step": step, "objective": float("nan"), "diverged": True})
-                break
-
-        scale_np = np.float64(scale)
-        return {
-            "coef_": best["coef"].cpu().numpy().astype(np.float64) / scale_np,
-            "intercept_": best["intercept"].cpu().numpy().astype(np.float64),
-            "n_iter_": step,
-            "history_": history,
-            "gain_matrix_": gain_n.cpu().numpy().astype(np.float64),
-            "sampling_distribution_": probs.cpu().numpy(),
-            "prototypes_": prototypes.cpu().numpy().astype(np.float64) * scale_np,
-            "best_validation_score_": best["value"],
-            "best_step_": best["step"],
-            "feature_scale_": scale,
-            "init_": init_used,
-        }
-
-    def _prototypes(self, xt, yt, xv, yv):
-        """Mean validation feature per class; training mean where validation has none."""
-        def class_means(x, y):
-            sums = torch.zeros(self.k, x.shape[1], dtype=x.dtype, device=x.device).index_add_(0, y, x)
-            counts = torch.bincount(y, minlength=self.k).to(x.dtype)
-            return sums / counts.clamp_min(1).unsqueeze(1), counts > 0
-
-        val_means, present = class_means(xv, yv)
-        train_means, _ = class_means(xt, yt)
-        return torch.where(present.unsqueeze(1), val_means, train_means)
-
-    def _validation_confusion(self, coef, intercept, xt, yt, xv, yv):
-        pred = torch.argmax(torch.addmm(intercept, xv, coef.T), dim=1)
-        confusion, present = balanced_confusion(yv, pred, self.k)
-        if not bool(present.all()):
-            train_pred = torch.argmax(torch.addmm(intercept, xt, coef.T), dim=1)
-            train_conf, _ = balanced_confusion(yt, train_pred, self.k)
-            confusion = torch.where(present.unsqueeze(1), confusion, train_conf)
-        return confusion
-
-    def _pseudo_label_pool(self, coef, intercept, xu, hidden):
-        """Pseudo-label the unlabelled rows with the current head: the partner pool and its record."""
-        proba = torch.softmax(torch.addmm(intercept, xu, coef.T), dim=1)
-        confidence, pseudo = proba.max(dim=1)
-        confident = confidence >= self.p.pseudo_label_threshold
-        pool = ClassIndex(torch.where(confident, pseudo, -1), self.k)
-        record = {"unlabeled_counts": pool.counts.cpu().numpy()}
-        if hidden is not None:
-            hits = (pseudo == hidden) & confident
-            record["pseudo_label_accuracy"] = float(hits.sum()) / max(int(confident.sum()), 1)
-        return pool, record
-
-    def _record(self, step, value, confusion, multipliers, gain, probs):
-        entropy = -(probs * torch.log(probs.clamp_min(1e-300))).sum()
-        return {
-            "step": step,
-            "objective": value,
-            "recalls": recalls(confusion).cpu().numpy(),
-            "coverages": coverages(confusion).cpu().numpy(),
-            "multipliers": None if multipliers is None else multipliers.cpu().numpy().copy(),
-            "max_gain": float(gain.max()),
-            "entropy": float(entropy),
-            "lr": self._lr(step),
-            "time": time.perf_counter() - self.start_time,
-        }
-
-    def _partners(self, classes, xt, pools):
-        anchors, partners, xu = pools
-        if partners is None:
-            return xt[anchors.draw(classes, self.generator)]
-        index, from_unlabeled = draw_partners(classes, partners, anchors, self.generator)
-        x2 = torch.empty((classes.shape[0], xt.shape[1]), dtype=xt.dtype, device=xt.device)
-        x2[from_unlabeled] = xu[index[from_unlabeled]]
-        x2[~from_unlabeled] = xt[index[~from_unlabeled]]
-        return x2
-
-    def _lr(self, step):
-        p = self.p
-        return 0.5 * p.learning_rate * (1.0 + math.cos(math.pi * min(step, p.max_iter) / max(p.max_iter, 1)))
-
-    def _sgd_steps(self, head, average, xt, pools, probs, step0, n_steps):
-        """``n_steps`` SGD steps of cross-entropy on mixed features (label = anchor class).
-
-        ``pools`` is ``(anchors, partners, partner_features)``: anchors index the
-        labelled rows ``xt``; partners, when not None, index pseudo-labelled rows
-        of ``partner_features`` (classes without any fall back to labelled rows).
-
-        Returns the new iterate and its moving average (the iterate itself when
-        ``average_decay`` is 0). The gradient of softmax cross-entropy is written
-        out (``p - onehot``), which avoids autograd bookkeeping on this hot path.
-        """
-        p = self.p
-        decay = float(p.average_decay)
-        coef, intercept = head[0].clone(), head[1].clone()
-        avg_coef, avg_intercept = (average[0].clone(), average[1].clone()) if decay else (coef, intercept)
-        anchors = pools[0]
-        eye = torch.eye(self.k, dtype=coef.dtype, device=coef.device)
-        for t in range(n_steps):
-            i, j = sample_pairs(probs, p.batch_size, self.generator)
-            x = mix_features(xt[anchors.draw(i, self.generator)], self._partners(j, xt, pools), p.lambda_min, self.generator, p.mixup)
-            residual = torch.softmax(torch.addmm(intercept, x, coef.T), dim=1) - eye[i]
-            residual /= p.batch_size
-            lr = self._lr(step0 + t)
-            coef.mul_(1.0 - lr * p.weight_decay).addmm_(residual.T, x, alpha=-lr)
-            intercept.add_(residual.sum(dim=0), alpha=-lr)
-            if decay:
-                avg_coef.lerp_(coef, 1.0 - decay)
-                avg_intercept.lerp_(intercept, 1.0 - decay)
-        return (coef, intercept), (avg_coef, avg_intercept)

@@ -8,7 +8,7 @@ import pytest
 import torch
 from sklearn.linear_model import LogisticRegression
 
-from skselmix import CallableObjective, MinRecall, SelMixClassifier
+from skselmix import MinRecall, SelMixClassifier
 from skselmix.metrics import mean_recall_score, min_recall_score
 
 

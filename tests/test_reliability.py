@@ -11,7 +11,7 @@ import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
 from skselmix import SelMixClassifier
-from skselmix._classifier import _SelMixRun
+from skselmix._training import SelMixRun
 
 
 @pytest.fixture
@@ -160,7 +160,7 @@ def _interrupt(monkeypatch):
     def boom(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(_SelMixRun, "_sgd_steps", boom)
+    monkeypatch.setattr(SelMixRun, "_sgd_steps", boom)
 
 
 def test_interrupt_leaves_unfitted_estimator_unfitted(data, monkeypatch):
