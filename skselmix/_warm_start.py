@@ -6,7 +6,6 @@ deterministic (no sampling) and needs no learning rate.
 """
 
 import torch
-import torch.nn.functional as F
 
 WARM_STARTS = ("logit_adjusted", "balanced", "cross_entropy")
 
@@ -16,7 +15,7 @@ def class_log_prior(labels, n_classes, dtype, device):
     return torch.log(counts.clamp_min(1) / counts.sum())
 
 
-def fit_linear_head(X, y, n_classes, *, kind, l2, max_iter=200, tol=1e-6, class_weight=None, init=None):
+def fit_linear_head(X, y, n_classes, *, kind, l2, max_iter=100, tol=1e-6, class_weight=None, init=None):
     """Fit ``logits = X W^T + b`` by L-BFGS on (logit-adjusted) cross-entropy.
 
     Parameters
@@ -32,7 +31,9 @@ def fit_linear_head(X, y, n_classes, *, kind, l2, max_iter=200, tol=1e-6, class_
     l2 : float
         Penalty ``l2 / 2 * ||W||^2`` (the bias is not penalised).
     max_iter : int
-        Largest number of L-BFGS iterations.
+        Largest number of L-BFGS iterations (100, as sklearn's LogisticRegression:
+        the warm start is most of a fit's time; 200 made fit 2.3x slower than
+        LogisticRegression at N=100k, D=512, K=100).
     tol : float
         Gradient tolerance of L-BFGS.
     class_weight : torch.Tensor of shape (K,), default=None
@@ -71,15 +72,30 @@ def fit_linear_head(X, y, n_classes, *, kind, l2, max_iter=200, tol=1e-6, class_
         line_search_fn="strong_wolfe",
     )
 
+    row_weight = None if weight is None else weight[y]
+    total_weight = float(y.shape[0]) if row_weight is None else float(row_weight.sum())
+
     def closure():
-        optimizer.zero_grad()
-        logits = torch.addmm(intercept, X, coef.T)
-        if offset is not None:
-            logits = logits + offset
-        loss = F.cross_entropy(logits, y, weight=weight) + 0.5 * l2 * coef.pow(2).sum()
-        loss.backward()
+        # Loss and gradient in closed form (no autograd): the backward of addmm would
+        # materialise a copy of X (1.1x its size) to form the weight gradient.
+        with torch.no_grad():
+            logits = torch.addmm(intercept, X, coef.T)
+            if offset is not None:
+                logits += offset
+            log_proba = torch.log_softmax(logits, dim=1)
+            picked = log_proba.gather(1, y.unsqueeze(1)).squeeze(1)
+            residual = log_proba.exp_()  # softmax, in place of the log-probabilities
+            residual[torch.arange(y.shape[0], device=device), y] -= 1.0
+            if row_weight is None:
+                loss = -picked.sum() / total_weight
+            else:
+                loss = -(picked * row_weight).sum() / total_weight
+                residual *= row_weight.unsqueeze(1)
+            residual /= total_weight
+            loss = loss + 0.5 * l2 * coef.pow(2).sum()
+            coef.grad = torch.mm(residual.T, X).add_(coef, alpha=l2)
+            intercept.grad = residual.sum(dim=0)
         return loss
 
-    with torch.enable_grad():
-        optimizer.step(closure)
+    optimizer.step(closure)
     return coef.detach(), intercept.detach()
