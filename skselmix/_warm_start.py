@@ -15,7 +15,7 @@ def class_log_prior(labels, n_classes, dtype, device):
     return torch.log(counts.clamp_min(1) / counts.sum())
 
 
-def fit_linear_head(X, y, n_classes, *, kind, l2, max_iter=100, tol=1e-6, class_weight=None, init=None):
+def fit_linear_head(X, y, n_classes, *, kind, l2, max_iter=100, tol=1e-4, class_weight=None, init=None):
     """Fit ``logits = X W^T + b`` by L-BFGS on (logit-adjusted) cross-entropy.
 
     Parameters
@@ -35,7 +35,9 @@ def fit_linear_head(X, y, n_classes, *, kind, l2, max_iter=100, tol=1e-6, class_
         the warm start is most of a fit's time; 200 made fit 2.3x slower than
         LogisticRegression at N=100k, D=512, K=100).
     tol : float
-        Gradient tolerance of L-BFGS.
+        Gradient tolerance of L-BFGS (largest absolute gradient entry), 1e-4
+        like sklearn's LogisticRegression. At 1e-6 the warm start took 35 to 38
+        loss evaluations at N=100k, D=512, K=100 and most of fit's time.
     class_weight : torch.Tensor of shape (K,), default=None
         Per-class loss weights (the loss is the weighted mean over samples);
         ``None`` weighs all samples equally.
@@ -67,7 +69,7 @@ def fit_linear_head(X, y, n_classes, *, kind, l2, max_iter=100, tol=1e-6, class_
         lr=1.0,
         max_iter=max_iter,
         tolerance_grad=tol,
-        tolerance_change=1e-12,
+        tolerance_change=1e-9,
         history_size=20,
         line_search_fn="strong_wolfe",
     )
