@@ -69,7 +69,7 @@ def fit_linear_head(X, y, n_classes, *, kind, l2, max_iter=100, tol=1e-4, class_
         lr=1.0,
         max_iter=max_iter,
         tolerance_grad=tol,
-        tolerance_change=1e-9,
+        tolerance_change=tol * 1e-5,  # stop on a stalled loss too, at a scale tied to tol
         history_size=20,
         line_search_fn="strong_wolfe",
     )
