@@ -23,4 +23,4 @@ def test_ci_runs_the_readme_test_command():
     commands = [line.strip() for line in readme.splitlines() if "python -m pytest" in line and line.startswith("    pip")]
     assert commands == ['pip install torch==2.13.0 && pip install ".[test]" && python -m pytest']
     assert "grep -m1 -E '^ +pip install .*python -m pytest' README.rst" in ci
-    assert ci.index("torch==2.13.0") < ci.index('".[test,datasets,benchmarks]"')
+    assert ci.index("torch==2.13.0") < ci.index('".[test,datasets,benchmarks,persistence,distributed]"')
