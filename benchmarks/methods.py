@@ -15,9 +15,13 @@ from sklearn.linear_model import LogisticRegression
 
 from skselmix import SelMixClassifier, get_objective
 from skselmix._confusion import balanced_confusion, recalls
+from skselmix._training import resolve_weight_decay
 from skselmix._warm_start import fit_linear_head
 
-WEIGHT_DECAY = 5e-4  # the same L2 strength for every head (SelMix's default)
+
+def l2_strength(split):
+    """The same L2 strength for every head: SelMix's default, ``weight_decay="auto"``."""
+    return resolve_weight_decay("auto", split.y_train.shape[0])
 
 
 @dataclass
@@ -58,7 +62,7 @@ def _t(a, dtype=torch.float32):
 
 def _torch_head(split, kind, class_weight=None, init=None, max_iter=200):
     coef, intercept = fit_linear_head(
-        _t(split.X_train), _t(split.y_train, torch.long), split.n_classes, kind=kind, l2=WEIGHT_DECAY,
+        _t(split.X_train), _t(split.y_train, torch.long), split.n_classes, kind=kind, l2=l2_strength(split),
         max_iter=max_iter, class_weight=None if class_weight is None else _t(class_weight),
         init=None if init is None else (_t(init.coef), _t(init.intercept)),
     )
@@ -83,7 +87,7 @@ def erm(split, objective=None):
 
 def balanced_ce_sklearn(split, objective=None):
     """sklearn LogisticRegression(class_weight="balanced"), same L2 strength."""
-    C = 1.0 / (WEIGHT_DECAY * split.X_train.shape[0])
+    C = 1.0 / (l2_strength(split) * split.X_train.shape[0])
     lr = LogisticRegression(class_weight="balanced", C=C, max_iter=300).fit(split.X_train, split.y_train)
     return Head(lr.coef_.astype(np.float64), lr.intercept_.astype(np.float64))
 
@@ -197,17 +201,11 @@ def plug_in(split, objective, iterations=40):
 
 
 def selmix(split, objective, start=None, **params):
-    """SelMix (skselmix defaults), from the head ``start`` (or its own ``init="auto"`` warm start)."""
+    """SelMix (skselmix defaults), from the head ``start`` (or its own default warm start)."""
     clf = SelMixClassifier(metric=objective, device="cpu", **params)
     init = {} if start is None else {"coef_init": start.coef, "intercept_init": start.intercept}
     clf.fit(split.X_train, split.y_train, X_val=split.X_val, y_val=split.y_val, **init)
     return Head(clf.coef_, clf.intercept_, history=clf.history_)
-
-
-def best_on_validation(split, objective, *heads):
-    """The head with the best validation objective (the first on ties), as SelMix's init="auto" picks."""
-    obj = get_objective(objective)
-    return max(heads, key=lambda head: _value(obj, split, head))
 
 
 def timed(method, split, *args, **kwargs):

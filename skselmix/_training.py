@@ -26,6 +26,17 @@ from ._sampler import (
 )
 from ._warm_start import fit_linear_head
 
+# weight_decay="auto" is AUTO_WEIGHT_DECAY / n_train on unit-RMS-norm features. A penalty
+# that shrinks like 1/n is what a linear probe needs; the constant was chosen on the
+# tuning seeds of the quality benchmark (benchmarks/quality_notes.md): 5e-4 (the
+# paper's SGD weight decay, used as the probe's penalty) under-fitted both real datasets.
+AUTO_WEIGHT_DECAY = 0.1
+
+
+def resolve_weight_decay(weight_decay, n_train):
+    """The L2 strength used by a fit: ``weight_decay`` itself, or ``0.1 / n_train`` for "auto"."""
+    return AUTO_WEIGHT_DECAY / max(int(n_train), 1) if weight_decay == "auto" else float(weight_decay)
+
 
 class SelMixRun:
     """One fit's training state: tensors on the device, the loop, the records.
@@ -52,6 +63,7 @@ class SelMixRun:
         yt = torch.as_tensor(y_tr, device=self.device, dtype=torch.long)
         yv = torch.as_tensor(y_va, device=self.device, dtype=torch.long)
         class_counts = torch.bincount(yt.cpu(), minlength=k).to(torch.float64)
+        self.l2 = resolve_weight_decay(p.weight_decay, yt.shape[0])
         if not bool((torch.bincount(yv.cpu(), minlength=k) > 0).all()):
             warnings.warn(
                 "Some classes have no validation sample; their confusion rows come from the training data.",
@@ -60,7 +72,7 @@ class SelMixRun:
 
         if init_head is None:
             kinds = ("logit_adjusted", "balanced") if p.init == "auto" else (p.init,)
-            candidates = [(kind, *fit_linear_head(xt, yt, k, kind=kind, l2=p.weight_decay)) for kind in kinds]
+            candidates = [(kind, *fit_linear_head(xt, yt, k, kind=kind, l2=self.l2)) for kind in kinds]
             # "auto": the head with the best validation objective (first on ties: logit-adjusted).
             scores = [
                 float(self.objective.value(self._validation_confusion(c, b, xt, yt, xv, yv), class_counts))
@@ -132,6 +144,7 @@ class SelMixRun:
             "best_step_": best["step"],
             "feature_scale_": scale,
             "init_": init_used,
+            "weight_decay_": self.l2,
         }
 
     def _prototypes(self, xt, yt, xv, yv):
@@ -217,7 +230,7 @@ class SelMixRun:
             residual = torch.softmax(torch.addmm(intercept, x, coef.T), dim=1) - eye[i]
             residual /= p.batch_size
             lr = self._lr(step0 + t)
-            coef.mul_(1.0 - lr * p.weight_decay).addmm_(residual.T, x, alpha=-lr)
+            coef.mul_(1.0 - lr * self.l2).addmm_(residual.T, x, alpha=-lr)
             intercept.add_(residual.sum(dim=0), alpha=-lr)
             if decay:
                 avg_coef.lerp_(coef, 1.0 - decay)

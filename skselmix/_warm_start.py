@@ -56,15 +56,22 @@ def fit_linear_head(X, y, n_classes, *, kind, l2, max_iter=100, tol=1e-4, class_
     if kind == "balanced" and class_weight is None:
         class_weight = torch.exp(-log_prior)
         class_weight = class_weight / class_weight.mean()
+    # L-BFGS works on theta = coef / sqrt(d): the coordinates the weights would have if every
+    # feature had unit RMS. The loss is the same, but L-BFGS's first step (unit length) is then
+    # on the scale of the solution instead of sqrt(d) times too short. On unit-RMS-norm rows
+    # (what SelMix feeds in), N=100k, D=512, K=100, this took the logit-adjusted head from
+    # 38 loss evaluations to about 10; sklearn's LogisticRegression behaves alike (52 vs 7
+    # iterations on the two scalings).
+    root_d = float(X.shape[1]) ** 0.5
     if init is None:
-        coef = torch.zeros(n_classes, X.shape[1], dtype=dtype, device=device, requires_grad=True)
+        theta = torch.zeros(n_classes, X.shape[1], dtype=dtype, device=device, requires_grad=True)
         intercept = torch.zeros(n_classes, dtype=dtype, device=device, requires_grad=True)
     else:
-        coef = init[0].detach().to(dtype=dtype, device=device).clone().requires_grad_(True)
+        theta = (init[0].detach().to(dtype=dtype, device=device) / root_d).requires_grad_(True)
         intercept = init[1].detach().to(dtype=dtype, device=device).clone().requires_grad_(True)
     weight = None if class_weight is None else class_weight.to(dtype=dtype, device=device)
     optimizer = torch.optim.LBFGS(
-        [coef, intercept],
+        [theta, intercept],
         lr=1.0,
         max_iter=max_iter,
         tolerance_grad=tol,
@@ -80,6 +87,7 @@ def fit_linear_head(X, y, n_classes, *, kind, l2, max_iter=100, tol=1e-4, class_
         # Loss and gradient in closed form (no autograd): the backward of addmm would
         # materialise a copy of X (1.1x its size) to form the weight gradient.
         with torch.no_grad():
+            coef = theta * root_d
             logits = torch.addmm(intercept, X, coef.T)
             if offset is not None:
                 logits += offset
@@ -94,9 +102,9 @@ def fit_linear_head(X, y, n_classes, *, kind, l2, max_iter=100, tol=1e-4, class_
                 residual *= row_weight.unsqueeze(1)
             residual /= total_weight
             loss = loss + 0.5 * l2 * coef.pow(2).sum()
-            coef.grad = torch.mm(residual.T, X).add_(coef, alpha=l2)
+            theta.grad = torch.mm(residual.T, X).add_(coef, alpha=l2).mul_(root_d)
             intercept.grad = residual.sum(dim=0)
         return loss
 
     optimizer.step(closure)
-    return coef.detach(), intercept.detach()
+    return theta.detach() * root_d, intercept.detach()
