@@ -103,9 +103,9 @@ def la_loss(split, objective=None):
     return _torch_head(split, "logit_adjusted")
 
 
-def la_post_hoc(split, objective=None):
-    """ERM, then predict argmax (logits - log pi)."""
-    head = erm(split)
+def la_post_hoc(split, objective=None, base=None):
+    """ERM (``base``, fitted here when None), then predict argmax (logits - log pi)."""
+    head = erm(split) if base is None else Head(base.coef, base.intercept)
     log_prior = split.log_prior
     head.post_hoc = lambda logits: logits - log_prior
     return head
@@ -159,18 +159,18 @@ def _fit_temperature(logits, y):
     return float(log_t.detach().exp())
 
 
-def plug_in(split, objective, iterations=40):
+def plug_in(split, objective, iterations=40, base=None):
     """Post-hoc plug-in classifier for the objective's linear approximation (Narasimhan et al., 2015).
 
     Class probabilities eta(x) come from ERM with temperature scaling on the validation data.
     At each step the gain matrix L = dpsi/dC (with the objective's multipliers) is taken at
     the Frank-Wolfe mixture of confusion matrices, and the plug-in rule
     argmax_j sum_i L_ij eta_i(x) / pi_i is evaluated on validation; the best deterministic
-    member is kept.
+    member is kept. ``base`` is the ERM head (fitted here when None).
     """
     obj = get_objective(objective)
     k = split.n_classes
-    base = erm(split)
+    base = erm(split) if base is None else base
     temperature = _fit_temperature(split.X_val @ base.coef.T + base.intercept, split.y_val)
     log_prior = split.log_prior
     counts = torch.as_tensor(np.bincount(split.y_train, minlength=k), dtype=torch.float64)

@@ -2,6 +2,7 @@
 
     python -m benchmarks.perf            # everything (~15 min on 2 cores)
     python -m benchmarks.perf --quick    # small sizes, for a smoke test
+    python -m benchmarks.perf --cuda     # the CUDA column, on a GPU machine (perf_cuda.md)
 
 Writes ``benchmarks/results/perf.md``, ``perf.json`` and PNG plots. Each ratio is measured
 in the same run; times are medians over repeats.
@@ -27,6 +28,20 @@ from .naive_gain import naive_gain
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def machine_description():
+    """CPU model and the cores this process may use (taskset / cgroup affinity)."""
+    import os
+    import platform
+
+    model = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{len(os.sched_getaffinity(0))} CPU cores usable ({model})"
+
+
 def median_time(fn, repeats):
     times = []
     for _ in range(repeats):
@@ -48,7 +63,10 @@ def gain_inputs(k, d, seed=0):
 
 
 def skselmix_gain(z, coef, intercept, c, grad):
-    return gain_from_sensitivity(z, coef, intercept, objective_logit_sensitivity(c, grad, 0.01).float(), 0.8)
+    gain = gain_from_sensitivity(z, coef, intercept, objective_logit_sensitivity(c, grad, 0.01).to(z.dtype), 0.8)
+    if gain.is_cuda:
+        torch.cuda.synchronize()  # time the work, not its launch
+    return gain
 
 
 def bench_gain(ks_naive, ks_alone, dims, repeats):
@@ -84,18 +102,19 @@ def long_tailed_gaussians(n, d, k, seed=0):
     return X, y
 
 
-def bench_fit(configs, repeats):
+def bench_fit(configs, repeats, device="cpu"):
+    """SelMix's default fit and its init="auto" variant (two warm-start heads) vs LogisticRegression."""
     rows = []
     for n, d, k in configs:
         X, y = long_tailed_gaussians(n, d, k)
         reps = repeats if k < 1000 else 1
-        t_auto, _ = median_time(lambda: SelMixClassifier(device="cpu", random_state=0).fit(X, y), reps)
-        t_la, _ = median_time(lambda: SelMixClassifier(init="logit_adjusted", device="cpu", random_state=0).fit(X, y), reps)
+        t_default, _ = median_time(lambda: SelMixClassifier(device=device, random_state=0).fit(X, y), reps)
+        t_auto, _ = median_time(lambda: SelMixClassifier(init="auto", device=device, random_state=0).fit(X, y), reps)
         t_lr, _ = median_time(lambda: LogisticRegression(max_iter=100).fit(X, y), reps)
-        rows.append({"N": n, "D": d, "K": k, "selmix_auto_s": t_auto, "selmix_la_s": t_la, "logreg_s": t_lr,
-                     "ratio_auto": t_auto / t_lr, "ratio_la": t_la / t_lr, "repeats": reps})
-        print(f"fit N={n} D={d} K={k}: SelMix auto {t_auto:.1f}s, SelMix LA {t_la:.1f}s, LogisticRegression {t_lr:.1f}s, "
-              f"ratios {t_auto/t_lr:.2f} / {t_la/t_lr:.2f} ({reps} runs)", flush=True)
+        rows.append({"N": n, "D": d, "K": k, "selmix_default_s": t_default, "selmix_auto_s": t_auto, "logreg_s": t_lr,
+                     "ratio_default": t_default / t_lr, "ratio_auto": t_auto / t_lr, "repeats": reps})
+        print(f"fit N={n} D={d} K={k} ({device}): SelMix default {t_default:.1f}s, SelMix init=auto {t_auto:.1f}s, "
+              f"LogisticRegression {t_lr:.1f}s, ratios {t_default/t_lr:.2f} / {t_auto/t_lr:.2f} ({reps} runs)", flush=True)
     return rows
 
 
@@ -198,8 +217,8 @@ def plots(gain_rows, alone_rows, fit_rows):
     ax = axes[1]
     for n in sorted({r["N"] for r in fit_rows}):
         pts = [r for r in fit_rows if r["N"] == n]
-        ax.semilogx([r["K"] for r in pts], [r["ratio_auto"] for r in pts], "o-", label=f"N={n}, init=auto")
-        ax.semilogx([r["K"] for r in pts], [r["ratio_la"] for r in pts], "s--", label=f"N={n}, init=logit_adjusted")
+        ax.semilogx([r["K"] for r in pts], [r["ratio_default"] for r in pts], "o-", label=f"N={n}, default")
+        ax.semilogx([r["K"] for r in pts], [r["ratio_auto"] for r in pts], "s--", label=f"N={n}, init=auto")
     ax.axhline(2.0, color="grey", ls=":", lw=1)
     ax.set_xlabel("K (classes)")
     ax.set_ylabel("SelMix fit time / LogisticRegression")
@@ -212,10 +231,57 @@ def plots(gain_rows, alone_rows, fit_rows):
     return path
 
 
+def md_table(rows, cols):
+    lines = ["| " + " | ".join(cols) + " |", "|---" * len(cols) + "|"]
+    for r in rows:
+        lines.append("| " + " | ".join(f"{r[c]:.4g}" if isinstance(r[c], float) else str(r[c]) for c in cols) + " |")
+    return "\n".join(lines)
+
+
+def cuda_main(out_dir):
+    """The CUDA column: gain refreshes and full fits with device="cuda"; LogisticRegression on
+    the same machine's CPU. Written to ``out_dir/perf_cuda.{json,md}``."""
+    import os
+
+    device = torch.device("cuda")
+    alone = []
+    for d in (512, 1024):
+        for k in (10, 100, 1000, 3000):
+            args = [t.to(device) for t in gain_inputs(k, d)]
+            skselmix_gain(*args)  # warm-up: kernels load and cache on first use
+            t, _ = median_time(lambda: skselmix_gain(*args), 5)
+            alone.append({"K": k, "D": d, "cuda_s": t})
+            print(f"gain (cuda) K={k} D={d}: {t*1e3:.2f} ms", flush=True)
+    SelMixClassifier(max_iter=10, device=device).fit(*long_tailed_gaussians(1000, 16, 4))  # CUDA context warm-up
+    fit_rows = bench_fit([(10_000, 512, 10), (10_000, 512, 100), (10_000, 512, 1000),
+                          (100_000, 512, 10), (100_000, 512, 100), (100_000, 512, 1000)], 3, device=device)
+    info = {"gpu": torch.cuda.get_device_name(0), "torch": torch.__version__, "cpu_cores": os.cpu_count(),
+            "torch_threads": torch.get_num_threads()}
+    results = {"machine": info, "gain_alone": alone, "fit": fit_rows}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "perf_cuda.json").write_text(json.dumps(results, indent=1))
+    (out_dir / "perf_cuda.md").write_text(
+        "# Speed on CUDA\n\n"
+        f"Generated by `python -m benchmarks.perf --cuda` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
+        f"{info['gpu']}, torch {info['torch']}, {info['cpu_cores']} CPU cores ({info['torch_threads']} torch threads). "
+        "LogisticRegression runs on that machine's CPU, so the ratios are of this machine only; do not compare "
+        "them with the 2-core table of perf.md. Times are medians (one run for K = 1000 fits), after a warm-up.\n\n"
+        "## Gain refresh alone (CUDA)\n\n" + md_table(alone, ["K", "D", "cuda_s"])
+        + "\n\n## Full fit with device=\"cuda\" vs LogisticRegression(lbfgs, max_iter=100) on the CPU\n\n"
+        + md_table(fit_rows, ["N", "D", "K", "selmix_default_s", "selmix_auto_s", "logreg_s", "ratio_default", "ratio_auto", "repeats"])
+        + "\n"
+    )
+    return results
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--cuda", action="store_true", help="the CUDA column only (needs a GPU)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the --cuda results")
     args = parser.parse_args(argv)
+    if args.cuda:
+        return cuda_main(args.out)
     RESULTS.mkdir(parents=True, exist_ok=True)
     threads = torch.get_num_threads()
     if args.quick:
@@ -227,40 +293,33 @@ def main(argv=None):
     else:
         gain_rows, alone = bench_gain([10, 30, 100], [10, 30, 100, 300, 1000], [512, 1024], 5)
         fit_rows = bench_fit([(10_000, 512, 10), (10_000, 512, 100), (10_000, 512, 1000),
-                              (100_000, 512, 10), (100_000, 512, 100)], 3)
+                              (100_000, 512, 10), (100_000, 512, 100), (100_000, 512, 1000)], 3)
         mem_rows = bench_memory([(100_000, 512, 100)], RESULTS)
         search_rows = bench_search(20_000, 128, 10, 3)
         prof = profile_fit(100_000, 512, 100)
     for leftover in RESULTS.glob("X.npy"):
         leftover.unlink()
-    results = {"torch_threads": threads, "gain_vs_K4": gain_rows, "gain_alone": alone, "fit": fit_rows,
+    results = {"machine": machine_description(), "torch_threads": threads, "gain_vs_K4": gain_rows, "gain_alone": alone, "fit": fit_rows,
                "memory": mem_rows, "search": search_rows}
     (RESULTS / ("perf_quick.json" if args.quick else "perf.json")).write_text(json.dumps(results, indent=1))
     if args.quick:
         return results
     plot = plots(gain_rows, alone, fit_rows)
 
-    def md_table(rows, cols):
-        lines = ["| " + " | ".join(cols) + " |", "|---" * len(cols) + "|"]
-        for r in rows:
-            lines.append("| " + " | ".join(f"{r[c]:.4g}" if isinstance(r[c], float) else str(r[c]) for c in cols) + " |")
-        return "\n".join(lines)
-
     notes = (Path(__file__).resolve().parent / "perf_notes.md")
     text = (
         "# Speed and memory\n\n"
         f"Generated by `python -m benchmarks.perf` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
-        f"2 CPU cores, torch {torch.__version__} with {threads} intra-op threads, CPU only. "
+        f"{machine_description()}, torch {torch.__version__} with {threads} intra-op threads, CPU only. "
         "Times are medians; ratios are measured in the same run.\n\n"
         "## Gain refresh: skselmix vs a K^4 formulation (D = 512)\n\n"
         + md_table(gain_rows, ["K", "skselmix_s", "naive_K4_s", "speedup", "naive_K4_bytes", "max_rel_diff"])
         + "\n\n## Gain refresh alone\n\n" + md_table(alone, ["K", "D", "skselmix_s"])
         + "\n\n## Full fit vs LogisticRegression(lbfgs, max_iter=100)\n\n"
-        "Warm start + up to 1000 SelMix steps with refreshes (early stopping on), default settings; "
-        "`auto` (the default init) fits two warm-start heads, `la` one. Long-tailed Gaussian mixture "
-        "(imbalance 100), float32 input. K = 1000 at N = 100k was left out "
-        "of this run to fit the session's time budget (not measured).\n\n"
-        + md_table(fit_rows, ["N", "D", "K", "selmix_auto_s", "selmix_la_s", "logreg_s", "ratio_auto", "ratio_la", "repeats"])
+        "Warm start + up to 1000 SelMix steps with refreshes (early stopping on). `default` is "
+        "`SelMixClassifier()` (one logit-adjusted warm-start head); `auto` is `init=\"auto\"`, which fits two "
+        "heads. Long-tailed Gaussian mixture (imbalance 100), float32 input; K = 1000 configurations run once.\n\n"
+        + md_table(fit_rows, ["N", "D", "K", "selmix_default_s", "selmix_auto_s", "logreg_s", "ratio_default", "ratio_auto", "repeats"])
         + "\n\n## Peak memory of fit\n\nExtra anonymous (heap) memory at the peak of `fit`, sampled every 5 ms from "
         "/proc, relative to the float32 input array; memory-mapped input read from a .npy file with mmap_mode='r'.\n\n"
         + md_table(mem_rows, ["N", "D", "K", "input", "peak_extra_over_input"])

@@ -126,10 +126,17 @@ def run_dataset(name, make_split, seeds, log):
         # The logit-adjusted head is fitted once per seed and starts LA, CSL and SelMix (its
         # default init="logit_adjusted"). Reported fit seconds include the warm start.
         la_head, la_seconds = M.timed(M.la_loss, split)
+        # Likewise one ERM head serves ERM, LA post-hoc and the plug-ins (their seconds include it).
+        erm_head, erm_seconds = M.timed(M.erm, split)
         for label, method, objective, *extra in METHODS:
             kwargs = {"random_state": seed, **(extra[0] if extra else {})} if method is M.selmix else {}
             if method is M.la_loss:
                 head, seconds = la_head, la_seconds
+            elif method is M.erm:
+                head, seconds = erm_head, erm_seconds
+            elif method in (M.la_post_hoc, M.plug_in):
+                head, seconds = M.timed(method, split, objective, base=erm_head)
+                seconds += erm_seconds
             elif method is M.csl:
                 head, seconds = M.timed(method, split, objective, start=la_head)
                 seconds += la_seconds
