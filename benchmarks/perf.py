@@ -197,13 +197,13 @@ def profile_fit(n, d, k):
     return prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12)
 
 
-def plots(gain_rows, alone_rows, fit_rows):
+def plots(gain_rows, alone_rows, fit_rows, mem_rows):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
     ax = axes[0]
     ax.loglog([r["K"] for r in gain_rows], [r["naive_K4_s"] for r in gain_rows], "o-", label="K^4 formulation (D=512)")
     for d in sorted({r["D"] for r in alone_rows}):
@@ -223,6 +223,16 @@ def plots(gain_rows, alone_rows, fit_rows):
     ax.set_xlabel("K (classes)")
     ax.set_ylabel("SelMix fit time / LogisticRegression")
     ax.set_title("Full fit, D=512")
+    ax.legend(fontsize=8)
+    ax = axes[2]
+    for n in sorted({r["N"] for r in mem_rows}):
+        for mode, marker in (("array", "o-"), ("memmap", "s--")):
+            pts = [r for r in mem_rows if r["N"] == n and r["input"] == mode]
+            ax.semilogx([r["K"] for r in pts], [r["peak_extra_over_input"] for r in pts], marker, label=f"N={n}, {mode}")
+    ax.axhline(2.0, color="grey", ls=":", lw=1)
+    ax.set_xlabel("K (classes)")
+    ax.set_ylabel("peak extra memory / input size")
+    ax.set_title("Peak memory of fit, D=512")
     ax.legend(fontsize=8)
     fig.tight_layout()
     path = RESULTS / "perf.png"
@@ -294,7 +304,7 @@ def main(argv=None):
         gain_rows, alone = bench_gain([10, 30, 100], [10, 30, 100, 300, 1000], [512, 1024], 5)
         fit_rows = bench_fit([(10_000, 512, 10), (10_000, 512, 100), (10_000, 512, 1000),
                               (100_000, 512, 10), (100_000, 512, 100), (100_000, 512, 1000)], 3)
-        mem_rows = bench_memory([(100_000, 512, 100)], RESULTS)
+        mem_rows = bench_memory([(10_000, 512, 100), (100_000, 512, 10), (100_000, 512, 100), (100_000, 512, 1000)], RESULTS)
         search_rows = bench_search(20_000, 128, 10, 3)
         prof = profile_fit(100_000, 512, 100)
     for leftover in RESULTS.glob("X.npy"):
@@ -304,7 +314,7 @@ def main(argv=None):
     (RESULTS / ("perf_quick.json" if args.quick else "perf.json")).write_text(json.dumps(results, indent=1))
     if args.quick:
         return results
-    plot = plots(gain_rows, alone, fit_rows)
+    plot = plots(gain_rows, alone, fit_rows, mem_rows)
 
     notes = (Path(__file__).resolve().parent / "perf_notes.md")
     text = (
@@ -327,6 +337,12 @@ def main(argv=None):
         "max_iter=300). joblib's loky workers cap OpenMP threads at cores // n_jobs and torch follows, so two "
         "workers on 2 cores use one thread each (no oversubscription).\n\n"
         + md_table(search_rows, ["n_jobs", "seconds", "torch_threads_per_worker"])
+        + (
+            "\n\n## CUDA column\n\nFrom `python -m benchmarks.perf --cuda` on a GPU machine (perf_cuda.md, "
+            "copied here; its LogisticRegression ran on that machine's CPU):\n\n"
+            + (RESULTS / "perf_cuda.md").read_text().split("\n", 2)[2].replace("## ", "### ")
+            if (RESULTS / "perf_cuda.md").exists() else ""
+        )
         + f"\n\n![perf]({plot.name})\n\n## Profile of one fit (N=100k, D=512, K=100), torch.profiler, top ops by self CPU time\n\n```\n{prof}\n```\n\n"
         + (notes.read_text() if notes.exists() else "")
     )
