@@ -43,3 +43,38 @@ def test_cross_entropy_head_matches_sklearn(problem):
     np.testing.assert_allclose(coef.numpy(), lr.coef_, rtol=1e-3, atol=1e-4)
     # sklearn's multinomial intercepts are defined up to a common shift
     np.testing.assert_allclose(intercept.numpy() - intercept.numpy().mean(), lr.intercept_ - lr.intercept_.mean(), atol=1e-3)
+
+
+@pytest.mark.parametrize("kind", ["logit_adjusted", "balanced"])
+def test_row_blocks_give_the_same_head(problem, kind, monkeypatch):
+    """Accumulating the loss over row blocks (bounded activations at large K) changes nothing."""
+    import skselmix._warm_start as warm_start
+
+    X, y = problem
+    whole = fit_linear_head(X, y, 3, kind=kind, l2=1e-2, max_iter=50)
+    monkeypatch.setattr(warm_start, "ACTIVATION_BLOCK", 3 * 17)  # 17-row blocks, the last one partial
+    blocked = fit_linear_head(X, y, 3, kind=kind, l2=1e-2, max_iter=50)
+    for a, b in zip(whole, blocked):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-10)
+
+
+def test_auto_weight_decay_scales_with_the_training_size(blobs3):
+    from skselmix import SelMixClassifier
+
+    X, y = blobs3
+    X_val, y_val = X[::5], y[::5]
+    clf = SelMixClassifier(max_iter=0, device="cpu").fit(X, y, X_val=X_val, y_val=y_val)
+    assert clf.weight_decay == "auto" and clf.init_ == "logit_adjusted"
+    assert clf.weight_decay_ == pytest.approx(0.1 / X.shape[0])
+    fixed = SelMixClassifier(max_iter=0, weight_decay=1e-3, device="cpu").fit(X, y, X_val=X_val, y_val=y_val)
+    assert fixed.weight_decay_ == 1e-3
+    # a weaker penalty fits the training data more tightly: larger weights
+    assert np.linalg.norm(clf.coef_) > np.linalg.norm(fixed.coef_)
+
+
+@pytest.mark.parametrize("bad, error", [("strong", TypeError), (-1e-3, ValueError), (float("nan"), ValueError)])
+def test_bad_weight_decay_is_rejected(blobs3, bad, error):
+    from skselmix import SelMixClassifier
+
+    with pytest.raises(error, match="weight_decay"):
+        SelMixClassifier(weight_decay=bad, device="cpu").fit(*blobs3)
