@@ -276,7 +276,8 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         check_scalar(self.refresh_every, "refresh_every", numbers.Integral, min_val=1)
         check_scalar(self.batch_size, "batch_size", numbers.Integral, min_val=1)
         check_scalar(self.learning_rate, "learning_rate", numbers.Real, min_val=0.0, include_boundaries="neither")
-        if not (isinstance(self.weight_decay, str) and self.weight_decay == "auto"):
+        auto_weight_decay = isinstance(self.weight_decay, str) and self.weight_decay == "auto"
+        if not auto_weight_decay:
             check_scalar(self.weight_decay, "weight_decay", numbers.Real, min_val=0.0)
         check_scalar(self.average_decay, "average_decay", numbers.Real, min_val=0.0, max_val=1.0, include_boundaries="left")
         check_scalar(
@@ -293,8 +294,8 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         check_scalar(self.verbose, "verbose", numbers.Integral, min_val=0)
         if not isinstance(self.warm_start, (bool, np.bool_)):
             raise TypeError(f"warm_start must be a bool, got {type(self.warm_start).__name__}.")
-        for name in ("s", "learning_rate", "weight_decay", "tol"):
-            if getattr(self, name) != "auto" and not math.isfinite(getattr(self, name)):
+        for name in ("s", "learning_rate", "tol") + (() if auto_weight_decay else ("weight_decay",)):
+            if not math.isfinite(getattr(self, name)):
                 raise ValueError(f"{name} must be finite, got {getattr(self, name)!r}.")
         check_scalar(self.pseudo_label_threshold, "pseudo_label_threshold", numbers.Real, min_val=0.0, max_val=1.0)
         if self.mixup not in MIXUPS:

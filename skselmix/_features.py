@@ -16,8 +16,10 @@ import torch
 _BLOCK_ELEMENTS = 1 << 22
 
 
-def _row_blocks(n_rows, n_features):
-    step = max(1, _BLOCK_ELEMENTS // max(n_features, 1))
+def row_blocks(n_rows, width, block_elements=_BLOCK_ELEMENTS):
+    """``(start, stop)`` of consecutive row blocks holding at most ``block_elements`` values
+    of a ``width``-wide array (at least one row each)."""
+    step = max(1, block_elements // max(width, 1))
     return ((start, min(start + step, n_rows)) for start in range(0, n_rows, step))
 
 
@@ -25,12 +27,12 @@ def rms_row_norm(X):
     """Root-mean-square Euclidean norm of the rows of ``X`` (1.0 if it is zero or not finite)."""
     n, d = X.shape
     peak = 0.0
-    for start, stop in _row_blocks(n, d):
+    for start, stop in row_blocks(n, d):
         peak = max(peak, float(np.max(np.abs(X[start:stop]), initial=0.0)))
     if not (peak > 0 and math.isfinite(peak)):
         return 1.0
     total = 0.0
-    for start, stop in _row_blocks(n, d):
+    for start, stop in row_blocks(n, d):
         block = np.asarray(X[start:stop], dtype=np.float64) / peak
         total += float(np.einsum("ij,ij->", block, block))
     rms = peak * math.sqrt(total / n)
@@ -47,7 +49,7 @@ def scaled_float32_tensor(X, scale, device, rows=None):
     n_rows = X.shape[0] if rows is None else len(rows)
     d = X.shape[1]
     out = torch.empty((n_rows, d), dtype=torch.float32, device=device)
-    for start, stop in _row_blocks(n_rows, d):
+    for start, stop in row_blocks(n_rows, d):
         source = X[start:stop] if rows is None else X[rows[start:stop]]
         block = np.asarray(source, dtype=np.float64) / scale
         out[start:stop] = torch.from_numpy(block.astype(np.float32))

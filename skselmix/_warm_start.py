@@ -7,6 +7,8 @@ deterministic (no sampling) and needs no learning rate.
 
 import torch
 
+from ._features import row_blocks
+
 WARM_STARTS = ("logit_adjusted", "balanced", "cross_entropy")
 ACTIVATION_BLOCK = 2**23  # elements of one (rows x K) activation block: 32 MB in float32
 
@@ -84,10 +86,9 @@ def fit_linear_head(X, y, n_classes, *, kind, l2, max_iter=100, tol=1e-4, class_
     row_weight = None if weight is None else weight[y]
     total_weight = float(y.shape[0]) if row_weight is None else float(row_weight.sum())
 
-    n_rows = y.shape[0]
     # Rows are processed in blocks so that the (rows x K) activations stay bounded: at
     # N=100k, K=1000 whole-batch activations were 2.4x the input (peak memory 4.9x).
-    block_rows = max(1, ACTIVATION_BLOCK // max(n_classes, 1))
+    blocks = list(row_blocks(y.shape[0], n_classes, ACTIVATION_BLOCK))
 
     def closure():
         # Loss and gradient in closed form (no autograd): the backward of addmm would
@@ -97,8 +98,8 @@ def fit_linear_head(X, y, n_classes, *, kind, l2, max_iter=100, tol=1e-4, class_
             grad_coef = torch.zeros_like(coef)
             grad_intercept = torch.zeros_like(intercept)
             loss = torch.zeros((), dtype=dtype, device=device)
-            for start in range(0, n_rows, block_rows):  # blocks of rows, not single rows
-                xb, yb = X[start:start + block_rows], y[start:start + block_rows]
+            for start, stop in blocks:  # blocks of rows, not single rows
+                xb, yb = X[start:stop], y[start:stop]
                 logits = torch.addmm(intercept, xb, coef.T)
                 if offset is not None:
                     logits += offset
@@ -110,7 +111,7 @@ def fit_linear_head(X, y, n_classes, *, kind, l2, max_iter=100, tol=1e-4, class_
                 if row_weight is None:
                     loss -= picked.sum()
                 else:
-                    wb = row_weight[start:start + block_rows]
+                    wb = row_weight[start:stop]
                     loss -= (picked * wb).sum()
                     residual *= wb.unsqueeze(1)
                 grad_coef.addmm_(residual.T, xb)
