@@ -27,3 +27,20 @@ def test_perf_quick_runs():
 
     results = perf.main(["--quick"])
     assert results["gain_vs_K4"][0]["max_rel_diff"] < 1e-4
+
+
+def test_stratified_bootstrap_of_min_recall_resamples_within_classes():
+    from benchmarks.wordnet_noise import N_BOOTSTRAP, bootstrap_min_recall
+
+    # Class 1 (interleaved with class 0) has one hit in two rows; class 0 is always right.
+    y_true = np.array([0, 1, 0, 0, 1, 0])
+    y_pred = np.array([0, 1, 0, 0, 2, 0])
+    mins = bootstrap_min_recall(y_true, y_pred, 2, np.random.default_rng(0))
+    assert mins.shape == (N_BOOTSTRAP,)
+    values, counts = np.unique(mins, return_counts=True)
+    np.testing.assert_array_equal(values, [0.0, 0.5, 1.0])
+    # Two draws from {hit, miss}: 0, 1 or 2 hits with probabilities 1/4, 1/2, 1/4.
+    np.testing.assert_allclose(counts / N_BOOTSTRAP, [0.25, 0.5, 0.25], atol=0.07)
+    # Constant outcomes per class: every resample gives the exact min recall.
+    exact = bootstrap_min_recall(y_true, np.where(y_true == 1, 2, 0), 2, np.random.default_rng(1))
+    np.testing.assert_array_equal(exact, 0.0)
