@@ -23,6 +23,7 @@ from skselmix.datasets import fetch_fashion_mnist_embeddings, long_tailed_profil
 from skselmix.metrics import mean_recall_score, min_recall_score
 
 RESULTS = Path(__file__).resolve().parent / "results"
+UNLABELED = -1  # marker of unlabelled rows: sklearn's SelfTrainingClassifier requires -1
 SETTINGS = {"consistent (rho_u=100)": (100.0, 2000), "uniform (rho_u=1)": (1.0, 400), "reversed (rho_u=1/100)": (0.01, 2000)}
 
 
@@ -47,18 +48,23 @@ def make_split(seed, rho_u, n_max_u):
     return (X[lab] / scale, y[lab], X[unl] / scale, y[unl], X[val] / scale, y[val], X_test / scale, y_test)
 
 
+def with_unlabeled(X_l, y_l, X_u):
+    """One training set: the labelled rows, then the unlabelled rows marked ``UNLABELED``."""
+    return np.r_[X_l, X_u], np.r_[y_l, np.full(len(X_u), UNLABELED)]
+
+
 def run(seeds):
     out = {}
     for setting, (rho_u, n_max_u) in SETTINGS.items():
         for seed in seeds:
             X_l, y_l, X_u, y_u, X_val, y_val, X_te, y_te = make_split(seed, rho_u, n_max_u)
-            X_all, y_all = np.r_[X_l, X_u], np.r_[y_l, np.full(len(X_u), -1)]
+            X_all, y_all = with_unlabeled(X_l, y_l, X_u)
             for metric in ("min_recall", "mean_recall"):
                 rows = out.setdefault(setting, {}).setdefault(metric, {})
                 params = {"metric": metric, "device": "cpu", "random_state": seed}
                 fits = {
                     "SelMix, labelled only": lambda: SelMixClassifier(**params).fit(X_l, y_l, X_val=X_val, y_val=y_val),
-                    "SelMix, semi-supervised": lambda: SelMixClassifier(unlabeled_label=-1, **params).fit(
+                    "SelMix, semi-supervised": lambda: SelMixClassifier(unlabeled_label=UNLABELED, **params).fit(
                         X_all, y_all, X_val=X_val, y_val=y_val, hidden_labels=y_u),
                     "LA + SelfTrainingClassifier": lambda: SelfTrainingClassifier(
                         SelMixClassifier(max_iter=0, device="cpu"), threshold=0.9).fit(X_all, y_all),

@@ -13,14 +13,12 @@ Prints one line per setting and seed: test min recall / mean recall.
 
 import argparse
 
-import numpy as np
-
 from skselmix import SelMixClassifier
 from skselmix import _training
 from skselmix._sampler import ClassIndex
 from skselmix.metrics import mean_recall_score, min_recall_score
 
-from .semi_supervised import SETTINGS, make_split
+from .semi_supervised import SETTINGS, UNLABELED, make_split, with_unlabeled
 
 _PSEUDO_LABEL_POOL = _training.SelMixRun._pseudo_label_pool
 
@@ -30,16 +28,15 @@ def _oracle_pool(run, coef, intercept, xu, hidden):
     return ClassIndex(hidden, run.k), record
 
 
-def fit(variant, seed, X_l, y_l, X_u, y_u, X_val, y_val):
+def fit(variant, seed, X_l, y_l, X_all, y_all, y_u, X_val, y_val):
     params = {"metric": "min_recall", "device": "cpu", "random_state": seed}
     if variant == "labelled only":
         return SelMixClassifier(**params).fit(X_l, y_l, X_val=X_val, y_val=y_val)
     if variant == "semi, lambda_min=0.3":
         params["lambda_min"] = 0.3
-    X_all, y_all = np.r_[X_l, X_u], np.r_[y_l, np.full(len(X_u), -1)]
     _training.SelMixRun._pseudo_label_pool = _oracle_pool if variant == "semi, oracle partners" else _PSEUDO_LABEL_POOL
     try:
-        return SelMixClassifier(unlabeled_label=-1, **params).fit(X_all, y_all, X_val=X_val, y_val=y_val, hidden_labels=y_u)
+        return SelMixClassifier(unlabeled_label=UNLABELED, **params).fit(X_all, y_all, X_val=X_val, y_val=y_val, hidden_labels=y_u)
     finally:
         _training.SelMixRun._pseudo_label_pool = _PSEUDO_LABEL_POOL
 
@@ -52,9 +49,10 @@ def main(argv=None):
     for setting, (rho_u, n_max_u) in SETTINGS.items():
         for seed in args.seeds:
             X_l, y_l, X_u, y_u, X_val, y_val, X_te, y_te = make_split(seed, rho_u, n_max_u)
+            X_all, y_all = with_unlabeled(X_l, y_l, X_u)
             cells = []
             for variant in variants:
-                pred = fit(variant, seed, X_l, y_l, X_u, y_u, X_val, y_val).predict(X_te)
+                pred = fit(variant, seed, X_l, y_l, X_all, y_all, y_u, X_val, y_val).predict(X_te)
                 cells.append(f"{variant} {min_recall_score(y_te, pred):.3f} / {mean_recall_score(y_te, pred):.3f}")
             print(f"{setting}, seed {seed}: " + " | ".join(cells), flush=True)
 

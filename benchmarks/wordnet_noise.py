@@ -32,14 +32,14 @@ N_BOOTSTRAP = 500
 
 def bootstrap_min_recall(y_true, y_pred, n_classes, rng):
     """Test min recall under ``N_BOOTSTRAP`` class-stratified resamplings of the test rows."""
-    hits = y_true == y_pred
     order = np.argsort(y_true, kind="stable")
+    labels, hits = y_true[order], (y_true == y_pred)[order]  # rows grouped by class
     counts = np.bincount(y_true, minlength=n_classes)
     starts = np.r_[0, np.cumsum(counts)[:-1]]
     # One draw per row: a uniform position inside the row's own class block.
-    draws = starts[y_true[order]] + (rng.random((N_BOOTSTRAP, y_true.size)) * counts[y_true[order]]).astype(int)
+    draws = starts[labels] + (rng.random((N_BOOTSTRAP, y_true.size)) * counts[labels]).astype(int)
     sums = np.zeros((N_BOOTSTRAP, n_classes))
-    np.add.at(sums, (np.arange(N_BOOTSTRAP)[:, None], y_true[order][None, :]), hits[order][draws])
+    np.add.at(sums, (np.arange(N_BOOTSTRAP)[:, None], labels[None, :]), hits[draws])
     return (sums / counts).min(axis=1)
 
 
