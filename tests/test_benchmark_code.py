@@ -44,3 +44,24 @@ def test_stratified_bootstrap_of_min_recall_resamples_within_classes():
     # Constant outcomes per class: every resample gives the exact min recall.
     exact = bootstrap_min_recall(y_true, np.where(y_true == 1, 2, 0), 2, np.random.default_rng(1))
     np.testing.assert_array_equal(exact, 0.0)
+
+
+def test_semi_supervised_report_only_rebuilds_the_tables_from_the_store(tmp_path, monkeypatch):
+    import json
+
+    from benchmarks import semi_supervised
+
+    def rows(min_recall, mean_recall):
+        row = {"min recall": min_recall, "mean recall": mean_recall, "fit seconds": 1.0}
+        return [row | {"pseudo-label accuracy (first refresh)": 0.8}]
+
+    methods = {"SelMix, labelled only": rows(0.5, 0.7), "SelMix, semi-supervised": rows(0.25, 0.75)}
+    store = {"seeds": [7], "generated": "2026-01-02 03:04 UTC", "results": {"uniform": dict.fromkeys(("min_recall", "mean_recall"), methods)}}
+    monkeypatch.setattr(semi_supervised, "RESULTS", tmp_path)
+    (tmp_path / "semi_supervised.json").write_text(json.dumps(store))
+    semi_supervised.main(["--report-only"])
+    text = (tmp_path / "semi_supervised.md").read_text()
+    assert "(2026-01-02 03:04 UTC), seeds [7]" in text
+    assert "| SelMix, labelled only | 0.500 ± 0.000 | 0.700 ± 0.000 | 0.700 ± 0.000 | 0.500 ± 0.000 |" in text
+    assert "| SelMix, semi-supervised | 0.250 ± 0.000 | 0.750 ± 0.000 | 0.750 ± 0.000 | 0.250 ± 0.000 |" in text
+    assert "## Reading the tables" in text  # the notes file follows the tables
