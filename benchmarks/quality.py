@@ -274,6 +274,8 @@ def main(argv=None):
     log = lambda msg: print(msg, flush=True)  # noqa: E731
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     store = RESULTS / "quality.json"
+    if args.report_only and not store.exists():
+        parser.error(f"--report-only needs a stored run, and {store} does not exist; run without it first.")
     results = json.loads(store.read_text()) if store.exists() else {}
     if not args.report_only:
         seeds = list(range(args.seeds))

@@ -120,6 +120,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     path = RESULTS / "semi_supervised.json"
     if args.report_only:
+        if not path.exists():
+            parser.error(f"--report-only needs a stored run, and {path} does not exist; run without it first.")
         store = json.loads(path.read_text())
     else:
         seeds = list(range(args.seeds))

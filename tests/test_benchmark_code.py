@@ -65,3 +65,15 @@ def test_semi_supervised_report_only_rebuilds_the_tables_from_the_store(tmp_path
     assert "| SelMix, labelled only | 0.500 ± 0.000 | 0.700 ± 0.000 | 0.700 ± 0.000 | 0.500 ± 0.000 |" in text
     assert "| SelMix, semi-supervised | 0.250 ± 0.000 | 0.750 ± 0.000 | 0.750 ± 0.000 | 0.250 ± 0.000 |" in text
     assert "## Reading the tables" in text  # the notes file follows the tables
+
+
+@pytest.mark.parametrize("module_name", ["semi_supervised", "quality"])
+def test_report_only_without_a_stored_run_says_so(module_name, tmp_path, monkeypatch, capsys):
+    import importlib
+
+    module = importlib.import_module(f"benchmarks.{module_name}")
+    monkeypatch.setattr(module, "RESULTS", tmp_path)
+    with pytest.raises(SystemExit):
+        module.main(["--report-only"])
+    assert "needs a stored run" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())  # no empty report written
