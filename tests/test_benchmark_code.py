@@ -67,7 +67,7 @@ def test_semi_supervised_report_only_rebuilds_the_tables_from_the_store(tmp_path
     assert "## Reading the tables" in text  # the notes file follows the tables
 
 
-@pytest.mark.parametrize("module_name", ["semi_supervised", "quality"])
+@pytest.mark.parametrize("module_name", ["semi_supervised", "quality", "paired"])
 def test_report_only_without_a_stored_run_says_so(module_name, tmp_path, monkeypatch, capsys):
     import importlib
 
@@ -77,3 +77,27 @@ def test_report_only_without_a_stored_run_says_so(module_name, tmp_path, monkeyp
         module.main(["--report-only"])
     assert "needs a stored run" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())  # no empty report written
+
+
+def test_paired_report_differences_are_per_split(tmp_path, monkeypatch):
+    import json
+
+    from benchmarks import paired
+
+    def row(min_recall):
+        return {"min recall": min_recall, "mean recall": 0.8}
+
+    # SelMix beats LA on seed 1, ties on seed 2 and loses on seed 3.
+    per_seed = {
+        "1": {"LA loss (tau=1)": row(0.5), paired.SELMIX: row(0.7)},
+        "2": {"LA loss (tau=1)": row(0.6), paired.SELMIX: row(0.6)},
+        "3": {"LA loss (tau=1)": row(0.7), paired.SELMIX: row(0.6)},
+    }
+    monkeypatch.setattr(paired, "RESULTS", tmp_path)
+    (tmp_path / "paired.json").write_text(json.dumps({"fashion": {"started": "2026-01-02 03:04 UTC", "per_seed": per_seed}}))
+    paired.main(["--report-only"])
+    text = (tmp_path / "paired.md").read_text()
+    diff = np.array([0.2, 0.0, -0.1])
+    assert f"| LA loss (tau=1) | 0.600 ± 0.082 | 0.800 ± 0.000 | {diff.mean():+.3f} ± {diff.std():.3f} | 1 / 1 / 1 |" in text
+    assert "Seeds 1, 2, 3 (run started 2026-01-02 03:04 UTC)" in text
+    assert "1: 0.700 2: 0.600 3: 0.600" in text
