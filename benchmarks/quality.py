@@ -10,7 +10,6 @@ the Debian packages ``dataset-fashion-mnist`` and ``wordnet-base``.
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +32,7 @@ from skselmix.metrics import (
 )
 
 from . import methods as M
+from ._report import stored_run, utc_now
 
 RESULTS = Path(__file__).resolve().parent / "results"
 NOTES = Path(__file__).resolve().parent / "quality_notes.md"
@@ -272,11 +272,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
     log = lambda msg: print(msg, flush=True)  # noqa: E731
-    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    started = utc_now()
     store = RESULTS / "quality.json"
-    if args.report_only and not store.exists():
-        parser.error(f"--report-only needs a stored run, and {store} does not exist; run without it first.")
-    results = json.loads(store.read_text()) if store.exists() else {}
+    results = stored_run(parser, store, required=args.report_only)
     if not args.report_only:
         seeds = list(range(args.seeds))
         for name in args.datasets:
@@ -287,7 +285,7 @@ def main(argv=None):
                 (ceiling_head, seconds), ceiling_split = ceiling_fashion()
                 res["ceiling"] = evaluate(ceiling_split, ceiling_head)[0] | {"fit seconds": seconds}
             # Re-read before merging: another run may have stored other datasets meanwhile.
-            results = json.loads(store.read_text()) if store.exists() else {}
+            results = stored_run(parser, store, required=False)
             results[name] = res
             store.write_text(json.dumps(results, indent=1))
     write_report(results, ", ".join(f"{name} {res.get('started', 'unknown')}" for name, res in results.items()))

@@ -22,6 +22,8 @@ from skselmix._features import rms_row_norm
 from skselmix.datasets import fetch_fashion_mnist_embeddings, long_tailed_profile
 from skselmix.metrics import mean_recall_score, min_recall_score
 
+from ._report import stored_run, utc_now
+
 RESULTS = Path(__file__).resolve().parent / "results"
 UNLABELED = -1  # marker of unlabelled rows: sklearn's SelfTrainingClassifier requires -1
 SETTINGS = {"consistent (rho_u=100)": (100.0, 2000), "uniform (rho_u=1)": (1.0, 400), "reversed (rho_u=1/100)": (0.01, 2000)}
@@ -120,12 +122,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     path = RESULTS / "semi_supervised.json"
     if args.report_only:
-        if not path.exists():
-            parser.error(f"--report-only needs a stored run, and {path} does not exist; run without it first.")
-        store = json.loads(path.read_text())
+        store = stored_run(parser, path, required=True)
     else:
         seeds = list(range(args.seeds))
-        generated = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        generated = utc_now()
         store = {"seeds": seeds, "generated": generated, "results": run(seeds)}
         RESULTS.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(store, indent=1))
