@@ -1,15 +1,27 @@
-"""Saving and loading fitted models with skops, trusting only skselmix's own types.
+"""Saving and loading fitted models with skops, trusting an explicit allow-list of types.
 
 Pickle and joblib work too (fitted state is numpy only, so a model fitted on a GPU
 loads on a CPU-only machine), but unpickling a file can run arbitrary code. The
 skops format stores objects as data; :func:`load` accepts a file only when every
-type it would have to trust belongs to skselmix, so loading cannot run code from
-anywhere else. Needs the optional extra ``skselmix[persistence]``.
+type it would have to trust is one that a fitted skselmix model really contains:
+:class:`~skselmix.SelMixClassifier` and the built-in objective classes (plus the
+numpy and builtin types skops trusts by default). Anything else, including
+functions and names that skselmix modules merely import, is refused. Needs the
+optional extra ``skselmix[persistence]``.
 """
 
+from ._classifier import SelMixClassifier
+from ._objectives import _BUILTIN
 from .datasets._cache import require
 
-__all__ = ["dump", "load", "untrusted_foreign_types"]
+__all__ = ["dump", "load", "untrusted_foreign_types", "TRUSTED_TYPES"]
+
+#: Fully qualified names (as skops reports them) of the types :func:`load` trusts
+#: beyond skops's defaults. An allow-list, never a prefix: ``skselmix.`` also
+#: names functions such as :func:`dump`, which a tampered file could call.
+TRUSTED_TYPES = frozenset(
+    f"{cls.__module__}.{cls.__qualname__}" for cls in (SelMixClassifier, *_BUILTIN.values())
+)
 
 
 def _sio():
@@ -17,31 +29,64 @@ def _sio():
 
 
 def dump(model, file):
-    """Save ``model`` to ``file`` (a path or a writable binary file) in the skops format."""
+    """Save a fitted model in the skops format.
+
+    Parameters
+    ----------
+    model : SelMixClassifier
+        The estimator to save (fitted or not).
+    file : str, path-like or file object
+        Destination path, or a binary file opened for writing.
+    """
     _sio().dump(model, file)
 
 
 def untrusted_foreign_types(file):
-    """Types in ``file`` that skops does not trust by default and that are not skselmix's own."""
-    return [t for t in _sio().get_untrusted_types(file=file) if not t.startswith("skselmix.")]
+    """Types in a skops file that :func:`load` would refuse.
+
+    Parameters
+    ----------
+    file : str, path-like or file object
+        A file written by :func:`dump` (or by ``skops.io.dump``).
+
+    Returns
+    -------
+    types : list of str
+        Fully qualified type names that skops does not trust by default and
+        that are not in :data:`TRUSTED_TYPES`; empty when :func:`load` accepts
+        the file.
+    """
+    return [t for t in _sio().get_untrusted_types(file=file) if t not in TRUSTED_TYPES]
 
 
 def load(file):
-    """Load a model saved by :func:`dump`, trusting skselmix's own types and nothing else.
+    """Load a model saved by :func:`dump`, trusting only :data:`TRUSTED_TYPES`.
+
+    Parameters
+    ----------
+    file : str, path-like or file object
+        A file written by :func:`dump`.
+
+    Returns
+    -------
+    model : SelMixClassifier
+        The loaded estimator.
 
     Raises
     ------
     ValueError
         When the file holds any other type that skops does not trust by default
-        (for example a model whose ``metric`` is a user function): such a file
-        must be inspected and loaded with ``skops.io.load(..., trusted=[...])``.
+        (a model whose ``metric`` is a user function, or a tampered file naming
+        a function or an imported class): the message names the types. Inspect
+        them and load with ``skops.io.load(file, trusted=[...])`` if you trust
+        them.
     """
     sio = _sio()
     untrusted = sio.get_untrusted_types(file=file)
-    foreign = [t for t in untrusted if not t.startswith("skselmix.")]
+    foreign = [t for t in untrusted if t not in TRUSTED_TYPES]
     if foreign:
         raise ValueError(
-            f"Refusing to load: the file holds types outside skselmix that would need trust: {foreign}. "
+            f"Refusing to load: the file holds types that skselmix does not trust: {foreign}. "
             "Inspect them and use skops.io.load(file, trusted=[...]) if you trust them."
         )
     return sio.load(file, trusted=untrusted)
