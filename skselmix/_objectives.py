@@ -18,11 +18,11 @@ gives the same gains.
 """
 
 import math
-import numbers
 
 import torch
 
 from ._confusion import coverages, recalls
+from ._validation import check_number
 
 __all__ = [
     "Objective",
@@ -45,20 +45,11 @@ def _diagonal_gradient(confusion, recall_weights):
 
 
 def _check_positive(name, value, *, allow_zero=False):
-    if not isinstance(value, numbers.Real) or isinstance(value, bool):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}.")
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be finite and {bound}, got {value!r}.")
+    check_number(value, name, min_val=0.0, include_boundaries="left" if allow_zero else "neither")
 
 
 def _check_fraction(name, value, *, closed_right=True):
-    if not isinstance(value, numbers.Real) or isinstance(value, bool):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}.")
-    upper_ok = value <= 1 if closed_right else value < 1
-    if not (0 < value and upper_ok):
-        interval = "(0, 1]" if closed_right else "(0, 1)"
-        raise ValueError(f"{name} must lie in {interval}, got {value!r}.")
+    check_number(value, name, min_val=0.0, max_val=1.0, include_boundaries="right" if closed_right else "neither")
 
 
 class Objective:
@@ -146,9 +137,7 @@ class MinRecall(Objective):
 
     def validate(self):
         _check_positive("omega", self.omega, allow_zero=True)
-        _check_positive("beta", self.beta, allow_zero=True)
-        if self.beta > 1:
-            raise ValueError(f"beta must lie in [0, 1], got {self.beta!r}.")
+        check_number(self.beta, "beta", min_val=0.0, max_val=1.0)
 
     def value(self, confusion, class_counts=None):
         return recalls(confusion).min()

@@ -75,9 +75,9 @@ class SelMixRun:
             candidates = [(kind, *fit_linear_head(xt, yt, k, kind=kind, l2=self.l2)) for kind in kinds]
             # "auto": the head with the best validation objective (first on ties: logit-adjusted).
             scores = [
-                float(self.objective.value(self._validation_confusion(c, b, xt, yt, xv, yv), class_counts))
+                self._objective_value(self._validation_confusion(c, b, xt, yt, xv, yv), class_counts, 0)
                 for _, c, b in candidates
-            ]
+            ] if len(candidates) > 1 else [0.0]
             init_used, coef, intercept = candidates[int(np.argmax(scores))]
         else:
             coef = torch.as_tensor(init_head[0] * scale, dtype=torch.float32, device=self.device)
@@ -85,6 +85,11 @@ class SelMixRun:
             init_used = init_head[2]
 
         prototypes = self._prototypes(xt, yt, xv, yv)
+        if init_head is not None and not bool(torch.isfinite(torch.addmm(intercept, prototypes, coef.T)).all()):
+            raise ValueError(
+                f"The initial head ({init_used}) gives non-finite float32 logits on the class prototypes; "
+                "its weights are too large for the features."
+            )
         anchors = ClassIndex(yt, k)
         lambda_mean = (p.lambda_min + 1.0) / 2.0
         multipliers = self.objective.init_multipliers(k, class_counts)
@@ -96,9 +101,9 @@ class SelMixRun:
         while True:
             coef, intercept = evaluated
             confusion = self._validation_confusion(coef, intercept, xt, yt, xv, yv)
-            value = float(self.objective.value(confusion, class_counts))
+            value = self._objective_value(confusion, class_counts, step)
             multipliers = self.objective.update_multipliers(multipliers, confusion, class_counts)
-            grad = self.objective.gradient(confusion, multipliers, class_counts).to(torch.float32)
+            grad = self._objective_gradient(confusion, multipliers, class_counts, step)
             sensitivity = objective_logit_sensitivity(confusion.to(torch.float32), grad, DEFAULT_CONFUSION_SMOOTHING)
             gain = gain_from_sensitivity(prototypes, coef, intercept, sensitivity, lambda_mean)
             gain_n = normalize_gain(gain)
@@ -146,6 +151,30 @@ class SelMixRun:
             "init_": init_used,
             "weight_decay_": self.l2,
         }
+
+    def _objective_value(self, confusion, class_counts, step):
+        """The objective's value as a float; a metric that fails or returns NaN is an error.
+
+        Without this check a NaN value never beats the best one, so the fit would
+        silently keep the warm start with ``best_validation_score_ = nan``.
+        """
+        try:
+            value = float(self.objective.value(confusion, class_counts))
+        except Exception as exc:
+            raise ValueError(f"metric {self.objective.name!r} failed at step {step}: {type(exc).__name__}: {exc}") from exc
+        if not math.isfinite(value):
+            raise ValueError(
+                f"metric {self.objective.name!r} returned {value} at step {step}; it must return a finite number "
+                "for every confusion matrix."
+            )
+        return value
+
+    def _objective_gradient(self, confusion, multipliers, class_counts, step):
+        """dpsi/dC as float32; a non-finite derivative is an error (it would make every gain NaN)."""
+        grad = self.objective.gradient(confusion, multipliers, class_counts).to(torch.float32)
+        if not bool(torch.isfinite(grad).all()):
+            raise ValueError(f"the derivative of metric {self.objective.name!r} is not finite at step {step}.")
+        return grad
 
     def _prototypes(self, xt, yt, xv, yv):
         """Mean validation feature per class; training mean where validation has none."""

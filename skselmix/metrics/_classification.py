@@ -13,8 +13,10 @@ import numpy as np
 import torch
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.utils import check_consistent_length, column_or_1d
+from sklearn.utils.multiclass import type_of_target, unique_labels
 
 from .._confusion import balanced_confusion, coverages
+from .._labels import check_label_types
 from .._objectives import (
     GMean,
     HMean,
@@ -28,11 +30,20 @@ from .._objectives import (
 
 def _confusion_tensor(y_true, y_pred, labels, sample_weight):
     """Balanced confusion (torch float64), the label set, and each class's total true weight."""
+    check_label_types(y_true, "y_true")
+    check_label_types(y_pred, "y_pred")
     y_true = column_or_1d(y_true)
     y_pred = column_or_1d(y_pred)
     check_consistent_length(y_true, y_pred, sample_weight)
     if y_true.shape[0] == 0:
         raise ValueError("y_true and y_pred are empty.")
+    # As sklearn's classification metrics: NaN labels, continuous targets and a mix of
+    # string and number labels across y_true / y_pred are errors, not a score of 0.0.
+    for name, values in (("y_true", y_true), ("y_pred", y_pred)):
+        target_type = type_of_target(values, input_name=name)
+        if target_type not in ("binary", "multiclass"):
+            raise ValueError(f"{name} must hold class labels (a binary or multiclass target), got a {target_type} target.")
+    unique_labels(y_true, y_pred)
     if labels is None:
         # Recall is a property of true classes: a class that is only predicted is an
         # error of its true class, not a class of its own.
@@ -57,6 +68,8 @@ def _confusion_tensor(y_true, y_pred, labels, sample_weight):
     weights = np.ones(y_true.shape[0]) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     if weights.ndim != 1 or not np.isfinite(weights).all() or (weights < 0).any():
         raise ValueError("sample_weight must be a 1-d array of finite, non-negative numbers.")
+    if not weights.any():
+        raise ValueError("Sample weights must contain at least one non-zero number.")
     # Rows whose true label is outside `labels` do not enter (as in sklearn's recall).
     keep = true_known
     confusion, present = balanced_confusion(
