@@ -57,8 +57,90 @@ def rms_row_norm(X):
     return rms
 
 
-def scaled_float32_tensor(X, scale, device, rows=None):
-    """``X[rows] / scale`` as a float32 torch tensor on ``device``, filled block by block.
+class FeatureMap:
+    """The affine map ``x -> (x - offset) / scale`` that training works in.
+
+    ``offset`` (D,) and ``scale`` (D,) are per column; :func:`fit_feature_map`
+    centres every column and divides all of them by one number.
+    """
+
+    def __init__(self, offset, scale):
+        self.offset = offset
+        self.scale = scale
+
+    def transform(self, block):
+        """Map a block of rows (any float dtype) to float64."""
+        return (np.asarray(block, dtype=np.float64) - self.offset) / self.scale
+
+    def head_to_original(self, coef, intercept):
+        """A head on mapped features as the same logits on original features (float64).
+
+        ``coef`` may be a stack (..., K, D) with ``intercept`` (..., K).
+        """
+        coef = np.asarray(coef, dtype=np.float64) / self.scale
+        return coef, np.asarray(intercept, dtype=np.float64) - coef @ self.offset
+
+    def head_from_original(self, coef, intercept):
+        """A head on original features as the same logits on mapped features (float64)."""
+        coef = np.asarray(coef, dtype=np.float64)
+        return coef * self.scale, np.asarray(intercept, dtype=np.float64) + coef @ self.offset
+
+
+def fit_feature_map(X):
+    """Centre the columns of ``X`` and divide by the RMS norm of the centred rows.
+
+    The mapped rows have unit root-mean-square norm whatever the offsets of the
+    columns or the overall scale of ``X``, so the fit (L2 penalty, learning
+    rate, ``s``) is invariant to both: a column of values 1000 + x fits as x
+    does, and L-BFGS is not slowed by an intercept that must cancel large
+    offsets (raw tabular columns in 0..15 left it far from its optimum).
+    The relative scales of the columns are kept: per-column standardisation
+    amplified near-constant pixels of long-tailed digits and lowered SelMix's
+    test min recall there (benchmarks/quality_notes.md).
+
+    Column moments are accumulated on ``(X - X[0]) / peak`` (``peak`` the largest
+    ``|X|``): shifting by a row keeps large offsets from cancelling the variance,
+    dividing by ``peak`` keeps squares of 1e200 finite. Blocks are summed in C
+    order, so the result does not depend on the memory layout of ``X``.
+
+    Raises
+    ------
+    ValueError
+        When the RMS norm of the rows of ``X`` or of the centred rows is not a
+        normal float64 number (entries near 1e-320, or near 1e307 in thousands
+        of columns): a head for such features does not fit in float64.
+    """
+    n, d = X.shape
+    peak = 0.0
+    for start, stop in row_blocks(n, d):
+        peak = max(peak, float(np.max(np.abs(X[start:stop]), initial=0.0)))
+    if peak == 0:
+        return FeatureMap(np.zeros(d), np.ones(d))
+    shift = np.asarray(X[0], dtype=np.float64)
+    sums, squares = np.zeros(d), np.zeros(d)
+    for start, stop in row_blocks(n, d):
+        block = (np.ascontiguousarray(X[start:stop], dtype=np.float64) - shift) / peak
+        sums += block.sum(axis=0)
+        squares += np.einsum("ij,ij->j", block, block)
+    mean_shift = sums / n  # (mean - shift) / peak
+    variance = np.maximum(squares / n - mean_shift**2, 0.0)  # (std / peak) ** 2
+    scaled_mean = shift / peak + mean_shift
+    with np.errstate(over="ignore"):
+        rms = peak * math.sqrt(float(np.sum(variance + scaled_mean**2)))
+        centred_rms = peak * math.sqrt(float(np.sum(variance)))
+    for norm in (rms, centred_rms if centred_rms > 0 else rms):
+        if not (math.isfinite(norm) and norm >= np.finfo(np.float64).tiny):
+            raise ValueError(
+                f"X is outside the magnitudes skselmix can fit: the root-mean-square norm of its rows "
+                f"({'overflows float64' if not math.isfinite(norm) else f'{norm:g} is subnormal'}; "
+                f"largest |X| = {peak:g}). Rescale X (e.g. StandardScaler) first."
+            )
+    # Rows that are all equal (no variance at all) carry no information: map them to zero.
+    return FeatureMap(peak * scaled_mean, np.full(d, centred_rms if centred_rms > 0 else 1.0))
+
+
+def scaled_float32_tensor(X, fmap, device, rows=None):
+    """``fmap.transform(X[rows])`` as a float32 torch tensor on ``device``, filled block by block.
 
     ``rows=None`` takes every row. Gathering the rows here, a block at a time,
     means a train/validation split never holds a full copy of ``X`` besides the
@@ -69,6 +151,5 @@ def scaled_float32_tensor(X, scale, device, rows=None):
     out = torch.empty((n_rows, d), dtype=torch.float32, device=device)
     for start, stop in row_blocks(n_rows, d):
         source = X[start:stop] if rows is None else X[rows[start:stop]]
-        block = np.asarray(source, dtype=np.float64) / scale
-        out[start:stop] = torch.from_numpy(block.astype(np.float32))
+        out[start:stop] = torch.from_numpy(fmap.transform(source).astype(np.float32))
     return out

@@ -54,14 +54,19 @@ class ClassIndex:
         Class index of each row of the pool; a negative value leaves the row
         out (an unlabelled row whose pseudo-label is not confident).
     n_classes : int
-        Number of classes K.
+        Number of classes K (or of keys, see :func:`head_pools`).
+    rows : torch.Tensor of shape (n,), default=None
+        Row index that each entry of ``labels`` stands for; ``None``: entry
+        ``r`` is row ``r``. Lets one row appear in several pools.
     """
 
-    def __init__(self, labels, n_classes):
+    def __init__(self, labels, n_classes, rows=None):
         labels = labels.long()
-        rows = torch.nonzero(labels >= 0).squeeze(1)
-        kept = labels[rows]
-        self.order = rows[torch.argsort(kept, stable=True)]
+        kept_rows = torch.nonzero(labels >= 0).squeeze(1)
+        kept = labels[kept_rows]
+        self.order = kept_rows[torch.argsort(kept, stable=True)]
+        if rows is not None:
+            self.order = rows[self.order]
         self.counts = torch.bincount(kept, minlength=n_classes)
         self.starts = torch.cumsum(self.counts, 0) - self.counts
 
@@ -73,20 +78,48 @@ class ClassIndex:
         return self.order[self.starts[classes] + offsets]
 
 
-def restrict_to_available(probs, anchors, partners):
-    """Zero the pairs whose anchor or partner class has no row to draw from."""
-    ok = (anchors.counts > 0).unsqueeze(1) & (partners.counts > 0).unsqueeze(0)
-    probs = probs * ok.to(probs)
-    total = probs.sum()
-    if float(total) <= 0:
+def head_pools(labels, n_classes, fold=None, n_heads=1):
+    """The training rows of every head, by class, as one :class:`ClassIndex` over keys.
+
+    Key ``h * K + k`` holds the rows of class ``k`` that head ``h`` trains on:
+    every row for a single head (``fold=None``), or with cross-fitting every row
+    whose fold is not ``h`` (each row then sits in ``n_heads - 1`` pools).
+    ``index.counts.reshape(n_heads, K)`` are the pool sizes.
+    """
+    n = labels.shape[0]
+    if fold is None:
+        return ClassIndex(labels, n_classes)
+    heads = torch.arange(n_heads, device=labels.device).repeat_interleave(n)
+    rows = torch.arange(n, device=labels.device).repeat(n_heads)
+    member = fold[rows] != heads
+    heads, rows = heads[member], rows[member]
+    return ClassIndex(heads * n_classes + labels[rows], n_heads * n_classes, rows=rows)
+
+
+def restrict_to_heads(probs, counts):
+    """One pair distribution per head: ``probs`` (K, K) with the pairs zeroed whose anchor
+    or partner class has no row in that head's pool.
+
+    ``counts`` (H, K) are the pool sizes per head and class; returns (H, K, K),
+    each slice summing to one.
+    """
+    available = counts > 0
+    ok = available.unsqueeze(2) & available.unsqueeze(1)
+    probs = probs.unsqueeze(0) * ok.to(probs)
+    total = probs.sum(dim=(1, 2), keepdim=True)
+    if not bool((total > 0).all()):
         raise ValueError("No class pair has rows to mix: every class is empty in the mixing pools.")
     return probs / total
 
 
 def sample_pairs(probs, batch_size, generator):
-    """Draw ``batch_size`` pairs (i, j) from the joint distribution ``probs`` (K x K)."""
-    k = probs.shape[0]
-    flat = torch.multinomial(probs.reshape(-1), batch_size, replacement=True, generator=generator)
+    """Draw ``batch_size`` pairs (i, j) from the joint distribution ``probs``.
+
+    ``probs`` is (K, K), or (H, K, K) for one distribution per head; the pairs
+    then have shape (H, batch_size).
+    """
+    k = probs.shape[-1]
+    flat = torch.multinomial(probs.reshape(*probs.shape[:-2], k * k), batch_size, replacement=True, generator=generator)
     return flat // k, flat % k
 
 
@@ -110,14 +143,17 @@ def mix_features(x1, x2, lambda_min, generator, mode="mixup"):
     return torch.lerp(x2, x1, lam)
 
 
-def draw_partners(classes, primary, fallback, generator):
+def draw_partners(classes, primary, fallback, generator, fallback_keys=None):
     """Row indices of partners: from ``primary`` where the class has rows there, else ``fallback``.
 
+    ``fallback_keys`` (same shape as ``classes``) are the keys to draw from
+    ``fallback`` when it is a :func:`head_pools` index; ``None`` uses ``classes``.
     Returns ``(index, from_primary)``; ``index[from_primary]`` indexes the primary
     pool, the rest the fallback pool.
     """
     from_primary = primary.counts[classes] > 0
+    keys = classes if fallback_keys is None else fallback_keys
     index = torch.empty_like(classes)
     index[from_primary] = primary.draw(classes[from_primary], generator)
-    index[~from_primary] = fallback.draw(classes[~from_primary], generator)
+    index[~from_primary] = fallback.draw(keys[~from_primary], generator)
     return index, from_primary

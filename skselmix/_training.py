@@ -20,11 +20,10 @@ from ._sampler import (
     draw_partners,
     mix_features,
     normalize_gain,
-    restrict_to_available,
+    restrict_to_heads,
     sample_pairs,
     sampling_distribution,
 )
-from ._warm_start import fit_linear_head
 
 # weight_decay="auto" is AUTO_WEIGHT_DECAY / n_train on unit-RMS-norm features. A penalty
 # that shrinks like 1/n is what a linear probe needs; the constant was chosen on the
@@ -54,17 +53,19 @@ class SelMixRun:
         self.generator.manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
         self.start_time = time.perf_counter()
 
-    def run(self, xt, y_tr, xv, y_va, init_head, scale, unlabeled=None):
-        """Warm start, then the refresh/SGD loop on scaled float32 features ``xt``, ``xv``.
+    def run(self, feedback, init_head, unlabeled=None):
+        """Warm start, then the refresh/SGD loop on a stack of heads (see ``_feedback``).
 
-        ``unlabeled`` is ``(features, hidden class indices or None)`` in semi-supervised mode.
+        ``feedback`` holds the scaled float32 features and says which head trains
+        on which rows and how the stack is judged; ``init_head`` is ``(coef,
+        intercept, name)`` on scaled features or None; ``unlabeled`` is
+        ``(features, hidden class indices or None)`` in semi-supervised mode.
+        Returns the fitted state as numpy arrays on scaled features.
         """
         p, k = self.p, self.k
-        yt = torch.as_tensor(y_tr, device=self.device, dtype=torch.long)
-        yv = torch.as_tensor(y_va, device=self.device, dtype=torch.long)
-        class_counts = torch.bincount(yt.cpu(), minlength=k).to(torch.float64)
-        self.l2 = resolve_weight_decay(p.weight_decay, yt.shape[0])
-        if not bool((torch.bincount(yv.cpu(), minlength=k) > 0).all()):
+        class_counts = feedback.class_counts
+        self.l2 = resolve_weight_decay(p.weight_decay, feedback.y_train.shape[0])
+        if not feedback.complete:
             warnings.warn(
                 "Some classes have no validation sample; their confusion rows come from the training data.",
                 UserWarning,
@@ -72,46 +73,50 @@ class SelMixRun:
 
         if init_head is None:
             kinds = ("logit_adjusted", "balanced") if p.init == "auto" else (p.init,)
-            candidates = [(kind, *fit_linear_head(xt, yt, k, kind=kind, l2=self.l2)) for kind in kinds]
-            # "auto": the head with the best validation objective (first on ties: logit-adjusted).
+            candidates = [(kind, feedback.warm_start(kind, self.l2)) for kind in kinds]
+            # "auto": the start with the best feedback objective (first on ties: logit-adjusted).
             scores = [
-                self._objective_value(self._validation_confusion(c, b, xt, yt, xv, yv), class_counts, 0)
-                for _, c, b in candidates
+                self._objective_value(feedback.confusion(*stack), class_counts, 0) for _, stack in candidates
             ] if len(candidates) > 1 else [0.0]
-            init_used, coef, intercept = candidates[int(np.argmax(scores))]
+            init_used, stack = candidates[int(np.argmax(scores))]
+            start = (init_used, self.l2)
         else:
-            coef = torch.as_tensor(init_head[0] * scale, dtype=torch.float32, device=self.device)
+            coef = torch.as_tensor(init_head[0], dtype=torch.float32, device=self.device)
             intercept = torch.as_tensor(init_head[1], dtype=torch.float32, device=self.device)
-            init_used = init_head[2]
+            init_used, start = init_head[2], (coef, intercept)
+            stack = feedback.given_start(coef, intercept)
 
-        prototypes = self._prototypes(xt, yt, xv, yv)
-        if init_head is not None and not bool(torch.isfinite(torch.addmm(intercept, prototypes, coef.T)).all()):
+        prototypes = feedback.prototypes()
+        if init_head is not None and not bool(torch.isfinite(torch.addmm(start[1], prototypes, start[0].T)).all()):
             raise ValueError(
                 f"The initial head ({init_used}) gives non-finite float32 logits on the class prototypes; "
                 "its weights are too large for the features."
             )
-        anchors = ClassIndex(yt, k)
+        pools = feedback.pools
         lambda_mean = (p.lambda_min + 1.0) / 2.0
         multipliers = self.objective.init_multipliers(k, class_counts)
 
-        # `head` is the SGD iterate; `evaluated` is what feedback and selection see: the
-        # iterate itself, or its moving average when average_decay > 0.
-        head = evaluated = (coef, intercept)
+        # `heads` is the stack of SGD iterates; `evaluated` is what feedback and selection see:
+        # the iterates themselves, or their moving average when average_decay > 0.
+        heads = evaluated = stack
         history, best, step, stale = [], None, 0, 0
         while True:
             coef, intercept = evaluated
-            confusion = self._validation_confusion(coef, intercept, xt, yt, xv, yv)
+            confusion = feedback.confusion(coef, intercept)
             value = self._objective_value(confusion, class_counts, step)
             multipliers = self.objective.update_multipliers(multipliers, confusion, class_counts)
             grad = self._objective_gradient(confusion, multipliers, class_counts, step)
             sensitivity = objective_logit_sensitivity(confusion.to(torch.float32), grad, DEFAULT_CONFUSION_SMOOTHING)
-            gain = gain_from_sensitivity(prototypes, coef, intercept, sensitivity, lambda_mean)
+            # One gain matrix for the whole stack, at the mean head (see the estimator's
+            # `cv` docstring for why not one per head).
+            mean_coef, mean_intercept = coef.mean(dim=0), intercept.mean(dim=0)
+            gain = gain_from_sensitivity(prototypes, mean_coef, mean_intercept, sensitivity, lambda_mean)
             gain_n = normalize_gain(gain)
-            probs = restrict_to_available(sampling_distribution(gain_n, p.s), anchors, anchors)
-            history.append(self._record(step, value, confusion, multipliers, gain, probs))
+            probs = restrict_to_heads(sampling_distribution(gain_n, p.s), pools.counts.reshape(-1, k))
+            history.append(self._record(step, value, confusion, multipliers, gain, probs.mean(dim=0)))
             partners = None
             if unlabeled is not None:
-                partners, extra = self._pseudo_label_pool(coef, intercept, *unlabeled)
+                partners, extra = self._pseudo_label_pool(mean_coef, mean_intercept, *unlabeled)
                 history[-1].update(extra)
             if p.verbose:
                 print(f"[SelMix] step {step:6d}  {self.objective.name} {value:.4f}  max gain {float(gain.max()):.3g}")
@@ -124,10 +129,10 @@ class SelMixRun:
             if step >= p.max_iter or (p.n_iter_no_change is not None and stale >= p.n_iter_no_change):
                 break
             n_steps = min(p.refresh_every, p.max_iter - step)
-            pools = (anchors, None, None) if partners is None else (anchors, partners, unlabeled[0])
-            head, evaluated = self._sgd_steps(head, evaluated, xt, pools, probs, step, n_steps)
+            sources = (feedback.x_train, pools, None, None) if partners is None else (feedback.x_train, pools, partners, unlabeled[0])
+            heads, evaluated = self._sgd_steps(heads, evaluated, sources, probs, step, n_steps)
             step += n_steps
-            if not all(bool(torch.isfinite(t).all()) for t in head + evaluated):
+            if not all(bool(torch.isfinite(t).all()) for t in heads + evaluated):
                 warnings.warn(
                     f"SelMix diverged: the head became non-finite by step {step} (learning_rate="
                     f"{p.learning_rate!r} is too large). Kept the best head so far, from step {best['step']}.",
@@ -136,18 +141,18 @@ class SelMixRun:
                 history.append({key: None for key in history[-1]} | {"step": step, "objective": float("nan"), "diverged": True})
                 break
 
-        scale_np = np.float64(scale)
+        coef, intercept = feedback.final_head(best["coef"], best["intercept"], best["step"], start)
         return {
-            "coef_": best["coef"].cpu().numpy().astype(np.float64) / scale_np,
-            "intercept_": best["intercept"].cpu().numpy().astype(np.float64),
+            "coef": coef.cpu().numpy().astype(np.float64),
+            "intercept": intercept.cpu().numpy().astype(np.float64),
+            "stack": (best["coef"].cpu().numpy().astype(np.float64), best["intercept"].cpu().numpy().astype(np.float64)),
+            "prototypes": prototypes.cpu().numpy().astype(np.float64),
             "n_iter_": step,
             "history_": history,
             "gain_matrix_": gain_n.cpu().numpy().astype(np.float64),
-            "sampling_distribution_": probs.cpu().numpy(),
-            "prototypes_": prototypes.cpu().numpy().astype(np.float64) * scale_np,
+            "sampling_distribution_": probs[0].cpu().numpy() if feedback.n_heads == 1 else probs.cpu().numpy(),
             "best_validation_score_": best["value"],
             "best_step_": best["step"],
-            "feature_scale_": scale,
             "init_": init_used,
             "weight_decay_": self.l2,
         }
@@ -176,26 +181,6 @@ class SelMixRun:
             raise ValueError(f"the derivative of metric {self.objective.name!r} is not finite at step {step}.")
         return grad
 
-    def _prototypes(self, xt, yt, xv, yv):
-        """Mean validation feature per class; training mean where validation has none."""
-        def class_means(x, y):
-            sums = torch.zeros(self.k, x.shape[1], dtype=x.dtype, device=x.device).index_add_(0, y, x)
-            counts = torch.bincount(y, minlength=self.k).to(x.dtype)
-            return sums / counts.clamp_min(1).unsqueeze(1), counts > 0
-
-        val_means, present = class_means(xv, yv)
-        train_means, _ = class_means(xt, yt)
-        return torch.where(present.unsqueeze(1), val_means, train_means)
-
-    def _validation_confusion(self, coef, intercept, xt, yt, xv, yv):
-        pred = torch.argmax(torch.addmm(intercept, xv, coef.T), dim=1)
-        confusion, present = balanced_confusion(yv, pred, self.k)
-        if not bool(present.all()):
-            train_pred = torch.argmax(torch.addmm(intercept, xt, coef.T), dim=1)
-            train_conf, _ = balanced_confusion(yt, train_pred, self.k)
-            confusion = torch.where(present.unsqueeze(1), confusion, train_conf)
-        return confusion
-
     def _pseudo_label_pool(self, coef, intercept, xu, hidden):
         """Pseudo-label the unlabelled rows with the current head: the partner pool and its record."""
         proba = torch.softmax(torch.addmm(intercept, xu, coef.T), dim=1)
@@ -222,45 +207,59 @@ class SelMixRun:
             "time": time.perf_counter() - self.start_time,
         }
 
-    def _partners(self, classes, xt, pools):
-        anchors, partners, xu = pools
+    def _partners(self, heads, classes, sources):
+        """Partner rows of class ``classes`` for the heads ``heads`` (flat tensors)."""
+        x, pools, partners, xu = sources
+        keys = heads * self.k + classes
         if partners is None:
-            return xt[anchors.draw(classes, self.generator)]
-        index, from_unlabeled = draw_partners(classes, partners, anchors, self.generator)
-        x2 = torch.empty((classes.shape[0], xt.shape[1]), dtype=xt.dtype, device=xt.device)
+            return x[pools.draw(keys, self.generator)]
+        index, from_unlabeled = draw_partners(classes, partners, pools, self.generator, fallback_keys=keys)
+        x2 = torch.empty((classes.shape[0], x.shape[1]), dtype=x.dtype, device=x.device)
         x2[from_unlabeled] = xu[index[from_unlabeled]]
-        x2[~from_unlabeled] = xt[index[~from_unlabeled]]
+        x2[~from_unlabeled] = x[index[~from_unlabeled]]
         return x2
 
     def _lr(self, step):
         p = self.p
         return 0.5 * p.learning_rate * (1.0 + math.cos(math.pi * min(step, p.max_iter) / max(p.max_iter, 1)))
 
-    def _sgd_steps(self, head, average, xt, pools, probs, step0, n_steps):
+    def _sgd_steps(self, heads, average, sources, probs, step0, n_steps):
         """``n_steps`` SGD steps of cross-entropy on mixed features (label = anchor class).
 
-        ``pools`` is ``(anchors, partners, partner_features)``: anchors index the
-        labelled rows ``xt``; partners, when not None, index pseudo-labelled rows
-        of ``partner_features`` (classes without any fall back to labelled rows).
+        ``heads`` is the stack ``(coef (H, K, D), intercept (H, K))``; every head
+        takes its own batch of pairs from its row of ``probs`` (H, K, K), with
+        anchors and partners from the rows it trains on. ``sources`` is
+        ``(features, pools, partners, partner_features)``: ``pools`` indexes the
+        labelled rows ``features`` per head and class (:func:`head_pools`);
+        ``partners``, when not None, indexes pseudo-labelled rows of
+        ``partner_features`` (classes without any fall back to labelled rows).
 
-        Returns the new iterate and its moving average (the iterate itself when
-        ``average_decay`` is 0). The gradient of softmax cross-entropy is written
-        out (``p - onehot``), which avoids autograd bookkeeping on this hot path.
+        Returns the new iterates and their moving average (the iterates
+        themselves when ``average_decay`` is 0). The gradient of softmax
+        cross-entropy is written out (``p - onehot``), which avoids autograd
+        bookkeeping on this hot path; the heads step together in batched matrix
+        products.
         """
         p = self.p
+        x_all, pools = sources[0], sources[1]
         decay = float(p.average_decay)
-        coef, intercept = head[0].clone(), head[1].clone()
+        coef, intercept = heads[0].clone(), heads[1].clone()
         avg_coef, avg_intercept = (average[0].clone(), average[1].clone()) if decay else (coef, intercept)
-        anchors = pools[0]
+        n_heads, batch = coef.shape[0], p.batch_size
+        head_ids = torch.arange(n_heads, device=coef.device).repeat_interleave(batch)
         eye = torch.eye(self.k, dtype=coef.dtype, device=coef.device)
         for t in range(n_steps):
-            i, j = sample_pairs(probs, p.batch_size, self.generator)
-            x = mix_features(xt[anchors.draw(i, self.generator)], self._partners(j, xt, pools), p.lambda_min, self.generator, p.mixup)
-            residual = torch.softmax(torch.addmm(intercept, x, coef.T), dim=1) - eye[i]
-            residual /= p.batch_size
+            i, j = sample_pairs(probs, batch, self.generator)
+            i, j = i.reshape(-1), j.reshape(-1)
+            x1 = x_all[pools.draw(head_ids * self.k + i, self.generator)]
+            x = mix_features(x1, self._partners(head_ids, j, sources), p.lambda_min, self.generator, p.mixup)
+            x = x.reshape(n_heads, batch, -1)
+            residual = torch.softmax(torch.baddbmm(intercept.unsqueeze(1), x, coef.transpose(1, 2)), dim=2)
+            residual -= eye[i].reshape(n_heads, batch, self.k)
+            residual /= batch
             lr = self._lr(step0 + t)
-            coef.mul_(1.0 - lr * self.l2).addmm_(residual.T, x, alpha=-lr)
-            intercept.add_(residual.sum(dim=0), alpha=-lr)
+            coef.mul_(1.0 - lr * self.l2).baddbmm_(residual.transpose(1, 2), x, alpha=-lr)
+            intercept.add_(residual.sum(dim=1), alpha=-lr)
             if decay:
                 avg_coef.lerp_(coef, 1.0 - decay)
                 avg_intercept.lerp_(intercept, 1.0 - decay)

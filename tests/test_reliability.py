@@ -192,9 +192,10 @@ def test_warm_start_continues_from_current_head(data):
     first = model.coef_.copy()
     model.set_params(max_iter=0).fit(X, y)
     np.testing.assert_allclose(model.coef_, first, rtol=1e-6)  # same head, not a re-fit of init
-    shifted = model.fit(X + 0.5, y)  # a new warm-start fit of init would differ
+    noisy = X + 0.5 * np.random.RandomState(1).normal(size=X.shape)
+    shifted = model.fit(noisy, y)  # a new warm-start fit of init would differ
     np.testing.assert_allclose(shifted.coef_, first, rtol=1e-6)
-    cold = clf(max_iter=0).fit(X + 0.5, y)
+    cold = clf(max_iter=0).fit(noisy, y)
     assert not np.allclose(cold.coef_, first)
     with pytest.raises(ValueError, match="same classes and number of features"):
         model.fit(X[:, :3], y)

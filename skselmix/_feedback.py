@@ -1,0 +1,144 @@
+"""Where SelMix's feedback comes from: a hold-out, or out-of-fold predictions (cross-fitting).
+
+The training loop steps a stack of ``H`` linear heads, ``coef`` of shape (H, K, D)
+and ``intercept`` of shape (H, K), and asks its feedback object four things: the
+warm-start stack, which rows each head trains on, the confusion matrix that judges
+the stack (and drives multipliers, gains and selection), and the head to return.
+
+* :class:`HoldOutFeedback`: one head trained on the training rows, judged on
+  separate validation rows (``X_val``, or a stratified ``validation_fraction``).
+* :class:`CrossFitFeedback`: ``F`` heads, head ``f`` trained on every fold but
+  ``f``; each labelled row is predicted by the one head that never trained on it,
+  and these out-of-fold predictions are pooled into one confusion matrix. Every
+  labelled row gives feedback and trains ``F - 1`` heads.
+"""
+
+import torch
+
+from ._confusion import balanced_confusion
+from ._sampler import head_pools
+from ._warm_start import fit_linear_head
+
+
+def class_means(x, y, n_classes):
+    """Mean row of each class (zeros for an empty class) and which classes have rows."""
+    sums = torch.zeros(n_classes, x.shape[1], dtype=x.dtype, device=x.device).index_add_(0, y, x)
+    counts = torch.bincount(y, minlength=n_classes).to(x.dtype)
+    return sums / counts.clamp_min(1).unsqueeze(1), counts > 0
+
+
+def predict_classes(x, coef, intercept):
+    return torch.argmax(torch.addmm(intercept, x, coef.T), dim=1)
+
+
+class HoldOutFeedback:
+    """One head, trained on ``(x_train, y_train)``, judged on ``(x_val, y_val)``.
+
+    A class without validation rows takes its confusion row (and prototype) from
+    the training rows.
+    """
+
+    n_heads = 1
+
+    def __init__(self, x_train, y_train, x_val, y_val, n_classes):
+        self.x_train, self.y_train = x_train, y_train
+        self.x_val, self.y_val = x_val, y_val
+        self.k = n_classes
+        self.pools = head_pools(y_train, n_classes)
+        self.class_counts = torch.bincount(y_train.cpu(), minlength=n_classes).to(torch.float64)
+        self.complete = bool((torch.bincount(y_val.cpu(), minlength=n_classes) > 0).all())
+
+    def prototypes(self):
+        val_means, present = class_means(self.x_val, self.y_val, self.k)
+        train_means, _ = class_means(self.x_train, self.y_train, self.k)
+        return torch.where(present.unsqueeze(1), val_means, train_means)
+
+    def warm_start(self, kind, l2):
+        """The warm-start stack (1, K, D): ``kind`` fitted on the training rows."""
+        coef, intercept = fit_linear_head(self.x_train, self.y_train, self.k, kind=kind, l2=l2)
+        return coef.unsqueeze(0), intercept.unsqueeze(0)
+
+    def given_start(self, coef, intercept):
+        return coef.unsqueeze(0), intercept.unsqueeze(0)
+
+    def confusion(self, coef, intercept):
+        pred = predict_classes(self.x_val, coef[0], intercept[0])
+        confusion, present = balanced_confusion(self.y_val, pred, self.k)
+        if not bool(present.all()):
+            train_pred = predict_classes(self.x_train, coef[0], intercept[0])
+            train_conf, _ = balanced_confusion(self.y_train, train_pred, self.k)
+            confusion = torch.where(present.unsqueeze(1), confusion, train_conf)
+        return confusion
+
+    def final_head(self, coef, intercept, step, start):
+        return coef[0], intercept[0]
+
+
+class CrossFitFeedback:
+    """``F`` heads on the labelled rows ``(x, y)``; head ``f`` never trains on rows of fold ``f``.
+
+    Parameters
+    ----------
+    x, y : torch.Tensor
+        All labelled rows (features on the fit device, class indices).
+    fold : torch.Tensor of shape (n,)
+        Fold of each row, in ``[0, F)``.
+    n_folds : int
+        ``F``.
+    n_classes : int
+        ``K``.
+    """
+
+    def __init__(self, x, y, fold, n_folds, n_classes):
+        self.x_train, self.y_train = x, y
+        self.fold = fold
+        self.n_heads = n_folds
+        self.k = n_classes
+        self.fold_rows = [torch.nonzero(fold == f).squeeze(1) for f in range(n_folds)]
+        self.train_rows = [torch.nonzero(fold != f).squeeze(1) for f in range(n_folds)]
+        self.pools = head_pools(y, n_classes, fold=fold, n_heads=n_folds)
+        self.class_counts = torch.bincount(y.cpu(), minlength=n_classes).to(torch.float64)
+        self.complete = True  # every class is predicted out of fold on all of its rows
+
+    def prototypes(self):
+        return class_means(self.x_train, self.y_train, self.k)[0]
+
+    def warm_start(self, kind, l2):
+        """Each fold's head fitted from zeros on the rows outside its fold.
+
+        Not from a warm start on all rows, although that would converge in fewer
+        iterations: such a start has seen the fold, and L-BFGS stops (at its
+        tolerance) before the weak penalty erases what it learnt there. On rows
+        with a private one-hot feature and random labels, out-of-fold recall was
+        then far above chance (tests/test_cross_fitting.py checks it is not).
+        """
+        heads = [fit_linear_head(self.x_train[rows], self.y_train[rows], self.k, kind=kind, l2=l2) for rows in self.train_rows]
+        return torch.stack([c for c, _ in heads]), torch.stack([b for _, b in heads])
+
+    def given_start(self, coef, intercept):
+        # A user's head is the start of every fold head; it may have seen every row, so
+        # the step-0 feedback is only as honest as that head's provenance.
+        return coef.expand(self.n_heads, *coef.shape).clone(), intercept.expand(self.n_heads, *intercept.shape).clone()
+
+    def confusion(self, coef, intercept):
+        pred = torch.empty_like(self.y_train)
+        for f, rows in enumerate(self.fold_rows):  # each row by the head that never trained on it
+            pred[rows] = predict_classes(self.x_train[rows], coef[f], intercept[f])
+        return balanced_confusion(self.y_train, pred, self.k)[0]
+
+    def final_head(self, coef, intercept, step, start):
+        """The mean of the fold heads (one linear head); at step 0, the warm start on all rows.
+
+        Logits are linear in the head, so the mean head's logits are the mean of the
+        fold heads' logits. At step 0 the out-of-fold objective measures the warm
+        start itself, and the warm start fitted on every labelled row is what it
+        stands for: ``start`` is ``(kind, l2)`` to fit it (from the mean fold head,
+        a few L-BFGS iterations), or a user's ``(coef, intercept)``.
+        """
+        if step > 0:
+            return coef.mean(dim=0), intercept.mean(dim=0)
+        if isinstance(start[0], str):
+            kind, l2 = start
+            init = (coef.mean(dim=0), intercept.mean(dim=0))
+            return fit_linear_head(self.x_train, self.y_train, self.k, kind=kind, l2=l2, init=init)
+        return start

@@ -1,0 +1,151 @@
+"""Cross-fitted feedback (cv=): out-of-fold honesty, the averaged head, every objective, errors."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.model_selection import KFold, StratifiedKFold
+
+from skselmix import SelMixClassifier, get_objective_names
+from skselmix._sampler import head_pools
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.RandomState(0)
+    sizes = [120, 60, 25, 9]
+    centers = rng.normal(scale=1.5, size=(4, 6))
+    X = np.vstack([rng.normal(size=(n, 6)) + c for n, c in zip(sizes, centers)])
+    return X, np.repeat(np.arange(4), sizes)
+
+
+def clf(**params):
+    return SelMixClassifier(**{"cv": 5, "max_iter": 150, "device": "cpu", "random_state": 0, **params})
+
+
+def test_pools_never_hold_a_heads_own_fold():
+    fold = torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])
+    labels = torch.tensor([0, 0, 0, 1, 1, 1, 1, 0])
+    pools = head_pools(labels, 2, fold=fold, n_heads=3)
+    assert pools.counts.reshape(3, 2).sum().item() == 2 * 8  # every row in F - 1 = 2 pools
+    gen = torch.Generator().manual_seed(0)
+    for head in range(3):
+        for k in range(2):
+            rows = pools.draw(torch.full((200,), head * 2 + k), gen)
+            assert (fold[rows] != head).all() and (labels[rows] == k).all()
+
+
+def _private_feature_data(n=200, seed=0):
+    """Every row has its own one-hot feature and a random label: only memorisation helps."""
+    rng = np.random.RandomState(seed)
+    return np.eye(n), rng.permutation(np.repeat([0, 1], n // 2))
+
+
+@pytest.mark.parametrize("max_iter", [0, 200])
+def test_out_of_fold_feedback_never_sees_its_rows(max_iter):
+    # A head that trained on a row memorises it (weak penalty, private feature), so feedback
+    # measured on seen rows has recall near 1; out of fold it must stay at chance.
+    X, y = _private_feature_data()
+    seen = SelMixClassifier(metric="mean_recall", max_iter=0, weight_decay=1e-6, device="cpu").fit(X, y, X_val=X, y_val=y)
+    assert seen.history_[0]["objective"] > 0.95  # the probe detects a leak
+    cross = clf(metric="mean_recall", max_iter=max_iter, weight_decay=1e-6, n_iter_no_change=None).fit(X, y)
+    assert max(h["objective"] for h in cross.history_) < 0.65
+
+
+def test_averaged_head_is_the_mean_of_the_fold_heads(data):
+    X, y = data
+    model = clf(metric="min_recall").fit(X, y)
+    assert model.best_step_ > 0
+    coefs, intercepts = model.cv_heads_
+    assert coefs.shape == (5, 4, 6) and intercepts.shape == (5, 4)
+    np.testing.assert_allclose(model.coef_, coefs.mean(axis=0), rtol=1e-6, atol=1e-7)  # the mean is taken in float32
+    np.testing.assert_allclose(model.intercept_, intercepts.mean(axis=0), rtol=1e-6, atol=1e-7)  # the mean is taken in float32
+    np.testing.assert_allclose(model.decision_function(X), np.mean([X @ c.T + b for c, b in zip(coefs, intercepts)], axis=0), atol=1e-5)
+
+
+def test_step_zero_returns_the_warm_start_on_every_row(data):
+    X, y = data
+    model = clf(max_iter=0).fit(X, y)
+    assert model.best_step_ == 0
+    # The hold-out with X_val=X trains its warm start on every row, with the same penalty.
+    full = SelMixClassifier(max_iter=0, device="cpu").fit(X, y, X_val=X, y_val=y)
+    assert model.weight_decay_ == full.weight_decay_
+    # Both are L-BFGS optima to its gradient tolerance (1e-4), from different starts.
+    np.testing.assert_allclose(model.coef_, full.coef_, atol=0.02)
+    assert np.mean(model.predict(X) == full.predict(X)) > 0.99
+
+
+@pytest.mark.parametrize("metric", get_objective_names())
+def test_every_objective(data, metric):
+    X, y = data
+    model = clf(metric=metric).fit(X, y)
+    assert np.isfinite(model.coef_).all() and model.coef_.shape == (4, 6)
+    assert model.best_validation_score_ == max(h["objective"] for h in model.history_[: len(model.history_)])
+    assert model.history_[0]["recalls"].shape == (4,)
+
+
+def test_best_validation_score_is_pooled_out_of_fold_objective(data):
+    X, y = data
+    model = clf(metric="min_recall").fit(X, y)
+    record = next(h for h in model.history_ if h["step"] == model.best_step_)
+    assert model.best_validation_score_ == record["objective"] == pytest.approx(record["recalls"].min())
+
+
+def test_splitter_and_int_agree_on_shape_and_semi_supervised_works(data):
+    X, y = data
+    a = clf(cv=StratifiedKFold(3, shuffle=True, random_state=0)).fit(X, y)
+    assert a.cv_heads_[0].shape[0] == 3
+    y_semi = y.copy()
+    y_semi[::4] = -1
+    b = clf(unlabeled_label=-1).fit(X, y_semi)
+    assert b.n_unlabeled_ == (y_semi == -1).sum() and b.classes_.tolist() == [0, 1, 2, 3]
+
+
+def test_class_with_fewer_rows_than_folds(data):
+    X, y = data
+    keep = np.r_[np.flatnonzero(y != 3), np.flatnonzero(y == 3)[:3]]  # class 3: three rows, five folds
+    model = clf().fit(X[keep], y[keep])
+    assert model.classes_.tolist() == [0, 1, 2, 3] and np.isfinite(model.coef_).all()
+
+
+def test_deterministic(data):
+    X, y = data
+    np.testing.assert_array_equal(clf().fit(X, y).coef_, clf().fit(X, y).coef_)
+
+
+@pytest.mark.parametrize(
+    "cv, error, match",
+    [
+        (1, ValueError, "cv == 1, must be >= 2"),
+        (True, TypeError, "cv must be an int, got a bool"),
+        (2.5, TypeError, "cv must be an instance of int"),
+        ("five", ValueError, "Expected `cv` as an integer"),
+    ],
+)
+def test_bad_cv_values(data, cv, error, match):
+    with pytest.raises(error, match=match):
+        clf(cv=cv).fit(*data)
+
+
+def test_splitter_that_does_not_partition_is_rejected(data):
+    class Overlapping:
+        def split(self, X, y):
+            n = len(y)
+            yield np.arange(n // 2, n), np.arange(0, n // 2 + 5)
+            yield np.arange(0, n // 2), np.arange(n // 2, n)
+
+    with pytest.raises(ValueError, match="each row in exactly one test fold"):
+        clf(cv=Overlapping()).fit(*data)
+
+
+def test_cv_with_x_val_is_an_error(data):
+    X, y = data
+    with pytest.raises(ValueError, match="X_val was passed with cv=5"):
+        clf().fit(X, y, X_val=X, y_val=y)
+
+
+def test_kfold_and_iterable_of_splits(data):
+    X, y = data
+    model = clf(cv=KFold(4, shuffle=True, random_state=0)).fit(X, y)
+    assert model.cv_heads_[0].shape == (4, 4, 6)
+    splits = list(StratifiedKFold(3).split(X, y))
+    assert clf(cv=splits).fit(X, y).cv_heads_[0].shape == (3, 4, 6)
