@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
-from ._confusion import balanced_confusion, coverages, recalls
+from ._confusion import coverages, recalls
 from ._gain import DEFAULT_CONFUSION_SMOOTHING, gain_from_sensitivity, objective_logit_sensitivity
 from ._sampler import (
     ClassIndex,
@@ -24,6 +24,7 @@ from ._sampler import (
     sample_pairs,
     sampling_distribution,
 )
+from ._threads import step_threads
 
 # weight_decay="auto" is AUTO_WEIGHT_DECAY / n_train on unit-RMS-norm features. A penalty
 # that shrinks like 1/n is what a linear probe needs; the constant was chosen on the
@@ -130,7 +131,9 @@ class SelMixRun:
                 break
             n_steps = min(p.refresh_every, p.max_iter - step)
             sources = (feedback.x_train, pools, None, None) if partners is None else (feedback.x_train, pools, partners, unlabeled[0])
-            heads, evaluated = self._sgd_steps(heads, evaluated, sources, probs, step, n_steps)
+            work = heads[0].numel() * p.batch_size
+            with step_threads(work, self.device):
+                heads, evaluated = self._sgd_steps(heads, evaluated, sources, probs, step, n_steps)
             step += n_steps
             if not all(bool(torch.isfinite(t).all()) for t in heads + evaluated):
                 warnings.warn(

@@ -5,7 +5,9 @@ SelMix is a fine-tuning method; it starts from an ERM or a logit-adjusted head
 deterministic (no sampling) and needs no learning rate.
 """
 
+import numpy as np
 import torch
+from scipy.optimize import minimize
 
 from ._features import row_blocks
 
@@ -37,9 +39,10 @@ def fit_linear_head(X, y, n_classes, *, kind, l2, max_iter=100, tol=1e-4, class_
         Largest number of L-BFGS iterations (100, as sklearn's LogisticRegression).
         In practice the gradient tolerance ends the fit first.
     tol : float
-        Gradient tolerance of L-BFGS (largest absolute gradient entry), 1e-4
-        like sklearn's LogisticRegression. At 1e-6 the warm start took 35 to 38
-        loss evaluations at N=100k, D=512, K=100 and most of fit's time.
+        Gradient tolerance of L-BFGS (largest absolute gradient entry, in the
+        unit-RMS coordinates below), 1e-4 like sklearn's LogisticRegression.
+        At 1e-6 the warm start took 35 to 38 loss evaluations at N=100k,
+        D=512, K=100 and most of fit's time.
     class_weight : torch.Tensor of shape (K,), default=None
         Per-class loss weights (the loss is the weighted mean over samples);
         ``None`` weighs all samples equally.
@@ -66,38 +69,34 @@ def fit_linear_head(X, y, n_classes, *, kind, l2, max_iter=100, tol=1e-4, class_
     # 38 loss evaluations to 20-23; sklearn's LogisticRegression behaves alike (52 vs 7
     # iterations on the two scalings).
     root_d = float(X.shape[1]) ** 0.5
+    k, d = n_classes, X.shape[1]
     if init is None:
-        theta = torch.zeros(n_classes, X.shape[1], dtype=dtype, device=device, requires_grad=True)
-        intercept = torch.zeros(n_classes, dtype=dtype, device=device, requires_grad=True)
+        start = np.zeros(k * d + k)
     else:
-        theta = (init[0].detach().to(dtype=dtype, device=device) / root_d).requires_grad_(True)
-        intercept = init[1].detach().to(dtype=dtype, device=device).clone().requires_grad_(True)
+        start = np.concatenate([
+            (init[0].detach().double().cpu().numpy() / root_d).ravel(),
+            init[1].detach().double().cpu().numpy().ravel(),
+        ])
     weight = None if class_weight is None else class_weight.to(dtype=dtype, device=device)
-    optimizer = torch.optim.LBFGS(
-        [theta, intercept],
-        lr=1.0,
-        max_iter=max_iter,
-        tolerance_grad=tol,
-        tolerance_change=tol * 1e-5,  # stop on a stalled loss too, at a scale tied to tol
-        history_size=20,
-        line_search_fn="strong_wolfe",
-    )
-
     row_weight = None if weight is None else weight[y]
     total_weight = float(y.shape[0]) if row_weight is None else float(row_weight.sum())
 
     # Rows are processed in blocks so that the (rows x K) activations stay bounded: at
     # N=100k, K=1000 whole-batch activations were 2.4x the input (peak memory 4.9x).
     blocks = list(row_blocks(y.shape[0], n_classes, ACTIVATION_BLOCK))
+    rows_index = torch.arange(max((stop - start for start, stop in blocks), default=0), device=device)
 
-    def closure():
+    def loss_and_gradient(params):
         # Loss and gradient in closed form (no autograd): the backward of addmm would
-        # materialise a copy of X (1.1x its size) to form the weight gradient.
+        # materialise a copy of X (1.1x its size) to form the weight gradient. Sums over
+        # rows are taken in float64, so scipy's line search sees a smooth loss.
+        flat = torch.as_tensor(params, device=device)
+        coef = (flat[: k * d].reshape(k, d) * root_d).to(dtype)
+        intercept = flat[k * d :].to(dtype)
+        grad_coef = torch.zeros_like(coef)
+        grad_intercept = torch.zeros_like(intercept)
+        loss = torch.zeros((), dtype=torch.float64, device=device)
         with torch.no_grad():
-            coef = theta * root_d
-            grad_coef = torch.zeros_like(coef)
-            grad_intercept = torch.zeros_like(intercept)
-            loss = torch.zeros((), dtype=dtype, device=device)
             for start, stop in blocks:  # blocks of rows, not single rows
                 xb, yb = X[start:stop], y[start:stop]
                 logits = torch.addmm(intercept, xb, coef.T)
@@ -107,20 +106,30 @@ def fit_linear_head(X, y, n_classes, *, kind, l2, max_iter=100, tol=1e-4, class_
                 del logits
                 picked = log_proba.gather(1, yb.unsqueeze(1)).squeeze(1)
                 residual = log_proba.exp_()  # softmax, in place of the log-probabilities
-                residual[torch.arange(yb.shape[0], device=device), yb] -= 1.0
+                residual[rows_index[: stop - start], yb] -= 1.0
                 if row_weight is None:
-                    loss -= picked.sum()
+                    loss -= picked.sum(dtype=torch.float64)
                 else:
                     wb = row_weight[start:stop]
-                    loss -= (picked * wb).sum()
+                    loss -= (picked * wb).sum(dtype=torch.float64)
                     residual *= wb.unsqueeze(1)
                 grad_coef.addmm_(residual.T, xb)
                 grad_intercept += residual.sum(dim=0)
                 del residual, log_proba
-            loss = loss / total_weight + 0.5 * l2 * coef.pow(2).sum()
-            theta.grad = grad_coef.div_(total_weight).add_(coef, alpha=l2).mul_(root_d)
-            intercept.grad = grad_intercept.div_(total_weight)
-        return loss
+            coef64 = coef.double()
+            loss = loss / total_weight + 0.5 * l2 * coef64.pow(2).sum()
+            grad_theta = (grad_coef.double() / total_weight + l2 * coef64) * root_d
+            grad = torch.cat([grad_theta.reshape(-1), grad_intercept.double() / total_weight])
+        return float(loss), grad.cpu().numpy()
 
-    optimizer.step(closure)
-    return theta.detach() * root_d, intercept.detach()
+    # scipy's L-BFGS-B, as sklearn's LogisticRegression uses: torch.optim.LBFGS would import
+    # torch._dynamo on first use, 1.5 to 2 s in every fresh process (a worker of a search).
+    result = minimize(
+        loss_and_gradient,
+        start,
+        method="L-BFGS-B",
+        jac=True,
+        options={"maxiter": max_iter, "gtol": tol, "ftol": 64 * np.finfo(np.float64).eps, "maxls": 50},
+    )
+    params = torch.as_tensor(result.x, device=device)
+    return (params[: k * d].reshape(k, d) * root_d).to(dtype), params[k * d :].to(dtype)

@@ -1,0 +1,62 @@
+"""Small SGD steps run on one thread; the caller's torch thread setting is always restored."""
+
+import numpy as np
+import pytest
+import torch
+
+from skselmix import SelMixClassifier
+from skselmix._training import SelMixRun
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    seen = []
+    original = SelMixRun._sgd_steps
+
+    def recording(self, *args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SelMixRun, "_sgd_steps", recording)
+    return seen
+
+
+def test_small_steps_use_one_thread_and_restore(blobs3, spy):
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        SelMixClassifier(max_iter=100, device="cpu", random_state=0).fit(*blobs3)
+        assert spy and set(spy) == {1}
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(previous)
+
+
+def test_large_steps_keep_the_callers_threads(spy, monkeypatch):
+    import skselmix._threads as threads
+
+    monkeypatch.setattr(threads, "SMALL_STEP_WORK", 1)  # every step counts as large
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        rng = np.random.RandomState(0)
+        X, y = rng.normal(size=(90, 4)) + np.repeat(np.eye(3, 4) * 3, 30, axis=0), np.repeat([0, 1, 2], 30)
+        SelMixClassifier(max_iter=50, device="cpu", random_state=0).fit(X, y)
+        assert set(spy) == {2} and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(previous)
+
+
+def test_threads_restored_after_an_error(blobs3, monkeypatch):
+    def boom(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(SelMixRun, "_sgd_steps", boom)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with pytest.raises(RuntimeError, match="boom"):
+            SelMixClassifier(max_iter=50, device="cpu").fit(*blobs3)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(previous)
