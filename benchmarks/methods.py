@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
 
 from skselmix import SelMixClassifier, get_objective
 from skselmix._confusion import balanced_confusion, recalls
@@ -49,6 +50,7 @@ class Head:
     intercept: np.ndarray
     post_hoc: object = None
     history: list = None
+    best_step: int = None
 
     def predict(self, X):
         logits = X @ self.coef.T + self.intercept
@@ -159,53 +161,158 @@ def _fit_temperature(logits, y):
     return float(log_t.detach().exp())
 
 
-def plug_in(split, objective, iterations=40, base=None):
-    """Post-hoc plug-in classifier for the objective's linear approximation (Narasimhan et al., 2015).
+def _plug_in_rule(objective, logits, y, log_prior, counts, iterations=40):
+    """The post-hoc rule of the plug-in method, chosen on feedback ``logits`` / labels ``y``.
 
-    Class probabilities eta(x) come from ERM with temperature scaling on the validation data.
-    At each step the gain matrix L = dpsi/dC (with the objective's multipliers) is taken at
-    the Frank-Wolfe mixture of confusion matrices, and the plug-in rule
-    argmax_j sum_i L_ij eta_i(x) / pi_i is evaluated on validation; the best deterministic
-    member is kept. ``base`` is the ERM head (fitted here when None).
+    Class probabilities eta(x) are the softmax of the logits after temperature scaling on the
+    same feedback rows. At each step the gain matrix L = dpsi/dC (with the objective's
+    multipliers) is taken at the Frank-Wolfe mixture of confusion matrices, and the plug-in
+    rule argmax_j sum_i L_ij eta_i(x) / pi_i is evaluated on the feedback rows; the best
+    deterministic member is kept.
     """
     obj = get_objective(objective)
-    k = split.n_classes
-    base = erm(split) if base is None else base
-    temperature = _fit_temperature(split.X_val @ base.coef.T + base.intercept, split.y_val)
-    log_prior = split.log_prior
-    counts = torch.as_tensor(np.bincount(split.y_train, minlength=k), dtype=torch.float64)
+    k = counts.shape[0]
+    temperature = _fit_temperature(logits, y)
 
     def rule(L):
-        def post_hoc(logits):
-            z = logits / temperature
+        def post_hoc(z):
+            z = z / temperature
             eta = np.exp(z - z.max(axis=1, keepdims=True))
             eta /= eta.sum(axis=1, keepdims=True)
             return (eta * np.exp(-log_prior)) @ L
         return post_hoc
 
-    head = Head(base.coef, base.intercept, rule(np.eye(k)))  # = post-hoc logit adjustment
-    C_mix = val_confusion(split, head)
-    best, best_value = head, float(obj.value(C_mix, counts))
+    def confusion(post_hoc):
+        pred = np.argmax(post_hoc(logits), axis=1)
+        return balanced_confusion(torch.as_tensor(y), torch.as_tensor(pred), k)[0]
+
+    best_rule = rule(np.eye(k))  # = post-hoc logit adjustment
+    C_mix = confusion(best_rule)
+    best_value = float(obj.value(C_mix, counts))
     mult = obj.init_multipliers(k, counts)
     for t in range(1, iterations + 1):
         mult = obj.update_multipliers(mult, C_mix, counts)
-        L = obj.gradient(C_mix, mult, counts).numpy()
-        member = Head(base.coef, base.intercept, rule(L))
-        C_member = val_confusion(split, member)
+        member = rule(obj.gradient(C_mix, mult, counts).numpy())
+        C_member = confusion(member)
         value = float(obj.value(C_member, counts))
         if value > best_value:
-            best, best_value = member, value
+            best_rule, best_value = member, value
         gamma = 2.0 / (t + 2.0)
         C_mix = (1 - gamma) * C_mix + gamma * C_member
-    return best
+    return best_rule
+
+
+def _counts(y, k):
+    return torch.as_tensor(np.bincount(y, minlength=k), dtype=torch.float64)
+
+
+def plug_in(split, objective, iterations=40, base=None):
+    """Post-hoc plug-in classifier for the objective's linear approximation (Narasimhan et al., 2015),
+    tuned on the validation rows. ``base`` is the ERM head (fitted here when None)."""
+    base = erm(split) if base is None else base
+    logits = split.X_val @ base.coef.T + base.intercept
+    rule = _plug_in_rule(objective, logits, split.y_val, split.log_prior, _counts(split.y_train, split.n_classes), iterations)
+    return Head(base.coef, base.intercept, rule)
+
+
+# ------------------------------------------------------------ cross-fitting
+def labelled(split):
+    """The split with its validation rows added to the training rows (every labelled row)."""
+    return Split(
+        np.r_[split.X_train, split.X_val], np.r_[split.y_train, split.y_val], split.X_val, split.y_val,
+        split.X_test, split.y_test, split.n_classes,
+    )
+
+
+def folds(y, n_folds, seed):
+    """Fold of every row: stratified, shuffled (as ``SelMixClassifier(cv=n_folds)`` draws them)."""
+    fold = np.empty(len(y), dtype=int)
+    for f, (_, test) in enumerate(StratifiedKFold(n_folds, shuffle=True, random_state=seed).split(y, y)):
+        fold[test] = f
+    return fold
+
+
+def _fold_split(full, fold, f):
+    keep = fold != f
+    return Split(full.X_train[keep], full.y_train[keep], None, None, None, None, full.n_classes)
+
+
+def _out_of_fold_logits(full, fold, heads):
+    logits = np.empty((len(full.y_train), full.n_classes))
+    for f, head in enumerate(heads):
+        rows = fold == f
+        logits[rows] = full.X_train[rows] @ head.coef.T + head.intercept
+    return logits
+
+
+def plug_in_cv(split, objective, n_folds=5, seed=0, iterations=40, base=None):
+    """The plug-in rule tuned on out-of-fold ERM logits of every labelled row (ERM fold heads,
+    each fitted without its fold), applied to ERM on every labelled row (``base``)."""
+    full = labelled(split)
+    fold = folds(full.y_train, n_folds, seed)
+    heads = [_torch_head(_fold_split(full, fold, f), "cross_entropy") for f in range(n_folds)]
+    logits = _out_of_fold_logits(full, fold, heads)
+    rule = _plug_in_rule(objective, logits, full.y_train, full.log_prior, _counts(full.y_train, full.n_classes), iterations)
+    base = erm(full) if base is None else base
+    return Head(base.coef, base.intercept, rule)
+
+
+def csl_cv(split, objective, n_folds=5, seed=0, rounds=10, eta=1.0, start=None):
+    """CSL with multipliers from out-of-fold feedback: each round, the fold heads' out-of-fold
+    confusion updates the multipliers and every fold head is re-fitted (warm, 30 L-BFGS steps)
+    with the new class weights; the round with the best out-of-fold objective gives the final
+    weights, with which the head on every labelled row (``start``: LA on them) is re-fitted.
+    One step size (eta = 1, the middle of the hold-out grid) keeps the cost at F heads per round.
+    """
+    obj = get_objective(objective)
+    full = labelled(split)
+    k = full.n_classes
+    fold = folds(full.y_train, n_folds, seed)
+    fold_splits = [_fold_split(full, fold, f) for f in range(n_folds)]
+    heads = [la_loss(fs) for fs in fold_splits]
+    counts = _counts(full.y_train, k)
+
+    def oof_confusion(heads):
+        pred = np.argmax(_out_of_fold_logits(full, fold, heads), axis=1)
+        return balanced_confusion(torch.as_tensor(full.y_train), torch.as_tensor(pred), k)[0]
+
+    C = oof_confusion(heads)
+    best_weights, best_value = None, float(obj.value(C, counts))
+    lam, mu = np.full(k, 1.0 / k), np.zeros(k)
+    for _ in range(rounds):
+        if hasattr(obj, "alpha"):
+            mu = np.maximum(0.0, mu - eta * k * (C.sum(dim=0).numpy() - obj.alpha / k))
+            weights = 1.0 + mu
+        else:
+            lam = lam * np.exp(-eta * recalls(C).numpy())
+            lam /= lam.sum()
+            weights = k * lam
+        weights = weights / weights.mean()
+        heads = [_torch_head(fs, "logit_adjusted", class_weight=weights, init=h, max_iter=30) for fs, h in zip(fold_splits, heads)]
+        C = oof_confusion(heads)
+        value = float(obj.value(C, counts))
+        if value > best_value:
+            best_weights, best_value = weights, value
+    start = la_loss(full) if start is None else start
+    if best_weights is None:
+        return start
+    return _torch_head(full, "logit_adjusted", class_weight=best_weights, init=start, max_iter=30)
 
 
 def selmix(split, objective, start=None, **params):
-    """SelMix (skselmix defaults), from the head ``start`` (or its own default warm start)."""
+    """SelMix (skselmix defaults), from the head ``start`` (or its own default warm start),
+    with the validation rows as its hold-out feedback."""
     clf = SelMixClassifier(metric=objective, device="cpu", **params)
     init = {} if start is None else {"coef_init": start.coef, "intercept_init": start.intercept}
     clf.fit(split.X_train, split.y_train, X_val=split.X_val, y_val=split.y_val, **init)
-    return Head(clf.coef_, clf.intercept_, history=clf.history_)
+    return Head(clf.coef_, clf.intercept_, history=clf.history_, best_step=clf.best_step_)
+
+
+def selmix_cv(split, objective, cv=5, **params):
+    """SelMix with cross-fitted feedback on every labelled row (training and validation rows)."""
+    full = labelled(split)
+    clf = SelMixClassifier(metric=objective, device="cpu", cv=cv, **params).fit(full.X_train, full.y_train)
+    return Head(clf.coef_, clf.intercept_, history=clf.history_, best_step=clf.best_step_)
 
 
 def timed(method, split, *args, **kwargs):

@@ -1,19 +1,33 @@
-"""Paired comparison of SelMix [min_recall] with its strongest baselines over many splits.
+"""Paired comparison over many splits: SelMix with hold-out and cross-fitted feedback against
+its own warm start and the strongest baselines, each with the same two kinds of feedback.
 
-    python -m benchmarks.paired                          # both datasets, seeds 10 to 19
-    python -m benchmarks.paired --datasets fashion --seeds 10 11 12
-    python -m benchmarks.paired --report-only            # rebuild paired.md from paired.json
+    python -m benchmarks.paired                          # SelMix [min_recall] and its warm start, seeds 10 to 19
+    python -m benchmarks.paired --group baselines        # CSL and the plug-in, hold-out and cross-fitted
+    python -m benchmarks.paired --group objectives --seeds 10 11 12   # the other SelMix objectives
+    python -m benchmarks.paired --report-only            # rebuild paired.md from the stored runs
 
 The quality benchmark reports mean ± std over 3 seeds. Most of that std is the split
-(which images land in the validation set, which classes are the tail), which moves every
-method together; SelMix's own random stream moves its test min recall by 0.00 to 0.01 on
-a fixed split. This benchmark therefore compares methods *per split*, over more splits
-than the quality benchmark can afford: for each seed, the same split, warm start and
-validation data for every method (as in ``benchmarks.quality``), and the difference
-SelMix minus baseline. Seeds 10 to 19 were chosen before any of these runs and are
-disjoint from the reported seeds (0 to 2) and the tuning seeds (100 and up).
+(which rows land in the validation set, which classes are the tail), which moves every
+method together. This benchmark therefore compares methods *per split*: for each seed,
+the same split for every method, and differences taken split by split. Seeds 10 to 19
+were chosen before any of these runs and are disjoint from the reported seeds (0 to 2)
+and the tuning seeds (100 and up).
 
-Writes ``benchmarks/results/paired.md`` and ``paired.json``.
+Two kinds of feedback, on the same labelled rows (the split's training and validation rows):
+
+* hold-out: train on the training rows, feedback from the validation rows (the
+  ``X_val`` of ``SelMixClassifier``); the hold-out methods share one logit-adjusted
+  warm start fitted on the training rows;
+* cross-fitted (``cv=5``): every labelled row trains and gives out-of-fold feedback.
+  For CSL, the multipliers come from out-of-fold confusion matrices of 5 fold heads and
+  the final head is refitted on every labelled row; for the plug-in, the rule is tuned on
+  out-of-fold ERM logits and applied to ERM on every labelled row.
+
+The floor is SelMix's own warm start fitted on every labelled row (the logit-adjusted
+head; what ``SelMixClassifier(cv=5)`` returns when it selects step 0).
+
+Writes ``benchmarks/results/paired.md``, and ``paired.json`` (group core) or
+``paired_<group>.json``.
 """
 
 import argparse
@@ -29,47 +43,109 @@ from .quality import evaluate, fashion_split, wordnet_split
 RESULTS = Path(__file__).resolve().parent / "results"
 SPLITS = {"fashion": fashion_split, "wordnet": wordnet_split}
 TITLES = {"fashion": "Fashion-MNIST-LT", "wordnet": "WordNet-45"}
-SELMIX = "SelMix [min_recall]"
+SELMIX_CV = "SelMix [min_recall], cv=5"
+SELMIX_HOLD_OUT = "SelMix [min_recall], hold-out"
+WARM_ALL = "Warm start (LA), all labelled rows"
 METRICS = ("min recall", "mean recall")
+OBJECTIVE_METRIC = {
+    "min_recall": "min recall",
+    "mean_recall": "mean recall",
+    "gmean": "G-mean",
+    "hmean": "H-mean",
+    "mean_recall_min_coverage": "mean recall",
+}
 
 
-def run_seed(make_split, seed):
-    """Test min and mean recall of every compared method on one split."""
+GROUPS = ("core", "baselines", "objectives")
+
+
+def run_seed(make_split, seed, group, objectives=()):
+    """Test metrics (and SelMix's best step) of one group of methods on one split.
+
+    ``core``: the two logit-adjusted heads and SelMix [min_recall] with both kinds of
+    feedback; ``baselines``: CSL and the plug-in with both kinds; ``objectives``: SelMix
+    for each of ``objectives`` with both kinds. Groups are stored apart so that they can
+    run in separate processes and be merged in the report.
+    """
     split = make_split(seed)
-    la = M.la_loss(split)
-    heads = {
-        "LA loss (tau=1)": la,
-        "CSL [min_recall]": M.csl(split, "min_recall", start=la),
-        "Plug-in [min_recall]": M.plug_in(split, "min_recall", base=M.erm(split)),
-        SELMIX: M.selmix(split, "min_recall", start=la, random_state=seed),
-    }
+    if group == "baselines":
+        heads = {
+            "CSL [min_recall], hold-out": M.csl(split, "min_recall"),
+            "CSL [min_recall], cv=5": M.csl_cv(split, "min_recall", seed=seed),
+            "Plug-in [min_recall], hold-out": M.plug_in(split, "min_recall"),
+            "Plug-in [min_recall], cv=5": M.plug_in_cv(split, "min_recall", seed=seed),
+        }
+    else:
+        la = M.la_loss(split)
+        heads = {}
+        if group == "core":
+            heads = {
+                "LA, training rows": la,
+                WARM_ALL: M.la_loss(M.labelled(split)),
+                SELMIX_HOLD_OUT: M.selmix(split, "min_recall", start=la, random_state=seed),
+                SELMIX_CV: M.selmix_cv(split, "min_recall", random_state=seed),
+            }
+        for objective in objectives if group == "objectives" else ():
+            heads[f"SelMix [{objective}], hold-out"] = M.selmix(split, objective, start=la, random_state=seed)
+            heads[f"SelMix [{objective}], cv=5"] = M.selmix_cv(split, objective, random_state=seed)
     rows = {}
     for label, head in heads.items():
-        row = evaluate(split, head)[0]
-        rows[label] = {metric: float(row[metric]) for metric in METRICS}
+        row = {metric: float(value) for metric, value in evaluate(split, head)[0].items()}
+        row["best_step"] = head.best_step
+        rows[label] = row
     return rows
 
 
-def paired_lines(per_seed):
-    """Markdown rows: each method's mean ± std, and SelMix minus it per split."""
+def merged(stores):
+    """The stored runs of every group, merged per dataset and seed (seeds that every group ran)."""
+    out = {}
+    for store in stores.values():
+        for name, res in store.items():
+            target = out.setdefault(name, {"started": [], "per_seed": {}})
+            target["started"].append(res["started"])
+            for seed, rows in res["per_seed"].items():
+                target["per_seed"].setdefault(seed, {}).update(rows)
+    return out
+
+
+def _paired(diff):
+    """Mean ± sd of per-split differences, paired t and wins / ties / losses."""
+    sd = diff.std(ddof=1) if diff.size > 1 else 0.0
+    t = diff.mean() / (sd / np.sqrt(diff.size)) if sd > 0 else float("nan")
+    # Recalls are ratios of counts: equal ones differ only by rounding.
+    wins, losses = int((diff > 1e-6).sum()), int((diff < -1e-6).sum())
+    return f"{diff.mean():+.3f} ± {sd:.3f}", f"{t:+.2f}", f"{wins} / {diff.size - wins - losses} / {losses}"
+
+
+def paired_lines(per_seed, reference=SELMIX_CV, metrics=METRICS, labels=None):
+    """Markdown rows: each method's mean ± std and the reference minus it, split by split."""
     seeds = sorted(per_seed, key=int)
-    values = {label: np.array([[per_seed[s][label][m] for m in METRICS] for s in seeds]) for label in per_seed[seeds[0]]}
-    lines = [
-        "| method | min recall | mean recall | SelMix - method, min recall: mean ± sd | SelMix wins / ties / losses |",
-        "|---|---|---|---|---|",
-    ]
-    for label, v in values.items():
-        cells = [f"{v[:, i].mean():.3f} ± {v[:, i].std():.3f}" for i in range(len(METRICS))]
-        if label == SELMIX:
-            cells += ["", ""]
-        else:
-            diff = values[SELMIX][:, 0] - v[:, 0]
-            # Recalls are ratios of counts: equal ones differ only by rounding.
-            wins, losses = int((diff > 1e-6).sum()), int((diff < -1e-6).sum())
-            cells += [f"{diff.mean():+.3f} ± {diff.std():.3f}", f"{wins} / {len(diff) - wins - losses} / {losses}"]
+    labels = [label for label in per_seed[seeds[0]] if labels is None or label in labels]
+    value = lambda label, metric: np.array([per_seed[s][label][metric] for s in seeds])  # noqa: E731
+    head = "| method | " + " | ".join(metrics) + " | " + " | ".join(
+        f"{reference.split(',')[0]} cv=5 - method, {m}: mean ± sd | paired t | wins / ties / losses" for m in metrics
+    ) + " | best step 0 |"
+    lines = [head, "|---" * (2 + 4 * len(metrics)) + "|"]
+    for label in labels:
+        cells = [f"{value(label, m).mean():.3f} ± {value(label, m).std():.3f}" for m in metrics]
+        for m in metrics:
+            cells += ["", "", ""] if label == reference else list(_paired(value(reference, m) - value(label, m)))
+        steps = [per_seed[s][label].get("best_step") for s in seeds]
+        cells.append("" if steps[0] is None else f"{sum(step == 0 for step in steps)} / {len(steps)}")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    per_split = " ".join(f"{s}: {per_seed[s][SELMIX]['min recall']:.3f}" for s in seeds)
-    return lines + ["", f"SelMix [min_recall] test min recall per seed: {per_split}."]
+    return lines
+
+
+def _section(title, per_seed, labels, reference, metrics):
+    """A paired table over the seeds that ran ``reference``, for the labels every one of them ran."""
+    seeds = sorted((s for s in per_seed if reference in per_seed[s]), key=int)
+    labels = [label for label in labels if all(label in per_seed[s] for s in seeds)]
+    if len(seeds) < 2:
+        return ""
+    rows = {s: per_seed[s] for s in seeds}
+    return (
+        f"### {title} (seeds {', '.join(seeds)})\n\n" + "\n".join(paired_lines(rows, reference=reference, metrics=metrics, labels=labels))
+    )
 
 
 def write_report(results):
@@ -77,42 +153,75 @@ def write_report(results):
     for name in SPLITS:
         if name not in results:
             continue
-        res = results[name]
-        sections.append(
-            f"## {TITLES[name]}\n\nSeeds {', '.join(sorted(res['per_seed'], key=int))} "
-            f"(run started {res['started']}). Test metrics, mean ± std over seeds; "
-            "differences are paired (same split).\n\n" + "\n".join(paired_lines(res["per_seed"]))
-        )
+        per_seed = results[name]["per_seed"]
+        core = ["LA, training rows", WARM_ALL, SELMIX_HOLD_OUT, SELMIX_CV]
+        parts = [
+            f"## {TITLES[name]}\n\nRuns started {', '.join(results[name]['started'])}. Test metrics, mean ± std over "
+            "splits; differences are paired (same split), sd over splits, t = mean / (sd / sqrt(n)). "
+            "`best step 0`: splits on which SelMix returned its warm start.",
+            _section("SelMix [min_recall] and its warm start", per_seed, core, SELMIX_CV, METRICS),
+        ]
+        seeds = sorted((s for s in per_seed if SELMIX_CV in per_seed[s]), key=int)
+        if seeds:
+            parts.append(f"{SELMIX_CV} test min recall per seed: " + " ".join(f"{s}: {per_seed[s][SELMIX_CV]['min recall']:.3f}" for s in seeds) + ".")
+        baseline_labels = sorted({label for rows in per_seed.values() for label in rows if label.startswith(("CSL", "Plug-in"))})
+        if baseline_labels:
+            parts.append(_section("Baselines with both kinds of feedback", per_seed, [WARM_ALL, *baseline_labels, SELMIX_CV], SELMIX_CV, METRICS))
+        for objective, metric in OBJECTIVE_METRIC.items():
+            reference = f"SelMix [{objective}], cv=5"
+            if objective == "min_recall" or not any(reference in rows for rows in per_seed.values()):
+                continue
+            metrics = ("mean recall", "min coverage x K") if objective == "mean_recall_min_coverage" else tuple(dict.fromkeys((metric, "mean recall")))
+            labels = [WARM_ALL, f"SelMix [{objective}], hold-out", reference]
+            parts.append(_section(f"SelMix [{objective}]", per_seed, labels, reference, metrics))
+        sections.append("\n\n".join(part for part in parts if part))
     header = (
         "# Paired comparison over more splits\n\n"
-        "Generated by `python -m benchmarks.paired` (see the module docstring). Every method gets "
-        "the same split, logit-adjusted warm start and validation data, with the defaults of the "
-        "quality benchmark; the test set is used only for these numbers. A difference counts as a "
-        "tie when the two min recalls are equal (up to rounding).\n\n"
+        "Generated by `python -m benchmarks.paired` (see the module docstring for what each method gets). "
+        "All heads use SelMix's default L2 strength (0.1 / number of rows they train on) in SelMix's own "
+        "feature coordinates; the test set is used only for these numbers. A difference counts as a tie "
+        "when the two values are equal up to rounding.\n\n"
     )
-    (RESULTS / "paired.md").write_text(header + "\n\n".join(sections) + "\n")
+    notes = NOTES.read_text() if NOTES.exists() else ""
+    (RESULTS / "paired.md").write_text(header + "\n\n".join(sections) + "\n\n" + notes)
+
+
+NOTES = Path(__file__).resolve().parent / "paired_notes.md"
+
+
+def _store_path(group):
+    return RESULTS / ("paired.json" if group == "core" else f"paired_{group}.json")
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", default=list(SPLITS), choices=list(SPLITS))
     parser.add_argument("--seeds", nargs="+", type=int, default=list(range(10, 20)))
-    parser.add_argument("--report-only", action="store_true", help="rebuild paired.md from paired.json")
+    parser.add_argument("--group", default="core", choices=GROUPS, help="which methods to run (see run_seed)")
+    parser.add_argument("--objectives", nargs="*", default=["mean_recall", "gmean", "hmean", "mean_recall_min_coverage"],
+                        choices=[o for o in OBJECTIVE_METRIC if o != "min_recall"], help="for --group objectives")
+    parser.add_argument("--report-only", action="store_true", help="rebuild paired.md from the stored runs")
     args = parser.parse_args(argv)
-    store = RESULTS / "paired.json"
-    results = stored_run(parser, store, required=args.report_only)
+    stores = {group: stored_run(parser, _store_path(group), required=False) for group in GROUPS}
+    if args.report_only and not any(stores.values()):
+        stored_run(parser, _store_path("core"), required=True)  # says which file is missing
     RESULTS.mkdir(parents=True, exist_ok=True)
     if not args.report_only:
+        path = _store_path(args.group)
         for name in args.datasets:
             started = utc_now()
-            per_seed = {}
+            # Seeds run earlier for this group and dataset are kept; the ones run now replace theirs.
+            per_seed = dict(stores[args.group].get(name, {}).get("per_seed", {}))
             for seed in args.seeds:
-                per_seed[str(seed)] = run_seed(SPLITS[name], seed)
+                per_seed[str(seed)] = run_seed(SPLITS[name], seed, args.group, args.objectives)
                 print(f"[{name}] seed {seed}: " + "  ".join(
-                    f"{label} {row['min recall']:.3f}" for label, row in per_seed[str(seed)].items()), flush=True)
-            results[name] = {"started": started, "per_seed": per_seed}
-            store.write_text(json.dumps(results, indent=1))
-    write_report(results)
+                    f"{label} {row['min recall']:.3f}/{row['mean recall']:.3f}/{row['best_step']}"
+                    for label, row in per_seed[str(seed)].items()), flush=True)
+                # Stored after every split: a long run that stops keeps what it measured.
+                stores[args.group] = stored_run(parser, path, required=False)
+                stores[args.group][name] = {"started": started, "per_seed": per_seed}
+                path.write_text(json.dumps(stores[args.group], indent=1))
+    write_report(merged(stores))
     print(f"wrote {RESULTS / 'paired.md'}", flush=True)
 
 

@@ -3,6 +3,7 @@
     python -m benchmarks.perf            # everything (~15 min on 2 cores)
     python -m benchmarks.perf --quick    # small sizes, for a smoke test
     python -m benchmarks.perf --cuda     # the CUDA column, on a GPU machine (perf_cuda.md)
+    python -m benchmarks.perf --second-pass   # small data, a busy machine, N=100k vs two C, cv=5
 
 Writes ``benchmarks/results/perf.md``, ``perf.json`` and PNG plots. Each ratio is measured
 in the same run; times are medians over repeats.
@@ -290,9 +291,12 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--cuda", action="store_true", help="the CUDA column only (needs a GPU)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the --cuda results")
+    parser.add_argument("--second-pass", action="store_true", help="small data, contention, N=100k vs two C, cv=5")
     args = parser.parse_args(argv)
     if args.cuda:
         return cuda_main(args.out)
+    if args.second_pass:
+        return second_pass_main()
     RESULTS.mkdir(parents=True, exist_ok=True)
     threads = torch.get_num_threads()
     if args.quick:
@@ -354,3 +358,142 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
+
+
+# ------------------------------------------------------------ second pass (issue: speed)
+SPIN_SCRIPT = "import time\nend = time.time() + {seconds}\nwhile time.time() < end:\n    pass\n"
+
+
+class Spinners:
+    """One CPU-bound process per core (started and stopped here), to time fits on a busy machine."""
+
+    def __init__(self, seconds=600):
+        import os
+
+        self.count = len(os.sched_getaffinity(0))
+        self.seconds = seconds
+
+    def __enter__(self):
+        self.procs = [subprocess.Popen([sys.executable, "-c", SPIN_SCRIPT.format(seconds=self.seconds)]) for _ in range(self.count)]
+        time.sleep(0.5)
+        return self
+
+    def __exit__(self, *exc):
+        for proc in self.procs:
+            proc.kill()
+            proc.wait()
+
+
+def quickstart_split():
+    from sklearn.datasets import load_digits
+
+    from skselmix.datasets import long_tailed_split
+
+    X, y = load_digits(return_X_y=True)
+    return long_tailed_split(X, y, rho=50, n_val_per_class=25, n_test_per_class=50, random_state=0)[:2]
+
+
+FRESH_SELMIX = (
+    "import time; t = time.perf_counter(); from skselmix import SelMixClassifier; from benchmarks.perf import quickstart_split; "
+    "X, y = quickstart_split(); SelMixClassifier(random_state=0).fit(X, y); print(time.perf_counter() - t)"
+)
+FRESH_LOGREG = (
+    "import time; t = time.perf_counter(); import torch; from sklearn.linear_model import LogisticRegression; "
+    "from benchmarks.perf import quickstart_split; X, y = quickstart_split(); LogisticRegression(max_iter=1000).fit(X, y); "
+    "print(time.perf_counter() - t)"
+)
+
+
+def fresh_process_seconds(code, repeats):
+    root = Path(__file__).resolve().parents[1]
+    times = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root).stdout.split()[-1])
+             for _ in range(repeats)]
+    return float(np.median(times))
+
+
+def second_pass(repeats=5):
+    """Small data, a busy machine, large data against LogisticRegression at two C, and cv=5."""
+    from skselmix._training import resolve_weight_decay
+
+    out = {}
+    X, y = quickstart_split()
+    selmix = lambda: SelMixClassifier(random_state=0).fit(X, y)  # noqa: E731
+    logreg = lambda: LogisticRegression(max_iter=1000).fit(X, y)  # noqa: E731
+    selmix()  # first fit of the process: imports and caches out of the timing
+    t_sm, _ = median_time(selmix, repeats)
+    t_lr, _ = median_time(logreg, repeats)
+    out["small"] = {"selmix_s": t_sm, "logreg_s": t_lr, "ratio": t_sm / t_lr}
+    print(f"quickstart: SelMix {t_sm:.3f}s, LogisticRegression {t_lr:.3f}s, ratio {t_sm / t_lr:.1f}", flush=True)
+    t_fresh_sm, t_fresh_lr = fresh_process_seconds(FRESH_SELMIX, 3), fresh_process_seconds(FRESH_LOGREG, 3)
+    out["fresh"] = {"selmix_s": t_fresh_sm, "torch_logreg_s": t_fresh_lr, "ratio": t_fresh_sm / t_fresh_lr}
+    print(f"fresh process: import skselmix + fit {t_fresh_sm:.2f}s, import torch + LogisticRegression {t_fresh_lr:.2f}s", flush=True)
+
+    X20, y20 = long_tailed_gaussians(20_000, 512, 10)
+    cases = {"quickstart (273 x 64, K=10)": (X, y, 3), "N=20k, D=512, K=10": (X20, y20, 3)}
+    out["contention"] = []
+    for label, (Xc, yc, reps) in cases.items():
+        fit = lambda: SelMixClassifier(random_state=0).fit(Xc, yc)  # noqa: E731
+        quiet, _ = median_time(fit, reps)
+        with Spinners():
+            busy, _ = median_time(fit, reps)
+        out["contention"].append({"case": label, "quiet_s": quiet, "busy_s": busy, "ratio": busy / quiet})
+        print(f"contention {label}: quiet {quiet:.2f}s, busy {busy:.2f}s, x{busy / quiet:.2f}", flush=True)
+
+    Xl, yl = long_tailed_gaussians(100_000, 512, 100)
+    l2_holdout = resolve_weight_decay("auto", int(0.8 * len(yl)))
+    same_l2_C = 1.0 / (resolve_weight_decay("auto", len(yl)) * len(yl))  # sklearn's C for the penalty on all rows
+    timings = {}
+    for name, fn in {
+        "selmix_holdout": lambda: SelMixClassifier(random_state=0).fit(Xl, yl),
+        "selmix_cv5": lambda: SelMixClassifier(cv=5, random_state=0).fit(Xl, yl),
+        "logreg_C1": lambda: LogisticRegression(max_iter=100).fit(Xl, yl),
+        "logreg_same_l2": lambda: LogisticRegression(C=same_l2_C, max_iter=100).fit(Xl, yl),
+    }.items():
+        timings[name], _ = median_time(fn, 1)
+        print(f"N=100k, D=512, K=100: {name} {timings[name]:.1f}s", flush=True)
+    out["large"] = {**timings, "l2_holdout": l2_holdout, "same_l2_C": same_l2_C,
+                    "cv5_over_holdout": timings["selmix_cv5"] / timings["selmix_holdout"],
+                    "holdout_over_logreg_C1": timings["selmix_holdout"] / timings["logreg_C1"],
+                    "holdout_over_logreg_same_l2": timings["selmix_holdout"] / timings["logreg_same_l2"]}
+    return out
+
+
+def second_pass_main():
+    threads = torch.get_num_threads()
+    out = {"machine": machine_description(), "torch_threads": threads, "started": utc_now(), **second_pass()}
+    (RESULTS / "perf_second_pass.json").write_text(json.dumps(out, indent=1))
+    small, fresh, large = out["small"], out["fresh"], out["large"]
+    lines = [
+        "# Speed, second pass",
+        "",
+        f"Generated by `python -m benchmarks.perf --second-pass` on {out['started']}: {out['machine']}, torch "
+        f"{torch.__version__} with {threads} intra-op threads (the caller's setting; SelMix's small SGD steps run on one), "
+        "no other job on the machine except the spinning processes of the contention rows. Medians of 5 runs "
+        "(small data), 3 (contention) and single runs (N = 100k).",
+        "",
+        "## Small data: the quickstart split (273 x 64, K = 10, internal validation split)",
+        "",
+        md_table([small], ["selmix_s", "logreg_s", "ratio"]),
+        "",
+        "A fresh process that imports and fits once (median of 3 processes): import skselmix + fit vs import torch "
+        "+ LogisticRegression(max_iter=1000).fit:",
+        "",
+        md_table([fresh], ["selmix_s", "torch_logreg_s", "ratio"]),
+        "",
+        "## Busy machine: the same default fit, quiet and with one CPU-bound process spinning per core",
+        "",
+        md_table(out["contention"], ["case", "quiet_s", "busy_s", "ratio"]),
+        "",
+        "## Large data: N = 100k, D = 512, K = 100 (long-tailed Gaussians, float32)",
+        "",
+        "`selmix_holdout` is `SelMixClassifier()` (internal 20 % hold-out), `selmix_cv5` is `SelMixClassifier(cv=5)`; "
+        f"`logreg_same_l2` is LogisticRegression with C = {large['same_l2_C']:.4g}, the L2 strength of SelMix's "
+        "weight_decay='auto' on all rows; `logreg_C1` is sklearn's default C = 1.",
+        "",
+        md_table([large], ["selmix_holdout", "selmix_cv5", "logreg_C1", "logreg_same_l2", "cv5_over_holdout",
+                           "holdout_over_logreg_C1", "holdout_over_logreg_same_l2"]),
+        "",
+    ]
+    (RESULTS / "perf_second_pass.md").write_text("\n".join(lines))
+    print(f"wrote {RESULTS / 'perf_second_pass.md'}")
+    return out

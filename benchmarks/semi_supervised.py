@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.semi_supervised import SelfTrainingClassifier
 
 from skselmix import SelMixClassifier
-from skselmix._features import rms_row_norm
+from skselmix._features import fit_feature_map
 from skselmix.datasets import fetch_fashion_mnist_embeddings, long_tailed_profile
 from skselmix.metrics import mean_recall_score, min_recall_score
 
@@ -46,8 +46,8 @@ def make_split(seed, rho_u, n_max_u):
         parts["lab"].append(idx[100:100 + n_lab[c]])
         parts["unl"].append(idx[100 + n_lab[c]:100 + n_lab[c] + n_unl[c]])
     lab, unl, val = (np.concatenate(parts[k]) for k in ("lab", "unl", "val"))
-    scale = rms_row_norm(X[lab])
-    return (X[lab] / scale, y[lab], X[unl] / scale, y[unl], X[val] / scale, y[val], X_test / scale, y_test)
+    fmap = fit_feature_map(X[lab])  # SelMix's own coordinates, fitted on the labelled rows
+    return (fmap.transform(X[lab]), y[lab], fmap.transform(X[unl]), y[unl], fmap.transform(X[val]), y[val], fmap.transform(X_test), y_test)
 
 
 def with_unlabeled(X_l, y_l, X_u):

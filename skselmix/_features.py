@@ -23,40 +23,6 @@ def row_blocks(n_rows, width, block_elements=_BLOCK_ELEMENTS):
     return ((start, min(start + step, n_rows)) for start in range(0, n_rows, step))
 
 
-def rms_row_norm(X):
-    """Root-mean-square Euclidean norm of the rows of ``X`` (1.0 if ``X`` is all zeros).
-
-    The result does not depend on the memory layout of ``X`` (C or Fortran
-    order, a DataFrame): every block is summed in C order.
-
-    Raises
-    ------
-    ValueError
-        When the norm is not a normal float64 number: subnormal (entries near
-        1e-320 have lost their precision, and ``1 / norm`` overflows) or
-        overflowing (entries near 1e307 in thousands of columns).
-    """
-    n, d = X.shape
-    peak = 0.0
-    for start, stop in row_blocks(n, d):
-        peak = max(peak, float(np.max(np.abs(X[start:stop]), initial=0.0)))
-    if peak == 0:
-        return 1.0
-    total = 0.0
-    for start, stop in row_blocks(n, d):
-        block = np.ascontiguousarray(X[start:stop], dtype=np.float64) / peak
-        total += float(np.einsum("ij,ij->", block, block))
-    with np.errstate(over="ignore"):
-        rms = peak * math.sqrt(total / n)
-    if not (math.isfinite(rms) and rms >= np.finfo(np.float64).tiny):
-        raise ValueError(
-            f"X is outside the magnitudes skselmix can fit: the root-mean-square norm of its rows "
-            f"({'overflows float64' if not math.isfinite(rms) else f'{rms:g} is subnormal'}; largest |X| = {peak:g}). "
-            "Rescale X (e.g. StandardScaler) first."
-        )
-    return rms
-
-
 class FeatureMap:
     """The affine map ``x -> (x - offset) / scale`` that training works in.
 

@@ -45,6 +45,8 @@ class SelMixRun:
     fitted state and is never left half-updated.
     """
 
+    _gain_per_head = False
+
     def __init__(self, params, objective, device, rng, n_classes):
         self.p = params
         self.objective = objective
@@ -113,7 +115,14 @@ class SelMixRun:
             mean_coef, mean_intercept = coef.mean(dim=0), intercept.mean(dim=0)
             gain = gain_from_sensitivity(prototypes, mean_coef, mean_intercept, sensitivity, lambda_mean)
             gain_n = normalize_gain(gain)
-            probs = restrict_to_heads(sampling_distribution(gain_n, p.s), pools.counts.reshape(-1, k))
+            if self._gain_per_head and coef.shape[0] > 1:  # measurement switch (benchmarks)
+                dist = torch.stack([
+                    sampling_distribution(normalize_gain(gain_from_sensitivity(prototypes, c, b, sensitivity, lambda_mean)), p.s)
+                    for c, b in zip(coef, intercept)
+                ])
+            else:
+                dist = sampling_distribution(gain_n, p.s)
+            probs = restrict_to_heads(dist, pools.counts.reshape(-1, k))
             history.append(self._record(step, value, confusion, multipliers, gain, probs.mean(dim=0)))
             partners = None
             if unlabeled is not None:

@@ -84,20 +84,27 @@ def test_paired_report_differences_are_per_split(tmp_path, monkeypatch):
 
     from benchmarks import paired
 
-    def row(min_recall):
-        return {"min recall": min_recall, "mean recall": 0.8}
+    def row(min_recall, best_step=None):
+        return {"min recall": min_recall, "mean recall": 0.8, "best_step": best_step}
 
-    # SelMix beats LA on seed 1, ties on seed 2 and loses on seed 3.
+    # SelMix (cv=5) beats LA on seed 1, ties on seed 2 and loses on seed 3; it keeps its warm
+    # start on seed 2.
     per_seed = {
-        "1": {"LA loss (tau=1)": row(0.5), paired.SELMIX: row(0.7)},
-        "2": {"LA loss (tau=1)": row(0.6), paired.SELMIX: row(0.6)},
-        "3": {"LA loss (tau=1)": row(0.7), paired.SELMIX: row(0.6)},
+        "1": {"LA, training rows": row(0.5), paired.SELMIX_CV: row(0.7, 100)},
+        "2": {"LA, training rows": row(0.6), paired.SELMIX_CV: row(0.6, 0)},
+        "3": {"LA, training rows": row(0.7), paired.SELMIX_CV: row(0.6, 50)},
     }
     monkeypatch.setattr(paired, "RESULTS", tmp_path)
+    monkeypatch.setattr(paired, "NOTES", tmp_path / "no_notes.md")
     (tmp_path / "paired.json").write_text(json.dumps({"fashion": {"started": "2026-01-02 03:04 UTC", "per_seed": per_seed}}))
     paired.main(["--report-only"])
     text = (tmp_path / "paired.md").read_text()
     diff = np.array([0.2, 0.0, -0.1])
-    assert f"| LA loss (tau=1) | 0.600 ± 0.082 | 0.800 ± 0.000 | {diff.mean():+.3f} ± {diff.std():.3f} | 1 / 1 / 1 |" in text
-    assert "Seeds 1, 2, 3 (run started 2026-01-02 03:04 UTC)" in text
+    t = diff.mean() / (diff.std(ddof=1) / np.sqrt(3))
+    assert (
+        f"| LA, training rows | 0.600 ± 0.082 | 0.800 ± 0.000 | {diff.mean():+.3f} ± {diff.std(ddof=1):.3f} | {t:+.2f} | 1 / 1 / 1 |"
+        in text
+    )
+    assert f"| {paired.SELMIX_CV} | 0.633 ± 0.047 | 0.800 ± 0.000 |" in text and "| 1 / 3 |" in text
+    assert "Runs started 2026-01-02 03:04 UTC" in text and "(seeds 1, 2, 3)" in text
     assert "1: 0.700 2: 0.600 3: 0.600" in text
