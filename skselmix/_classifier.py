@@ -23,6 +23,7 @@ from ._validation import check_number, local_random_state, tensor_to_numpy
 from ._warm_start import WARM_STARTS
 
 _FLOAT_DTYPES = (np.float64, np.float32)
+AUTO_FOLDS = 5  # folds of cv="auto" when no X_val is given
 
 
 class SelMixClassifier(ClassifierMixin, BaseEstimator):
@@ -357,6 +358,8 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         check_number(self.pseudo_label_threshold, "pseudo_label_threshold", min_val=0.0, max_val=1.0)
         if isinstance(self.cv, (numbers.Number, np.bool_)):
             check_number(self.cv, "cv", integral=True, min_val=2)
+        elif isinstance(self.cv, str) and self.cv != "auto":
+            raise ValueError(f"cv must be 'auto', None, an int >= 2, a splitter or an iterable of splits; got {self.cv!r}.")
         if self.mixup not in MIXUPS:
             raise ValueError(f"mixup must be one of {', '.join(map(repr, MIXUPS))}, got {self.mixup!r}.")
         if self.init not in WARM_STARTS + ("auto",):
@@ -385,7 +388,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
             )
         if (X_val is None) != (y_val is None):
             raise ValueError("X_val and y_val must be passed together (or neither).")
-        if X_val is not None and self.cv is not None:
+        if X_val is not None and self.cv not in (None, "auto"):
             raise ValueError(
                 f"X_val was passed with cv={self.cv!r}: cross-fitting takes its feedback from out-of-fold "
                 "predictions on the training rows. Pass cv=None to use X_val, or add X_val to the training rows."
@@ -511,7 +514,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         stack_coef, stack_intercept = result.pop("stack")
         self.classes_ = classes
         self.coef_, self.intercept_ = coef, intercept
-        if self.cv is not None:
+        if stack_coef.shape[0] > 1:
             self.cv_heads_ = fmap.head_to_original(stack_coef, stack_intercept)
         elif hasattr(self, "cv_heads_"):
             del self.cv_heads_
@@ -524,8 +527,9 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
 
     def _feedback(self, X, y_enc, X_val, y_val_enc, n_classes, fmap, device, rng):
         """The feedback mode: cross-fitting (``cv``), a user's ``X_val``, or an internal hold-out."""
-        if self.cv is not None:
-            fold, n_folds = self._folds(X, y_enc, rng)
+        cv = (AUTO_FOLDS if X_val is None else None) if (isinstance(self.cv, str) and self.cv == "auto") else self.cv
+        if cv is not None:
+            fold, n_folds = self._folds(cv, X, y_enc, rng)
             return CrossFitFeedback(
                 scaled_float32_tensor(X, fmap, device),
                 torch.as_tensor(y_enc, device=device),
@@ -544,13 +548,14 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         as_labels = lambda y: torch.as_tensor(y, device=device, dtype=torch.long)  # noqa: E731
         return HoldOutFeedback(xt, as_labels(y_tr), xv, as_labels(y_va), n_classes)
 
-    def _folds(self, X, y_enc, rng):
+    @staticmethod
+    def _folds(cv, X, y_enc, rng):
         """Fold of every labelled row from ``cv``; each row must be in exactly one test fold."""
-        if isinstance(self.cv, numbers.Integral):
+        if isinstance(cv, numbers.Integral):
             # Shuffled within classes: rows sorted by class or time must not make the folds.
-            splitter = StratifiedKFold(int(self.cv), shuffle=True, random_state=rng.randint(np.iinfo(np.int32).max))
+            splitter = StratifiedKFold(int(cv), shuffle=True, random_state=rng.randint(np.iinfo(np.int32).max))
         else:  # a splitter or an iterable of (train, test) pairs, as sklearn accepts
-            splitter = check_cv(self.cv, y_enc, classifier=True)
+            splitter = check_cv(cv, y_enc, classifier=True)
         fold = np.full(y_enc.shape[0], -1)
         times_tested = np.zeros(y_enc.shape[0], dtype=int)
         with warnings.catch_warnings():
@@ -563,7 +568,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         if n_folds < 2 or not (times_tested == 1).all():
             raise ValueError(
                 f"cv must split the labelled rows into at least 2 folds, each row in exactly one test fold; "
-                f"{self.cv!r} gave {n_folds} split(s) and tested {int((times_tested == 0).sum())} row(s) never and "
+                f"{cv!r} gave {n_folds} split(s) and tested {int((times_tested == 0).sum())} row(s) never and "
                 f"{int((times_tested > 1).sum())} more than once."
             )
         return fold, n_folds

@@ -118,7 +118,7 @@ def test_deterministic(data):
         (1, ValueError, "cv == 1, must be >= 2"),
         (True, TypeError, "cv must be an int, got a bool"),
         (2.5, TypeError, "cv must be an instance of int"),
-        ("five", ValueError, "Expected `cv` as an integer"),
+        ("five", ValueError, "cv must be 'auto', None, an int >= 2"),
     ],
 )
 def test_bad_cv_values(data, cv, error, match):
@@ -149,3 +149,11 @@ def test_kfold_and_iterable_of_splits(data):
     assert model.cv_heads_[0].shape == (4, 4, 6)
     splits = list(StratifiedKFold(3).split(X, y))
     assert clf(cv=splits).fit(X, y).cv_heads_[0].shape == (3, 4, 6)
+
+
+def test_auto_cross_fits_without_x_val_and_holds_out_with_it(data):
+    X, y = data
+    auto = SelMixClassifier(cv="auto", max_iter=50, device="cpu", random_state=0)
+    assert auto.fit(X, y).cv_heads_[0].shape[0] == 5
+    auto.fit(X, y, X_val=X[::3], y_val=y[::3])
+    assert not hasattr(auto, "cv_heads_")  # the user's validation rows are the feedback
