@@ -119,7 +119,10 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         start is fitted from zeros, not from a warm start on all rows, which
         would have seen the fold. One gain matrix serves every head: it is
         computed at the mean head, from the pooled confusion matrix and the
-        prototypes of all labelled rows. Costs about ``F`` warm starts.
+        prototypes of all labelled rows (one matrix per head, at each head's
+        logits, gave the same test min recall on Fashion-MNIST-LT, +0.0003 on
+        average over four splits, at ``F`` times the gain cost). Costs about
+        ``F`` warm starts.
         Passing ``X_val`` with ``cv`` is an error.
     n_iter_no_change : int or None, default=10
         Stop after this many refreshes without an improvement of the best
@@ -195,7 +198,9 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
     gain_matrix_ : ndarray of shape (n_classes, n_classes)
         Last gain matrix, divided by its largest absolute entry.
     sampling_distribution_ : ndarray of shape (n_classes, n_classes)
-        Last pair distribution ``P``.
+        Last pair distribution ``P`` (with ``cv``, the mean over the fold
+        heads, which differ only where a class has no training row in a
+        head's folds).
     prototypes_ : ndarray of shape (n_classes, n_features)
         Class prototypes (mean validation feature; training mean for a class
         absent from the validation data; with ``cv``, the mean of all labelled

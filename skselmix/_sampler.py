@@ -105,7 +105,7 @@ def restrict_to_heads(probs, counts):
     """
     available = counts > 0
     ok = available.unsqueeze(2) & available.unsqueeze(1)
-    probs = (probs if probs.dim() == 3 else probs.unsqueeze(0)) * ok.to(probs)
+    probs = probs.unsqueeze(0) * ok.to(probs)
     total = probs.sum(dim=(1, 2), keepdim=True)
     if not bool((total > 0).all()):
         raise ValueError("No class pair has rows to mix: every class is empty in the mixing pools.")

@@ -45,8 +45,6 @@ class SelMixRun:
     fitted state and is never left half-updated.
     """
 
-    _gain_per_head = False
-
     def __init__(self, params, objective, device, rng, n_classes):
         self.p = params
         self.objective = objective
@@ -110,19 +108,12 @@ class SelMixRun:
             multipliers = self.objective.update_multipliers(multipliers, confusion, class_counts)
             grad = self._objective_gradient(confusion, multipliers, class_counts, step)
             sensitivity = objective_logit_sensitivity(confusion.to(torch.float32), grad, DEFAULT_CONFUSION_SMOOTHING)
-            # One gain matrix for the whole stack, at the mean head (see the estimator's
-            # `cv` docstring for why not one per head).
+            # One gain matrix for the whole stack, at the mean head: one matrix per fold head
+            # tied with it on Fashion-MNIST-LT (benchmarks/paired_notes.md) at F times the cost.
             mean_coef, mean_intercept = coef.mean(dim=0), intercept.mean(dim=0)
             gain = gain_from_sensitivity(prototypes, mean_coef, mean_intercept, sensitivity, lambda_mean)
             gain_n = normalize_gain(gain)
-            if self._gain_per_head and coef.shape[0] > 1:  # measurement switch (benchmarks)
-                dist = torch.stack([
-                    sampling_distribution(normalize_gain(gain_from_sensitivity(prototypes, c, b, sensitivity, lambda_mean)), p.s)
-                    for c, b in zip(coef, intercept)
-                ])
-            else:
-                dist = sampling_distribution(gain_n, p.s)
-            probs = restrict_to_heads(dist, pools.counts.reshape(-1, k))
+            probs = restrict_to_heads(sampling_distribution(gain_n, p.s), pools.counts.reshape(-1, k))
             history.append(self._record(step, value, confusion, multipliers, gain, probs.mean(dim=0)))
             partners = None
             if unlabeled is not None:
@@ -162,7 +153,7 @@ class SelMixRun:
             "n_iter_": step,
             "history_": history,
             "gain_matrix_": gain_n.cpu().numpy().astype(np.float64),
-            "sampling_distribution_": probs[0].cpu().numpy() if feedback.n_heads == 1 else probs.cpu().numpy(),
+            "sampling_distribution_": probs.mean(dim=0).cpu().numpy(),  # one head's, or the heads' mean
             "best_validation_score_": best["value"],
             "best_step_": best["step"],
             "init_": init_used,
