@@ -113,6 +113,24 @@ def la_post_hoc(split, objective=None, base=None):
     return head
 
 
+def _csl_step(obj, C, lam, mu, eta):
+    """One multiplier update from a confusion matrix: ``(class weights, lam, mu)``.
+
+    Recall objectives: l <- l * exp(-eta * r), normalised, weights K * l. Coverage
+    constraints: mu_j <- max(0, mu_j - eta * K * (cov_j - alpha / K)), weights 1 + mu.
+    Weights are returned with mean one.
+    """
+    k = C.shape[0]
+    if hasattr(obj, "alpha"):
+        mu = np.maximum(0.0, mu - eta * k * (C.sum(dim=0).numpy() - obj.alpha / k))
+        weights = 1.0 + mu
+    else:
+        lam = lam * np.exp(-eta * recalls(C).numpy())
+        lam /= lam.sum()
+        weights = k * lam
+    return weights / weights.mean(), lam, mu
+
+
 def csl(split, objective, rounds=10, etas=(0.25, 1.0, 4.0), start=None):
     """Cost-sensitive learning with multipliers from validation feedback (CSL / group-DRO style).
 
@@ -130,15 +148,8 @@ def csl(split, objective, rounds=10, etas=(0.25, 1.0, 4.0), start=None):
     for eta in etas:
         head, lam, mu = start, np.full(k, 1.0 / k), np.zeros(k)
         for _ in range(rounds):
-            C = val_confusion(split, head)
-            if hasattr(obj, "alpha"):
-                mu = np.maximum(0.0, mu - eta * k * (C.sum(dim=0).numpy() - obj.alpha / k))
-                weights = 1.0 + mu
-            else:
-                lam = lam * np.exp(-eta * recalls(C).numpy())
-                lam /= lam.sum()
-                weights = k * lam
-            head = _torch_head(split, "logit_adjusted", class_weight=weights / weights.mean(), init=head, max_iter=30)
+            weights, lam, mu = _csl_step(obj, val_confusion(split, head), lam, mu, eta)
+            head = _torch_head(split, "logit_adjusted", class_weight=weights, init=head, max_iter=30)
             value = _value(obj, split, head)
             if value > best_value:
                 best, best_value = head, value
@@ -280,14 +291,7 @@ def csl_cv(split, objective, n_folds=5, seed=0, rounds=10, eta=1.0, start=None):
     best_weights, best_value = None, float(obj.value(C, counts))
     lam, mu = np.full(k, 1.0 / k), np.zeros(k)
     for _ in range(rounds):
-        if hasattr(obj, "alpha"):
-            mu = np.maximum(0.0, mu - eta * k * (C.sum(dim=0).numpy() - obj.alpha / k))
-            weights = 1.0 + mu
-        else:
-            lam = lam * np.exp(-eta * recalls(C).numpy())
-            lam /= lam.sum()
-            weights = k * lam
-        weights = weights / weights.mean()
+        weights, lam, mu = _csl_step(obj, C, lam, mu, eta)
         heads = [_torch_head(fs, "logit_adjusted", class_weight=weights, init=h, max_iter=30) for fs, h in zip(fold_splits, heads)]
         C = oof_confusion(heads)
         value = float(obj.value(C, counts))

@@ -62,7 +62,7 @@ def fit_feature_map(X):
     offsets (raw tabular columns in 0..15 left it far from its optimum).
     The relative scales of the columns are kept: per-column standardisation
     amplified near-constant pixels of long-tailed digits and lowered SelMix's
-    test min recall there (benchmarks/quality_notes.md).
+    test min recall there (benchmarks/paired_notes.md).
 
     Column moments are accumulated on ``(X - X[0]) / peak`` (``peak`` the largest
     ``|X|``): shifting by a row keeps large offsets from cancelling the variance,
