@@ -24,7 +24,7 @@ from ._sampler import (
     sample_pairs,
     sampling_distribution,
 )
-from ._threads import step_threads
+from ._threads import SMALL_FIT_WORK, SMALL_STEP_WORK, one_thread_below
 
 # weight_decay="auto" is AUTO_WEIGHT_DECAY / n_train on unit-RMS-norm features. A penalty
 # that shrinks like 1/n is what a linear probe needs; the constant was chosen on the
@@ -55,6 +55,12 @@ class SelMixRun:
         self.start_time = time.perf_counter()
 
     def run(self, feedback, init_head, unlabeled=None):
+        """The fit (see :meth:`_run`), on one thread when a pass over the rows is small."""
+        work = feedback.x_train.shape[0] * feedback.x_train.shape[1] * self.k
+        with one_thread_below(work, SMALL_FIT_WORK, self.device):
+            return self._run(feedback, init_head, unlabeled)
+
+    def _run(self, feedback, init_head, unlabeled=None):
         """Warm start, then the refresh/SGD loop on a stack of heads (see ``_feedback``).
 
         ``feedback`` holds the scaled float32 features and says which head trains
@@ -131,8 +137,7 @@ class SelMixRun:
                 break
             n_steps = min(p.refresh_every, p.max_iter - step)
             sources = (feedback.x_train, pools, None, None) if partners is None else (feedback.x_train, pools, partners, unlabeled[0])
-            work = heads[0].numel() * p.batch_size
-            with step_threads(work, self.device):
+            with one_thread_below(heads[0].numel() * p.batch_size, SMALL_STEP_WORK, self.device):
                 heads, evaluated = self._sgd_steps(heads, evaluated, sources, probs, step, n_steps)
             step += n_steps
             if not all(bool(torch.isfinite(t).all()) for t in heads + evaluated):

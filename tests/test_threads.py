@@ -33,9 +33,10 @@ def test_small_steps_use_one_thread_and_restore(blobs3, spy):
 
 
 def test_large_steps_keep_the_callers_threads(spy, monkeypatch):
-    import skselmix._threads as threads
+    import skselmix._training as training
 
-    monkeypatch.setattr(threads, "SMALL_STEP_WORK", 1)  # every step counts as large
+    monkeypatch.setattr(training, "SMALL_STEP_WORK", 1)  # every step and fit counts as large
+    monkeypatch.setattr(training, "SMALL_FIT_WORK", 1)
     previous = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
@@ -58,5 +59,25 @@ def test_threads_restored_after_an_error(blobs3, monkeypatch):
         with pytest.raises(RuntimeError, match="boom"):
             SelMixClassifier(max_iter=50, device="cpu").fit(*blobs3)
         assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(previous)
+
+
+def test_small_fit_warm_starts_on_one_thread(blobs3, monkeypatch):
+    import skselmix._feedback as feedback
+
+    seen = []
+    original = feedback.fit_linear_head
+
+    def recording(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(feedback, "fit_linear_head", recording)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        SelMixClassifier(max_iter=0, device="cpu").fit(*blobs3)  # 5 fold heads, then the full one
+        assert len(seen) == 6 and set(seen) == {1} and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(previous)
