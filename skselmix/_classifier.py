@@ -20,6 +20,7 @@ from ._objectives import get_objective
 from ._sampler import MIXUPS
 from ._training import SelMixRun
 from ._validation import check_number, local_random_state, tensor_to_numpy
+from .metrics._classification import _score as _objective_score
 from ._warm_start import WARM_STARTS
 
 _FLOAT_DTYPES = (np.float64, np.float32)
@@ -232,6 +233,9 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         The L2 strength used (``weight_decay``, or its ``"auto"`` value).
     n_unlabeled_ : int
         Number of unlabelled rows used (0 outside semi-supervised mode).
+    class_counts_ : ndarray of shape (n_classes,)
+        Labelled rows per class in ``y`` (tells head from tail classes for
+        ``min_head_tail_recall`` in :meth:`score`).
 
     See Also
     --------
@@ -523,6 +527,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
             )
         stack_coef, stack_intercept = result.pop("stack")
         self.classes_ = classes
+        self.class_counts_ = np.bincount(y_enc, minlength=n_classes)
         self.coef_, self.intercept_ = coef, intercept
         if stack_coef.shape[0] > 1:
             self.cv_heads_ = fmap.head_to_original(stack_coef, stack_intercept)
@@ -646,6 +651,37 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         """
         logits = self._logits(X)  # checks fitted state before classes_ is read
         return self.classes_[np.argmax(logits, axis=1)]
+
+    def score(self, X, y, sample_weight=None):
+        """The fitted objective (``objective_``) on the balanced distribution of ``(X, y)``.
+
+        Not accuracy: ``GridSearchCV(SelMixClassifier(metric="min_recall"), ...)``
+        without ``scoring=`` selects by min recall, the quantity the estimator
+        maximises. Recall is taken over the classes of ``classes_`` present in
+        ``y`` (a class absent from a test fold cannot be judged there), as
+        :mod:`skselmix.metrics` does with ``labels=`` those classes.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Test features.
+        y : array-like of shape (n_samples,)
+            True labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+            The objective's value, e.g. the smallest per-class recall for
+            ``metric="min_recall"``.
+        """
+        y_pred = self.predict(X)
+        y = np.asarray(tensor_to_numpy(y))
+        present = np.isin(self.classes_, y)
+        return _objective_score(
+            self.objective_, y, y_pred, self.classes_[present], sample_weight, self.class_counts_[present]
+        )
 
     def _logits(self, X):
         check_is_fitted(self)
