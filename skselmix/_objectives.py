@@ -444,12 +444,31 @@ _BUILTIN = {
 
 
 def get_objective_names():
-    """Names of the built-in objectives, sorted."""
+    """Names of the built-in objectives, sorted.
+
+    Returns
+    -------
+    names : list of str
+        The names accepted by ``SelMixClassifier(metric=...)`` and
+        :func:`get_objective`.
+    """
     return sorted(_BUILTIN)
 
 
 def get_objective(metric):
     """Resolve ``metric`` (a name, an :class:`Objective` or a callable) to an objective.
+
+    Parameters
+    ----------
+    metric : str, Objective or callable
+        A name from :func:`get_objective_names` (default parameters), an
+        :class:`Objective` instance (returned as is, after validation), or a
+        callable wrapped in :class:`CallableObjective`.
+
+    Returns
+    -------
+    objective : Objective
+        The validated objective.
 
     Raises
     ------
