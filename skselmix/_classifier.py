@@ -171,7 +171,11 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         affects the fit nor is advanced by it (torch's global generator is
         never used either).
     verbose : int, default=0
-        Print one line per refresh when positive.
+        ``1``: print the warm start's start and end (with its time), then one
+        line per refresh with ``step/max_iter``, the objective, the best value
+        so far (``*`` when it improved), elapsed time and an upper bound on
+        the remaining time (early stopping may end sooner). ``2``: also the
+        recalls of the three worst classes at each refresh.
 
     Attributes
     ----------
@@ -515,7 +519,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError("hidden_labels was given but there are no unlabelled rows (see unlabeled_label).")
         feedback = self._feedback(X, y_enc, X_val, y_val_enc, n_classes, fmap, device, rng)
 
-        run = SelMixRun(self, objective, device, rng, n_classes)
+        run = SelMixRun(self, objective, device, rng, n_classes, classes)
         result = run.run(feedback, init_head, unlabeled)
 
         coef, intercept = fmap.head_to_original(result.pop("coef"), result.pop("intercept"))

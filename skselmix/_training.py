@@ -15,6 +15,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from ._confusion import coverages, recalls
 from ._gain import DEFAULT_CONFUSION_SMOOTHING, gain_from_sensitivity, objective_logit_sensitivity
+from ._progress import FitProgress
 from ._sampler import (
     ClassIndex,
     draw_partners,
@@ -45,8 +46,10 @@ class SelMixRun:
     fitted state and is never left half-updated.
     """
 
-    def __init__(self, params, objective, device, rng, n_classes):
+    def __init__(self, params, objective, device, rng, n_classes, class_labels=None):
         self.p = params
+        self.progress = FitProgress(params.verbose, objective.name, params.max_iter,
+                                    list(range(n_classes)) if class_labels is None else np.asarray(class_labels).tolist())
         self.objective = objective
         self.device = device
         self.k = n_classes
@@ -78,6 +81,8 @@ class SelMixRun:
                 UserWarning,
             )
 
+        heads_note = f", {feedback.n_heads} fold heads" if feedback.n_heads > 1 else ""
+        self.progress.warm_start((p.init if init_head is None else init_head[2]) + heads_note)
         if init_head is None:
             kinds = ("logit_adjusted", "balanced") if p.init == "auto" else (p.init,)
             candidates = [(kind, feedback.warm_start(kind, self.l2)) for kind in kinds]
@@ -99,6 +104,7 @@ class SelMixRun:
                 f"The initial head ({init_used}) gives non-finite float32 logits on the class prototypes; "
                 "its weights are too large for the features."
             )
+        self.progress.warm_start_done()
         pools = feedback.pools
         lambda_mean = (p.lambda_min + 1.0) / 2.0
         multipliers = self.objective.init_multipliers(k, class_counts)
@@ -125,14 +131,13 @@ class SelMixRun:
             if unlabeled is not None:
                 partners, extra = self._pseudo_label_pool(mean_coef, mean_intercept, *unlabeled)
                 history[-1].update(extra)
-            if p.verbose:
-                print(f"[SelMix] step {step:6d}  {self.objective.name} {value:.4f}  max gain {float(gain.max()):.3g}")
-
-            if best is None or value > best["value"] + p.tol:
+            improved = best is None or value > best["value"] + p.tol
+            if improved:
                 best = {"value": value, "step": step, "coef": coef.clone(), "intercept": intercept.clone()}
                 stale = 0
             elif step > 0:
                 stale += 1
+            self.progress.refresh(step, value, best["value"], improved, history[-1]["recalls"])
             if step >= p.max_iter or (p.n_iter_no_change is not None and stale >= p.n_iter_no_change):
                 break
             n_steps = min(p.refresh_every, p.max_iter - step)

@@ -239,10 +239,22 @@ def test_validation_data_errors(blobs3):
         SelMixClassifier(device="cpu").fit(X, y, X_val=X[:3, :2], y_val=[0, 1, 2])
 
 
-def test_verbose_reports_refreshes(blobs3, capsys):
+def test_verbose_reports_warm_start_and_refreshes(blobs3, capsys):
     SelMixClassifier(max_iter=100, refresh_every=50, verbose=1, device="cpu", n_iter_no_change=None).fit(*blobs3)
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 3 and "step      0" in lines[0] and "min_recall" in lines[0]
+    assert len(lines) == 5
+    assert lines[0] == "[SelMix] warm start: logit_adjusted, 5 fold heads ..." and "warm start done in" in lines[1]
+    assert "step   0/100  min_recall" in lines[2] and lines[2].split("best ")[1].split()[1] == "*"  # step 0 is the first best
+    assert "step 100/100" in lines[4] and "elapsed" in lines[4] and "remaining <= 0.0 s" in lines[4]
+    assert "worst classes" not in lines[4]
+
+
+def test_verbose_2_adds_the_worst_classes(blobs3, capsys):
+    X, y = blobs3
+    labels = np.array(["ant", "bee", "cat"])[y]
+    SelMixClassifier(max_iter=50, verbose=2, device="cpu").fit(X, labels)
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "worst classes: " in line and line.count("'") == 6  # three class names, quoted
 
 
 def test_quiet_by_default(blobs3, capsys):

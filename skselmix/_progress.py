@@ -1,0 +1,53 @@
+"""What ``verbose`` prints during a fit: the warm start, then one line per refresh."""
+
+import time
+
+import numpy as np
+
+
+class FitProgress:
+    """Progress lines of one fit (nothing when ``verbose`` is 0).
+
+    ``verbose=1``: the warm start's start and end (with its time), then per refresh
+    ``step/max_iter``, the objective, the best so far (``*`` when it improved),
+    elapsed and estimated remaining time. ``verbose=2`` adds the recalls of the
+    three worst classes.
+    """
+
+    def __init__(self, verbose, objective_name, max_iter, class_labels):
+        self.verbose = int(verbose)
+        self.name = objective_name
+        self.max_iter = max_iter
+        self.labels = class_labels
+        self.start = time.perf_counter()
+        self.loop_start = None
+
+    def _print(self, text):
+        if self.verbose:
+            print(f"[SelMix] {text}", flush=True)
+
+    def warm_start(self, description):
+        self._print(f"warm start: {description} ...")
+        self._warm_start_began = time.perf_counter()
+
+    def warm_start_done(self):
+        if self.verbose:
+            self._print(f"warm start done in {time.perf_counter() - self._warm_start_began:.2f} s")
+        self.loop_start = time.perf_counter()
+
+    def refresh(self, step, value, best_value, improved, recalls):
+        if not self.verbose:
+            return
+        now = time.perf_counter()
+        elapsed = now - self.start
+        # Time per SGD step so far (refreshes included); unknown before the first step.
+        remaining = f"{(now - self.loop_start) / step * (self.max_iter - step):.1f} s" if step else "?"
+        width = len(str(self.max_iter))
+        line = (
+            f"step {step:>{width}}/{self.max_iter}  {self.name} {value:.4f}  best {best_value:.4f}{' *' if improved else '  '}"
+            f"  elapsed {elapsed:.1f} s  remaining <= {remaining}"
+        )
+        if self.verbose >= 2:
+            worst = np.argsort(recalls, kind="stable")[:3]
+            line += "  worst classes: " + ", ".join(f"{self.labels[i]!r} {recalls[i]:.3f}" for i in worst)
+        self._print(line)
