@@ -467,8 +467,10 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         y : array-like of shape (n_samples,)
             Training labels.
         X_val : array-like of shape (n_val_samples, n_features), default=None
-            Validation features for the feedback loop and model selection;
-            when ``None``, a stratified ``validation_fraction`` of ``X`` is held out.
+            Validation features for the feedback loop and model selection
+            (with ``cv="auto"`` or ``cv=None``); when ``None``, the feedback
+            comes from cross-fitting (``cv="auto"``, an int or a splitter) or
+            from a stratified ``validation_fraction`` of ``X`` (``cv=None``).
         y_val : array-like of shape (n_val_samples,), default=None
             Validation labels (classes must appear in ``y``).
         coef_init : array-like of shape (n_classes, n_features), default=None
