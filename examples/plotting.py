@@ -27,7 +27,10 @@ warm = SelMixClassifier(max_iter=0, device="cpu").fit(X_train, y_train, X_val=X_
 selmix = SelMixClassifier(device="cpu", random_state=0).fit(X_train, y_train, X_val=X_val, y_val=y_val)
 
 # %%
-out_dir = os.environ.get("SKSELMIX_EXAMPLES_OUT", "docs/images")
+# Figures go to ./skselmix_plots (or $SKSELMIX_EXAMPLES_OUT), never into the repository's
+# tracked docs/images: README's figures are rebuilt on purpose with
+# SKSELMIX_EXAMPLES_OUT=docs/images python examples/plotting.py
+out_dir = os.environ.get("SKSELMIX_EXAMPLES_OUT", "skselmix_plots")
 os.makedirs(out_dir, exist_ok=True)
 recall = PerClassRecallDisplay.from_estimator([warm, selmix], X_test, y_test, names=["warm start (LA)", "SelMix"])
 recall.ax_.set_title("Long-tailed digits: test recall per class (worst first)")
