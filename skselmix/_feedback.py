@@ -91,7 +91,6 @@ class CrossFitFeedback:
 
     def __init__(self, x, y, fold, n_folds, n_classes):
         self.x_train, self.y_train = x, y
-        self.fold = fold
         self.n_heads = n_folds
         self.k = n_classes
         self.fold_rows = [torch.nonzero(fold == f).squeeze(1) for f in range(n_folds)]
