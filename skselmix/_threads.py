@@ -10,7 +10,7 @@ numpy run; on the quickstart split (273 x 64, K = 10) the warm start took 0.76 s
 2 threads and 0.02 s with one.
 """
 
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import torch
 from threadpoolctl import threadpool_limits
@@ -26,18 +26,20 @@ SMALL_FIT_WORK = 1 << 27
 
 
 @contextmanager
-def one_thread_below(work, threshold, device):
+def one_thread_below(work, threshold, device, blas=False):
     """Run the body on one CPU thread when ``work < threshold``; restore the caller's settings.
 
-    Both torch's intra-op threads and the BLAS threads of numpy/scipy (which the
-    warm start's L-BFGS-B uses) are limited: on a busy machine the idle BLAS workers
-    alone made the quickstart fit 3.0x slower instead of 1.6x.
+    Torch's intra-op threads are limited, and with ``blas=True`` also the BLAS
+    threads of numpy/scipy (which the warm start's L-BFGS-B uses): on a busy machine
+    the idle BLAS workers alone made the quickstart fit 3.0x slower instead of 1.5x.
+    Limiting BLAS inspects the loaded libraries (milliseconds), so it is done once per
+    fit, not around every block of SGD steps.
     """
-    previous = torch.get_num_threads()
     if device.type != "cpu" or work >= threshold:
         yield
         return
-    with threadpool_limits(limits=1, user_api="blas"):
+    with threadpool_limits(limits=1, user_api="blas") if blas else nullcontext():
+        previous = torch.get_num_threads()
         if previous == 1:
             yield
             return

@@ -60,7 +60,7 @@ class SelMixRun:
     def run(self, feedback, init_head, unlabeled=None):
         """The fit (see :meth:`_run`), on one thread when a pass over the rows is small."""
         work = feedback.x_train.shape[0] * feedback.x_train.shape[1] * self.k
-        with one_thread_below(work, SMALL_FIT_WORK, self.device):
+        with one_thread_below(work, SMALL_FIT_WORK, self.device, blas=True):
             return self._run(feedback, init_head, unlabeled)
 
     def _run(self, feedback, init_head, unlabeled=None):
