@@ -160,14 +160,19 @@ MEMORY_SCRIPT = textwrap.dedent(
 )
 
 
-def bench_memory(configs, tmp):
+def bench_memory(configs):
+    """Peak memory of fit in a fresh process per configuration; the memory-mapped input
+    lives in a temporary folder that is removed afterwards."""
+    import tempfile
+
     rows = []
     for n, d, k in configs:
         for mode in ("array", "memmap"):
-            out = subprocess.run(
-                [sys.executable, "-c", MEMORY_SCRIPT, str(n), str(d), str(k), mode, str(Path(tmp) / "X.npy")],
-                capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[1],
-            )
+            with tempfile.TemporaryDirectory() as tmp:
+                out = subprocess.run(
+                    [sys.executable, "-c", MEMORY_SCRIPT, str(n), str(d), str(k), mode, str(Path(tmp) / "X.npy")],
+                    capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[1],
+                )
             ratio = float(out.stdout.strip().splitlines()[-1])
             rows.append({"N": n, "D": d, "K": k, "input": mode, "peak_extra_over_input": ratio})
             print(f"memory N={n} D={d} K={k} {mode}: peak extra anonymous memory = {ratio:.2f} x input", flush=True)
@@ -302,18 +307,16 @@ def main(argv=None):
     if args.quick:
         gain_rows, alone = bench_gain([10, 30], [10, 100], [512], 3)
         fit_rows = bench_fit([(2000, 64, 10)], 1)
-        mem_rows = bench_memory([(5000, 64, 10)], RESULTS)
+        mem_rows = bench_memory([(5000, 64, 10)])
         search_rows = bench_search(1500, 32, 5, 1)
         prof = profile_fit(2000, 64, 10)
     else:
         gain_rows, alone = bench_gain([10, 30, 100], [10, 30, 100, 300, 1000], [512, 1024], 5)
         fit_rows = bench_fit([(10_000, 512, 10), (10_000, 512, 100), (10_000, 512, 1000),
                               (100_000, 512, 10), (100_000, 512, 100), (100_000, 512, 1000)], 3)
-        mem_rows = bench_memory([(10_000, 512, 100), (100_000, 512, 10), (100_000, 512, 100), (100_000, 512, 1000)], RESULTS)
+        mem_rows = bench_memory([(10_000, 512, 100), (100_000, 512, 10), (100_000, 512, 100), (100_000, 512, 1000)])
         search_rows = bench_search(20_000, 128, 10, 3)
         prof = profile_fit(100_000, 512, 100)
-    for leftover in RESULTS.glob("X.npy"):
-        leftover.unlink()
     results = {"machine": machine_description(), "torch_threads": threads, "gain_vs_K4": gain_rows, "gain_alone": alone, "fit": fit_rows,
                "memory": mem_rows, "search": search_rows}
     (RESULTS / ("perf_quick.json" if args.quick else "perf.json")).write_text(json.dumps(results, indent=1))
@@ -454,9 +457,7 @@ def second_pass(repeats=5):
         timings[name], _ = median_time(fn, 1)
         print(f"N=100k, D=512, K=100: {name} {timings[name]:.1f}s", flush=True)
     # Peak memory of the default fit (cv='auto': five fold heads, each fold's rows copied in turn).
-    out["memory"] = bench_memory([(100_000, 512, 100)], RESULTS)
-    for leftover in RESULTS.glob("X.npy"):
-        leftover.unlink()
+    out["memory"] = bench_memory([(100_000, 512, 100)])
     out["large"] = {**timings, "l2_holdout": l2_holdout, "same_l2_C": same_l2_C,
                     "cv5_over_holdout": timings["selmix_cv5"] / timings["selmix_holdout"],
                     "holdout_over_logreg_C1": timings["selmix_holdout"] / timings["logreg_C1"],
