@@ -18,6 +18,7 @@ import numpy as np
 from sklearn.semi_supervised import SelfTrainingClassifier
 
 from skselmix import SelMixClassifier
+from skselmix._classifier import fit_recording_pseudo_label_accuracy
 from skselmix._features import fit_feature_map
 from skselmix.datasets import fetch_fashion_mnist_embeddings, long_tailed_profile
 from skselmix.metrics import mean_recall_score, min_recall_score
@@ -66,8 +67,8 @@ def run(seeds):
                 params = {"metric": metric, "device": "cpu", "random_state": seed}
                 fits = {
                     "SelMix, labelled only": lambda: SelMixClassifier(**params).fit(X_l, y_l, X_val=X_val, y_val=y_val),
-                    "SelMix, semi-supervised": lambda: SelMixClassifier(unlabeled_label=UNLABELED, **params).fit(
-                        X_all, y_all, X_val=X_val, y_val=y_val, hidden_labels=y_u),
+                    "SelMix, semi-supervised": lambda: fit_recording_pseudo_label_accuracy(
+                        SelMixClassifier(unlabeled_label=UNLABELED, **params), X_all, y_all, y_u, X_val=X_val, y_val=y_val),
                     "LA + SelfTrainingClassifier": lambda: SelfTrainingClassifier(
                         SelMixClassifier(max_iter=0, device="cpu"), threshold=0.9).fit(X_all, y_all),
                 }

@@ -15,6 +15,7 @@ import argparse
 
 from skselmix import SelMixClassifier
 from skselmix import _training
+from skselmix._classifier import fit_recording_pseudo_label_accuracy
 from skselmix._sampler import ClassIndex
 from skselmix.metrics import mean_recall_score, min_recall_score
 
@@ -23,9 +24,9 @@ from .semi_supervised import SETTINGS, UNLABELED, make_split, with_unlabeled
 _PSEUDO_LABEL_POOL = _training.SelMixRun._pseudo_label_pool
 
 
-def _oracle_pool(run, coef, intercept, xu, hidden):
-    _, record = _PSEUDO_LABEL_POOL(run, coef, intercept, xu, hidden)
-    return ClassIndex(hidden, run.k), record
+def _oracle_pool(run, coef, intercept, xu, hidden, weights=None):
+    _, record = _PSEUDO_LABEL_POOL(run, coef, intercept, xu, hidden, weights)
+    return ClassIndex(hidden, run.k, weights=weights), record
 
 
 def fit(variant, seed, X_l, y_l, X_all, y_all, y_u, X_val, y_val):
@@ -36,7 +37,8 @@ def fit(variant, seed, X_l, y_l, X_all, y_all, y_u, X_val, y_val):
         params["lambda_min"] = 0.3
     _training.SelMixRun._pseudo_label_pool = _oracle_pool if variant == "semi, oracle partners" else _PSEUDO_LABEL_POOL
     try:
-        return SelMixClassifier(unlabeled_label=UNLABELED, **params).fit(X_all, y_all, X_val=X_val, y_val=y_val, hidden_labels=y_u)
+        return fit_recording_pseudo_label_accuracy(
+            SelMixClassifier(unlabeled_label=UNLABELED, **params), X_all, y_all, y_u, X_val=X_val, y_val=y_val)
     finally:
         _training.SelMixRun._pseudo_label_pool = _PSEUDO_LABEL_POOL
 

@@ -2,6 +2,8 @@
 
 import numbers
 import warnings
+from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 import torch
@@ -9,12 +11,13 @@ from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import StratifiedKFold, check_cv
 from sklearn.utils import check_scalar
+from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._device import resolve_device
-from ._feedback import CrossFitFeedback, HoldOutFeedback
-from ._features import fit_feature_map, scaled_float32_tensor
+from ._feedback import CrossFitFeedback, HoldOutFeedback, RowWeights
+from ._features import fit_feature_map, scaled_float32_tensor, warn_if_on_another_scale
 from ._labels import check_label_types, check_marker_type, normalize_object_labels
 from ._objectives import get_objective
 from ._sampler import MIXUPS
@@ -145,6 +148,15 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         ``"auto"`` picked the logit-adjusted head on every tuning run of the
         quality benchmark (2 datasets x 2 seeds x 3 objectives); under the
         old, too strong penalty the balanced head had been better.
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes in the warm start's loss, as in
+        ``LogisticRegression``: ``{label: weight}`` (missing classes weigh 1),
+        ``"balanced"`` (``n / (K * count)``, counts weighted by
+        ``sample_weight``) or ``None``. They multiply ``sample_weight`` and
+        the weights of ``init="balanced"``. They do not enter SelMix's steps,
+        which sample classes from the gain-driven pair distribution, nor the
+        validation objective, whose balanced confusion matrix already weighs
+        every class alike.
     unlabeled_label : int, str or None, default=None
         Semi-supervised mode (opt-in): rows of ``y`` equal to this value (``-1``
         as in sklearn's semi-supervised estimators) are unlabelled. At every
@@ -197,7 +209,8 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         ``recalls``, ``coverages``, ``multipliers`` (or None), ``max_gain``,
         ``entropy`` (of P), ``lr`` and ``time`` (seconds since fit started).
         In semi-supervised mode also ``unlabeled_counts`` (confident unlabelled
-        rows per pseudo-class) and, when ``hidden_labels`` is passed,
+        rows per pseudo-class) and, when the true labels are known (benchmarks, through
+        ``skselmix._classifier.fit_recording_pseudo_label_accuracy``),
         ``pseudo_label_accuracy``. After a divergence, a last record with ``objective`` NaN and
         ``diverged=True`` marks the step where it was detected.
         Memory: each record holds three length-K float64 arrays and about
@@ -326,6 +339,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         n_iter_no_change=10,
         tol=1e-4,
         init="logit_adjusted",
+        class_weight=None,
         unlabeled_label=None,
         pseudo_label_threshold=0.0,
         warm_start=False,
@@ -348,6 +362,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.init = init
+        self.class_weight = class_weight
         self.unlabeled_label = unlabeled_label
         self.pseudo_label_threshold = pseudo_label_threshold
         self.warm_start = warm_start
@@ -380,22 +395,31 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"cv must be 'auto', None, an int >= 2, a splitter or an iterable of splits; got {self.cv!r}.")
         if self.mixup not in MIXUPS:
             raise ValueError(f"mixup must be one of {', '.join(map(repr, MIXUPS))}, got {self.mixup!r}.")
+        if not (self.class_weight is None or isinstance(self.class_weight, dict)
+                or (isinstance(self.class_weight, str) and self.class_weight == "balanced")):
+            raise ValueError(f"class_weight must be a dict, 'balanced' or None, got {self.class_weight!r}.")
         if self.init not in WARM_STARTS + ("auto",):
             valid = ", ".join(map(repr, WARM_STARTS + ("auto",)))
             raise ValueError(f"init must be one of {valid}, got {self.init!r}.")
         objective = get_objective(self.metric)
         return objective, resolve_device(self.device)
 
-    def _validate_fit_data(self, X, y, X_val, y_val):
+    def _validate_fit_data(self, X, y, sample_weight, X_val, y_val, sample_weight_val):
+        """Checked arrays of one fit (:class:`_FitData`); user arrays are never modified."""
         X, y = tensor_to_numpy(X), tensor_to_numpy(y)
         check_label_types(y)
         X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES, y_numeric=False)
         y = normalize_object_labels(y)
-        X_unlabeled = None
+        weights = None
+        if sample_weight is not None:
+            weights = _check_sample_weight(tensor_to_numpy(sample_weight), X, dtype=np.float64, ensure_non_negative=True)
+        X_unlabeled = weights_unlabeled = None
         if self.unlabeled_label is not None:
             check_marker_type(self.unlabeled_label, y)
             unlabeled = np.asarray(y == self.unlabeled_label, dtype=bool)
             X_unlabeled, X, y = X[unlabeled], X[~unlabeled], y[~unlabeled]
+            if weights is not None:
+                weights_unlabeled, weights = weights[unlabeled], weights[~unlabeled]
             if y.shape[0] == 0:
                 raise ValueError(f"Every row of y is unlabelled (marker {self.unlabeled_label!r}): need labelled rows.")
         check_classification_targets(y)
@@ -404,22 +428,39 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"Classifier can't train when only one class is present: got the single class {classes[0]!r}."
             )
+        class_weight = None
+        if self.class_weight is not None:
+            class_weight = compute_class_weight(self.class_weight, classes=classes, y=y, sample_weight=weights)
+        data = _FitData(X, y_enc, classes, weights, class_weight)
+        if weights is not None:
+            data.check_weighted_classes()
+        if X_unlabeled is not None:
+            keep = slice(None) if weights_unlabeled is None else weights_unlabeled > 0
+            data.X_unlabeled = X_unlabeled[keep]
+            data.unlabeled_weight = None if weights_unlabeled is None else _without_unit_weights(weights_unlabeled[keep])
         if (X_val is None) != (y_val is None):
             raise ValueError("X_val and y_val must be passed together (or neither).")
+        if X_val is None and sample_weight_val is not None:
+            raise ValueError("sample_weight_val was given without X_val and y_val.")
         if X_val is not None and self.cv not in (None, "auto"):
             raise ValueError(
                 f"X_val was passed with cv={self.cv!r}: cross-fitting takes its feedback from out-of-fold "
                 "predictions on the training rows. Pass cv=None to use X_val, or add X_val to the training rows."
             )
         if X_val is None:
-            return X, y_enc, classes, X_unlabeled, None, None
+            return data
         X_val, y_val = tensor_to_numpy(X_val), tensor_to_numpy(y_val)
         check_label_types(y_val, "y_val")
         X_val, y_val = validate_data(self, X_val, y_val, dtype=_FLOAT_DTYPES, reset=False)
         unknown = np.setdiff1d(np.unique(y_val), classes)
         if unknown.size:
             raise ValueError(f"y_val contains classes not present in y: {unknown.tolist()}.")
-        return X, y_enc, classes, X_unlabeled, X_val, np.searchsorted(classes, y_val)
+        data.X_val, data.y_val = X_val, np.searchsorted(classes, y_val)
+        if sample_weight_val is not None:
+            data.val_weight = _without_unit_weights(_check_sample_weight(
+                tensor_to_numpy(sample_weight_val), X_val, dtype=np.float64, ensure_non_negative=True
+            ))
+        return data
 
     @staticmethod
     def _check_init_head(coef_init, intercept_init, n_classes, n_features):
@@ -457,7 +498,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         return train_idx, val_idx
 
     # -------------------------------------------------------------------- fit
-    def fit(self, X, y, *, X_val=None, y_val=None, coef_init=None, intercept_init=None, hidden_labels=None):
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None, coef_init=None, intercept_init=None):
         """Warm-start a linear head, then fine-tune it with SelMix.
 
         Parameters
@@ -466,43 +507,64 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
             Training features.
         y : array-like of shape (n_samples,)
             Training labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights. They weigh the warm start's loss, the
+            within-class draws of anchors and partners (a row is drawn in
+            proportion to its weight), the class prototypes, and, with
+            cross-fitting or the internal hold-out, the rows' votes in the
+            validation confusion matrix. An integer weight ``w`` acts like
+            ``w`` copies of the row (up to the random draws, and the folds
+            or hold-out that copies would be spread over). Rows of weight
+            zero take no part (they keep their place in ``cv`` splits); a
+            class whose rows all weigh zero is an error.
+            The total weight plays the part of the row count in
+            ``weight_decay="auto"``.
         X_val : array-like of shape (n_val_samples, n_features), default=None
             Validation features for the feedback loop and model selection
             (with ``cv="auto"`` or ``cv=None``); when ``None``, the feedback
             comes from cross-fitting (``cv="auto"``, an int or a splitter) or
             from a stratified ``validation_fraction`` of ``X`` (``cv=None``).
+            ``X_val`` is used as given: inside a ``Pipeline`` it bypasses the
+            earlier steps unless metadata routing transforms it (see the user
+            guide); a validation set on a clearly different scale from ``X``
+            raises a warning.
         y_val : array-like of shape (n_val_samples,), default=None
             Validation labels (classes must appear in ``y``).
+        sample_weight_val : array-like of shape (n_val_samples,), default=None
+            Weights of the validation rows in the confusion matrix and the
+            prototypes (only with ``X_val``).
         coef_init : array-like of shape (n_classes, n_features), default=None
             Start from this head (e.g. a pretrained network's own) instead of
             fitting ``init``. Columns follow the sorted class labels.
         intercept_init : array-like of shape (n_classes,), default=None
             Biases of that head (zeros when omitted).
-        hidden_labels : array-like of shape (n_unlabeled,), default=None
-            For analysis only (benchmarks): the true labels of the unlabelled
-            rows, in their order in ``X``. Used solely to record the
-            pseudo-label accuracy in ``history_``; never for training, so they
-            cannot change the fitted model.
 
         Returns
         -------
         self : SelMixClassifier
             Fitted estimator.
         """
+        return self._fit_and_commit(
+            X, y, sample_weight, X_val, y_val, sample_weight_val, coef_init, intercept_init, hidden_labels=None
+        )
+
+    def _fit_and_commit(self, *fit_args, hidden_labels):
+        """:meth:`fit`, with the analysis-only ``hidden_labels`` (see :func:`fit_recording_pseudo_label_accuracy`)."""
         # The fit runs on a scratch copy (validate_data writes n_features_in_ first) and
         # its state is committed by one assignment at the end: another thread predicting
         # with this estimator meanwhile sees the previous model, and an exception or
         # KeyboardInterrupt leaves the estimator exactly as it was.
         scratch = object.__new__(type(self))
         scratch.__dict__.update(vars(self))
-        scratch._fit(X, y, X_val, y_val, coef_init, intercept_init, hidden_labels)
+        scratch._fit(*fit_args, hidden_labels)
         self.__dict__ = scratch.__dict__
         return self
 
-    def _fit(self, X, y, X_val, y_val, coef_init, intercept_init, hidden_labels):
+    def _fit(self, X, y, sample_weight, X_val, y_val, sample_weight_val, coef_init, intercept_init, hidden_labels):
         previous_head = self._previous_head() if self.warm_start else None
         objective, device = self._validate_params()
-        X, y_enc, classes, X_unlabeled, X_val, y_val_enc = self._validate_fit_data(X, y, X_val, y_val)
+        data = self._validate_fit_data(X, y, sample_weight, X_val, y_val, sample_weight_val)
+        X, y_enc, classes = data.X, data.y, data.classes
         n_classes, n_features = classes.shape[0], X.shape[1]
         init_head = self._check_init_head(coef_init, intercept_init, n_classes, n_features)
         if init_head is None and previous_head is not None:
@@ -511,15 +573,18 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
             init_head = (*previous_head[:2], "warm_start")
         rng = local_random_state(self.random_state)
 
-        fmap = fit_feature_map(X)
+        fmap = fit_feature_map(X, data.sample_weight)
+        if data.X_val is not None:
+            warn_if_on_another_scale(data.X_val, fmap)
         if init_head is not None:
             init_head = _mapped_float32_head(init_head, fmap)
         unlabeled = None
-        if X_unlabeled is not None and X_unlabeled.shape[0]:
-            unlabeled = (scaled_float32_tensor(X_unlabeled, fmap, device), self._encode_hidden(hidden_labels, classes, X_unlabeled.shape[0], device))
+        if data.X_unlabeled is not None and data.X_unlabeled.shape[0]:
+            hidden = self._encode_hidden(hidden_labels, classes, data.X_unlabeled.shape[0], device)
+            unlabeled = (scaled_float32_tensor(data.X_unlabeled, fmap, device), hidden, _as_tensor(data.unlabeled_weight, device))
         elif hidden_labels is not None:
             raise ValueError("hidden_labels was given but there are no unlabelled rows (see unlabeled_label).")
-        feedback = self._feedback(X, y_enc, X_val, y_val_enc, n_classes, fmap, device, rng)
+        feedback = self._feedback(data, fmap, device, rng)
 
         run = SelMixRun(self, objective, device, rng, n_classes, classes)
         result = run.run(feedback, init_head, unlabeled)
@@ -533,7 +598,9 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
             )
         stack_coef, stack_intercept = result.pop("stack")
         self.classes_ = classes
-        self.class_counts_ = np.bincount(y_enc, minlength=n_classes)
+        self.class_counts_ = np.bincount(y_enc, weights=data.sample_weight, minlength=n_classes)
+        if data.sample_weight is None:
+            self.class_counts_ = self.class_counts_.astype(np.int64)
         self.coef_, self.intercept_ = coef, intercept
         if stack_coef.shape[0] > 1:
             self.cv_heads_ = fmap.head_to_original(stack_coef, stack_intercept)
@@ -546,28 +613,32 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         for name, value in result.items():
             setattr(self, name, value)
 
-    def _feedback(self, X, y_enc, X_val, y_val_enc, n_classes, fmap, device, rng):
+    def _feedback(self, data, fmap, device, rng):
         """The feedback mode: cross-fitting (``cv``), a user's ``X_val``, or an internal hold-out."""
-        cv = (AUTO_FOLDS if X_val is None else None) if (isinstance(self.cv, str) and self.cv == "auto") else self.cv
+        X, y_enc, n_classes = data.X, data.y, data.classes.shape[0]
+        cv = (AUTO_FOLDS if data.X_val is None else None) if (isinstance(self.cv, str) and self.cv == "auto") else self.cv
+        class_weight = _as_tensor(data.class_weight, device)
+        as_labels = lambda y: torch.as_tensor(y, device=device, dtype=torch.long)  # noqa: E731
         if cv is not None:
             fold, n_folds = self._folds(cv, X, y_enc, rng)
+            weights = RowWeights(_as_tensor(data.sample_weight, device), class_weight)
             return CrossFitFeedback(
-                scaled_float32_tensor(X, fmap, device),
-                torch.as_tensor(y_enc, device=device),
-                torch.as_tensor(fold, device=device),
-                n_folds,
-                n_classes,
+                scaled_float32_tensor(X, fmap, device), as_labels(y_enc), torch.as_tensor(fold, device=device),
+                n_folds, n_classes, weights,
             )
-        if X_val is None:
+        if data.X_val is None:
             train_idx, val_idx = self._split(y_enc, n_classes, rng)
             xt = scaled_float32_tensor(X, fmap, device, rows=train_idx)
             xv = scaled_float32_tensor(X, fmap, device, rows=val_idx)
             y_tr, y_va = y_enc[train_idx], y_enc[val_idx]
+            w = data.sample_weight
+            w_tr, w_va = (None, None) if w is None else (w[train_idx], w[val_idx])
         else:
-            xt, xv = scaled_float32_tensor(X, fmap, device), scaled_float32_tensor(X_val, fmap, device)
-            y_tr, y_va = y_enc, y_val_enc
-        as_labels = lambda y: torch.as_tensor(y, device=device, dtype=torch.long)  # noqa: E731
-        return HoldOutFeedback(xt, as_labels(y_tr), xv, as_labels(y_va), n_classes)
+            xt, xv = scaled_float32_tensor(X, fmap, device), scaled_float32_tensor(data.X_val, fmap, device)
+            y_tr, y_va = y_enc, data.y_val
+            w_tr, w_va = data.sample_weight, data.val_weight
+        weights = RowWeights(_as_tensor(w_tr, device), class_weight)
+        return HoldOutFeedback(xt, as_labels(y_tr), xv, as_labels(y_va), n_classes, weights, _as_tensor(w_va, device))
 
     @staticmethod
     def _folds(cv, X, y_enc, rng):
@@ -699,6 +770,62 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         tags.input_tags.allow_nan = False
         tags.input_tags.sparse = False
         return tags
+
+
+def _as_tensor(array, device):
+    """A float64 numpy array as a tensor on ``device``; None stays None."""
+    return None if array is None else torch.as_tensor(array, dtype=torch.float64, device=device)
+
+
+def _without_unit_weights(weights):
+    """None for weights that are all one, so such a fit is the unweighted fit, bit for bit."""
+    return None if weights is None or bool((weights == 1.0).all()) else weights
+
+
+@dataclass
+class _FitData:
+    """The checked arrays of one fit, labels encoded as indices into ``classes``."""
+
+    X: np.ndarray
+    y: np.ndarray
+    classes: np.ndarray
+    sample_weight: Optional[np.ndarray] = None
+    class_weight: Optional[np.ndarray] = None
+    X_unlabeled: Optional[np.ndarray] = None
+    unlabeled_weight: Optional[np.ndarray] = None
+    X_val: Optional[np.ndarray] = None
+    y_val: Optional[np.ndarray] = None
+    val_weight: Optional[np.ndarray] = None
+
+    def check_weighted_classes(self):
+        """Every class needs rows of positive weight; weights that are all one become None.
+
+        Rows of weight zero stay (a user's ``cv`` splits index them) but take no
+        part: they are never drawn, and weigh nothing in any loss, mean or count.
+        """
+        totals = np.bincount(self.y, weights=self.sample_weight, minlength=self.classes.shape[0])
+        if not (totals > 0).all():
+            raise ValueError(
+                f"sample_weight is zero on every row of class(es) {self.classes[totals <= 0].tolist()}; "
+                "a class needs rows of positive weight to be learnt."
+            )
+        self.sample_weight = _without_unit_weights(self.sample_weight)
+
+
+def fit_recording_pseudo_label_accuracy(estimator, X, y, hidden_labels, **fit_params):
+    """Fit a semi-supervised estimator and record its pseudo-label accuracy (analysis only).
+
+    ``hidden_labels`` are the true labels of the unlabelled rows of ``y``, in
+    their order in ``X``; each refresh record of ``history_`` then holds
+    ``pseudo_label_accuracy``. They are never used for training, so they cannot
+    change the fitted model. Kept out of :meth:`SelMixClassifier.fit` (and its
+    metadata-routing requests) because only benchmarks have such labels.
+    """
+    args = [fit_params.pop(name, None) for name in
+            ("sample_weight", "X_val", "y_val", "sample_weight_val", "coef_init", "intercept_init")]
+    if fit_params:
+        raise TypeError(f"Unexpected fit parameters: {sorted(fit_params)}.")
+    return estimator._fit_and_commit(X, y, *args, hidden_labels=hidden_labels)
 
 
 def _mapped_float32_head(init_head, fmap):

@@ -7,6 +7,7 @@ float64; rows are divided by the largest absolute value before squaring).
 """
 
 import math
+import warnings
 
 import numpy as np
 import torch
@@ -52,7 +53,7 @@ class FeatureMap:
         return coef * self.scale, np.asarray(intercept, dtype=np.float64) + coef @ self.offset
 
 
-def fit_feature_map(X):
+def fit_feature_map(X, sample_weight=None):
     """Centre the columns of ``X`` and divide by the RMS norm of the centred rows.
 
     The mapped rows have unit root-mean-square norm whatever the offsets of the
@@ -68,6 +69,8 @@ def fit_feature_map(X):
     ``|X|``): shifting by a row keeps large offsets from cancelling the variance,
     dividing by ``peak`` keeps squares of 1e200 finite. Blocks are summed in C
     order, so the result does not depend on the memory layout of ``X``.
+    ``sample_weight`` (positive, or None) weighs the rows' moments, so an
+    integer weight counts a row as that many copies.
 
     Raises
     ------
@@ -86,10 +89,16 @@ def fit_feature_map(X):
     sums, squares = np.zeros(d), np.zeros(d)
     for start, stop in row_blocks(n, d):
         block = (np.ascontiguousarray(X[start:stop], dtype=np.float64) - shift) / peak
-        sums += block.sum(axis=0)
-        squares += np.einsum("ij,ij->j", block, block)
-    mean_shift = sums / n  # (mean - shift) / peak
-    variance = np.maximum(squares / n - mean_shift**2, 0.0)  # (std / peak) ** 2
+        if sample_weight is None:
+            sums += block.sum(axis=0)
+            squares += np.einsum("ij,ij->j", block, block)
+        else:
+            w = sample_weight[start:stop]
+            sums += w @ block
+            squares += np.einsum("i,ij,ij->j", w, block, block)
+    total = n if sample_weight is None else float(np.sum(sample_weight))
+    mean_shift = sums / total  # (mean - shift) / peak
+    variance = np.maximum(squares / total - mean_shift**2, 0.0)  # (std / peak) ** 2
     scaled_mean = shift / peak + mean_shift
     with np.errstate(over="ignore"):
         rms = peak * math.sqrt(float(np.sum(variance + scaled_mean**2)))
@@ -119,3 +128,38 @@ def scaled_float32_tensor(X, fmap, device, rows=None):
         source = X[start:stop] if rows is None else X[rows[start:stop]]
         out[start:stop] = torch.from_numpy(fmap.transform(source).astype(np.float32))
     return out
+
+
+# A validation set from the training distribution has, on the mapped features, rows at an
+# RMS distance of about 1 from the training mean and a spread (centred RMS norm) of about 1.
+# One off by this factor or more is on another scale: typically X_val that skipped the
+# scaler of a Pipeline (unscaled digits vs standardised ones: 5.5x).
+SCALE_MISMATCH_FACTOR = 3.0
+MIN_ROWS_FOR_SPREAD = 10
+
+
+def warn_if_on_another_scale(X_val, fmap):
+    """Warn when ``X_val`` is clearly not on the scale of the training rows (see the constants)."""
+    n, d = X_val.shape
+    if n == 0:
+        return
+    distance_sq, sums = 0.0, np.zeros(d)
+    for start, stop in row_blocks(n, d):
+        block = fmap.transform(X_val[start:stop])
+        distance_sq += float(np.einsum("ij,ij->", block, block))
+        sums += block.sum(axis=0)
+    distance = math.sqrt(distance_sq / n)
+    ratios = {"RMS distance of its rows from the training mean": distance}
+    if n >= MIN_ROWS_FOR_SPREAD:
+        spread_sq = (distance_sq - float(sums @ sums) / n) / (n - 1)
+        ratios["spread (RMS norm of its centred rows)"] = math.sqrt(max(spread_sq, 0.0))
+    for what, ratio in ratios.items():
+        if not (1.0 / SCALE_MISMATCH_FACTOR <= ratio <= SCALE_MISMATCH_FACTOR):
+            warnings.warn(
+                f"X_val looks like it is on another scale than X: its {what} is {ratio:.3g} times that of "
+                "the training rows. If SelMixClassifier is the last step of a Pipeline, X_val is passed to it "
+                "untransformed; enable metadata routing (sklearn.set_config(enable_metadata_routing=True)) and "
+                "transform X_val yourself, or fit the earlier steps first and pass their output as X_val.",
+                UserWarning,
+            )
+            return

@@ -20,11 +20,38 @@ from ._sampler import head_pools
 from ._warm_start import fit_linear_head
 
 
-def class_means(x, y, n_classes):
-    """Mean row of each class (zeros for an empty class) and which classes have rows."""
-    sums = torch.zeros(n_classes, x.shape[1], dtype=x.dtype, device=x.device).index_add_(0, y, x)
-    counts = torch.bincount(y, minlength=n_classes).to(x.dtype)
-    return sums / counts.clamp_min(1).unsqueeze(1), counts > 0
+def class_means(x, y, n_classes, weights=None):
+    """(Weighted) mean row of each class (zeros for an empty class) and which classes have rows."""
+    rows = x if weights is None else x * weights.to(x.dtype).unsqueeze(1)
+    sums = torch.zeros(n_classes, x.shape[1], dtype=x.dtype, device=x.device).index_add_(0, y, rows)
+    counts = torch.bincount(y, weights=None if weights is None else weights.to(torch.float64), minlength=n_classes).to(x.dtype)
+    return sums / torch.where(counts > 0, counts, 1.0).unsqueeze(1), counts > 0
+
+
+def weighted_class_counts(y, n_classes, weights=None):
+    """Rows (or their total weight) per class, float64 on the CPU."""
+    weights = None if weights is None else weights.cpu().to(torch.float64)
+    return torch.bincount(y.cpu(), weights=weights, minlength=n_classes).to(torch.float64)
+
+
+class RowWeights:
+    """What a feedback mode needs to know of ``sample_weight`` and ``class_weight``.
+
+    ``sample_weight`` (one per labelled training row, or None) weighs the rows
+    in the warm start's loss, in the within-class draws of anchors and partners,
+    in the class prototypes and in the (out-of-fold) confusion matrix.
+    ``class_weight`` (one per class, or None) weighs the warm start's loss only:
+    the balanced confusion matrix normalises each class's row, and SelMix's
+    pair distribution decides how often each class is drawn.
+    """
+
+    def __init__(self, sample_weight=None, class_weight=None):
+        self.sample_weight = sample_weight
+        self.class_weight = class_weight
+
+    def rows(self, index):
+        """The sample weights of a subset of rows (None stays None)."""
+        return None if self.sample_weight is None else self.sample_weight[index]
 
 
 def predict_classes(x, coef, intercept):
@@ -40,22 +67,27 @@ class HoldOutFeedback:
 
     n_heads = 1
 
-    def __init__(self, x_train, y_train, x_val, y_val, n_classes):
+    def __init__(self, x_train, y_train, x_val, y_val, n_classes, weights=None, val_weight=None):
         self.x_train, self.y_train = x_train, y_train
         self.x_val, self.y_val = x_val, y_val
         self.k = n_classes
-        self.pools = head_pools(y_train, n_classes)
-        self.class_counts = torch.bincount(y_train.cpu(), minlength=n_classes).to(torch.float64)
+        self.weights = RowWeights() if weights is None else weights
+        self.val_weight = val_weight
+        self.pools = head_pools(y_train, n_classes, weights=self.weights.sample_weight)
+        self.class_counts = weighted_class_counts(y_train, n_classes, self.weights.sample_weight)
         self.complete = bool((torch.bincount(y_val.cpu(), minlength=n_classes) > 0).all())
 
     def prototypes(self):
-        val_means, present = class_means(self.x_val, self.y_val, self.k)
-        train_means, _ = class_means(self.x_train, self.y_train, self.k)
+        val_means, present = class_means(self.x_val, self.y_val, self.k, self.val_weight)
+        train_means, _ = class_means(self.x_train, self.y_train, self.k, self.weights.sample_weight)
         return torch.where(present.unsqueeze(1), val_means, train_means)
 
     def warm_start(self, kind, l2):
         """The warm-start stack (1, K, D): ``kind`` fitted on the training rows."""
-        coef, intercept = fit_linear_head(self.x_train, self.y_train, self.k, kind=kind, l2=l2)
+        coef, intercept = fit_linear_head(
+            self.x_train, self.y_train, self.k, kind=kind, l2=l2,
+            class_weight=self.weights.class_weight, sample_weight=self.weights.sample_weight,
+        )
         return coef.unsqueeze(0), intercept.unsqueeze(0)
 
     def given_start(self, coef, intercept):
@@ -63,10 +95,10 @@ class HoldOutFeedback:
 
     def confusion(self, coef, intercept):
         pred = predict_classes(self.x_val, coef[0], intercept[0])
-        confusion, present = balanced_confusion(self.y_val, pred, self.k)
+        confusion, present = balanced_confusion(self.y_val, pred, self.k, sample_weight=self.val_weight)
         if not bool(present.all()):
             train_pred = predict_classes(self.x_train, coef[0], intercept[0])
-            train_conf, _ = balanced_confusion(self.y_train, train_pred, self.k)
+            train_conf, _ = balanced_confusion(self.y_train, train_pred, self.k, sample_weight=self.weights.sample_weight)
             confusion = torch.where(present.unsqueeze(1), confusion, train_conf)
         return confusion
 
@@ -87,20 +119,30 @@ class CrossFitFeedback:
         ``F``.
     n_classes : int
         ``K``.
+    weights : RowWeights, default=None
+        Sample and class weights of the labelled rows.
     """
 
-    def __init__(self, x, y, fold, n_folds, n_classes):
+    def __init__(self, x, y, fold, n_folds, n_classes, weights=None):
         self.x_train, self.y_train = x, y
         self.n_heads = n_folds
         self.k = n_classes
+        self.weights = RowWeights() if weights is None else weights
         self.fold_rows = [torch.nonzero(fold == f).squeeze(1) for f in range(n_folds)]
         self.train_rows = [torch.nonzero(fold != f).squeeze(1) for f in range(n_folds)]
-        self.pools = head_pools(y, n_classes, fold=fold, n_heads=n_folds)
-        self.class_counts = torch.bincount(y.cpu(), minlength=n_classes).to(torch.float64)
+        self.pools = head_pools(y, n_classes, fold=fold, n_heads=n_folds, weights=self.weights.sample_weight)
+        self.class_counts = weighted_class_counts(y, n_classes, self.weights.sample_weight)
         self.complete = True  # every class is predicted out of fold on all of its rows
 
     def prototypes(self):
-        return class_means(self.x_train, self.y_train, self.k)[0]
+        return class_means(self.x_train, self.y_train, self.k, self.weights.sample_weight)[0]
+
+    def _fit(self, rows, kind, l2, init=None):
+        x, y = (self.x_train, self.y_train) if rows is None else (self.x_train[rows], self.y_train[rows])
+        sample_weight = self.weights.sample_weight if rows is None else self.weights.rows(rows)
+        return fit_linear_head(
+            x, y, self.k, kind=kind, l2=l2, init=init, class_weight=self.weights.class_weight, sample_weight=sample_weight
+        )
 
     def warm_start(self, kind, l2):
         """Each fold's head fitted from zeros on the rows outside its fold.
@@ -111,7 +153,7 @@ class CrossFitFeedback:
         with a private one-hot feature and random labels, out-of-fold recall was
         then far above chance (tests/test_cross_fitting.py checks it is not).
         """
-        heads = [fit_linear_head(self.x_train[rows], self.y_train[rows], self.k, kind=kind, l2=l2) for rows in self.train_rows]
+        heads = [self._fit(rows, kind, l2) for rows in self.train_rows]
         return torch.stack([c for c, _ in heads]), torch.stack([b for _, b in heads])
 
     def given_start(self, coef, intercept):
@@ -123,7 +165,7 @@ class CrossFitFeedback:
         pred = torch.empty_like(self.y_train)
         for f, rows in enumerate(self.fold_rows):  # each row by the head that never trained on it
             pred[rows] = predict_classes(self.x_train[rows], coef[f], intercept[f])
-        return balanced_confusion(self.y_train, pred, self.k)[0]
+        return balanced_confusion(self.y_train, pred, self.k, sample_weight=self.weights.sample_weight)[0]
 
     def final_head(self, coef, intercept, step, start):
         """The mean of the fold heads (one linear head); at step 0, the warm start on all rows.
@@ -139,5 +181,5 @@ class CrossFitFeedback:
         if isinstance(start[0], str):
             kind, l2 = start
             init = (coef.mean(dim=0), intercept.mean(dim=0))
-            return fit_linear_head(self.x_train, self.y_train, self.k, kind=kind, l2=l2, init=init)
+            return self._fit(None, kind, l2, init=init)
         return start

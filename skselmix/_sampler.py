@@ -46,7 +46,7 @@ def sampling_distribution(gain, s):
 
 
 class ClassIndex:
-    """Row indices grouped by class, for uniform within-class draws.
+    """Row indices grouped by class, for within-class draws (uniform, or by weight).
 
     Parameters
     ----------
@@ -58,42 +58,71 @@ class ClassIndex:
     rows : torch.Tensor of shape (n,), default=None
         Row index that each entry of ``labels`` stands for; ``None``: entry
         ``r`` is row ``r``. Lets one row appear in several pools.
+    weights : torch.Tensor of shape (n,), default=None
+        Non-negative weight of each entry: a row is drawn with probability
+        proportional to its weight within its class (never at weight zero) (``sample_weight``; an
+        integer weight ``w`` draws like ``w`` copies of the row). ``None``
+        draws uniformly.
     """
 
-    def __init__(self, labels, n_classes, rows=None):
+    def __init__(self, labels, n_classes, rows=None, weights=None):
         labels = labels.long()
+        if weights is not None:
+            labels = torch.where(weights > 0, labels, -1)  # a row of weight zero is never drawn
         kept_rows = torch.nonzero(labels >= 0).squeeze(1)
         kept = labels[kept_rows]
-        self.order = kept_rows[torch.argsort(kept, stable=True)]
-        if rows is not None:
-            self.order = rows[self.order]
+        sort = torch.argsort(kept, stable=True)
+        self.order = kept_rows[sort]
         self.counts = torch.bincount(kept, minlength=n_classes)
         self.starts = torch.cumsum(self.counts, 0) - self.counts
+        self.cumulative = None
+        if weights is not None:
+            # Inclusive running sums over the class-sorted entries: a class's entries cover
+            # consecutive intervals of lengths equal to their weights (float64: exact for
+            # integer weights up to 2^53).
+            sorted_weights = weights.to(torch.float64)[self.order]
+            self.cumulative = torch.cumsum(sorted_weights, 0)
+            totals = torch.zeros(n_classes, dtype=torch.float64, device=labels.device).index_add_(0, kept[sort], sorted_weights)
+            self.weight_before = self.cumulative - sorted_weights  # running sum before each entry
+            self.totals = totals
+        if rows is not None:
+            self.order = rows[self.order]
 
     def draw(self, classes, generator):
-        """One uniformly drawn row index of each requested class (classes must be non-empty)."""
+        """One row index of each requested class (classes must be non-empty)."""
         u = torch.rand(classes.shape[0], generator=generator, device=classes.device, dtype=torch.float64)
         counts = self.counts[classes]
-        offsets = torch.minimum((u * counts).long(), counts - 1)
-        return self.order[self.starts[classes] + offsets]
+        starts = self.starts[classes]
+        if self.cumulative is None:
+            offsets = torch.minimum((u * counts).long(), counts - 1)
+            return self.order[starts + offsets]
+        # The entry whose weight interval holds the point u * (class total) past the class's start.
+        first = starts.clamp_max(self.cumulative.shape[0] - 1)
+        target = self.weight_before[first] + u * self.totals[classes]
+        position = torch.searchsorted(self.cumulative, target, right=True)
+        position = torch.minimum(torch.maximum(position, starts), starts + counts - 1)
+        return self.order[position]
 
 
-def head_pools(labels, n_classes, fold=None, n_heads=1):
+def head_pools(labels, n_classes, fold=None, n_heads=1, weights=None):
     """The training rows of every head, by class, as one :class:`ClassIndex` over keys.
 
     Key ``h * K + k`` holds the rows of class ``k`` that head ``h`` trains on:
     every row for a single head (``fold=None``), or with cross-fitting every row
     whose fold is not ``h`` (each row then sits in ``n_heads - 1`` pools).
-    ``index.counts.reshape(n_heads, K)`` are the pool sizes.
+    ``index.counts.reshape(n_heads, K)`` are the pool sizes. ``weights`` (n,)
+    makes within-class draws proportional to the rows' weights.
     """
     n = labels.shape[0]
     if fold is None:
-        return ClassIndex(labels, n_classes)
+        return ClassIndex(labels, n_classes, weights=weights)
     heads = torch.arange(n_heads, device=labels.device).repeat_interleave(n)
     rows = torch.arange(n, device=labels.device).repeat(n_heads)
     member = fold[rows] != heads
     heads, rows = heads[member], rows[member]
-    return ClassIndex(heads * n_classes + labels[rows], n_heads * n_classes, rows=rows)
+    return ClassIndex(
+        heads * n_classes + labels[rows], n_heads * n_classes, rows=rows, weights=None if weights is None else weights[rows]
+    )
 
 
 def restrict_to_heads(probs, counts):

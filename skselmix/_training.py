@@ -35,8 +35,11 @@ AUTO_WEIGHT_DECAY = 0.1
 
 
 def resolve_weight_decay(weight_decay, n_train):
-    """The L2 strength used by a fit: ``weight_decay`` itself, or ``0.1 / n_train`` for "auto"."""
-    return AUTO_WEIGHT_DECAY / max(int(n_train), 1) if weight_decay == "auto" else float(weight_decay)
+    """The L2 strength used by a fit: ``weight_decay`` itself, or ``0.1 / n_train`` for "auto".
+
+    ``n_train`` is the number of training rows, or their total ``sample_weight``.
+    """
+    return AUTO_WEIGHT_DECAY / max(float(n_train), 1.0) if weight_decay == "auto" else float(weight_decay)
 
 
 class SelMixRun:
@@ -74,7 +77,7 @@ class SelMixRun:
         """
         p, k = self.p, self.k
         class_counts = feedback.class_counts
-        self.l2 = resolve_weight_decay(p.weight_decay, feedback.y_train.shape[0])
+        self.l2 = resolve_weight_decay(p.weight_decay, float(class_counts.sum()))
         if not feedback.complete:
             warnings.warn(
                 "Some classes have no validation sample; their confusion rows come from the training data.",
@@ -194,12 +197,12 @@ class SelMixRun:
             raise ValueError(f"the derivative of metric {self.objective.name!r} is not finite at step {step}.")
         return grad
 
-    def _pseudo_label_pool(self, coef, intercept, xu, hidden):
+    def _pseudo_label_pool(self, coef, intercept, xu, hidden, weights=None):
         """Pseudo-label the unlabelled rows with the current head: the partner pool and its record."""
         proba = torch.softmax(torch.addmm(intercept, xu, coef.T), dim=1)
         confidence, pseudo = proba.max(dim=1)
         confident = confidence >= self.p.pseudo_label_threshold
-        pool = ClassIndex(torch.where(confident, pseudo, -1), self.k)
+        pool = ClassIndex(torch.where(confident, pseudo, -1), self.k, weights=weights)
         record = {"unlabeled_counts": pool.counts.cpu().numpy()}
         if hidden is not None:
             hits = (pseudo == hidden) & confident

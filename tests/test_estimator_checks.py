@@ -5,7 +5,17 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from skselmix import SelMixClassifier
 
 # Small budgets keep ~50 fits fast; behaviour is the same as with the defaults.
-EXPECTED_FAILED_CHECKS = {}
+EXPECTED_FAILED_CHECKS = {
+    # The SGD phase draws rows at random: repeated rows and integer weights give the same
+    # distribution of draws, not the same draws, so predictions agree only in distribution.
+    # tests/test_sample_weight.py checks the warm start (deterministic) to tolerance and
+    # the draws by their frequencies.
+    "check_sample_weight_equivalence_on_dense_data": "stochastic fit: weights equal repeats in distribution only",
+    # The check wants class_weight={0: 1000, ...} to make class 0 win 87 % of a noisy test set.
+    # class_weight weighs the warm start only; SelMix's steps then maximise the balanced
+    # objective (min recall), which by design does not let one class take the others' rows.
+    "check_class_weight_classifiers": "class_weight weighs the warm start; the fit maximises a balanced objective",
+}
 
 
 @parametrize_with_checks(

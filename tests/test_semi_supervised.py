@@ -6,6 +6,7 @@ import torch
 from sklearn.model_selection import cross_val_score
 
 from skselmix import SelMixClassifier
+from skselmix._classifier import fit_recording_pseudo_label_accuracy as fit_with_hidden
 from skselmix._sampler import ClassIndex, draw_partners, mix_features
 from skselmix.metrics import get_scorer, min_recall_score
 
@@ -36,9 +37,7 @@ def test_marker_is_opt_in(semi):
 
 def test_history_reports_pools_and_pseudo_label_accuracy(semi):
     X, y, hidden, (X_val, y_val), _ = semi
-    clf = SelMixClassifier(**params(max_iter=100, pseudo_label_threshold=0.5)).fit(
-        X, y, X_val=X_val, y_val=y_val, hidden_labels=hidden
-    )
+    clf = fit_with_hidden(SelMixClassifier(**params(max_iter=100, pseudo_label_threshold=0.5)), X, y, hidden, X_val=X_val, y_val=y_val)
     record = clf.history_[0]
     assert record["unlabeled_counts"].shape == (10,) and 0 < record["unlabeled_counts"].sum() <= 300
     assert 0.8 < record["pseudo_label_accuracy"] <= 1.0  # the warm start is a decent labeller on digits
@@ -47,9 +46,9 @@ def test_history_reports_pools_and_pseudo_label_accuracy(semi):
 def test_no_label_leak(semi):
     """Changing the hidden true labels of the unlabelled rows cannot change the model."""
     X, y, hidden, (X_val, y_val), _ = semi
-    a = SelMixClassifier(**params(max_iter=150)).fit(X, y, X_val=X_val, y_val=y_val, hidden_labels=hidden)
+    a = fit_with_hidden(SelMixClassifier(**params(max_iter=150)), X, y, hidden, X_val=X_val, y_val=y_val)
     shuffled = np.random.RandomState(1).permutation(hidden)
-    b = SelMixClassifier(**params(max_iter=150)).fit(X, y, X_val=X_val, y_val=y_val, hidden_labels=shuffled)
+    b = fit_with_hidden(SelMixClassifier(**params(max_iter=150)), X, y, shuffled, X_val=X_val, y_val=y_val)
     np.testing.assert_array_equal(a.coef_, b.coef_)
     assert a.history_[0]["pseudo_label_accuracy"] != b.history_[0]["pseudo_label_accuracy"]
 
@@ -81,9 +80,11 @@ def test_semi_supervised_errors(semi):
     with pytest.raises(ValueError, match="Every row of y is unlabelled"):
         SelMixClassifier(**params()).fit(X, np.full(len(y), -1))
     with pytest.raises(ValueError, match="hidden_labels must have shape"):
-        SelMixClassifier(**params(max_iter=0)).fit(X, y, hidden_labels=hidden[:5])
+        fit_with_hidden(SelMixClassifier(**params(max_iter=0)), X, y, hidden[:5])
     with pytest.raises(ValueError, match="no unlabelled rows"):
-        SelMixClassifier(max_iter=0, device="cpu").fit(X, np.abs(y), hidden_labels=hidden)
+        fit_with_hidden(SelMixClassifier(max_iter=0, device="cpu"), X, np.abs(y), hidden)
+    with pytest.raises(TypeError, match="hidden_labels"):
+        SelMixClassifier(**params(max_iter=0)).fit(X, y, hidden_labels=hidden)  # not a public fit parameter
     with pytest.raises(ValueError, match="pseudo_label_threshold"):
         SelMixClassifier(**params(pseudo_label_threshold=2.0)).fit(X, y)
 
