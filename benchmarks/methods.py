@@ -17,6 +17,7 @@ from sklearn.model_selection import StratifiedKFold
 from skselmix import SelMixClassifier, get_objective
 from skselmix._confusion import balanced_confusion, recalls
 from skselmix._training import resolve_weight_decay
+from skselmix._calibration import fit_temperature
 from skselmix._warm_start import fit_linear_head
 
 
@@ -156,22 +157,6 @@ def csl(split, objective, rounds=10, etas=(0.25, 1.0, 4.0), start=None):
     return best
 
 
-def _fit_temperature(logits, y):
-    """Temperature scaling on validation data (1-d L-BFGS on the log temperature)."""
-    log_t = torch.zeros((), dtype=torch.float64, requires_grad=True)
-    lg, yy = torch.as_tensor(logits), torch.as_tensor(y)
-    opt = torch.optim.LBFGS([log_t], lr=0.5, max_iter=50, line_search_fn="strong_wolfe")
-
-    def closure():
-        opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(lg / log_t.exp(), yy)
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    return float(log_t.detach().exp())
-
-
 def _plug_in_rule(objective, logits, y, log_prior, counts, iterations=40):
     """The post-hoc rule of the plug-in method, chosen on feedback ``logits`` / labels ``y``.
 
@@ -183,7 +168,7 @@ def _plug_in_rule(objective, logits, y, log_prior, counts, iterations=40):
     """
     obj = get_objective(objective)
     k = counts.shape[0]
-    temperature = _fit_temperature(logits, y)
+    temperature = fit_temperature(logits, y, np.ones(y.shape[0]))  # plain (unweighted) log loss
 
     def rule(L):
         def post_hoc(z):

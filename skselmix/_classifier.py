@@ -157,6 +157,16 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         which sample classes from the gain-driven pair distribution, nor the
         validation objective, whose balanced confusion matrix already weighs
         every class alike.
+    calibrate : bool, default=True
+        Fit a temperature ``temperature_`` after selection so that
+        :meth:`predict_proba` is ``softmax(logits / temperature_)``: the
+        selected head is frozen and ``temperature_`` minimises the log loss of
+        its held-out predictions (the validation rows, or the out-of-fold
+        predictions with ``cv``), each class weighing alike, since the head
+        targets the balanced distribution. Mixup leaves raw probabilities
+        under-confident; a temperature cannot change the argmax, so
+        :meth:`predict`, :meth:`decision_function` and the objective are the
+        same either way. ``False`` keeps ``temperature_ = 1``.
     unlabeled_label : int, str or None, default=None
         Semi-supervised mode (opt-in): rows of ``y`` equal to this value (``-1``
         as in sklearn's semi-supervised estimators) are unlabelled. At every
@@ -244,6 +254,9 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         With ``cv`` only: ``(coef, intercept)`` of the fold heads at the
         selected step, of shapes (F, n_classes, n_features) and (F, n_classes);
         ``coef_`` is their mean (except at ``best_step_ == 0``).
+    temperature_ : float
+        Temperature that divides the logits in :meth:`predict_proba` (see
+        ``calibrate``; 1.0 when it is False).
     init_ : str
         The warm start used: ``"coef_init"``, ``"warm_start"`` or an ``init`` value.
     weight_decay_ : float
@@ -340,6 +353,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         tol=1e-4,
         init="logit_adjusted",
         class_weight=None,
+        calibrate=True,
         unlabeled_label=None,
         pseudo_label_threshold=0.0,
         warm_start=False,
@@ -363,6 +377,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         self.tol = tol
         self.init = init
         self.class_weight = class_weight
+        self.calibrate = calibrate
         self.unlabeled_label = unlabeled_label
         self.pseudo_label_threshold = pseudo_label_threshold
         self.warm_start = warm_start
@@ -386,8 +401,9 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
             check_number(self.n_iter_no_change, "n_iter_no_change", integral=True, min_val=1)
         check_number(self.tol, "tol", min_val=0.0)
         check_scalar(self.verbose, "verbose", numbers.Integral, min_val=0)  # a bool is a valid verbosity, as in sklearn
-        if not isinstance(self.warm_start, (bool, np.bool_)):
-            raise TypeError(f"warm_start must be a bool, got {type(self.warm_start).__name__}.")
+        for name in ("warm_start", "calibrate"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise TypeError(f"{name} must be a bool, got {type(getattr(self, name)).__name__}.")
         check_number(self.pseudo_label_threshold, "pseudo_label_threshold", min_val=0.0, max_val=1.0)
         if isinstance(self.cv, (numbers.Number, np.bool_)):
             check_number(self.cv, "cv", integral=True, min_val=2)
@@ -697,7 +713,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
 
     def predict_proba(self, X):
-        """Softmax of the head's logits.
+        """Class probabilities: ``softmax(logits / temperature_)``.
 
         Parameters
         ----------
@@ -708,11 +724,20 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_classes)
             Columns follow ``classes_``.
         """
-        return softmax(self._logits(X), axis=1)
+        return softmax(self._logits(X) / self.temperature_, axis=1)
 
     def predict_log_proba(self, X):
-        """Log of :meth:`predict_proba`, computed stably."""
-        logits = self._logits(X)
+        """Log of :meth:`predict_proba`, computed stably.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        logits = self._logits(X) / self.temperature_
         return logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
 
     def predict(self, X):

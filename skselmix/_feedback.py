@@ -93,6 +93,10 @@ class HoldOutFeedback:
     def given_start(self, coef, intercept):
         return coef.unsqueeze(0), intercept.unsqueeze(0)
 
+    def held_out_logits(self, coef, intercept):
+        """Logits of the head on the validation rows, their labels and weights."""
+        return torch.addmm(intercept[0], self.x_val, coef[0].T), self.y_val, self.val_weight
+
     def confusion(self, coef, intercept):
         pred = predict_classes(self.x_val, coef[0], intercept[0])
         confusion, present = balanced_confusion(self.y_val, pred, self.k, sample_weight=self.val_weight)
@@ -161,10 +165,16 @@ class CrossFitFeedback:
         # the step-0 feedback is only as honest as that head's provenance.
         return coef.expand(self.n_heads, *coef.shape).clone(), intercept.expand(self.n_heads, *intercept.shape).clone()
 
+    def held_out_logits(self, coef, intercept):
+        """Out-of-fold logits of every labelled row (by the head that never trained on it),
+        the labels and the sample weights."""
+        logits = torch.empty((self.y_train.shape[0], self.k), dtype=coef.dtype, device=coef.device)
+        for f, rows in enumerate(self.fold_rows):
+            logits[rows] = torch.addmm(intercept[f], self.x_train[rows], coef[f].T)
+        return logits, self.y_train, self.weights.sample_weight
+
     def confusion(self, coef, intercept):
-        pred = torch.empty_like(self.y_train)
-        for f, rows in enumerate(self.fold_rows):  # each row by the head that never trained on it
-            pred[rows] = predict_classes(self.x_train[rows], coef[f], intercept[f])
+        pred = torch.argmax(self.held_out_logits(coef, intercept)[0], dim=1)
         return balanced_confusion(self.y_train, pred, self.k, sample_weight=self.weights.sample_weight)[0]
 
     def final_head(self, coef, intercept, step, start):

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
+from ._calibration import balanced_row_weights, fit_temperature
 from ._confusion import coverages, recalls
 from ._gain import DEFAULT_CONFUSION_SMOOTHING, gain_from_sensitivity, objective_logit_sensitivity
 from ._progress import FitProgress
@@ -158,6 +159,7 @@ class SelMixRun:
                 break
 
         coef, intercept = feedback.final_head(best["coef"], best["intercept"], best["step"], start)
+        temperature = self._temperature(feedback, best["coef"], best["intercept"]) if p.calibrate else 1.0
         return {
             "coef": coef.cpu().numpy().astype(np.float64),
             "intercept": intercept.cpu().numpy().astype(np.float64),
@@ -171,7 +173,15 @@ class SelMixRun:
             "best_step_": best["step"],
             "init_": init_used,
             "weight_decay_": self.l2,
+            "temperature_": temperature,
         }
+
+    def _temperature(self, feedback, coef, intercept):
+        """Temperature of the selected heads, fitted on their held-out (or out-of-fold) logits."""
+        logits, y, weights = feedback.held_out_logits(coef, intercept)
+        y = y.cpu().numpy()
+        weights = balanced_row_weights(y, self.k, None if weights is None else weights.cpu().numpy())
+        return fit_temperature(logits.cpu().numpy(), y, weights)
 
     def _objective_value(self, confusion, class_counts, step):
         """The objective's value as a float; a metric that fails or returns NaN is an error.
