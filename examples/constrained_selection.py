@@ -15,7 +15,7 @@ from sklearn.model_selection import GridSearchCV
 
 from skselmix import SelMixClassifier
 from skselmix.datasets import long_tailed_split
-from skselmix.metrics import get_scorer, mean_recall_score, min_coverage_score
+from skselmix.metrics import objective_scorer, mean_recall_score, min_coverage_score
 
 X, y = load_digits(return_X_y=True)
 X_train, y_train, _, _, X_test, y_test = long_tailed_split(
@@ -24,7 +24,7 @@ X_train, y_train, _, _, X_test, y_test = long_tailed_split(
 K, ALPHA = 10, 0.95
 
 # %%
-scoring = {"mean_recall": get_scorer("mean_recall"), "min_coverage": get_scorer("min_coverage")}
+scoring = {"mean_recall": objective_scorer("mean_recall"), "min_coverage": objective_scorer("min_coverage")}
 
 
 def best_feasible(cv_results):

@@ -13,7 +13,7 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
 from skselmix import SelMixClassifier
 from skselmix.datasets import long_tailed_split
-from skselmix.metrics import get_scorer, min_recall_score
+from skselmix.metrics import objective_scorer, min_recall_score
 
 X, y = load_digits(return_X_y=True)
 X_train, y_train, _, _, X_test, y_test = long_tailed_split(
@@ -27,7 +27,7 @@ X_train, y_train, _, _, X_test, y_test = long_tailed_split(
 search = GridSearchCV(
     SelMixClassifier(metric="min_recall", max_iter=300, device="cpu", random_state=0),
     {"s": [0.1, 1.0, 10.0, 100.0]},
-    scoring=get_scorer("min_recall"),
+    scoring=objective_scorer("min_recall"),
     cv=StratifiedKFold(3, shuffle=True, random_state=0),
     n_jobs=2,
 ).fit(X_train, y_train)

@@ -16,7 +16,7 @@ from sklearn.datasets import load_digits
 
 from skselmix import SelMixClassifier
 from skselmix.datasets import long_tailed_split
-from skselmix.metrics import get_scorer, min_recall_score
+from skselmix.metrics import objective_scorer, min_recall_score
 
 X, y = load_digits(return_X_y=True)
 X_train, y_train, X_val, y_val, X_rest, y_rest = long_tailed_split(
@@ -43,5 +43,5 @@ for name, model in [("labelled only", labelled_only), ("semi-supervised", semi)]
 
 # %%
 # Scoring data that still carries the marker: the scorer ignores those rows.
-scorer = get_scorer("min_recall", unlabeled_label=-1)
+scorer = objective_scorer("min_recall", unlabeled_label=-1)
 print(f"min recall on the labelled rows of the training data: {scorer(semi, X_all, y_all):.3f}")

@@ -14,7 +14,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skselmix import CallableObjective, HistoryDisplay, PerClassRecallDisplay, SelMixClassifier
-from skselmix.metrics import get_scorer
+from skselmix.metrics import objective_scorer
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +43,8 @@ def test_grid_search_parallel_matches_serial(data):
     X, y = data
     grid = {"s": [0.1, 10.0, 1000.0]}
     cv = StratifiedKFold(3, shuffle=True, random_state=0)
-    serial = GridSearchCV(small(), grid, scoring=get_scorer("min_recall"), cv=cv, n_jobs=1).fit(X, y)
-    parallel = GridSearchCV(small(), grid, scoring=get_scorer("min_recall"), cv=cv, n_jobs=2).fit(X, y)
+    serial = GridSearchCV(small(), grid, scoring=objective_scorer("min_recall"), cv=cv, n_jobs=1).fit(X, y)
+    parallel = GridSearchCV(small(), grid, scoring=objective_scorer("min_recall"), cv=cv, n_jobs=2).fit(X, y)
     np.testing.assert_allclose(parallel.cv_results_["mean_test_score"], serial.cv_results_["mean_test_score"])
     assert parallel.best_params_ == serial.best_params_
 
@@ -62,7 +62,7 @@ def test_parallel_workers_use_one_torch_thread_each(data):
 def test_constrained_selection_with_refit_callable(data):
     X, y = data
     k, alpha = 3, 0.95
-    scoring = {"mean_recall": get_scorer("mean_recall"), "min_coverage": get_scorer("min_coverage")}
+    scoring = {"mean_recall": objective_scorer("mean_recall"), "min_coverage": objective_scorer("min_coverage")}
 
     def best_feasible(cv_results):
         feasible = cv_results["mean_test_min_coverage"] >= alpha / k
@@ -84,11 +84,11 @@ def test_dask_backend_runs_the_same_search(data):
     X, y = data
     grid = {"s": [1.0, 100.0]}
     cv = StratifiedKFold(3, shuffle=True, random_state=0)
-    local = GridSearchCV(small(), grid, scoring=get_scorer("gmean"), cv=cv).fit(X, y)
+    local = GridSearchCV(small(), grid, scoring=objective_scorer("gmean"), cv=cv).fit(X, y)
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
         with distributed.Client(cluster):
             with joblib.parallel_backend("dask"):
-                remote = GridSearchCV(small(), grid, scoring=get_scorer("gmean"), cv=cv, n_jobs=-1).fit(X, y)
+                remote = GridSearchCV(small(), grid, scoring=objective_scorer("gmean"), cv=cv, n_jobs=-1).fit(X, y)
     np.testing.assert_allclose(remote.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"])
 
 

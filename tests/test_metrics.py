@@ -14,8 +14,12 @@ from sklearn.linear_model import LogisticRegression
 from skselmix import metrics
 from skselmix.metrics import (
     balanced_confusion_matrix,
+    classification_report_balanced,
     get_scorer,
     get_scorer_names,
+    objective_scorer,
+    objective_scorer_names,
+    objective_scorers,
     gmean_score,
     hmean_min_coverage_score,
     hmean_score,
@@ -120,10 +124,10 @@ def test_metric_does_not_modify_inputs():
 
 
 def test_scorer_names_and_errors():
-    assert get_scorer_names() == sorted(get_scorer_names())
-    assert {"min_recall", "gmean", "min_coverage", "mean_recall_min_coverage"} <= set(get_scorer_names())
+    assert objective_scorer_names() == sorted(objective_scorer_names())
+    assert {"min_recall", "gmean", "min_coverage", "mean_recall_min_coverage"} <= set(objective_scorer_names())
     with pytest.raises(ValueError, match="Valid names: gmean"):
-        get_scorer("accuracy")
+        objective_scorer("accuracy")
 
 
 @pytest.fixture
@@ -138,7 +142,7 @@ def test_grid_search_picks_balanced_weights_for_min_recall(imbalanced):
     X, y = imbalanced
     grid = {"class_weight": [None, "balanced"]}
     for name in ("min_recall", "gmean", "hmean", "mean_recall"):
-        search = GridSearchCV(LogisticRegression(), grid, scoring=get_scorer(name), cv=3).fit(X, y)
+        search = GridSearchCV(LogisticRegression(), grid, scoring=objective_scorer(name), cv=3).fit(X, y)
         assert search.best_params_ == {"class_weight": "balanced"}, name
     # Plain accuracy prefers the unweighted model on this data: the scorers measure something else.
     acc = GridSearchCV(LogisticRegression(), grid, scoring="accuracy", cv=3).fit(X, y)
@@ -147,9 +151,9 @@ def test_grid_search_picks_balanced_weights_for_min_recall(imbalanced):
 
 def test_scorers_in_cross_validate_and_pipeline(imbalanced):
     X, y = imbalanced
-    scoring = {name: get_scorer(name) for name in get_scorer_names()}
+    scoring = {name: objective_scorer(name) for name in objective_scorer_names()}
     out = cross_validate(make_pipeline(StandardScaler(), LogisticRegression()), X, y, scoring=scoring, cv=3)
-    for name in get_scorer_names():
+    for name in objective_scorer_names():
         scores = out[f"test_{name}"]
         assert scores.shape == (3,) and np.all(np.isfinite(scores))
     assert np.all(out["test_min_recall"] <= out["test_mean_recall"] + 1e-12)
@@ -158,13 +162,87 @@ def test_scorers_in_cross_validate_and_pipeline(imbalanced):
 def test_scorer_kwargs_are_passed():
     X, y = np.r_[np.zeros((20, 1)), np.ones((20, 1))], np.repeat([0, 1], 20)
     clf = LogisticRegression().fit(X, y)
-    assert get_scorer("min_recall", labels=[0, 1, 2])._kwargs == {"labels": [0, 1, 2]}
+    assert objective_scorer("min_recall", labels=[0, 1, 2])._kwargs == {"labels": [0, 1, 2]}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UndefinedMetricWarning)
-        assert get_scorer("min_recall", labels=[0, 1, 2])(clf, X, y) == 0.0
-    assert get_scorer("min_recall")(clf, X, y) == 1.0
+        assert objective_scorer("min_recall", labels=[0, 1, 2])(clf, X, y) == 0.0
+    assert objective_scorer("min_recall")(clf, X, y) == 1.0
 
 
 def test_public_module_lists_everything():
     for name in metrics.__all__:
         assert hasattr(metrics, name)
+
+
+# ---------------------------------------------------------------- equivalences the docs state
+def _random_labels(seed, n=300, k=5):
+    rng = np.random.RandomState(seed)
+    y_true = rng.choice(k, size=n, p=np.array([0.5, 0.2, 0.15, 0.1, 0.05])[:k] / np.array([0.5, 0.2, 0.15, 0.1, 0.05])[:k].sum())
+    y_pred = np.where(rng.rand(n) < 0.6, y_true, rng.randint(0, k, size=n))
+    return y_true, y_pred, rng.rand(n) * 3
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_documented_equivalences_with_sklearn(seed):
+    from scipy.stats import hmean
+
+    y_true, y_pred, w = _random_labels(seed)
+    assert mean_recall_score(y_true, y_pred) == pytest.approx(balanced_accuracy_score(y_true, y_pred), abs=1e-12)
+    assert mean_recall_score(y_true, y_pred, sample_weight=w) == pytest.approx(
+        balanced_accuracy_score(y_true, y_pred, sample_weight=w), abs=1e-12)
+    per_class = recall_score(y_true, y_pred, average=None)
+    assert min_recall_score(y_true, y_pred) == pytest.approx(per_class.min(), abs=1e-12)
+    assert hmean_score(y_true, y_pred) == pytest.approx(hmean(per_class), abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_gmean_equals_imbalanced_learn_with_labels(seed):
+    imblearn_metrics = pytest.importorskip("imblearn.metrics")
+    y_true, y_pred, w = _random_labels(seed)
+    labels = np.unique(y_true)
+    expected = imblearn_metrics.geometric_mean_score(y_true, y_pred, labels=labels, average="multiclass")
+    assert gmean_score(y_true, y_pred) == pytest.approx(expected, abs=1e-12)
+
+
+def test_absent_class_differs_from_balanced_accuracy():
+    """The documented difference: a class of labels= absent from y_true counts as recall 0."""
+    y_true, y_pred = [0, 0, 1, 1], [0, 0, 1, 0]
+    with pytest.warns(UndefinedMetricWarning):
+        assert mean_recall_score(y_true, y_pred, labels=[0, 1, 2]) == pytest.approx(0.5)
+    assert balanced_accuracy_score(y_true, y_pred) == pytest.approx(0.75)
+
+
+def test_objective_scorers_drop_into_a_multi_metric_search(blobs3):
+    X, y = blobs3
+    search = GridSearchCV(LogisticRegression(), {"class_weight": [None, "balanced"]},
+                          scoring=objective_scorers(["min_recall", "mean_recall"]), refit="min_recall", cv=3).fit(X, y)
+    assert search.best_params_ == {"class_weight": "balanced"}
+    assert "mean_test_mean_recall" in search.cv_results_
+    assert set(objective_scorers()) == {"mean_recall", "min_recall", "gmean", "hmean"}
+    assert objective_scorers(["min_recall"], labels=[0, 1, 2])["min_recall"]._kwargs == {"labels": [0, 1, 2]}
+
+
+def test_get_scorer_is_a_deprecated_alias():
+    with pytest.warns(FutureWarning, match="objective_scorer"):
+        scorer = get_scorer("min_recall")
+    assert scorer._score_func is objective_scorer("min_recall")._score_func
+    with pytest.warns(FutureWarning, match="objective_scorer_names"):
+        assert get_scorer_names() == objective_scorer_names()
+
+
+def test_classification_report_balanced():
+    y_true, y_pred, w = _random_labels(0)
+    report = classification_report_balanced(y_true, y_pred, output_dict=True, head_labels=[0, 1])
+    np.testing.assert_allclose([report[str(c)]["recall"] for c in range(5)],
+                               recall_score_per_class := [np.mean(y_pred[y_true == c] == c) for c in range(5)])
+    assert report["objectives"]["min recall"] == pytest.approx(min(recall_score_per_class))
+    assert report["objectives"]["G-mean"] == pytest.approx(gmean_score(y_true, y_pred))
+    assert report["objectives"]["min head-tail recall"] == pytest.approx(
+        min_head_tail_recall_score(y_true, y_pred, head_labels=[0, 1]))
+    coverage = 5 * balanced_confusion_matrix(y_true, y_pred).sum(axis=0)
+    np.testing.assert_allclose([report[str(c)]["coverage x K"] for c in range(5)], coverage)
+    assert [report[str(c)]["support"] for c in range(5)] == np.bincount(y_true).tolist()
+    text = classification_report_balanced(y_true, y_pred, target_names=list("abcde"), sample_weight=w)
+    assert text.splitlines()[2].split()[0] == "a" and "H-mean, cov >= 0.95/K" in text
+    with pytest.raises(ValueError, match="target_names has 2 names for 5 labels"):
+        classification_report_balanced(y_true, y_pred, target_names=["a", "b"])

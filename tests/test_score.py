@@ -5,7 +5,7 @@ import pytest
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
 from skselmix import SelMixClassifier
-from skselmix.metrics import get_scorer, min_head_tail_recall_score, min_recall_score
+from skselmix.metrics import objective_scorer, min_head_tail_recall_score, min_recall_score
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def test_search_without_scoring_selects_by_the_objective(imbalanced):
     cv = StratifiedKFold(3, shuffle=True, random_state=0)
     estimator = SelMixClassifier(metric="min_recall", max_iter=0, device="cpu")
     by_default = GridSearchCV(estimator, grid, cv=cv).fit(X, y)
-    by_min_recall = GridSearchCV(estimator, grid, cv=cv, scoring=get_scorer("min_recall")).fit(X, y)
+    by_min_recall = GridSearchCV(estimator, grid, cv=cv, scoring=objective_scorer("min_recall")).fit(X, y)
     by_accuracy = GridSearchCV(estimator, grid, cv=cv, scoring="accuracy").fit(X, y)
     np.testing.assert_allclose(by_default.cv_results_["mean_test_score"], by_min_recall.cv_results_["mean_test_score"])
     assert by_default.best_params_ == {"init": "logit_adjusted"}

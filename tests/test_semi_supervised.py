@@ -8,7 +8,7 @@ from sklearn.model_selection import cross_val_score
 from skselmix import SelMixClassifier
 from skselmix._classifier import fit_recording_pseudo_label_accuracy as fit_with_hidden
 from skselmix._sampler import ClassIndex, draw_partners, mix_features
-from skselmix.metrics import get_scorer, min_recall_score
+from skselmix.metrics import objective_scorer, min_recall_score
 
 
 @pytest.fixture(scope="module")
@@ -92,13 +92,13 @@ def test_semi_supervised_errors(semi):
 @pytest.mark.filterwarnings("ignore:The least populated class")
 def test_scorers_ignore_marked_rows(semi):
     X, y, _, _, _ = semi
-    scorer = get_scorer("min_recall", unlabeled_label=-1)
+    scorer = objective_scorer("min_recall", unlabeled_label=-1)
     clf = SelMixClassifier(**params(max_iter=50)).fit(X, y)
     labelled = y != -1
     assert scorer(clf, X, y) == pytest.approx(min_recall_score(y[labelled], clf.predict(X[labelled])))
     est = SelMixClassifier(**params(max_iter=50))
     scores = cross_val_score(est, X, y, cv=3, scoring=scorer)
-    naive = cross_val_score(est, X, y, cv=3, scoring=get_scorer("min_recall"))
+    naive = cross_val_score(est, X, y, cv=3, scoring=objective_scorer("min_recall"))
     assert scores.max() > 0.5
     np.testing.assert_array_equal(naive, 0.0)  # the marker as a "class" that is never predicted
 

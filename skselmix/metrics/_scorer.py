@@ -1,6 +1,7 @@
 """Scorers for model selection (``GridSearchCV(scoring=...)``, ``cross_validate``)."""
 
 import functools
+import warnings
 
 import numpy as np
 from sklearn.metrics import make_scorer
@@ -19,8 +20,8 @@ _SCORE_FUNCS = {
 }
 
 
-def get_scorer_names():
-    """Names accepted by :func:`get_scorer`, sorted.
+def objective_scorer_names():
+    """Names accepted by :func:`objective_scorer` and :func:`objective_scorers`, sorted.
 
     Returns
     -------
@@ -44,13 +45,16 @@ def _ignoring_unlabeled(score_func, marker):
     return score
 
 
-def get_scorer(name, *, unlabeled_label=None, **kwargs):
+def objective_scorer(name, *, unlabeled_label=None, **kwargs):
     """A scikit-learn scorer for one of the skselmix metrics (greater is better).
+
+    sklearn's scorer registry is closed, so ``scoring="min_recall"`` cannot work;
+    pass the returned object instead (or a dict from :func:`objective_scorers`).
 
     Parameters
     ----------
     name : str
-        One of :func:`get_scorer_names`.
+        One of :func:`objective_scorer_names`.
     unlabeled_label : int, str or None, default=None
         Rows whose true label equals this marker (e.g. ``-1`` in
         semi-supervised data, as for ``SelMixClassifier(unlabeled_label=-1)``)
@@ -69,16 +73,100 @@ def get_scorer(name, *, unlabeled_label=None, **kwargs):
     >>> from sklearn.model_selection import cross_val_score
     >>> from sklearn.linear_model import LogisticRegression
     >>> from sklearn.datasets import load_iris
-    >>> from skselmix.metrics import get_scorer
+    >>> from skselmix.metrics import objective_scorer
     >>> X, y = load_iris(return_X_y=True)
     >>> scores = cross_val_score(LogisticRegression(max_iter=500), X, y,
-    ...                          scoring=get_scorer("min_recall"), cv=3)
+    ...                          scoring=objective_scorer("min_recall"), cv=3)
     >>> bool(scores.min() > 0.8)
     True
     """
     if name not in _SCORE_FUNCS:
-        raise ValueError(f"Unknown scorer {name!r}. Valid names: {', '.join(get_scorer_names())}.")
+        raise ValueError(f"Unknown scorer {name!r}. Valid names: {', '.join(objective_scorer_names())}.")
     func = _SCORE_FUNCS[name]
     if unlabeled_label is not None:
         func = _ignoring_unlabeled(func, unlabeled_label)
     return make_scorer(func, **kwargs)
+
+
+def objective_scorers(names=None, *, unlabeled_label=None, labels=None):
+    """A dict of scorers, ready for multi-metric ``scoring=`` and ``refit=``.
+
+    Parameters
+    ----------
+    names : list of str, default=None
+        Which metrics (see :func:`objective_scorer_names`); ``None`` takes the
+        four recall metrics ``"mean_recall"``, ``"min_recall"``, ``"gmean"``
+        and ``"hmean"``.
+    unlabeled_label : int, str or None, default=None
+        As in :func:`objective_scorer`.
+    labels : array-like, default=None
+        Passed to every metric: the classes to judge (keeps a class that a
+        test fold misses, at recall 0.0 with a warning).
+
+    Returns
+    -------
+    scorers : dict of str to callable
+        Keys are the metric names, so ``refit="min_recall"`` picks one.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.model_selection import GridSearchCV
+    >>> from skselmix.metrics import objective_scorers
+    >>> X, y = load_iris(return_X_y=True)
+    >>> search = GridSearchCV(LogisticRegression(max_iter=500), {"C": [0.01, 1.0]},
+    ...                       scoring=objective_scorers(), refit="min_recall", cv=3).fit(X, y)
+    >>> sorted(k for k in search.cv_results_ if k.startswith("mean_test_"))
+    ['mean_test_gmean', 'mean_test_hmean', 'mean_test_mean_recall', 'mean_test_min_recall']
+    """
+    names = ["mean_recall", "min_recall", "gmean", "hmean"] if names is None else list(names)
+    extra = {} if labels is None else {"labels": labels}
+    return {name: objective_scorer(name, unlabeled_label=unlabeled_label, **extra) for name in names}
+
+
+def get_scorer(name, *, unlabeled_label=None, **kwargs):
+    """Deprecated alias of :func:`objective_scorer` (it shadowed ``sklearn.metrics.get_scorer``).
+
+    .. deprecated:: 0.3
+       Use :func:`objective_scorer`; ``get_scorer`` will be removed in 0.5.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`objective_scorer_names`.
+    unlabeled_label : int, str or None, default=None
+        As in :func:`objective_scorer`.
+    **kwargs
+        As in :func:`objective_scorer`.
+
+    Returns
+    -------
+    scorer : callable
+    """
+    warnings.warn(
+        "skselmix.metrics.get_scorer is deprecated since 0.3 and will be removed in 0.5; use "
+        "skselmix.metrics.objective_scorer (the old name shadowed sklearn.metrics.get_scorer).",
+        FutureWarning,
+        stacklevel=2,
+    )
+    return objective_scorer(name, unlabeled_label=unlabeled_label, **kwargs)
+
+
+def get_scorer_names():
+    """Deprecated alias of :func:`objective_scorer_names`.
+
+    .. deprecated:: 0.3
+       Use :func:`objective_scorer_names`; ``get_scorer_names`` will be removed in 0.5.
+
+    Returns
+    -------
+    names : list of str
+    """
+    warnings.warn(
+        "skselmix.metrics.get_scorer_names is deprecated since 0.3 and will be removed in 0.5; use "
+        "skselmix.metrics.objective_scorer_names.",
+        FutureWarning,
+        stacklevel=2,
+    )
+    return objective_scorer_names()
