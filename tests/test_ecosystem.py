@@ -169,7 +169,41 @@ def test_displays(data):
     np.testing.assert_allclose(sorted(bar.get_height() for bar in disp.bars_[1]), sorted(disp.recalls[1]))
     expected = [np.mean(b.predict(X[y == c]) == c) for c in range(3)]
     np.testing.assert_allclose(disp.recalls[1], expected)
-    hist = HistoryDisplay.from_estimator(b)
-    assert hist.axes_.shape == (2, 2)
+    hist = HistoryDisplay.from_estimator(b)  # min recall has multipliers: six panels
+    assert hist.axes_.shape == (2, 3)
     assert len(hist.axes_[0, 0].lines[0].get_xdata()) == len(b.history_)
+    star = hist.axes_[0, 0].lines[1]  # the selected step is marked
+    assert star.get_xdata()[0] == b.best_step_ and star.get_ydata()[0] == b.best_validation_score_
+    assert all(ax.get_xlabel() == "SGD step" and ax.get_ylabel() for ax in hist.axes_.ravel())
+    at = [h["step"] for h in b.history_].index(b.best_step_)
+    worst = np.argsort(b.history_[at]["recalls"], kind="stable")[:3]
+    np.testing.assert_array_equal(hist.worst_classes_, worst)
+    legend = [t.get_text() for t in hist.axes_[0, 1].get_legend().get_texts()]
+    assert legend == [str(b.classes_[c]) for c in worst]
+    plain = HistoryDisplay.from_estimator(small(metric="mean_recall").fit(X, y))  # no multipliers: four panels
+    assert plain.axes_.shape == (2, 2)
+    with pytest.raises(ValueError, match="needs 6 axes"):
+        HistoryDisplay.from_estimator(b, axes=plt.subplots(2, 2)[1])
+    plt.close("all")
+
+
+def test_per_class_recall_display_stays_legible_at_100_classes():
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rng = np.random.RandomState(0)
+    names = np.array([f"n{i:08d}_instrumentality" for i in range(100)])
+    y = rng.randint(0, 100, 2000)
+    pred = np.where(rng.rand(2000) < 0.7, y, rng.randint(0, 100, 2000))
+    disp = PerClassRecallDisplay.from_predictions(names[y], names[pred])
+    ticks = [t.get_text() for t in disp.ax_.get_yticklabels()]
+    assert len(ticks) == 100 and set(ticks) == set(names)  # every full name, one per row
+    height = disp.figure_.get_size_inches()[1] * 72  # points
+    assert height / 100 >= 1.2 * 7  # a row per class at least 1.2x the 7-point font
+    assert ticks[0] == names[np.argmin(disp.recalls[0])]  # worst on top: sorted, first row
+    small_case = PerClassRecallDisplay.from_predictions([0, 0, 1, 1], [0, 1, 1, 1])
+    assert small_case.ax_.get_xticklabels()[0].get_text() == "0"  # few classes: vertical bars
+    with pytest.raises(ValueError, match="orientation"):
+        small_case.plot(orientation="sideways")
     plt.close("all")
