@@ -134,8 +134,12 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         paired splits of Fashion-MNIST-LT, ``cv=5`` raised test min recall over
         the 20 % hold-out on every split (benchmarks/results/paired.md).
     n_iter_no_change : int or None, default=10
-        Stop after this many refreshes without an improvement of the best
+        Stop after this many *refreshes* without an improvement of the best
         validation objective by more than ``tol``; ``None`` runs ``max_iter``.
+        The unit is a refresh (``refresh_every`` SGD steps, 500 steps at the
+        defaults), not an iteration or epoch as in ``SGDClassifier`` or
+        ``HistGradientBoostingClassifier``: the objective is only measured at
+        refreshes.
     tol : float, default=1e-4
         Smallest improvement of the validation objective that counts.
     init : {"logit_adjusted", "balanced", "cross_entropy", "auto"}, default="logit_adjusted"
