@@ -1,6 +1,6 @@
 """
 Constrained model selection: best mean recall subject to a coverage floor
-========================================================================
+==========================================================================
 
 Fairness-style constraints ask every class to receive at least ``alpha / K``
 of the predictions (on the balanced distribution). Score candidates on both the

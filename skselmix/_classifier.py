@@ -28,6 +28,8 @@ from ._warm_start import WARM_STARTS
 
 _FLOAT_DTYPES = (np.float64, np.float32)
 AUTO_FOLDS = 5  # folds of cv="auto" when no X_val is given
+# Where the site built from docs/ is published; the API pages are docs/_build/html/generated/.
+DOCUMENTATION_URL = "https://skselmix.readthedocs.io/en/latest/"
 
 
 class SelMixClassifier(ClassifierMixin, BaseEstimator):
@@ -209,7 +211,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         Class labels.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Names of features seen during fit, when ``X`` has string column names.
     coef_ : ndarray of shape (n_classes, n_features)
         Weights of the selected head (also for two classes).
@@ -337,6 +339,10 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
     >>> clf.history_[0]["step"]
     0
     """
+
+    # The "?" of the estimator's HTML repr links its API page (sklearn's _HTMLDocumentationLinkMixin).
+    _doc_link_module = "skselmix"
+    _doc_link_template = DOCUMENTATION_URL + "generated/{estimator_module}.{estimator_name}.html"
 
     def __init__(
         self,

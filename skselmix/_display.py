@@ -221,7 +221,7 @@ class HistoryDisplay:
         ).plot(axes=axes)
 
     @property
-    def has_multipliers(self):
+    def _has_multipliers(self):
         return bool(self.history) and self.history[0].get("multipliers") is not None
 
     def plot(self, axes=None):
@@ -237,7 +237,7 @@ class HistoryDisplay:
         self : HistoryDisplay
         """
         plt = _pyplot()
-        n_cols = 3 if self.has_multipliers else 2
+        n_cols = 3 if self._has_multipliers else 2
         if axes is None:
             _, axes = plt.subplots(2, n_cols, figsize=(4.4 * n_cols, 6.2))
         axes = np.asarray(axes)
@@ -273,7 +273,7 @@ class HistoryDisplay:
         axes[1, 1].axhline(2 * np.log(k), color="grey", linestyle=":", label="uniform over K² pairs")
         axes[1, 1].set(title="entropy of P", ylabel="nats")
         axes[1, 1].legend(fontsize=8)
-        if self.has_multipliers:
+        if self._has_multipliers:
             multipliers = np.stack([r["multipliers"] for r in h]).reshape(len(h), -1)
             panel = axes[0, 2]
             top = np.argsort(-multipliers[at], kind="stable")[: min(self.n_worst, multipliers.shape[1])]

@@ -93,9 +93,13 @@ class HoldOutFeedback:
     def given_start(self, coef, intercept):
         return coef.unsqueeze(0), intercept.unsqueeze(0)
 
-    def held_out_logits(self, coef, intercept):
-        """Logits of the head on the validation rows, their labels and weights."""
-        return torch.addmm(intercept[0], self.x_val, coef[0].T), self.y_val, self.val_weight
+    def held_out_labels(self):
+        """Labels and weights (or None) of the rows that judge the head: the validation rows."""
+        return self.y_val, self.val_weight
+
+    def held_out_logits(self, coef, intercept, rows):
+        """Logits of the head on validation rows ``rows`` (indices into them)."""
+        return torch.addmm(intercept[0], self.x_val[rows], coef[0].T)
 
     def confusion(self, coef, intercept):
         pred = predict_classes(self.x_val, coef[0], intercept[0])
@@ -132,6 +136,7 @@ class CrossFitFeedback:
         self.n_heads = n_folds
         self.k = n_classes
         self.weights = RowWeights() if weights is None else weights
+        self.fold = fold
         self.fold_rows = [torch.nonzero(fold == f).squeeze(1) for f in range(n_folds)]
         self.train_rows = [torch.nonzero(fold != f).squeeze(1) for f in range(n_folds)]
         self.pools = head_pools(y, n_classes, fold=fold, n_heads=n_folds, weights=self.weights.sample_weight)
@@ -165,16 +170,23 @@ class CrossFitFeedback:
         # the step-0 feedback is only as honest as that head's provenance.
         return coef.expand(self.n_heads, *coef.shape).clone(), intercept.expand(self.n_heads, *intercept.shape).clone()
 
-    def held_out_logits(self, coef, intercept):
-        """Out-of-fold logits of every labelled row (by the head that never trained on it),
-        the labels and the sample weights."""
-        logits = torch.empty((self.y_train.shape[0], self.k), dtype=coef.dtype, device=coef.device)
-        for f, rows in enumerate(self.fold_rows):
-            logits[rows] = torch.addmm(intercept[f], self.x_train[rows], coef[f].T)
-        return logits, self.y_train, self.weights.sample_weight
+    def held_out_labels(self):
+        """Labels and sample weights (or None) of the rows that judge the heads: every labelled row."""
+        return self.y_train, self.weights.sample_weight
+
+    def held_out_logits(self, coef, intercept, rows):
+        """Out-of-fold logits of labelled rows ``rows``, each by the head that never trained on it."""
+        fold = self.fold[rows]
+        logits = torch.empty((rows.shape[0], self.k), dtype=coef.dtype, device=coef.device)
+        for f in range(self.n_heads):
+            mine = torch.nonzero(fold == f).squeeze(1)
+            logits[mine] = torch.addmm(intercept[f], self.x_train[rows[mine]], coef[f].T)
+        return logits
 
     def confusion(self, coef, intercept):
-        pred = torch.argmax(self.held_out_logits(coef, intercept)[0], dim=1)
+        pred = torch.empty_like(self.y_train)
+        for f, rows in enumerate(self.fold_rows):  # each row by the head that never trained on it
+            pred[rows] = predict_classes(self.x_train[rows], coef[f], intercept[f])
         return balanced_confusion(self.y_train, pred, self.k, sample_weight=self.weights.sample_weight)[0]
 
     def final_head(self, coef, intercept, step, start):

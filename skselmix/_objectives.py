@@ -65,24 +65,85 @@ class Objective:
     name = None
 
     def validate(self):
-        """Check the parameters; raise ``ValueError``/``TypeError`` when invalid."""
+        """Check the parameters.
+
+        Raises
+        ------
+        ValueError or TypeError
+            When a parameter is out of range or of the wrong type.
+        """
 
     def value(self, confusion, class_counts=None):
-        """Exact metric value (scalar tensor) of a balanced confusion matrix."""
+        """The exact metric of a balanced confusion matrix.
+
+        Parameters
+        ----------
+        confusion : torch.Tensor of shape (K, K)
+            Balanced confusion matrix, ``C[i, j] = P(yhat = j | y = i) / K``.
+        class_counts : torch.Tensor of shape (K,), default=None
+            Training rows per class; only objectives that tell head from tail
+            classes read it.
+
+        Returns
+        -------
+        value : torch.Tensor
+            A scalar: the metric, greater is better.
+        """
         raise NotImplementedError
 
     def gradient(self, confusion, multipliers=None, class_counts=None):
-        """Derivative of the (surrogate) objective with respect to ``confusion``."""
+        """Derivative of the surrogate objective that SelMix ascends.
+
+        Parameters
+        ----------
+        confusion : torch.Tensor of shape (K, K)
+            Balanced confusion matrix.
+        multipliers : torch.Tensor or None, default=None
+            Current multipliers (:meth:`~skselmix.Objective.update_multipliers`), for min-type and
+            constrained objectives.
+        class_counts : torch.Tensor of shape (K,), default=None
+            Training rows per class, as in :meth:`~skselmix.Objective.value`.
+
+        Returns
+        -------
+        gradient : torch.Tensor of shape (K, K)
+            ``dpsi / dC`` (for multiplier objectives, of the Lagrangian).
+        """
         raise NotImplementedError
 
     def init_multipliers(self, n_classes, class_counts=None):
-        """Initial multiplier state, or ``None`` when the objective has none."""
+        """The multipliers before the first feedback.
+
+        Parameters
+        ----------
+        n_classes : int
+            Number of classes K.
+        class_counts : torch.Tensor of shape (K,), default=None
+            Training rows per class.
+
+        Returns
+        -------
+        multipliers : torch.Tensor or None
+            ``None`` for objectives without multipliers.
+        """
         return None
 
     def update_multipliers(self, multipliers, confusion, class_counts=None):
-        """Multipliers refreshed from a validation confusion matrix.
+        """Multipliers refreshed from a feedback confusion matrix.
 
-        ``multipliers=None`` starts from :meth:`init_multipliers`.
+        Parameters
+        ----------
+        multipliers : torch.Tensor or None
+            The current multipliers; ``None`` starts from :meth:`~skselmix.Objective.init_multipliers`.
+        confusion : torch.Tensor of shape (K, K)
+            Balanced confusion matrix of the feedback rows.
+        class_counts : torch.Tensor of shape (K,), default=None
+            Training rows per class.
+
+        Returns
+        -------
+        multipliers : torch.Tensor or None
+            The updated multipliers (``None`` for objectives without them).
         """
         return multipliers
 
@@ -288,6 +349,8 @@ class MeanRecallMinCoverage(_MinCoverageObjective):
         Temperature of the multiplier rule: smaller reacts more sharply.
     lambda_max : float, default=100.0
         Largest multiplier.
+    **base_params
+        Parameters of the base objective (none for mean recall).
     """
 
     name = "mean_recall_min_coverage"

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
-from ._calibration import balanced_row_weights, fit_temperature
+from ._calibration import balanced_row_weights, calibration_rows, fit_temperature
 from ._confusion import coverages, recalls
 from ._gain import DEFAULT_CONFUSION_SMOOTHING, gain_from_sensitivity, objective_logit_sensitivity
 from ._progress import FitProgress
@@ -59,6 +59,7 @@ class SelMixRun:
         self.k = n_classes
         self.generator = torch.Generator(device=device)
         self.generator.manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
+        self.calibration_rng = np.random.RandomState(rng.randint(np.iinfo(np.int32).max))
         self.start_time = time.perf_counter()
 
     def run(self, feedback, init_head, unlabeled=None):
@@ -178,10 +179,12 @@ class SelMixRun:
 
     def _temperature(self, feedback, coef, intercept):
         """Temperature of the selected heads, fitted on their held-out (or out-of-fold) logits."""
-        logits, y, weights = feedback.held_out_logits(coef, intercept)
+        y, weights = feedback.held_out_labels()
         y = y.cpu().numpy()
         weights = balanced_row_weights(y, self.k, None if weights is None else weights.cpu().numpy())
-        return fit_temperature(logits.cpu().numpy(), y, weights)
+        rows = calibration_rows(y, self.k, self.calibration_rng)
+        logits = feedback.held_out_logits(coef, intercept, torch.as_tensor(rows, device=coef.device))
+        return fit_temperature(logits.cpu().numpy(), y[rows], weights[rows])
 
     def _objective_value(self, confusion, class_counts, step):
         """The objective's value as a float; a metric that fails or returns NaN is an error.

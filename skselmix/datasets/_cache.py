@@ -16,6 +16,11 @@ def get_data_home(data_home=None):
     Order: the ``data_home`` argument, the ``SKSELMIX_DATA`` environment
     variable, then ``~/skselmix_data`` (like scikit-learn's ``~/scikit_learn_data``).
 
+    Parameters
+    ----------
+    data_home : str or path-like, default=None
+        The folder to use; ``None`` follows the order above.
+
     Returns
     -------
     path : pathlib.Path
