@@ -147,10 +147,10 @@ class CrossFitFeedback:
         return class_means(self.x_train, self.y_train, self.k, self.weights.sample_weight)[0]
 
     def _fit(self, rows, kind, l2, init=None):
-        x, y = (self.x_train, self.y_train) if rows is None else (self.x_train[rows], self.y_train[rows])
         sample_weight = self.weights.sample_weight if rows is None else self.weights.rows(rows)
         return fit_linear_head(
-            x, y, self.k, kind=kind, l2=l2, init=init, class_weight=self.weights.class_weight, sample_weight=sample_weight
+            self.x_train, self.y_train, self.k, kind=kind, l2=l2, init=init, rows=rows,
+            class_weight=self.weights.class_weight, sample_weight=sample_weight,
         )
 
     def warm_start(self, kind, l2):

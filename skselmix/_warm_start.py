@@ -24,7 +24,9 @@ def class_log_prior(labels, n_classes, dtype, device, sample_weight=None):
     return torch.log(counts.clamp_min(floor) / counts.sum())
 
 
-def fit_linear_head(X, y, n_classes, *, kind, l2, max_iter=100, tol=1e-4, class_weight=None, sample_weight=None, init=None):
+def fit_linear_head(
+    X, y, n_classes, *, kind, l2, max_iter=100, tol=1e-4, class_weight=None, sample_weight=None, init=None, rows=None
+):
     """Fit ``logits = X W^T + b`` by L-BFGS on (logit-adjusted) cross-entropy.
 
     Parameters
@@ -56,6 +58,10 @@ def fit_linear_head(X, y, n_classes, *, kind, l2, max_iter=100, tol=1e-4, class_
         weighted by them too, so an integer weight acts like repeated rows.
     init : tuple of torch.Tensor, default=None
         ``(coef, intercept)`` to start L-BFGS from; zeros when ``None``.
+    rows : torch.Tensor of shape (m,), default=None
+        Fit on these rows of ``X`` and ``y`` only (``sample_weight`` then has
+        shape (m,)). The rows are gathered a block at a time, so a fold's
+        head never holds a copy of its rows (0.8x the features at 5 folds).
 
     Returns
     -------
@@ -65,6 +71,8 @@ def fit_linear_head(X, y, n_classes, *, kind, l2, max_iter=100, tol=1e-4, class_
     if kind not in WARM_STARTS:
         raise ValueError(f"Unknown init {kind!r}. Valid values: {', '.join(WARM_STARTS)}.")
     dtype, device = X.dtype, X.device
+    if rows is not None:
+        y = y[rows]
     log_prior = class_log_prior(y, n_classes, dtype, device, sample_weight)
     offset = log_prior if kind == "logit_adjusted" else None
     if kind == "balanced" and class_weight is None:
@@ -108,7 +116,8 @@ def fit_linear_head(X, y, n_classes, *, kind, l2, max_iter=100, tol=1e-4, class_
         loss = torch.zeros((), dtype=torch.float64, device=device)
         with torch.no_grad():
             for start, stop in blocks:  # blocks of rows, not single rows
-                xb, yb = X[start:stop], y[start:stop]
+                xb = X[start:stop] if rows is None else X[rows[start:stop]]
+                yb = y[start:stop]
                 logits = torch.addmm(intercept, xb, coef.T)
                 if offset is not None:
                     logits += offset

@@ -78,3 +78,17 @@ def test_bad_weight_decay_is_rejected(blobs3, bad, error):
 
     with pytest.raises(error, match="weight_decay"):
         SelMixClassifier(weight_decay=bad, device="cpu").fit(*blobs3)
+
+
+def test_rows_fit_equals_the_sliced_fit():
+    """A fold head gathers its rows block by block instead of copying them: same numbers."""
+    rng = np.random.RandomState(0)
+    X = torch.as_tensor(rng.normal(size=(400, 6)), dtype=torch.float32)
+    y = torch.as_tensor(rng.randint(0, 3, 400))
+    rows = torch.as_tensor(np.sort(rng.choice(400, 300, replace=False)))
+    w = torch.as_tensor(rng.rand(300) + 0.5)
+    for kw in ({}, {"sample_weight": w}):
+        sliced = fit_linear_head(X[rows], y[rows], 3, kind="logit_adjusted", l2=1e-3, **kw)
+        gathered = fit_linear_head(X, y, 3, kind="logit_adjusted", l2=1e-3, rows=rows, **kw)
+        for a, b in zip(sliced, gathered):
+            assert torch.equal(a, b)
