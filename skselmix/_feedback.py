@@ -17,7 +17,8 @@ import torch
 
 from ._confusion import balanced_confusion
 from ._sampler import head_pools
-from ._warm_start import fit_linear_head
+from ._features import row_blocks
+from ._warm_start import ACTIVATION_BLOCK, fit_linear_head
 
 
 def class_means(x, y, n_classes, weights=None):
@@ -56,6 +57,15 @@ class RowWeights:
 
 def predict_classes(x, coef, intercept):
     return torch.argmax(torch.addmm(intercept, x, coef.T), dim=1)
+
+
+def predict_rows(x, rows, coef, intercept):
+    """``predict_classes(x[rows], ...)``, gathering at most ``ACTIVATION_BLOCK`` features
+    (and logits) at a time instead of a copy of all the rows."""
+    pred = torch.empty(rows.shape[0], dtype=torch.long, device=x.device)
+    for start, stop in row_blocks(rows.shape[0], max(coef.shape[0], x.shape[1]), ACTIVATION_BLOCK):
+        pred[start:stop] = predict_classes(x[rows[start:stop]], coef, intercept)
+    return pred
 
 
 class HoldOutFeedback:
@@ -186,7 +196,7 @@ class CrossFitFeedback:
     def confusion(self, coef, intercept):
         pred = torch.empty_like(self.y_train)
         for f, rows in enumerate(self.fold_rows):  # each row by the head that never trained on it
-            pred[rows] = predict_classes(self.x_train[rows], coef[f], intercept[f])
+            pred[rows] = predict_rows(self.x_train, rows, coef[f], intercept[f])
         return balanced_confusion(self.y_train, pred, self.k, sample_weight=self.weights.sample_weight)[0]
 
     def final_head(self, coef, intercept, step, start):
