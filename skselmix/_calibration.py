@@ -17,7 +17,7 @@ LOG_TEMPERATURE_BOUND = 6.0
 # The fit reads at most this many logits (rows x K): a class keeps all its rows up to
 # its share of the budget, and at least MIN_ROWS_PER_CLASS. One scalar needs few rows,
 # and the full out-of-fold logits at N = 100k, K = 1000 are 10^8 numbers.
-LOGIT_BUDGET = 1 << 21
+LOGIT_BUDGET = 1 << 19
 MIN_ROWS_PER_CLASS = 4
 
 
