@@ -90,7 +90,7 @@ html_theme_options = {
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version"],
 }
-html_sidebars = {"index": [], "getting_started": [], "benchmarks/index": []}
+html_sidebars = {"index": [], "getting_started": [], "user_guide": [], "api": [], "benchmarks/index": []}
 html_show_sourcelink = False
 myst_heading_anchors = 3
 suppress_warnings = ["myst.header"]  # results files start at level 1 inside a page section
