@@ -23,8 +23,13 @@ from ._warm_start import ACTIVATION_BLOCK, fit_linear_head
 
 def class_means(x, y, n_classes, weights=None):
     """(Weighted) mean row of each class (zeros for an empty class) and which classes have rows."""
-    rows = x if weights is None else x * weights.to(x.dtype).unsqueeze(1)
-    sums = torch.zeros(n_classes, x.shape[1], dtype=x.dtype, device=x.device).index_add_(0, y, rows)
+    sums = torch.zeros(n_classes, x.shape[1], dtype=x.dtype, device=x.device)
+    if weights is None:
+        sums.index_add_(0, y, x)
+    else:  # weighted rows a block at a time, not a weighted copy of x
+        w = weights.to(x.dtype).unsqueeze(1)
+        for start, stop in row_blocks(x.shape[0], x.shape[1], ACTIVATION_BLOCK):
+            sums.index_add_(0, y[start:stop], x[start:stop] * w[start:stop])
     counts = torch.bincount(y, weights=None if weights is None else weights.to(torch.float64), minlength=n_classes).to(x.dtype)
     return sums / torch.where(counts > 0, counts, 1.0).unsqueeze(1), counts > 0
 
