@@ -200,3 +200,24 @@ def test_unscaled_validation_set_warns_and_matching_one_does_not(digits_lt):
             one_each = np.unique(y_test, return_index=True)[1]  # ten rows: the smallest set with every class
             SelMixClassifier(max_iter=0, device="cpu").fit(X_train, y_train, X_val=X_test[one_each], y_val=y_test[one_each])
             pipe.fit(X_train, y_train, selmixclassifier__X_val=scaled.transform(X_val), selmixclassifier__y_val=y_val)
+
+
+def test_weights_in_semi_supervised_mode(blobs3):
+    """Unlabelled rows of weight zero are left out of the partner pool; the rest keep their weights."""
+    X, y = blobs3
+    y_semi = y.copy()
+    y_semi[::4] = -1  # every fourth row unlabelled
+    w = np.ones(len(y))
+    w[::8] = 0.0  # half the unlabelled rows weigh nothing
+    clf = SelMixClassifier(unlabeled_label=-1, max_iter=50, device="cpu", random_state=0).fit(X, y_semi, w)
+    assert clf.n_unlabeled_ == int(((y_semi == -1) & (w > 0)).sum())
+    assert -1 not in clf.classes_
+
+
+def test_class_weight_dict_with_string_labels(blobs3):
+    X, y = blobs3
+    labels = np.array(["a", "b", "c"])[y]
+    kw = dict(max_iter=0, cv=None, init="cross_entropy", device="cpu")
+    plain = SelMixClassifier(**kw).fit(X, labels, X_val=X[::2], y_val=labels[::2])
+    heavy = SelMixClassifier(class_weight={"c": 20.0}, **kw).fit(X, labels, X_val=X[::2], y_val=labels[::2])
+    assert (heavy.predict(X) == "c").sum() > (plain.predict(X) == "c").sum()
