@@ -141,6 +141,45 @@ def restrict_to_heads(probs, counts):
     return probs / total
 
 
+class PairDistribution:
+    """The pair distributions of one refresh, ready to be sampled at every SGD step.
+
+    Up to :attr:`INVERSE_CDF_ABOVE` pairs, every step calls :func:`sample_pairs`
+    (``torch.multinomial``). Above it, the cumulative distribution is computed
+    once per refresh and each step inverts it with ``searchsorted``:
+    ``torch.multinomial`` re-reads and copies all ``K^2`` probabilities of every
+    head at every step, 8.3 ms a step at K = 1000 with 5 heads (about 8 s of a
+    1000-step fit) against 0.13 ms. Below the threshold multinomial is the
+    faster (18 against 27 us at K = 10), and those fits keep their random
+    stream.
+
+    Parameters
+    ----------
+    probs : torch.Tensor of shape (K, K) or (H, K, K)
+        Pair probabilities (each slice sums to one).
+    """
+
+    #: Number of pairs K^2 above which steps sample by inverse CDF (K >= 65).
+    INVERSE_CDF_ABOVE = 4096
+
+    def __init__(self, probs):
+        self.probs = probs
+        self.k = probs.shape[-1]
+        self.cumulative = None
+        if self.k * self.k > self.INVERSE_CDF_ABOVE:
+            self.cumulative = torch.cumsum(probs.reshape(*probs.shape[:-2], self.k * self.k), dim=-1)
+
+    def sample(self, batch_size, generator):
+        """``batch_size`` pairs ``(i, j)`` per head, as :func:`sample_pairs` returns them."""
+        if self.cumulative is None:
+            return sample_pairs(self.probs, batch_size, generator)
+        total = self.cumulative[..., -1:]
+        u = torch.rand(*total.shape[:-1], batch_size, generator=generator, device=total.device, dtype=total.dtype)
+        # The first pair whose cumulative probability exceeds u: pairs of probability zero never are.
+        flat = torch.searchsorted(self.cumulative, u * total, right=True).clamp_max(self.k * self.k - 1)
+        return flat // self.k, flat % self.k
+
+
 def sample_pairs(probs, batch_size, generator):
     """Draw ``batch_size`` pairs (i, j) from the joint distribution ``probs``.
 

@@ -19,11 +19,11 @@ from ._gain import DEFAULT_CONFUSION_SMOOTHING, gain_from_sensitivity, objective
 from ._progress import FitProgress
 from ._sampler import (
     ClassIndex,
+    PairDistribution,
     draw_partners,
     mix_features,
     normalize_gain,
     restrict_to_heads,
-    sample_pairs,
     sampling_distribution,
 )
 from ._threads import SMALL_FIT_WORK, SMALL_STEP_WORK, one_thread_below
@@ -277,8 +277,9 @@ class SelMixRun:
         n_heads, batch = coef.shape[0], p.batch_size
         head_ids = torch.arange(n_heads, device=coef.device).repeat_interleave(batch)
         eye = torch.eye(self.k, dtype=coef.dtype, device=coef.device)
+        pairs = PairDistribution(probs)
         for t in range(n_steps):
-            i, j = sample_pairs(probs, batch, self.generator)
+            i, j = pairs.sample(batch, self.generator)
             i, j = i.reshape(-1), j.reshape(-1)
             x1 = x_all[pools.draw(head_ids * self.k + i, self.generator)]
             x = mix_features(x1, self._partners(head_ids, j, sources), p.lambda_min, self.generator, p.mixup)

@@ -221,3 +221,4 @@ def test_class_weight_dict_with_string_labels(blobs3):
     plain = SelMixClassifier(**kw).fit(X, labels, X_val=X[::2], y_val=labels[::2])
     heavy = SelMixClassifier(class_weight={"c": 20.0}, **kw).fit(X, labels, X_val=X[::2], y_val=labels[::2])
     assert (heavy.predict(X) == "c").sum() > (plain.predict(X) == "c").sum()
+
