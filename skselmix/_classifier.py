@@ -438,7 +438,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         y = normalize_object_labels(y)
         weights = None
         if sample_weight is not None:
-            weights = _check_sample_weight(tensor_to_numpy(sample_weight), X, dtype=np.float64, ensure_non_negative=True)
+            weights = _checked_weights(sample_weight, X)
         X_unlabeled = weights_unlabeled = None
         if self.unlabeled_label is not None:
             check_marker_type(self.unlabeled_label, y)
@@ -483,9 +483,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"y_val contains classes not present in y: {unknown.tolist()}.")
         data.X_val, data.y_val = X_val, np.searchsorted(classes, y_val)
         if sample_weight_val is not None:
-            data.val_weight = _without_unit_weights(_check_sample_weight(
-                tensor_to_numpy(sample_weight_val), X_val, dtype=np.float64, ensure_non_negative=True
-            ))
+            data.val_weight = _without_unit_weights(_checked_weights(sample_weight_val, X_val))
         return data
 
     @staticmethod
@@ -810,6 +808,11 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
 def _as_tensor(array, device):
     """A float64 numpy array as a tensor on ``device``; None stays None."""
     return None if array is None else torch.as_tensor(array, dtype=torch.float64, device=device)
+
+
+def _checked_weights(sample_weight, X):
+    """Non-negative float64 weights, one per row of ``X`` (sklearn's checks and messages)."""
+    return _check_sample_weight(tensor_to_numpy(sample_weight), X, dtype=np.float64, ensure_non_negative=True)
 
 
 def _without_unit_weights(weights):

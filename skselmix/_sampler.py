@@ -82,9 +82,10 @@ class ClassIndex:
             # integer weights up to 2^53).
             sorted_weights = weights.to(torch.float64)[self.order]
             self.cumulative = torch.cumsum(sorted_weights, 0)
-            totals = torch.zeros(n_classes, dtype=torch.float64, device=labels.device).index_add_(0, kept[sort], sorted_weights)
-            self.weight_before = self.cumulative - sorted_weights  # running sum before each entry
-            self.totals = totals
+            self.totals = torch.zeros(n_classes, dtype=torch.float64, device=labels.device).index_add_(0, kept[sort], sorted_weights)
+            # Running sum before each class's first entry: where its interval starts.
+            previous = torch.cat([self.cumulative.new_zeros(1), self.cumulative])
+            self.base = previous[self.starts]
         if rows is not None:
             self.order = rows[self.order]
 
@@ -97,8 +98,7 @@ class ClassIndex:
             offsets = torch.minimum((u * counts).long(), counts - 1)
             return self.order[starts + offsets]
         # The entry whose weight interval holds the point u * (class total) past the class's start.
-        first = starts.clamp_max(self.cumulative.shape[0] - 1)
-        target = self.weight_before[first] + u * self.totals[classes]
+        target = self.base[classes] + u * self.totals[classes]
         position = torch.searchsorted(self.cumulative, target, right=True)
         position = torch.minimum(torch.maximum(position, starts), starts + counts - 1)
         return self.order[position]
