@@ -10,6 +10,8 @@ exactly as selected.
 
 import numpy as np
 
+from ._stratify import shuffled_class_ranks
+
 # Search range of log T: T in [e^-6, e^6], far wider than temperatures met in practice
 # (0.3 to 3); the bound only keeps a separable feedback set (log loss -> 0 as T -> 0)
 # from pushing T to zero.
@@ -43,10 +45,7 @@ def calibration_rows(y, n_classes, rng):
     if n * n_classes <= LOGIT_BUDGET:
         return np.arange(n)
     per_class = max(MIN_ROWS_PER_CLASS, LOGIT_BUDGET // (n_classes * n_classes))
-    order = rng.permutation(n)
-    order = order[np.argsort(y[order], kind="stable")]  # random order within each class
-    counts = np.bincount(y, minlength=n_classes)
-    rank = np.arange(n) - (np.cumsum(counts) - counts)[y[order]]
+    order, rank, _ = shuffled_class_ranks(y, n_classes, rng)
     return np.sort(order[rank < per_class])
 
 

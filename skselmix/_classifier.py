@@ -21,6 +21,7 @@ from ._features import fit_feature_map, scaled_float32_tensor, warn_if_on_anothe
 from ._labels import check_label_types, check_marker_type, normalize_object_labels
 from ._objectives import get_objective
 from ._sampler import MIXUPS
+from ._stratify import shuffled_class_ranks
 from ._training import SelMixRun
 from ._validation import check_number, local_random_state, tensor_to_numpy
 from .metrics._classification import _score as _objective_score
@@ -508,13 +509,8 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         Each class sends ``round(validation_fraction * n_k)`` rows to validation,
         clipped to ``[1, n_k - 1]``; a single-row class is used on both sides.
         """
-        n = y_enc.shape[0]
-        counts = np.bincount(y_enc, minlength=n_classes)
+        order, rank, counts = shuffled_class_ranks(y_enc, n_classes, rng)
         n_val = np.clip(np.rint(self.validation_fraction * counts), 1, np.maximum(counts - 1, 1)).astype(int)
-        order = rng.permutation(n)
-        order = order[np.argsort(y_enc[order], kind="stable")]  # random order within each class
-        starts = np.cumsum(counts) - counts
-        rank = np.arange(n) - starts[y_enc[order]]
         is_val = rank < n_val[y_enc[order]]
         singleton = counts[y_enc[order]] == 1
         train_idx = np.sort(order[~is_val | singleton])
