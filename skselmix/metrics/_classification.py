@@ -337,6 +337,12 @@ def min_head_tail_recall_score(
     0.5
     """
     confusion, labels, counts = _confusion_tensor(y_true, y_pred, labels, sample_weight)
+    return _head_tail_recall(confusion, labels, counts, head_labels, head_fraction)
+
+
+def _head_tail_recall(confusion, labels, counts, head_labels=None, head_fraction=0.9):
+    """Min head-tail recall of a balanced confusion matrix; the head is ``head_labels``, or the
+    ``floor(head_fraction * K)`` classes with the largest ``counts``."""
     if head_labels is not None:
         head_labels = np.asarray(head_labels)
         unknown = np.setdiff1d(head_labels, labels)

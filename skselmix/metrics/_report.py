@@ -1,11 +1,8 @@
 """A per-class text report of the balanced metrics (recall, coverage, support, objectives)."""
 
-import numpy as np
-import torch
-
 from .._confusion import coverages, recalls
-from .._objectives import GMean, HMean, HMeanMinCoverage, MeanRecall, MeanRecallMinCoverage, MinHeadTailRecall, MinRecall
-from ._classification import _confusion_tensor
+from .._objectives import GMean, HMean, HMeanMinCoverage, MeanRecall, MeanRecallMinCoverage, MinRecall
+from ._classification import _confusion_tensor, _head_tail_recall
 
 
 def classification_report_balanced(
@@ -85,12 +82,7 @@ def classification_report_balanced(
     values[f"mean recall, cov >= {alpha:g}/K"] = float(MeanRecallMinCoverage(alpha=alpha).value(confusion))
     values[f"H-mean, cov >= {alpha:g}/K"] = float(HMeanMinCoverage(alpha=alpha).value(confusion))
     if head_labels is not None:
-        is_head = np.isin(labels, np.asarray(head_labels))
-        if is_head.all() or not is_head.any():
-            raise ValueError("head_labels must leave at least one head and one tail class among the labels.")
-        head_fraction = (is_head.sum() + 0.5) / k  # as min_head_tail_recall_score does
-        counts = torch.as_tensor(is_head.astype(np.float64))
-        values["min head-tail recall"] = float(MinHeadTailRecall(head_fraction=head_fraction).value(confusion, counts))
+        values["min head-tail recall"] = _head_tail_recall(confusion, labels, totals, head_labels)
     if output_dict:
         report = {
             name: {"recall": float(r), "coverage x K": float(c), "support": float(s)}
