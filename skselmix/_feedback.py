@@ -18,7 +18,7 @@ import torch
 from ._confusion import balanced_confusion
 from ._sampler import head_pools
 from ._features import row_blocks
-from ._warm_start import ACTIVATION_BLOCK, fit_linear_head
+from ._warm_start import ACTIVATION_BLOCK, fit_linear_head, fit_linear_heads
 
 
 def class_means(x, y, n_classes, weights=None):
@@ -69,7 +69,7 @@ def predict_rows(x, rows, coef, intercept):
     (and logits) at a time instead of a copy of all the rows."""
     pred = torch.empty(rows.shape[0], dtype=torch.long, device=x.device)
     for start, stop in row_blocks(rows.shape[0], max(coef.shape[0], x.shape[1]), ACTIVATION_BLOCK):
-        pred[start:stop] = predict_classes(x[rows[start:stop]], coef, intercept)
+        pred[start:stop] = predict_classes(x.index_select(0, rows[start:stop]), coef, intercept)
     return pred
 
 
@@ -153,7 +153,6 @@ class CrossFitFeedback:
         self.weights = RowWeights() if weights is None else weights
         self.fold = fold
         self.fold_rows = [torch.nonzero(fold == f).squeeze(1) for f in range(n_folds)]
-        self.train_rows = [torch.nonzero(fold != f).squeeze(1) for f in range(n_folds)]
         self.pools = head_pools(y, n_classes, fold=fold, n_heads=n_folds, weights=self.weights.sample_weight)
         self.class_counts = weighted_class_counts(y, n_classes, self.weights.sample_weight)
         self.complete = True  # every class is predicted out of fold on all of its rows
@@ -161,15 +160,8 @@ class CrossFitFeedback:
     def prototypes(self):
         return class_means(self.x_train, self.y_train, self.k, self.weights.sample_weight)[0]
 
-    def _fit(self, rows, kind, l2, init=None):
-        sample_weight = self.weights.sample_weight if rows is None else self.weights.rows(rows)
-        return fit_linear_head(
-            self.x_train, self.y_train, self.k, kind=kind, l2=l2, init=init, rows=rows,
-            class_weight=self.weights.class_weight, sample_weight=sample_weight,
-        )
-
     def warm_start(self, kind, l2):
-        """Each fold's head fitted from zeros on the rows outside its fold.
+        """Each fold's head fitted from zeros on the rows outside its fold (one joint L-BFGS run).
 
         Not from a warm start on all rows, although that would converge in fewer
         iterations: such a start has seen the fold, and L-BFGS stops (at its
@@ -177,8 +169,11 @@ class CrossFitFeedback:
         with a private one-hot feature and random labels, out-of-fold recall was
         then far above chance (tests/test_cross_fitting.py checks it is not).
         """
-        heads = [self._fit(rows, kind, l2) for rows in self.train_rows]
-        return torch.stack([c for c, _ in heads]), torch.stack([b for _, b in heads])
+        member = self.fold.unsqueeze(1) != torch.arange(self.n_heads, device=self.fold.device)
+        return fit_linear_heads(
+            self.x_train, self.y_train, self.k, kind=kind, l2=l2, member=member,
+            class_weight=self.weights.class_weight, sample_weight=self.weights.sample_weight,
+        )
 
     def given_start(self, coef, intercept):
         # A user's head is the start of every fold head; it may have seen every row, so
@@ -201,7 +196,7 @@ class CrossFitFeedback:
     def confusion(self, coef, intercept):
         pred = torch.empty_like(self.y_train)
         for f, rows in enumerate(self.fold_rows):  # each row by the head that never trained on it
-            pred[rows] = predict_rows(self.x_train, rows, coef[f], intercept[f])
+            pred.index_copy_(0, rows, predict_rows(self.x_train, rows, coef[f], intercept[f]))
         return balanced_confusion(self.y_train, pred, self.k, sample_weight=self.weights.sample_weight)[0]
 
     def final_head(self, coef, intercept, step, start):
@@ -217,6 +212,8 @@ class CrossFitFeedback:
             return coef.mean(dim=0), intercept.mean(dim=0)
         if isinstance(start[0], str):
             kind, l2 = start
-            init = (coef.mean(dim=0), intercept.mean(dim=0))
-            return self._fit(None, kind, l2, init=init)
+            return fit_linear_head(
+                self.x_train, self.y_train, self.k, kind=kind, l2=l2, init=(coef.mean(dim=0), intercept.mean(dim=0)),
+                class_weight=self.weights.class_weight, sample_weight=self.weights.sample_weight,
+            )
         return start

@@ -13,7 +13,7 @@ numpy run; on the quickstart split (273 x 64, K = 10) the warm start took 0.76 s
 from contextlib import contextmanager, nullcontext
 
 import torch
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 # Multiply-adds of one SGD step's largest product (heads x batch x D x K) below which the
 # step runs on one thread: 2**22 is about a millisecond of single-core GEMM.
@@ -24,6 +24,18 @@ SMALL_STEP_WORK = 1 << 22
 # (not 2.5x) slower while a CPU-bound process spun on each core.
 SMALL_FIT_WORK = 1 << 27
 
+_controller = None
+
+
+def _blas_controller():
+    """The process's loaded thread pools, found once: ``threadpool_limits`` searches the
+    loaded libraries on every call (1.5 ms, a few percent of a small fit). BLAS is loaded
+    with numpy and scipy, before any fit."""
+    global _controller
+    if _controller is None:
+        _controller = ThreadpoolController()
+    return _controller
+
 
 @contextmanager
 def one_thread_below(work, threshold, device, blas=False):
@@ -32,13 +44,12 @@ def one_thread_below(work, threshold, device, blas=False):
     Torch's intra-op threads are limited, and with ``blas=True`` also the BLAS
     threads of numpy/scipy (which the warm start's L-BFGS-B uses): on a busy machine
     the idle BLAS workers alone made the quickstart fit 3.0x slower instead of 1.5x.
-    Limiting BLAS inspects the loaded libraries (milliseconds), so it is done once per
-    fit, not around every block of SGD steps.
+    BLAS is limited once per fit, not around every block of SGD steps.
     """
     if device.type != "cpu" or work >= threshold:
         yield
         return
-    with threadpool_limits(limits=1, user_api="blas") if blas else nullcontext():
+    with _blas_controller().limit(limits=1, user_api="blas") if blas else nullcontext():
         previous = torch.get_num_threads()
         if previous == 1:
             yield

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.linear_model import LogisticRegression
 
-from skselmix._warm_start import class_log_prior, fit_linear_head
+from skselmix._warm_start import class_log_prior, fit_linear_head, fit_linear_heads
 
 
 @pytest.fixture
@@ -80,15 +80,24 @@ def test_bad_weight_decay_is_rejected(blobs3, bad, error):
         SelMixClassifier(weight_decay=bad, device="cpu").fit(*blobs3)
 
 
-def test_rows_fit_equals_the_sliced_fit():
-    """A fold head gathers its rows block by block instead of copying them: same numbers."""
+def test_joint_heads_equal_separate_fits():
+    """Fold heads fitted together (one L-BFGS run on the sum of their losses) are the heads
+    fitted one at a time on their own rows: the heads share no parameter."""
     rng = np.random.RandomState(0)
     X = torch.as_tensor(rng.normal(size=(400, 6)), dtype=torch.float32)
     y = torch.as_tensor(rng.randint(0, 3, 400))
-    rows = torch.as_tensor(np.sort(rng.choice(400, 300, replace=False)))
-    w = torch.as_tensor(rng.rand(300) + 0.5)
-    for kw in ({}, {"sample_weight": w}):
-        sliced = fit_linear_head(X[rows], y[rows], 3, kind="logit_adjusted", l2=1e-3, **kw)
-        gathered = fit_linear_head(X, y, 3, kind="logit_adjusted", l2=1e-3, rows=rows, **kw)
-        for a, b in zip(sliced, gathered):
-            assert torch.equal(a, b)
+    fold = torch.as_tensor(rng.randint(0, 4, 400))
+    member = fold.unsqueeze(1) != torch.arange(4)
+    w = torch.as_tensor(rng.rand(400) + 0.5)
+    cw = torch.tensor([1.0, 2.0, 0.5])
+    for kind in ("logit_adjusted", "balanced", "cross_entropy"):
+        for kw in ({}, {"sample_weight": w}, {"class_weight": cw}):
+            tight = {"l2": 1e-2, "max_iter": 500, "tol": 1e-9}
+            coef, intercept = fit_linear_heads(X, y, 3, kind=kind, member=member, **tight, **kw)
+            assert coef.shape == (4, 3, 6) and intercept.shape == (4, 3)
+            for f in range(4):
+                rows = torch.nonzero(member[:, f]).squeeze(1)
+                own = {"sample_weight": w[rows]} if "sample_weight" in kw else kw
+                c, b = fit_linear_head(X[rows], y[rows], 3, kind=kind, **tight, **own)
+                torch.testing.assert_close(coef[f], c, rtol=0, atol=2e-4)
+                torch.testing.assert_close(intercept[f] - intercept[f].mean(), b - b.mean(), rtol=0, atol=2e-4)
