@@ -169,9 +169,8 @@ class CrossFitFeedback:
         with a private one-hot feature and random labels, out-of-fold recall was
         then far above chance (tests/test_cross_fitting.py checks it is not).
         """
-        member = self.fold.unsqueeze(1) != torch.arange(self.n_heads, device=self.fold.device)
         return fit_linear_heads(
-            self.x_train, self.y_train, self.k, kind=kind, l2=l2, member=member,
+            self.x_train, self.y_train, self.k, kind=kind, l2=l2, fold=self.fold, n_folds=self.n_heads,
             class_weight=self.weights.class_weight, sample_weight=self.weights.sample_weight,
         )
 

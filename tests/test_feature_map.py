@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 from sklearn.linear_model import LogisticRegression
 
 from skselmix import SelMixClassifier
@@ -58,3 +59,32 @@ def test_warm_start_on_raw_integer_columns_matches_logistic_regression(seed):
     pred, lr_pred = warm.predict(X_test), lr.predict(X_test)
     assert min_recall_score(y_test, pred) >= min_recall_score(y_test, lr_pred)
     assert mean_recall_score(y_test, pred) >= mean_recall_score(y_test, lr_pred) - 0.005
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("read_only", [False, True])
+def test_scaled_tensor_is_the_feature_map_in_float32(dtype, read_only, monkeypatch):
+    """Float32 input is mapped in float32 by torch (within float32 rounding of the float64 map),
+    float64 input in float64; blocks and gathered rows change nothing; read-only input
+    (a memory map) is read without a warning and left alone."""
+    import warnings
+
+    import skselmix._features as features
+    from skselmix._features import fit_feature_map, scaled_float32_tensor
+
+    rng = np.random.RandomState(0)
+    X = (rng.normal(size=(300, 7)) * 50 + 1000).astype(dtype)
+    X.flags.writeable = not read_only
+    before = X.copy()
+    fmap = fit_feature_map(X)
+    monkeypatch.setattr(features, "_BLOCK_ELEMENTS", 7 * 41)  # several blocks, the last partial
+    rows = np.sort(rng.choice(300, 120, replace=False))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        whole = scaled_float32_tensor(X, fmap, torch.device("cpu"))
+        some = scaled_float32_tensor(X, fmap, torch.device("cpu"), rows=rows)
+    expected = fmap.transform(X)
+    assert whole.dtype == torch.float32
+    np.testing.assert_allclose(whole.numpy(), expected, rtol=0, atol=1e-5 if dtype == np.float32 else 1e-7)
+    assert torch.equal(some, whole[torch.as_tensor(rows)])
+    np.testing.assert_array_equal(X, before)

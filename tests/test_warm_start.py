@@ -80,9 +80,19 @@ def test_bad_weight_decay_is_rejected(blobs3, bad, error):
         SelMixClassifier(weight_decay=bad, device="cpu").fit(*blobs3)
 
 
-def test_joint_heads_equal_separate_fits():
+@pytest.mark.parametrize("per_fold", [False, True])
+def test_joint_heads_equal_separate_fits(per_fold, monkeypatch):
     """Fold heads fitted together (one L-BFGS run on the sum of their losses) are the heads
-    fitted one at a time on their own rows: the heads share no parameter."""
+    fitted one at a time on their own rows: the heads share no parameter. ``per_fold``:
+    the large-data walk, rows gathered by fold (in 3-row-wide blocks) and the excluded
+    head skipped, instead of every head on every row with weight zero."""
+    import skselmix._warm_start as warm_start
+
+    if per_fold:
+        monkeypatch.setattr(warm_start, "SMALL_FIT_WORK", 0)
+        monkeypatch.setattr(warm_start, "ACTIVATION_BLOCK", 3 * 37)
+        assert len(warm_start._row_groups(torch.tensor([0, 1, 1]), 2, 3, 6, torch.tensor([0, 1, 2]),
+                                          torch.ones(3, 2), None)) == 2
     rng = np.random.RandomState(0)
     X = torch.as_tensor(rng.normal(size=(400, 6)), dtype=torch.float32)
     y = torch.as_tensor(rng.randint(0, 3, 400))
@@ -93,7 +103,7 @@ def test_joint_heads_equal_separate_fits():
     for kind in ("logit_adjusted", "balanced", "cross_entropy"):
         for kw in ({}, {"sample_weight": w}, {"class_weight": cw}):
             tight = {"l2": 1e-2, "max_iter": 500, "tol": 1e-9}
-            coef, intercept = fit_linear_heads(X, y, 3, kind=kind, member=member, **tight, **kw)
+            coef, intercept = fit_linear_heads(X, y, 3, kind=kind, fold=fold, n_folds=4, **tight, **kw)
             assert coef.shape == (4, 3, 6) and intercept.shape == (4, 3)
             for f in range(4):
                 rows = torch.nonzero(member[:, f]).squeeze(1)
