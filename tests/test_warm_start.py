@@ -6,7 +6,16 @@ import torch
 import torch.nn.functional as F
 from sklearn.linear_model import LogisticRegression
 
+from skselmix._threads import one_thread_below
 from skselmix._warm_start import class_log_prior, fit_linear_head, fit_linear_heads
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """These tiny fits call the warm start directly, without fit's thread limit; on 2
+    threads they ran 5x slower (idle OpenMP and BLAS workers spinning)."""
+    with one_thread_below(0, 1, torch.device("cpu"), blas=True):
+        yield
 
 
 @pytest.fixture
@@ -80,19 +89,20 @@ def test_bad_weight_decay_is_rejected(blobs3, bad, error):
         SelMixClassifier(weight_decay=bad, device="cpu").fit(*blobs3)
 
 
-@pytest.mark.parametrize("per_fold", [False, True])
-def test_joint_heads_equal_separate_fits(per_fold, monkeypatch):
+@pytest.mark.parametrize("mode", ["joint", "joint by fold", "one at a time"])
+def test_joint_heads_equal_separate_fits(mode, monkeypatch):
     """Fold heads fitted together (one L-BFGS run on the sum of their losses) are the heads
-    fitted one at a time on their own rows: the heads share no parameter. ``per_fold``:
-    the large-data walk, rows gathered by fold (in 3-row-wide blocks) and the excluded
-    head skipped, instead of every head on every row with weight zero."""
+    fitted one at a time on their own rows: the heads share no parameter. The modes are
+    the three ways fit_linear_heads walks the rows: every head on every row (small data),
+    each fold's gathered rows for the heads that train on them (large data), and one run
+    per head on its gathered rows (large data with a large joint L-BFGS history); blocks
+    of 37 gathered rows."""
     import skselmix._warm_start as warm_start
 
-    if per_fold:
+    if mode != "joint":
         monkeypatch.setattr(warm_start, "SMALL_FIT_WORK", 0)
-        monkeypatch.setattr(warm_start, "ACTIVATION_BLOCK", 3 * 37)
-        assert len(warm_start._row_groups(torch.tensor([0, 1, 1]), 2, 3, 6, torch.tensor([0, 1, 2]),
-                                          torch.ones(3, 2), None)) == 2
+        monkeypatch.setattr(warm_start, "ACTIVATION_BLOCK", 6 * 37)
+        monkeypatch.setattr(warm_start, "JOINT_HISTORY_FRACTION", 1e9 if mode == "joint by fold" else 0.0)
     rng = np.random.RandomState(0)
     X = torch.as_tensor(rng.normal(size=(400, 6)), dtype=torch.float32)
     y = torch.as_tensor(rng.randint(0, 3, 400))
@@ -100,14 +110,13 @@ def test_joint_heads_equal_separate_fits(per_fold, monkeypatch):
     member = fold.unsqueeze(1) != torch.arange(4)
     w = torch.as_tensor(rng.rand(400) + 0.5)
     cw = torch.tensor([1.0, 2.0, 0.5])
-    for kind in ("logit_adjusted", "balanced", "cross_entropy"):
-        for kw in ({}, {"sample_weight": w}, {"class_weight": cw}):
-            tight = {"l2": 1e-2, "max_iter": 500, "tol": 1e-9}
-            coef, intercept = fit_linear_heads(X, y, 3, kind=kind, fold=fold, n_folds=4, **tight, **kw)
-            assert coef.shape == (4, 3, 6) and intercept.shape == (4, 3)
-            for f in range(4):
-                rows = torch.nonzero(member[:, f]).squeeze(1)
-                own = {"sample_weight": w[rows]} if "sample_weight" in kw else kw
-                c, b = fit_linear_head(X[rows], y[rows], 3, kind=kind, **tight, **own)
-                torch.testing.assert_close(coef[f], c, rtol=0, atol=2e-4)
-                torch.testing.assert_close(intercept[f] - intercept[f].mean(), b - b.mean(), rtol=0, atol=2e-4)
+    tight = {"l2": 1e-2, "max_iter": 500, "tol": 1e-8}
+    for kind, kw in (("logit_adjusted", {}), ("balanced", {"sample_weight": w}), ("cross_entropy", {"class_weight": cw})):
+        coef, intercept = fit_linear_heads(X, y, 3, kind=kind, fold=fold, n_folds=4, **tight, **kw)
+        assert coef.shape == (4, 3, 6) and intercept.shape == (4, 3)
+        for f in range(4):
+            rows = torch.nonzero(member[:, f]).squeeze(1)
+            own = {"sample_weight": w[rows]} if "sample_weight" in kw else kw
+            c, b = fit_linear_head(X[rows], y[rows], 3, kind=kind, **tight, **own)
+            torch.testing.assert_close(coef[f], c, rtol=0, atol=2e-4)
+            torch.testing.assert_close(intercept[f] - intercept[f].mean(), b - b.mean(), rtol=0, atol=2e-4)
