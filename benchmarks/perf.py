@@ -335,8 +335,9 @@ def main(argv=None):
         + "\n\n## Gain refresh alone\n\n" + md_table(alone, ["K", "D", "skselmix_s"])
         + "\n\n## Full fit vs LogisticRegression(lbfgs, max_iter=100)\n\n"
         "Warm start + up to 1000 SelMix steps with refreshes (early stopping on). `default` is "
-        "`SelMixClassifier()`: since version 0.2 five fold heads with logit-adjusted warm starts (since 0.4 fitted "
-        "in one L-BFGS run; cross-fitting, `cv=\"auto\"`), and the final head; `auto` is `init=\"auto\"`, which fits two heads per fold. Long-tailed Gaussian mixture (imbalance 100), float32 input; K = 1000 configurations run once.\n\n"
+        "`SelMixClassifier()`: since version 0.2 five fold heads with logit-adjusted warm starts (cross-fitting, "
+        "`cv=\"auto\"`; since 0.4 fitted in one L-BFGS run while its history is within 64 MiB or a quarter of the "
+        "input, here K <= 100, and one at a time at K = 1000), and the final head; `auto` is `init=\"auto\"`, which fits two heads per fold. Long-tailed Gaussian mixture (imbalance 100), float32 input; K = 1000 configurations run once.\n\n"
         + md_table(fit_rows, ["N", "D", "K", "selmix_default_s", "selmix_auto_s", "logreg_s", "ratio_default", "ratio_auto", "repeats"])
         + "\n\n## Peak memory of fit\n\nExtra anonymous (heap) memory at the peak of `fit`, sampled every 5 ms from "
         "/proc, relative to the float32 input array; memory-mapped input read from a .npy file with mmap_mode='r'.\n\n"

@@ -22,7 +22,7 @@ from ._objectives import (
     get_objective_names,
 )
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 __all__ = [
     "SelMixClassifier",

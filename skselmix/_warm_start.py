@@ -15,9 +15,11 @@ from ._threads import SMALL_FIT_WORK
 
 WARM_STARTS = ("logit_adjusted", "balanced", "cross_entropy")
 LBFGS_MEMORY = 10  # scipy's L-BFGS-B default number of correction pairs (maxcor)
-# Fold heads are fitted in one joint L-BFGS run while its history stays within this fraction
-# of the float32 features (at N=100k, D=512, K=100, 5 heads: 0.2x; the joint run's wider
-# products made the cv=5 fit 12.3 s against 18.3 s one head at a time, peak memory 1.73x).
+# Fold heads are fitted in one joint L-BFGS run while its history stays within 64 MiB or a
+# quarter of the float32 features. The joint run's products are wider (4 heads x K columns):
+# at D=512, K=100 (5 heads: 41 MB of history) the cv=5 fit took 12 to 14 s against 18 s one
+# head at a time at N=100k (peak memory 1.7x the input), 6.7 s against 9 s at N=10k.
+JOINT_HISTORY_BYTES = 64 << 20
 JOINT_HISTORY_FRACTION = 0.25
 ACTIVATION_BLOCK = 2**21  # elements of one (rows x K) activation block: 8 MB in float32
 
@@ -137,7 +139,7 @@ def fit_linear_heads(
         return _fit_run(X, [_Rows(None, None, y, weights, offset, n_heads * k)], n_heads, k, init, **options)
     fold_rows = [torch.nonzero(fold == f).squeeze(1) for f in range(n_heads)]
     history = n_heads * (k * d + k) * 2 * LBFGS_MEMORY * 8  # bytes of L-BFGS-B's float64 (s, y) pairs
-    if history <= JOINT_HISTORY_FRACTION * X.element_size() * n * d:
+    if history <= max(JOINT_HISTORY_BYTES, JOINT_HISTORY_FRACTION * X.element_size() * n * d):
         # One run; each fold's rows, gathered, evaluate the heads that train on them.
         groups = []
         for f, rows in enumerate(fold_rows):
@@ -147,10 +149,10 @@ def fit_linear_heads(
                                 None if offset is None else offset.index_select(0, trained),
                                 max((n_heads - 1) * k, d)))
         return _fit_run(X, groups, n_heads, k, init, **options)
-    # One run per head on its own rows when the heads' joint L-BFGS history would be large
-    # against the input: at N=100k, K=1000 it is 2x the input, and the joint run also needed
-    # more evaluations (26 against 21 for one head): the default fit took 157 s, against 88 s
-    # one head at a time.
+    # One run per head on its own rows when the heads' joint L-BFGS history would be large:
+    # at N=100k, K=1000 it is 2x the input, and the joint run also needed more evaluations
+    # (26 against 21 for one head): the default fit took 157 s, against 134 s one head at a
+    # time (143 s in version 0.3, same session).
     fitted = []
     for h in range(n_heads):
         rows = torch.nonzero(fold != h).squeeze(1)

@@ -103,6 +103,7 @@ def test_joint_heads_equal_separate_fits(mode, monkeypatch):
         monkeypatch.setattr(warm_start, "SMALL_FIT_WORK", 0)
         monkeypatch.setattr(warm_start, "ACTIVATION_BLOCK", 6 * 37)
         monkeypatch.setattr(warm_start, "JOINT_HISTORY_FRACTION", 1e9 if mode == "joint by fold" else 0.0)
+        monkeypatch.setattr(warm_start, "JOINT_HISTORY_BYTES", 0)
     rng = np.random.RandomState(0)
     X = torch.as_tensor(rng.normal(size=(400, 6)), dtype=torch.float32)
     y = torch.as_tensor(rng.randint(0, 3, 400))
