@@ -1,7 +1,8 @@
 """Softmax over the class axis, written out where torch's kernel is slow.
 
 torch's CPU softmax and log-softmax over a last axis shorter than one vector
-register (16 float32 lanes with AVX-512) run a scalar loop: on 20,000 rows of
+register (16 float32 lanes with AVX-512) run a scalar loop. On a 2-core AMD EPYC
+with AVX-512, one thread, torch 2.13: on 20,000 rows of
 K = 10 logits ``torch.softmax`` took 3.5 ms against 0.6 ms for the same maths as
 three vectorised passes (max, exp, sum), and on an SGD step's 5 x 64 x 10 logits
 58 us against 17 us. From K = 16 on torch's fused kernel is the faster (0.4 against
