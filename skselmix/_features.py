@@ -127,7 +127,7 @@ def scaled_float32_tensor(X, fmap, device, rows=None):
     out = torch.empty((n_rows, d), dtype=torch.float32, device=device)
     # float32 input is mapped in float32 (within an ulp of the float64 map), by torch's
     # multi-threaded kernels in two passes: numpy's float64 round trip (copy, subtract,
-    # divide, cast) took 0.32 of the 4.2 s hold-out fit at N=100k, D=512.
+    # divide, cast) took 0.32 s of a 4.2 s hold-out fit at N=100k, D=512.
     dtype = torch.float32 if X.dtype == np.float32 else torch.float64
     offset, scale = torch.as_tensor(fmap.offset, dtype=dtype), torch.as_tensor(fmap.scale, dtype=dtype)
     for start, stop in row_blocks(n_rows, d):

@@ -55,10 +55,6 @@ class RowWeights:
         self.sample_weight = sample_weight
         self.class_weight = class_weight
 
-    def rows(self, index):
-        """The sample weights of a subset of rows (None stays None)."""
-        return None if self.sample_weight is None else self.sample_weight[index]
-
 
 def predict_classes(x, coef, intercept):
     return torch.argmax(torch.addmm(intercept, x, coef.T), dim=1)

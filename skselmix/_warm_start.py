@@ -24,13 +24,6 @@ JOINT_HISTORY_FRACTION = 0.25
 ACTIVATION_BLOCK = 2**21  # elements of one (rows x K) activation block: 8 MB in float32
 
 
-def class_log_prior(labels, n_classes, dtype, device, sample_weight=None):
-    """Log of the class frequencies (weighted by ``sample_weight`` when given)."""
-    weights = None if sample_weight is None else sample_weight.to(torch.float64)
-    counts = torch.bincount(labels, weights=weights, minlength=n_classes).to(torch.float64)
-    return _log_prior(counts.unsqueeze(0))[0].to(dtype=dtype, device=device)
-
-
 def _log_prior(counts):
     """Log class frequencies of each row of ``counts`` (H, K). An empty class counts as one
     row, or as the smallest present class when weights make that smaller than one."""
