@@ -51,14 +51,17 @@ def fit_linear_heads(
     """Fit heads ``logits = X W_h^T + b_h`` by L-BFGS on (logit-adjusted) cross-entropy.
 
     One head on every row, or with ``fold`` one head per fold, head ``h``
-    trained on the rows outside fold ``h``. While a pass over the rows is small
-    (rows x D x K below ``SMALL_FIT_WORK``) all heads are fitted in one L-BFGS
-    run on the sum of their losses: they share no parameter, so the sum's
-    minimum is every head's own minimum, and one pass over ``X`` evaluates them
-    all, paying the per-evaluation overhead of torch and scipy once instead of
-    once per head (the quickstart's 5 fold heads: 105 evaluations in one run
-    against 5 x 55 one at a time, 2x faster). Larger data fits one head at a
-    time on its own rows.
+    trained on the rows outside fold ``h``. The fold heads are fitted in one
+    L-BFGS run on the sum of their losses: they share no parameter, so the
+    sum's minimum is every head's own minimum. While a pass over the rows is
+    small (rows x D x K below ``SMALL_FIT_WORK``) every head is evaluated on
+    every row, paying the per-evaluation overhead of torch and scipy once
+    instead of once per head (the quickstart's 5 fold heads: 105 evaluations in
+    one run against 5 x 55 one at a time, 2x faster); above it each fold's
+    gathered rows evaluate the heads that train on them, in wider products.
+    When the joint run's L-BFGS history would be large (above
+    ``JOINT_HISTORY_BYTES`` and ``JOINT_HISTORY_FRACTION`` of ``X``) the
+    heads are fitted one at a time on their own rows.
 
     Parameters
     ----------
@@ -130,17 +133,17 @@ def fit_linear_heads(
         # Every head on every row in one run (a fold's own head weighs its rows by zero): the
         # fewest tensor operations an evaluation.
         return _fit_run(X, [_Rows(None, None, y, weights, offset, n_heads * k)], n_heads, k, init, **options)
-    fold_rows = [torch.nonzero(fold == f).squeeze(1) for f in range(n_heads)]
     history = n_heads * (k * d + k) * 2 * LBFGS_MEMORY * 8  # bytes of L-BFGS-B's float64 (s, y) pairs
+
+    def gathered(rows, columns, run_heads):
+        """The rows ``rows`` for the heads ``columns`` (``run_heads``: their indices in the run)."""
+        return _Rows(rows, run_heads, y.index_select(0, rows), weights.index_select(0, rows).index_select(1, columns),
+                     None if offset is None else offset.index_select(0, columns), max(columns.shape[0] * k, d))
+
     if history <= max(JOINT_HISTORY_BYTES, JOINT_HISTORY_FRACTION * X.element_size() * n * d):
         # One run; each fold's rows, gathered, evaluate the heads that train on them.
-        groups = []
-        for f, rows in enumerate(fold_rows):
-            trained = torch.nonzero(heads != f).squeeze(1)
-            groups.append(_Rows(rows, trained, y.index_select(0, rows),
-                                weights.index_select(0, rows).index_select(1, trained),
-                                None if offset is None else offset.index_select(0, trained),
-                                max((n_heads - 1) * k, d)))
+        trained = [torch.nonzero(heads != f).squeeze(1) for f in range(n_heads)]
+        groups = [gathered(torch.nonzero(fold == f).squeeze(1), trained[f], trained[f]) for f in range(n_heads)]
         return _fit_run(X, groups, n_heads, k, init, **options)
     # One run per head on its own rows when the heads' joint L-BFGS history would be large:
     # at N=100k, K=1000 it is 2x the input, and the joint run also needed more evaluations
@@ -148,9 +151,7 @@ def fit_linear_heads(
     # time (143 s in version 0.3, same session).
     fitted = []
     for h in range(n_heads):
-        rows = torch.nonzero(fold != h).squeeze(1)
-        group = _Rows(rows, None, y.index_select(0, rows), weights.index_select(0, rows)[:, h : h + 1],
-                      None if offset is None else offset[h : h + 1], max(k, d))
+        group = gathered(torch.nonzero(fold != h).squeeze(1), heads[h : h + 1], None)
         fitted.append(_fit_run(X, [group], 1, k, None if init is None else (init[0][h : h + 1], init[1][h : h + 1]),
                               **options))
     return torch.cat([c for c, _ in fitted]), torch.cat([b for _, b in fitted])
