@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from sklearn.linear_model import LogisticRegression
 
 from skselmix._threads import one_thread_below
-from skselmix._warm_start import fit_linear_head, fit_linear_heads
+from skselmix._warm_start import feature_preconditioner, fit_linear_head, fit_linear_heads
 
 
 @pytest.fixture(autouse=True)
@@ -131,13 +131,16 @@ def test_a_class_missing_from_a_heads_rows_counts_as_one_row():
     y = torch.as_tensor(np.repeat([0, 1, 2], [50, 35, 5]))
     fold = torch.as_tensor(rng.randint(0, 3, 90))
     fold[y == 2] = 0  # head 0 never sees class 2
-    tight = {"kind": "logit_adjusted", "l2": 1e-2, "max_iter": 500, "tol": 1e-8}
+    # One preconditioner for both fits (a head fitted alone would take its rows' own): the
+    # stopping point along the absent class's direction depends on it.
+    tight = {"kind": "logit_adjusted", "l2": 1e-2, "max_iter": 500, "tol": 1e-8, "preconditioner": feature_preconditioner(X)}
     coef, intercept = fit_linear_heads(X, y, 3, fold=fold, n_folds=3, **tight)
     assert torch.isfinite(coef).all() and torch.isfinite(intercept).all()
     rows = torch.nonzero(fold != 0).squeeze(1)
     c, b = fit_linear_head(X[rows], y[rows], 3, **tight)
     # The absent class's logit only ever falls (its loss is flat towards -inf), so where L-BFGS
     # stops along it is arbitrary, and through the softmax that moves the present classes'
-    # weights by under 1 %; those weights and the predictions agree.
-    torch.testing.assert_close(coef[0, :2], c[:2], rtol=1e-2, atol=1e-4)
+    # weights by under 2 % (1.7 % measured with the preconditioned run); those weights and
+    # the predictions agree.
+    torch.testing.assert_close(coef[0, :2], c[:2], rtol=2e-2, atol=1e-4)
     assert torch.equal((X @ coef[0].T + intercept[0]).argmax(1), (X @ c.T + b).argmax(1))
