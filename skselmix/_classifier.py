@@ -10,19 +10,18 @@ import torch
 from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import StratifiedKFold, check_cv
-from sklearn.utils import check_scalar
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, check_memory, validate_data
 
 from ._device import resolve_device
 from ._feedback import CrossFitFeedback, HoldOutFeedback, RowWeights
 from ._features import fit_feature_map, scaled_float32_tensor, warn_if_on_another_scale
 from ._labels import check_label_types, check_marker_type, normalize_object_labels
 from ._objectives import get_objective
-from ._sampler import MIXUPS
 from ._stratify import shuffled_class_ranks
-from ._training import SelMixRun
+from ._head_fitter import HeadFitter
+from ._training import LoopSettings, SelMixRun
 from ._validation import check_number, local_random_state, tensor_to_numpy
 from .metrics._classification import _score as _objective_score
 from ._warm_start import WARM_STARTS
@@ -192,6 +191,20 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
     device : {"auto", "cpu", "cuda"}, default="auto"
         Torch device of the fit; ``"auto"`` uses CUDA when available. Fitted
         state is numpy, so prediction and unpickling never need the device.
+    memory : str, joblib.Memory or None, default=None
+        Cache of the warm-start heads, as ``Pipeline`` caches its
+        transformers: a directory or a ``joblib.Memory``. Nothing of the warm
+        start depends on the loop-only parameters (``s``, ``lambda_min``,
+        ``mixup``, ``max_iter``, ``refresh_every``, ``batch_size``,
+        ``learning_rate``, ``average_decay``, ``n_iter_no_change``, ``tol``,
+        ``pseudo_label_threshold``, ``calibrate``), so ``GridSearchCV`` over
+        them fits each split's warm start once instead of once per candidate.
+        The cache key is everything the heads are computed from (features,
+        labels, folds, weights, ``init``, L2 strength), so a fold head is only
+        reused for the rows it was fitted on. Hashing the features costs about
+        a second per 200 MB. To search ``s`` on one set of rows, use
+        :class:`SelMixClassifierCV`, which shares the warm start in memory.
+        ``None`` caches nothing.
     random_state : int, RandomState instance or None, default=None
         Seeds the validation split and the pair/mixing draws (through a local
         generator). ``None`` draws fresh entropy from the operating system, so
@@ -369,6 +382,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         pseudo_label_threshold=0.0,
         warm_start=False,
         device="auto",
+        memory=None,
         random_state=None,
         verbose=0,
     ):
@@ -393,43 +407,38 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         self.pseudo_label_threshold = pseudo_label_threshold
         self.warm_start = warm_start
         self.device = device
+        self.memory = memory
         self.random_state = random_state
         self.verbose = verbose
 
     # ------------------------------------------------------------------ checks
     def _validate_params(self):
-        check_number(self.s, "s", min_val=0.0)
-        check_number(self.lambda_min, "lambda_min", min_val=0.0, max_val=1.0, include_boundaries="right")
-        check_number(self.max_iter, "max_iter", integral=True, min_val=0)
-        check_number(self.refresh_every, "refresh_every", integral=True, min_val=1)
-        check_number(self.batch_size, "batch_size", integral=True, min_val=1)
-        check_number(self.learning_rate, "learning_rate", min_val=0.0, include_boundaries="neither")
-        if not (isinstance(self.weight_decay, str) and self.weight_decay == "auto"):
-            check_number(self.weight_decay, "weight_decay", min_val=0.0)
-        check_number(self.average_decay, "average_decay", min_val=0.0, max_val=1.0, include_boundaries="left")
-        check_number(self.validation_fraction, "validation_fraction", min_val=0.0, max_val=1.0, include_boundaries="neither")
-        if self.n_iter_no_change is not None:
-            check_number(self.n_iter_no_change, "n_iter_no_change", integral=True, min_val=1)
-        check_number(self.tol, "tol", min_val=0.0)
-        check_scalar(self.verbose, "verbose", numbers.Integral, min_val=0)  # a bool is a valid verbosity, as in sklearn
-        for name in ("warm_start", "calibrate"):
+        """Checks of the parameters that are not :class:`LoopSettings`; the objective and device."""
+        for name in ("warm_start",):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise TypeError(f"{name} must be a bool, got {type(getattr(self, name)).__name__}.")
-        check_number(self.pseudo_label_threshold, "pseudo_label_threshold", min_val=0.0, max_val=1.0)
+        check_number(self.validation_fraction, "validation_fraction", min_val=0.0, max_val=1.0, include_boundaries="neither")
         if isinstance(self.cv, (numbers.Number, np.bool_)):
             check_number(self.cv, "cv", integral=True, min_val=2)
         elif isinstance(self.cv, str) and self.cv != "auto":
             raise ValueError(f"cv must be 'auto', None, an int >= 2, a splitter or an iterable of splits; got {self.cv!r}.")
-        if self.mixup not in MIXUPS:
-            raise ValueError(f"mixup must be one of {', '.join(map(repr, MIXUPS))}, got {self.mixup!r}.")
         if not (self.class_weight is None or isinstance(self.class_weight, dict)
                 or (isinstance(self.class_weight, str) and self.class_weight == "balanced")):
             raise ValueError(f"class_weight must be a dict, 'balanced' or None, got {self.class_weight!r}.")
         if self.init not in WARM_STARTS + ("auto",):
             valid = ", ".join(map(repr, WARM_STARTS + ("auto",)))
             raise ValueError(f"init must be one of {valid}, got {self.init!r}.")
+        check_memory(self.memory)
         objective = get_objective(self.metric)
         return objective, resolve_device(self.device)
+
+    def _loop_candidates(self):
+        """The :class:`LoopSettings` of the runs this fit compares: one, its own parameters."""
+        return [LoopSettings.from_params(self.get_params(deep=False))]
+
+    def _select(self, results, candidates):
+        """Index of the run whose state becomes the fitted model (one run here)."""
+        return 0
 
     def _validate_fit_data(self, X, y, sample_weight, X_val, y_val, sample_weight_val):
         """Checked arrays of one fit (:class:`_FitData`); user arrays are never modified."""
@@ -583,6 +592,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
     def _fit(self, X, y, sample_weight, X_val, y_val, sample_weight_val, coef_init, intercept_init, hidden_labels):
         previous_head = self._previous_head() if self.warm_start else None
         objective, device = self._validate_params()
+        candidates = self._loop_candidates()
         data = self._validate_fit_data(X, y, sample_weight, X_val, y_val, sample_weight_val)
         X, y_enc, classes = data.X, data.y, data.classes
         n_classes, n_features = classes.shape[0], X.shape[1]
@@ -606,8 +616,17 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError("hidden_labels was given but there are no unlabelled rows (see unlabeled_label).")
         feedback = self._feedback(data, fmap, device, rng)
 
-        run = SelMixRun(self, objective, device, rng, n_classes, classes)
-        result = run.run(feedback, init_head, unlabeled)
+        # One warm start serves every candidate; each candidate's loop draws the random
+        # numbers a fit with its parameters alone would (the same generator state), so the
+        # selected candidate is bit for bit that fit.
+        rng_state, warm, results = rng.get_state(), None, []
+        for settings in candidates:
+            rng.set_state(rng_state)
+            run = SelMixRun(settings, objective, device, rng, n_classes, classes)
+            if warm is None:
+                warm = run.start(feedback, init_head)
+            results.append(run.loop(feedback, warm, unlabeled))
+        result = results[self._select(results, candidates)]
 
         coef, intercept = fmap.head_to_original(result.pop("coef"), result.pop("intercept"))
         if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
@@ -638,13 +657,14 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         X, y_enc, n_classes = data.X, data.y, data.classes.shape[0]
         cv = (AUTO_FOLDS if data.X_val is None else None) if (isinstance(self.cv, str) and self.cv == "auto") else self.cv
         class_weight = _as_tensor(data.class_weight, device)
+        fit_heads = HeadFitter(self.memory)
         as_labels = lambda y: torch.as_tensor(y, device=device, dtype=torch.long)  # noqa: E731
         if cv is not None:
             fold, n_folds = self._folds(cv, X, y_enc, rng)
             weights = RowWeights(_as_tensor(data.sample_weight, device), class_weight)
             return CrossFitFeedback(
                 scaled_float32_tensor(X, fmap, device), as_labels(y_enc), torch.as_tensor(fold, device=device),
-                n_folds, n_classes, weights,
+                n_folds, n_classes, weights, fit_heads,
             )
         if data.X_val is None:
             train_idx, val_idx = self._split(y_enc, n_classes, rng)
@@ -658,7 +678,8 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
             y_tr, y_va = y_enc, data.y_val
             w_tr, w_va = data.sample_weight, data.val_weight
         weights = RowWeights(_as_tensor(w_tr, device), class_weight)
-        return HoldOutFeedback(xt, as_labels(y_tr), xv, as_labels(y_va), n_classes, weights, _as_tensor(w_va, device))
+        return HoldOutFeedback(xt, as_labels(y_tr), xv, as_labels(y_va), n_classes, weights, _as_tensor(w_va, device),
+                               fit_heads)
 
     @staticmethod
     def _folds(cv, X, y_enc, rng):

@@ -18,7 +18,8 @@ import torch
 from ._confusion import balanced_confusion
 from ._sampler import head_pools
 from ._features import row_blocks
-from ._warm_start import ACTIVATION_BLOCK, fit_linear_head, fit_linear_heads
+from ._head_fitter import HeadFitter
+from ._warm_start import ACTIVATION_BLOCK
 
 
 def class_means(x, y, n_classes, weights=None):
@@ -78,8 +79,9 @@ class HoldOutFeedback:
 
     n_heads = 1
 
-    def __init__(self, x_train, y_train, x_val, y_val, n_classes, weights=None, val_weight=None):
+    def __init__(self, x_train, y_train, x_val, y_val, n_classes, weights=None, val_weight=None, fit_heads=None):
         self.x_train, self.y_train = x_train, y_train
+        self.fit_heads = HeadFitter() if fit_heads is None else fit_heads
         self.x_val, self.y_val = x_val, y_val
         self.k = n_classes
         self.weights = RowWeights() if weights is None else weights
@@ -95,11 +97,10 @@ class HoldOutFeedback:
 
     def warm_start(self, kind, l2):
         """The warm-start stack (1, K, D): ``kind`` fitted on the training rows."""
-        coef, intercept = fit_linear_head(
+        return self.fit_heads(
             self.x_train, self.y_train, self.k, kind=kind, l2=l2,
             class_weight=self.weights.class_weight, sample_weight=self.weights.sample_weight,
         )
-        return coef.unsqueeze(0), intercept.unsqueeze(0)
 
     def given_start(self, coef, intercept):
         return coef.unsqueeze(0), intercept.unsqueeze(0)
@@ -140,10 +141,13 @@ class CrossFitFeedback:
         ``K``.
     weights : RowWeights, default=None
         Sample and class weights of the labelled rows.
+    fit_heads : HeadFitter, default=None
+        Fits the warm-start heads (through a cache when it has one).
     """
 
-    def __init__(self, x, y, fold, n_folds, n_classes, weights=None):
+    def __init__(self, x, y, fold, n_folds, n_classes, weights=None, fit_heads=None):
         self.x_train, self.y_train = x, y
+        self.fit_heads = HeadFitter() if fit_heads is None else fit_heads
         self.n_heads = n_folds
         self.k = n_classes
         self.weights = RowWeights() if weights is None else weights
@@ -165,7 +169,7 @@ class CrossFitFeedback:
         with a private one-hot feature and random labels, out-of-fold recall was
         then far above chance (tests/test_cross_fitting.py checks it is not).
         """
-        return fit_linear_heads(
+        return self.fit_heads(
             self.x_train, self.y_train, self.k, kind=kind, l2=l2, fold=self.fold, n_folds=self.n_heads,
             class_weight=self.weights.class_weight, sample_weight=self.weights.sample_weight,
         )
@@ -207,8 +211,10 @@ class CrossFitFeedback:
             return coef.mean(dim=0), intercept.mean(dim=0)
         if isinstance(start[0], str):
             kind, l2 = start
-            return fit_linear_head(
-                self.x_train, self.y_train, self.k, kind=kind, l2=l2, init=(coef.mean(dim=0), intercept.mean(dim=0)),
+            coef, intercept = self.fit_heads(
+                self.x_train, self.y_train, self.k, kind=kind, l2=l2,
+                init=(coef.mean(dim=0, keepdim=True), intercept.mean(dim=0, keepdim=True)),
                 class_weight=self.weights.class_weight, sample_weight=self.weights.sample_weight,
             )
+            return coef[0], intercept[0]
         return start

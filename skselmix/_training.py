@@ -6,12 +6,16 @@ the public attributes.
 """
 
 import math
+import numbers
 import time
 import warnings
+from dataclasses import dataclass, fields
+from typing import Optional, Union
 
 import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_scalar
 
 from ._calibration import balanced_row_weights, calibration_rows, fit_temperature
 from ._confusion import coverages, recalls
@@ -28,6 +32,8 @@ from ._sampler import (
 )
 from ._softmax import softmax_
 from ._threads import SMALL_FIT_WORK, SMALL_STEP_WORK, one_thread_below
+from ._validation import check_number
+from ._sampler import MIXUPS
 
 # weight_decay="auto" is AUTO_WEIGHT_DECAY / n_train on unit-RMS-norm features. A penalty
 # that shrinks like 1/n is what a linear probe needs; the constant was chosen on the
@@ -50,16 +56,91 @@ def resolve_weight_decay(weight_decay, n_train):
     return AUTO_WEIGHT_DECAY / max(float(n_train), 1.0) if weight_decay == "auto" else float(weight_decay)
 
 
+#: Parameters of SelMixClassifier that only the refresh/SGD loop reads: a search over them
+#: can share one warm start (SelMixClassifierCV, or ``memory=``).
+LOOP_ONLY_PARAMETERS = (
+    "s", "lambda_min", "mixup", "max_iter", "refresh_every", "batch_size", "learning_rate", "average_decay",
+    "n_iter_no_change", "tol", "pseudo_label_threshold", "calibrate",
+)
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    """The estimator's parameters that a run reads: the loop's, and the warm start's ``init``,
+    ``weight_decay`` and ``verbose``. Built (and checked) by :meth:`from_params`."""
+
+    s: float
+    lambda_min: float
+    mixup: str
+    max_iter: int
+    refresh_every: int
+    batch_size: int
+    learning_rate: float
+    average_decay: float
+    n_iter_no_change: Optional[int]
+    tol: float
+    pseudo_label_threshold: float
+    calibrate: bool
+    init: str
+    weight_decay: Union[float, str]
+    verbose: int
+
+    @classmethod
+    def from_params(cls, params):
+        """The settings in ``params`` (a dict holding at least every field), checked."""
+        settings = cls(**{field.name: params[field.name] for field in fields(cls)})
+        settings.check()
+        return settings
+
+    def check(self):
+        """``TypeError`` or ``ValueError`` naming the first parameter out of its range."""
+        check_number(self.s, "s", min_val=0.0)
+        check_number(self.lambda_min, "lambda_min", min_val=0.0, max_val=1.0, include_boundaries="right")
+        check_number(self.max_iter, "max_iter", integral=True, min_val=0)
+        check_number(self.refresh_every, "refresh_every", integral=True, min_val=1)
+        check_number(self.batch_size, "batch_size", integral=True, min_val=1)
+        check_number(self.learning_rate, "learning_rate", min_val=0.0, include_boundaries="neither")
+        if not (isinstance(self.weight_decay, str) and self.weight_decay == "auto"):
+            check_number(self.weight_decay, "weight_decay", min_val=0.0)
+        check_number(self.average_decay, "average_decay", min_val=0.0, max_val=1.0, include_boundaries="left")
+        if self.n_iter_no_change is not None:
+            check_number(self.n_iter_no_change, "n_iter_no_change", integral=True, min_val=1)
+        check_number(self.tol, "tol", min_val=0.0)
+        check_number(self.pseudo_label_threshold, "pseudo_label_threshold", min_val=0.0, max_val=1.0)
+        if not isinstance(self.calibrate, (bool, np.bool_)):
+            raise TypeError(f"calibrate must be a bool, got {type(self.calibrate).__name__}.")
+        if self.mixup not in MIXUPS:
+            raise ValueError(f"mixup must be one of {', '.join(map(repr, MIXUPS))}, got {self.mixup!r}.")
+        check_scalar(self.verbose, "verbose", numbers.Integral, min_val=0)  # a bool is a valid verbosity, as in sklearn
+
+
+@dataclass(frozen=True)
+class WarmStart:
+    """What every run of one fit starts from: computed once, shared by a search's candidates.
+
+    ``stack``: the heads ``(coef (H, K, D), intercept (H, K))``; ``init_used``: its
+    name; ``refit``: ``(kind, l2)`` to refit it on all rows, or a user's
+    ``(coef, intercept)``; ``prototypes`` (K, D); ``l2``: the weight decay used.
+    """
+
+    stack: tuple
+    init_used: str
+    refit: tuple
+    prototypes: torch.Tensor
+    l2: float
+
+
 class SelMixRun:
     """One fit's training state: tensors on the device, the loop, the records.
 
     Kept apart from the estimator so that the estimator holds only numpy
-    fitted state and is never left half-updated.
+    fitted state and is never left half-updated. ``settings`` is a
+    :class:`LoopSettings`.
     """
 
-    def __init__(self, params, objective, device, rng, n_classes, class_labels=None):
-        self.p = params
-        self.progress = FitProgress(params.verbose, objective.name, params.max_iter,
+    def __init__(self, settings, objective, device, rng, n_classes, class_labels=None):
+        self.p = settings
+        self.progress = FitProgress(settings.verbose, objective.name, settings.max_iter,
                                     list(range(n_classes)) if class_labels is None else np.asarray(class_labels).tolist())
         self.objective = objective
         self.device = device
@@ -70,23 +151,28 @@ class SelMixRun:
         self.start_time = time.perf_counter()
 
     def run(self, feedback, init_head, unlabeled=None):
-        """The fit (see :meth:`_run`), on one thread when a pass over the rows is small."""
-        work = feedback.x_train.shape[0] * feedback.x_train.shape[1] * self.k
-        with one_thread_below(work, SMALL_FIT_WORK, self.device, blas=True):
-            return self._run(feedback, init_head, unlabeled)
+        """The warm start (:meth:`start`), then the loop (:meth:`loop`)."""
+        return self.loop(feedback, self.start(feedback, init_head), unlabeled)
 
-    def _run(self, feedback, init_head, unlabeled=None):
-        """Warm start, then the refresh/SGD loop on a stack of heads (see ``_feedback``).
+    def _threads(self, feedback):
+        """One thread for the whole fit when a pass over the rows is small."""
+        work = feedback.x_train.shape[0] * feedback.x_train.shape[1] * self.k
+        return one_thread_below(work, SMALL_FIT_WORK, self.device, blas=True)
+
+    def start(self, feedback, init_head):
+        """The :class:`WarmStart` of the stack of heads (see ``_feedback``).
 
         ``feedback`` holds the scaled float32 features and says which head trains
         on which rows and how the stack is judged; ``init_head`` is ``(coef,
-        intercept, name)`` on scaled features or None; ``unlabeled`` is
-        ``(features, hidden class indices or None)`` in semi-supervised mode.
-        Returns the fitted state as numpy arrays on scaled features.
+        intercept, name)`` on scaled features or None.
         """
-        p, k = self.p, self.k
+        with self._threads(feedback):
+            return self._start(feedback, init_head)
+
+    def _start(self, feedback, init_head):
+        p = self.p
         class_counts = feedback.class_counts
-        self.l2 = resolve_weight_decay(p.weight_decay, float(class_counts.sum()))
+        l2 = resolve_weight_decay(p.weight_decay, float(class_counts.sum()))
         if not feedback.complete:
             warnings.warn(
                 "Some classes have no validation sample; their confusion rows come from the training data.",
@@ -97,26 +183,40 @@ class SelMixRun:
         self.progress.warm_start((p.init if init_head is None else init_head[2]) + heads_note)
         if init_head is None:
             kinds = ("logit_adjusted", "balanced") if p.init == "auto" else (p.init,)
-            candidates = [(kind, feedback.warm_start(kind, self.l2)) for kind in kinds]
+            candidates = [(kind, feedback.warm_start(kind, l2)) for kind in kinds]
             # "auto": the start with the best feedback objective (first on ties: logit-adjusted).
             scores = [
                 self._objective_value(feedback.confusion(*stack), class_counts, 0) for _, stack in candidates
             ] if len(candidates) > 1 else [0.0]
             init_used, stack = candidates[int(np.argmax(scores))]
-            start = (init_used, self.l2)
+            refit = (init_used, l2)
         else:
             coef = torch.as_tensor(init_head[0], dtype=torch.float32, device=self.device)
             intercept = torch.as_tensor(init_head[1], dtype=torch.float32, device=self.device)
-            init_used, start = init_head[2], (coef, intercept)
+            init_used, refit = init_head[2], (coef, intercept)
             stack = feedback.given_start(coef, intercept)
 
         prototypes = feedback.prototypes()
-        if init_head is not None and not bool(torch.isfinite(torch.addmm(start[1], prototypes, start[0].T)).all()):
+        if init_head is not None and not bool(torch.isfinite(torch.addmm(refit[1], prototypes, refit[0].T)).all()):
             raise ValueError(
                 f"The initial head ({init_used}) gives non-finite float32 logits on the class prototypes; "
                 "its weights are too large for the features."
             )
         self.progress.warm_start_done()
+        return WarmStart(stack, init_used, refit, prototypes, l2)
+
+    def loop(self, feedback, warm, unlabeled=None):
+        """The refresh/SGD loop from ``warm`` (a :class:`WarmStart`); ``unlabeled`` is
+        ``(features, hidden class indices or None, weights or None)`` in semi-supervised
+        mode. Returns the fitted state as numpy arrays on scaled features."""
+        with self._threads(feedback):
+            return self._loop(feedback, warm, unlabeled)
+
+    def _loop(self, feedback, warm, unlabeled=None):
+        p, k = self.p, self.k
+        class_counts = feedback.class_counts
+        self.l2 = warm.l2
+        stack, prototypes, init_used = warm.stack, warm.prototypes, warm.init_used
         pools = feedback.pools
         lambda_mean = (p.lambda_min + 1.0) / 2.0
         multipliers = self.objective.init_multipliers(k, class_counts)
@@ -166,7 +266,7 @@ class SelMixRun:
                 history.append({key: None for key in history[-1]} | {"step": step, "objective": float("nan"), "diverged": True})
                 break
 
-        coef, intercept = feedback.final_head(best["coef"], best["intercept"], best["step"], start)
+        coef, intercept = feedback.final_head(best["coef"], best["intercept"], best["step"], warm.refit)
         temperature = self._temperature(feedback, best["coef"], best["intercept"]) if p.calibrate else 1.0
         return {
             "coef": coef.cpu().numpy().astype(np.float64),

@@ -65,7 +65,7 @@ def test_threads_restored_after_an_error(blobs3, monkeypatch):
 
 
 def test_small_fit_warm_starts_on_one_thread(blobs3, monkeypatch):
-    import skselmix._feedback as feedback
+    import skselmix._head_fitter as head_fitter
 
     seen = []
 
@@ -76,13 +76,12 @@ def test_small_fit_warm_starts_on_one_thread(blobs3, monkeypatch):
             return original(*args, **kwargs)
         return fit
 
-    for name in ("fit_linear_head", "fit_linear_heads"):
-        monkeypatch.setattr(feedback, name, recording(getattr(feedback, name)))
+    monkeypatch.setattr(head_fitter, "fit_linear_heads", recording(head_fitter.fit_linear_heads))
     previous = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
         SelMixClassifier(max_iter=0, device="cpu").fit(*blobs3)  # the 5 fold heads together, then the full one
         # on one thread, torch and BLAS
-        assert seen == [("fit_linear_heads", 1, 1), ("fit_linear_head", 1, 1)] and torch.get_num_threads() == 2
+        assert seen == [("fit_linear_heads", 1, 1), ("fit_linear_heads", 1, 1)] and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(previous)
