@@ -1,11 +1,12 @@
 """skselmix: SelMix selective-mixup fine-tuning for non-decomposable objectives.
 
-The public API: :class:`SelMixClassifier`, the objectives it optimises, the
+The public API: :class:`SelMixClassifier` and :class:`SelMixClassifierCV`, the objectives it optimises, the
 closed-form :func:`gain_matrix`, and :mod:`skselmix.metrics` (metric functions
 and scorers for the same objectives).
 """
 
 from ._classifier import SelMixClassifier
+from ._classifier_cv import SelMixClassifierCV
 from ._display import HistoryDisplay, PerClassRecallDisplay
 from ._gain import gain_matrix
 from ._objectives import (
@@ -26,6 +27,7 @@ __version__ = "0.4.0"
 
 __all__ = [
     "SelMixClassifier",
+    "SelMixClassifierCV",
     "PerClassRecallDisplay",
     "HistoryDisplay",
     "gain_matrix",

@@ -4,13 +4,14 @@ Pickle and joblib work too (fitted state is numpy only, so a model fitted on a G
 loads on a CPU-only machine), but unpickling a file can run arbitrary code. The
 skops format stores objects as data; :func:`load` accepts a file only when every
 type it would have to trust is one that a fitted skselmix model really contains:
-:class:`~skselmix.SelMixClassifier` and the built-in objective classes (plus the
+:class:`~skselmix.SelMixClassifier`, :class:`~skselmix.SelMixClassifierCV` and the built-in objective classes (plus the
 numpy and builtin types skops trusts by default). Anything else, including
 functions and names that skselmix modules merely import, is refused. Needs the
 optional extra ``skselmix[persistence]``.
 """
 
 from ._classifier import SelMixClassifier
+from ._classifier_cv import SelMixClassifierCV
 from ._objectives import _BUILTIN
 from .datasets._cache import require
 
@@ -20,7 +21,7 @@ __all__ = ["dump", "load", "untrusted_foreign_types", "TRUSTED_TYPES"]
 #: beyond skops's defaults. An allow-list, never a prefix: ``skselmix.`` also
 #: names functions such as :func:`dump`, which a tampered file could call.
 TRUSTED_TYPES = frozenset(
-    f"{cls.__module__}.{cls.__qualname__}" for cls in (SelMixClassifier, *_BUILTIN.values())
+    f"{cls.__module__}.{cls.__qualname__}" for cls in (SelMixClassifier, SelMixClassifierCV, *_BUILTIN.values())
 )
 
 

@@ -1,0 +1,231 @@
+"""SelMixClassifierCV: a search over ``s`` (and other loop-only parameters) at about the cost of one fit."""
+
+import re
+import time
+
+import numpy as np
+from sklearn.model_selection import ParameterGrid
+
+from ._classifier import SelMixClassifier
+from ._training import LOOP_ONLY_PARAMETERS, LoopSettings
+
+#: The default grid of ``s``: four decades around SelMixClassifier's default of 10.
+DEFAULT_S_VALUES = (0.1, 1.0, 10.0, 100.0, 1000.0)
+
+
+def _numpydoc_entries(docstring, section):
+    """``{name: text}`` of the entries of a numpydoc ``section`` (e.g. "Parameters"), in order."""
+    body = re.search(rf"\n    {section}\n    -+\n(.*?)(?:\n\n    [A-Z][a-z ]+\n    -+\n|\Z)", docstring, re.S).group(1)
+    entries = re.split(r"\n(?=    [A-Za-z_]\w* : )", "\n" + body)
+    return {entry.split(" : ", 1)[0].strip(): entry.strip("\n") for entry in entries if entry.strip()}
+
+
+class SelMixClassifierCV(SelMixClassifier):
+    def __init__(
+        self,
+        metric="min_recall",
+        *,
+        s_values=DEFAULT_S_VALUES,
+        param_grid=None,
+        lambda_min=0.6,
+        mixup="mixup",
+        max_iter=1000,
+        refresh_every=50,
+        batch_size=64,
+        learning_rate=0.01,
+        weight_decay="auto",
+        average_decay=0.0,
+        validation_fraction=0.2,
+        cv="auto",
+        n_iter_no_change=10,
+        tol=1e-4,
+        init="logit_adjusted",
+        class_weight=None,
+        calibrate=True,
+        unlabeled_label=None,
+        pseudo_label_threshold=0.0,
+        warm_start=False,
+        device="auto",
+        memory=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.metric = metric
+        self.s_values = s_values
+        self.param_grid = param_grid
+        self.lambda_min = lambda_min
+        self.mixup = mixup
+        self.max_iter = max_iter
+        self.refresh_every = refresh_every
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.average_decay = average_decay
+        self.validation_fraction = validation_fraction
+        self.cv = cv
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.init = init
+        self.class_weight = class_weight
+        self.calibrate = calibrate
+        self.unlabeled_label = unlabeled_label
+        self.pseudo_label_threshold = pseudo_label_threshold
+        self.warm_start = warm_start
+        self.device = device
+        self.memory = memory
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _candidate_params(self):
+        """The loop parameters of every candidate, ``s`` varying slowest (grid order)."""
+        s_values = np.atleast_1d(np.asarray(self.s_values, dtype=object))
+        if s_values.ndim != 1 or s_values.size == 0:
+            raise ValueError(f"s_values must be a non-empty sequence of numbers, got {self.s_values!r}.")
+        grid = [{}] if self.param_grid is None else list(ParameterGrid(self.param_grid))
+        names = {name for params in grid for name in params}
+        if "s" in names:
+            raise ValueError("param_grid must not hold 's': give its values as s_values.")
+        other = sorted(names - set(LOOP_ONLY_PARAMETERS))
+        if other:
+            raise ValueError(
+                f"param_grid may only hold loop-only parameters, which leave the warm start unchanged "
+                f"({', '.join(name for name in LOOP_ONLY_PARAMETERS if name != 's')}); got {other}. Search the others "
+                "with GridSearchCV (with memory= to reuse warm starts)."
+            )
+        return [{"s": s, **params} for s in s_values.tolist() for params in grid]
+
+    def _loop_candidates(self):
+        base = self.get_params(deep=False)
+        return [LoopSettings.from_params({**base, **params}) for params in self._candidate_params()]
+
+    def _select(self, results, candidates):
+        """The candidate of the best feedback objective (the first of equals, in grid order)."""
+        scores = np.array([result["best_validation_score_"] for result in results])
+        best = int(np.argmax(scores))
+        params = self._candidate_params()
+        ranks = np.empty(len(scores), dtype=np.int32)
+        ranks[np.argsort(-scores, kind="stable")] = np.arange(1, len(scores) + 1)
+        results_table = {
+            "params": params,
+            "validation_score": scores,
+            "rank_validation_score": ranks,
+            "best_step": np.array([result["best_step_"] for result in results]),
+            "n_iter": np.array([result["n_iter_"] for result in results]),
+        }
+        for name in params[0]:
+            results_table[f"param_{name}"] = np.ma.MaskedArray(np.array([p[name] for p in params], dtype=object))
+        self.cv_results_ = results_table
+        self.best_index_ = best
+        self.best_params_ = dict(params[best])
+        self.s_ = params[best]["s"]
+        self.n_candidates_ = len(params)
+        return best
+
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None, coef_init=None, intercept_init=None):
+        start = time.perf_counter()
+        super().fit(
+            X, y, sample_weight, X_val=X_val, y_val=y_val, sample_weight_val=sample_weight_val,
+            coef_init=coef_init, intercept_init=intercept_init,
+        )
+        self.fit_time_ = time.perf_counter() - start
+        return self
+
+    fit.__doc__ = SelMixClassifier.fit.__doc__.replace(
+        "Warm-start a linear head, then fine-tune it with SelMix.",
+        "Fit the warm start once, then SelMix for every candidate; keep the best.",
+    ).replace("        self : SelMixClassifier\n", "        self : SelMixClassifierCV\n")
+
+
+def _cv_docstring():
+    parameters = _numpydoc_entries(SelMixClassifier.__doc__, "Parameters")
+    attributes = _numpydoc_entries(SelMixClassifier.__doc__, "Attributes")
+    parameters.pop("s")
+    grid_names = ", ".join(f"``{name}``" for name in LOOP_ONLY_PARAMETERS if name != "s")
+    searched = {
+        "s_values": f"""    s_values : sequence of float, default={DEFAULT_S_VALUES}
+        Candidate values of ``s`` (see :class:`SelMixClassifier`), the
+        inverse temperature of the pair distribution. The default spans four
+        decades around ``SelMixClassifier``'s default of 10: from nearly
+        uniform sampling of the pairs with a positive gain to nearly always
+        the best pair.""",
+        "param_grid": f"""    param_grid : dict or list of dict, default=None
+        Further loop-only parameters to search, as ``GridSearchCV`` takes them
+        (lists of values by name); every combination is tried with every
+        value of ``s_values``. Allowed names: {grid_names}. Parameters that
+        change the warm start (``weight_decay``, ``init``, ``class_weight``,
+        ``cv``) are refused: search them with ``GridSearchCV`` (and
+        ``memory=``).""",
+    }
+    names = list(parameters)
+    ordered = {names[0]: parameters[names[0]], **searched, **{name: parameters[name] for name in names[1:]}}
+    extra_attributes = {
+        "s_": """    s_ : float
+        The selected value of ``s``.""",
+        "best_params_": """    best_params_ : dict
+        The loop parameters of the selected candidate (``s`` and those of
+        ``param_grid``).""",
+        "best_index_": """    best_index_ : int
+        Index of the selected candidate in ``cv_results_``.""",
+        "n_candidates_": """    n_candidates_ : int
+        Number of candidates compared.""",
+        "cv_results_": """    cv_results_ : dict of ndarray
+        One entry per candidate, in grid order (``s`` varying slowest):
+        ``params`` (list of dict), ``param_<name>`` (masked arrays, as in
+        ``GridSearchCV``), ``validation_score`` (the candidate's
+        ``best_validation_score_``), ``rank_validation_score`` (1 is best),
+        ``best_step`` and ``n_iter``.""",
+        "fit_time_": """    fit_time_ : float
+        Seconds the whole search took (one warm start, every candidate's loop).""",
+    }
+    return f"""SelMix with ``s`` (and other loop-only parameters) chosen on the fit's own feedback.
+
+    In the manner of ``LogisticRegressionCV`` and ``RidgeCV``: the expensive part
+    of a fit, the warm start (five fold heads fitted by L-BFGS with the default
+    cross-fitting), does not depend on ``s`` or any other parameter of the SelMix
+    loop, so it is fitted once and every candidate runs its loop from it. Every
+    candidate is judged by the same feedback objective that a
+    :class:`SelMixClassifier` fit selects its step by (the pooled out-of-fold
+    objective with ``cv``, else the validation objective), and the candidate
+    with the best one is the fitted model: its attributes are exactly those of
+    ``SelMixClassifier(s=s_, **best_params_, random_state=...)`` fitted with the
+    same ``random_state`` on the same data (each candidate draws the random
+    numbers that fit would draw). ``GridSearchCV(SelMixClassifier(), {{"s": ...}},
+    cv=3)`` instead refits the warm start for every candidate and split, and
+    judges on outer test folds.
+
+    Parameters
+    ----------
+{chr(10).join(ordered.values())}
+
+    Attributes
+    ----------
+{chr(10).join({**attributes, **extra_attributes}.values())}
+
+    See Also
+    --------
+    SelMixClassifier : One fit with a given ``s``.
+    sklearn.linear_model.LogisticRegressionCV : The same idea for the L2 strength.
+
+    Notes
+    -----
+    The selection adds one more maximum to the one over steps that every
+    SelMix fit takes: ``best_validation_score_`` of the selected candidate is
+    an optimistic estimate of its objective on new data, more so the larger
+    the grid. Judge the model on rows it did not see.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from skselmix import SelMixClassifierCV
+    >>> X, y = make_classification(n_samples=300, n_classes=3, n_informative=4,
+    ...                            weights=[0.7, 0.2, 0.1], random_state=0)
+    >>> clf = SelMixClassifierCV(s_values=[1.0, 10.0], max_iter=200, device="cpu",
+    ...                          random_state=0).fit(X, y)
+    >>> clf.s_ in (1.0, 10.0)
+    True
+    >>> len(clf.cv_results_["validation_score"])
+    2
+    """
+
+
+SelMixClassifierCV.__doc__ = _cv_docstring()
