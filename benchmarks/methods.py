@@ -14,7 +14,7 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
-from skselmix import SelMixClassifier, get_objective
+from skselmix import SelMixClassifier, SelMixClassifierCV, get_objective
 from skselmix._confusion import balanced_confusion, recalls
 from skselmix._training import resolve_weight_decay
 from skselmix._calibration import fit_temperature
@@ -302,6 +302,27 @@ def selmix_cv(split, objective, cv=5, **params):
     full = labelled(split)
     clf = SelMixClassifier(metric=objective, device="cpu", cv=cv, **params).fit(full.X_train, full.y_train)
     return Head(clf.coef_, clf.intercept_, history=clf.history_, best_step=clf.best_step_)
+
+
+def selmix_search(split, objective, s_values, random_state=None):
+    """SelMixClassifierCV over ``s_values`` on every labelled row; the head and the chosen ``s``."""
+    full = labelled(split)
+    clf = SelMixClassifierCV(metric=objective, s_values=s_values, device="cpu", random_state=random_state)
+    clf.fit(full.X_train, full.y_train)
+    return Head(clf.coef_, clf.intercept_, history=clf.history_, best_step=clf.best_step_), clf.s_
+
+
+def selmix_grid_search(split, objective, s_values, cv=3, random_state=None):
+    """GridSearchCV over ``s`` (scored by the estimator's own objective) of the default
+    SelMixClassifier on every labelled row; the refitted head and the chosen ``s``."""
+    from sklearn.model_selection import GridSearchCV
+
+    full = labelled(split)
+    search = GridSearchCV(
+        SelMixClassifier(metric=objective, device="cpu", random_state=random_state), {"s": list(s_values)}, cv=cv
+    ).fit(full.X_train, full.y_train)
+    clf = search.best_estimator_
+    return Head(clf.coef_, clf.intercept_, history=clf.history_, best_step=clf.best_step_), clf.s
 
 
 def timed(method, split, *args, **kwargs):

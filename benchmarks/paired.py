@@ -4,6 +4,7 @@ its own warm start and the strongest baselines, each with the same two kinds of 
     python -m benchmarks.paired                          # SelMix [min_recall] and its warm start, seeds 10 to 19
     python -m benchmarks.paired --group baselines        # CSL and the plug-in, hold-out and cross-fitted
     python -m benchmarks.paired --group objectives --seeds 10 11 12   # the other SelMix objectives
+    python -m benchmarks.paired --group search --datasets fashion     # SelMixClassifierCV vs GridSearchCV over s
     python -m benchmarks.paired --report-only            # rebuild paired.md from the stored runs
 
 The quality benchmark reports mean ± std over 3 seeds. Most of that std is the split
@@ -56,7 +57,11 @@ OBJECTIVE_METRIC = {
 }
 
 
-GROUPS = ("core", "baselines", "objectives")
+GROUPS = ("core", "baselines", "objectives", "search")
+SELMIX_SEARCH = "SelMixClassifierCV [min_recall]"
+GRID_SEARCH = "GridSearchCV(SelMix [min_recall], s, cv=3)"
+SELMIX_DEFAULT = "SelMix [min_recall], cv=5, s=10"
+SEARCH_METRICS = ("min recall", "mean recall", "seconds")
 
 
 def run_seed(make_split, seed, group, objectives=()):
@@ -68,6 +73,8 @@ def run_seed(make_split, seed, group, objectives=()):
     run in separate processes and be merged in the report.
     """
     split = make_split(seed)
+    if group == "search":
+        return search_rows(split, seed)
     if group == "baselines":
         heads = {
             "CSL [min_recall], hold-out": M.csl(split, "min_recall"),
@@ -93,6 +100,24 @@ def run_seed(make_split, seed, group, objectives=()):
         row = {metric: float(value) for metric, value in evaluate(split, head)[0].items()}
         row["best_step"] = head.best_step
         rows[label] = row
+    return rows
+
+
+def search_rows(split, seed):
+    """SelMixClassifierCV and GridSearchCV over the same grid of s, the default fit and the
+    warm start: test metrics, best step, chosen s and fit seconds (same process, one at a time)."""
+    from skselmix._classifier_cv import DEFAULT_S_VALUES
+
+    timed = {
+        SELMIX_SEARCH: M.timed(M.selmix_search, split, "min_recall", DEFAULT_S_VALUES, random_state=seed),
+        GRID_SEARCH: M.timed(M.selmix_grid_search, split, "min_recall", DEFAULT_S_VALUES, random_state=seed),
+        SELMIX_DEFAULT: M.timed(lambda sp: (M.selmix_cv(sp, "min_recall", random_state=seed), 10.0), split),
+        WARM_ALL: M.timed(lambda sp: (M.selmix_cv(sp, "min_recall", max_iter=0), None), split),
+    }
+    rows = {}
+    for label, ((head, s), seconds) in timed.items():
+        row = {metric: float(value) for metric, value in evaluate(split, head)[0].items()}
+        rows[label] = {**row, "best_step": head.best_step, "s": s, "seconds": seconds}
     return rows
 
 
@@ -123,7 +148,7 @@ def paired_lines(per_seed, reference=SELMIX_CV, metrics=METRICS, labels=None):
     labels = [label for label in per_seed[seeds[0]] if labels is None or label in labels]
     value = lambda label, metric: np.array([per_seed[s][label][metric] for s in seeds])  # noqa: E731
     head = "| method | " + " | ".join(metrics) + " | " + " | ".join(
-        f"{reference.split(',')[0]} cv=5 - method, {m}: mean ± sd | paired t | wins / ties / losses" for m in metrics
+        f"{reference} - method, {m}: mean ± sd | paired t | wins / ties / losses" for m in metrics
     ) + " | best step 0 |"
     lines = [head, "|---" * (2 + 4 * len(metrics)) + "|"]
     for label in labels:
@@ -164,6 +189,13 @@ def write_report(results):
         seeds = sorted((s for s in per_seed if SELMIX_CV in per_seed[s]), key=int)
         if seeds:
             parts.append(f"{SELMIX_CV} test min recall per seed: " + " ".join(f"{s}: {per_seed[s][SELMIX_CV]['min recall']:.3f}" for s in seeds) + ".")
+        if any(SELMIX_SEARCH in rows for rows in per_seed.values()):
+            search_labels = [WARM_ALL, SELMIX_DEFAULT, GRID_SEARCH, SELMIX_SEARCH]
+            parts.append(_section("Searching s: SelMixClassifierCV against GridSearchCV (fit seconds included)", per_seed,
+                                  search_labels, SELMIX_SEARCH, SEARCH_METRICS))
+            seeds = sorted((s for s in per_seed if SELMIX_SEARCH in per_seed[s]), key=int)
+            parts.append("Chosen s per seed (SelMixClassifierCV / GridSearchCV): " + " ".join(
+                f"{s}: {per_seed[s][SELMIX_SEARCH]['s']:g} / {per_seed[s][GRID_SEARCH]['s']:g}" for s in seeds) + ".")
         baseline_labels = sorted({label for rows in per_seed.values() for label in rows if label.startswith(("CSL", "Plug-in"))})
         if baseline_labels:
             parts.append(_section("Baselines with both kinds of feedback", per_seed, [WARM_ALL, *baseline_labels, SELMIX_CV], SELMIX_CV, METRICS))

@@ -21,7 +21,7 @@ from ._labels import check_label_types, check_marker_type, normalize_object_labe
 from ._objectives import get_objective
 from ._stratify import shuffled_class_ranks
 from ._head_fitter import HeadFitter
-from ._training import LoopSettings, SelMixRun
+from ._training import LoopSettings, SelMixRun, loop_together
 from ._validation import check_number, local_random_state, tensor_to_numpy
 from .metrics._classification import _score as _objective_score
 from ._warm_start import WARM_STARTS
@@ -619,13 +619,12 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         # One warm start serves every candidate; each candidate's loop draws the random
         # numbers a fit with its parameters alone would (the same generator state), so the
         # selected candidate is bit for bit that fit.
-        rng_state, warm, results = rng.get_state(), None, []
+        rng_state, runs = rng.get_state(), []
         for settings in candidates:
             rng.set_state(rng_state)
-            run = SelMixRun(settings, objective, device, rng, n_classes, classes)
-            if warm is None:
-                warm = run.start(feedback, init_head)
-            results.append(run.loop(feedback, warm, unlabeled))
+            runs.append(SelMixRun(settings, objective, device, rng, n_classes, classes))
+        warm = runs[0].start(feedback, init_head)
+        results = loop_together(runs, feedback, warm, unlabeled)
         result = results[self._select(results, candidates)]
 
         coef, intercept = fmap.head_to_original(result.pop("coef"), result.pop("intercept"))

@@ -209,10 +209,12 @@ class SelMixRun:
         """The refresh/SGD loop from ``warm`` (a :class:`WarmStart`); ``unlabeled`` is
         ``(features, hidden class indices or None, weights or None)`` in semi-supervised
         mode. Returns the fitted state as numpy arrays on scaled features."""
-        with self._threads(feedback):
-            return self._loop(feedback, warm, unlabeled)
+        return loop_together([self], feedback, warm, unlabeled)[0]
 
     def _loop(self, feedback, warm, unlabeled=None):
+        """The loop as a generator: it yields a :class:`StepRequest` whenever it needs SGD
+        steps, is sent the new ``(heads, evaluated)``, and returns the fitted state
+        (:func:`loop_together` drives it, batching the steps of several runs)."""
         p, k = self.p, self.k
         class_counts = feedback.class_counts
         self.l2 = warm.l2
@@ -254,8 +256,7 @@ class SelMixRun:
                 break
             n_steps = min(p.refresh_every, p.max_iter - step)
             sources = (feedback.x_train, pools, None, None) if partners is None else (feedback.x_train, pools, partners, unlabeled[0])
-            with one_thread_below(heads[0].numel() * p.batch_size, SMALL_STEP_WORK, self.device):
-                heads, evaluated = self._sgd_steps(heads, evaluated, sources, probs, step, n_steps)
+            heads, evaluated = yield StepRequest(self, heads, evaluated, sources, probs, step, n_steps)
             step += n_steps
             if not all(bool(torch.isfinite(t).all()) for t in heads + evaluated):
                 warnings.warn(
@@ -359,47 +360,65 @@ class SelMixRun:
         p = self.p
         return 0.5 * p.learning_rate * (1.0 + math.cos(math.pi * min(step, p.max_iter) / max(p.max_iter, 1)))
 
-    def _sgd_steps(self, heads, average, sources, probs, step0, n_steps):
-        """``n_steps`` SGD steps of cross-entropy on mixed features (label = anchor class).
+    def _draw_chunk(self, request, chunk):
+        """The mixed features and one-hot targets of ``chunk`` steps of ``request``'s heads,
+        drawn from this run's generator: (chunk, H, batch, D) and (chunk, H, batch, K)."""
+        p, k = self.p, self.k
+        x_all, pools = request.sources[0], request.sources[1]
+        n_heads, batch = request.heads[0].shape[0], p.batch_size
+        device = x_all.device
+        i, j = request.pairs.sample(chunk * batch, self.generator)  # (H, chunk * batch)
+        i = i.reshape(n_heads, chunk, batch).transpose(0, 1).reshape(-1)  # step-major
+        j = j.reshape(n_heads, chunk, batch).transpose(0, 1).reshape(-1)
+        head_ids = torch.arange(n_heads, device=device).repeat_interleave(batch).repeat(chunk)
+        # index_select gathers rows 6x faster than x_all[index] (23 against 148 us for
+        # 3,520 rows of 64).
+        x1 = x_all.index_select(0, pools.draw(head_ids * k + i, self.generator))
+        mixed = mix_features(x1, self._partners(head_ids, j, request.sources), p.lambda_min, self.generator, p.mixup)
+        eye = torch.eye(k, dtype=request.heads[0].dtype, device=device)
+        return mixed.reshape(chunk, n_heads, batch, -1), eye.index_select(0, i).reshape(chunk, n_heads, batch, k)
 
-        ``heads`` is the stack ``(coef (H, K, D), intercept (H, K))``; every head
-        takes its own batch of pairs from its row of ``probs`` (H, K, K), with
-        anchors and partners from the rows it trains on. ``sources`` is
-        ``(features, pools, partners, partner_features)``: ``pools`` indexes the
-        labelled rows ``features`` per head and class (:func:`head_pools`);
-        ``partners``, when not None, indexes pseudo-labelled rows of
-        ``partner_features`` (classes without any fall back to labelled rows).
+    def _sgd_steps(self, requests):
+        """The SGD steps of ``requests`` (runs with the same step settings, see
+        :attr:`StepRequest.key`), their heads stacked into one set of batched products.
 
-        Returns the new iterates and their moving average (the iterates
-        themselves when ``average_decay`` is 0). The gradient of softmax
-        cross-entropy is written out (``p - onehot``), which avoids autograd
-        bookkeeping on this hot path; the heads step together in batched matrix
-        products, and the pairs, rows and mixing weights of a run of steps
-        (:func:`step_chunks`) are drawn and mixed at once.
+        Each request asks for ``n_steps`` SGD steps of cross-entropy on mixed features
+        (label = anchor class) of its stack ``(coef (H, K, D), intercept (H, K))``; every
+        head takes its own batch of pairs from its row of ``probs`` (H, K, K), with anchors
+        and partners from the rows it trains on, drawn from its own run's generator, so a
+        run steps exactly as it would alone. ``sources`` is ``(features, pools, partners,
+        partner_features)``: ``pools`` indexes the labelled rows ``features`` per head and
+        class (:func:`head_pools`); ``partners``, when not None, indexes pseudo-labelled
+        rows of ``partner_features`` (classes without any fall back to labelled rows).
+
+        Returns each request's new iterates and their moving average (the iterates
+        themselves when ``average_decay`` is 0). The gradient of softmax cross-entropy is
+        written out (``p - onehot``), which avoids autograd bookkeeping on this hot path;
+        the pairs, rows and mixing weights of a run of steps (:func:`step_chunks`) are drawn
+        and mixed at once.
         """
-        p = self.p
-        x_all, pools = sources[0], sources[1]
+        p, first = self.p, requests[0]
         decay = float(p.average_decay)
-        coef, intercept = heads[0].clone(), heads[1].clone()
-        avg_coef, avg_intercept = (average[0].clone(), average[1].clone()) if decay else (coef, intercept)
-        n_heads, batch, k = coef.shape[0], p.batch_size, self.k
-        eye = torch.eye(k, dtype=coef.dtype, device=coef.device)
-        pairs = PairDistribution(probs)
-        step = step0
-        for chunk in step_chunks(n_steps, n_heads * batch * (x_all.shape[1] + k), STEP_CHUNK_ELEMENTS):
+        sizes = [request.heads[0].shape[0] for request in requests]
+        coef = torch.cat([request.heads[0] for request in requests])
+        intercept = torch.cat([request.heads[1] for request in requests])
+        if decay:
+            avg_coef = torch.cat([request.evaluated[0] for request in requests])
+            avg_intercept = torch.cat([request.evaluated[1] for request in requests])
+        else:
+            avg_coef, avg_intercept = coef, intercept
+        batch, k = p.batch_size, self.k
+        for request in requests:
+            request.pairs = PairDistribution(request.probs)
+        step = first.step
+        per_step = sizes[0] * batch * (first.sources[0].shape[1] + k)  # one run's, so its draws are its own
+        for chunk in step_chunks(first.n_steps, per_step, STEP_CHUNK_ELEMENTS):
             # The batches of `chunk` steps are drawn and mixed at once: a step is then a
             # handful of tensor operations (0.3 ms a step at 5 x 64 x 64 drawing per step).
-            i, j = pairs.sample(chunk * batch, self.generator)  # (H, chunk * batch)
-            i = i.reshape(n_heads, chunk, batch).transpose(0, 1).reshape(-1)  # step-major
-            j = j.reshape(n_heads, chunk, batch).transpose(0, 1).reshape(-1)
-            head_ids = torch.arange(n_heads, device=coef.device).repeat_interleave(batch).repeat(chunk)
-            # index_select gathers rows 6x faster than x_all[index] (23 against 148 us for
-            # 3,520 rows of 64).
-            x1 = x_all.index_select(0, pools.draw(head_ids * k + i, self.generator))
-            mixed = mix_features(x1, self._partners(head_ids, j, sources), p.lambda_min, self.generator, p.mixup)
-            mixed = mixed.reshape(chunk, n_heads, batch, -1)
-            targets = eye.index_select(0, i).reshape(chunk, n_heads, batch, k)
-            del x1, i, j, head_ids
+            drawn = [request.run._draw_chunk(request, chunk) for request in requests]
+            mixed = drawn[0][0] if len(drawn) == 1 else torch.cat([m for m, _ in drawn], dim=1)
+            targets = drawn[0][1] if len(drawn) == 1 else torch.cat([t for _, t in drawn], dim=1)
+            del drawn
             for x, target in zip(mixed, targets):
                 residual = softmax_(torch.baddbmm(intercept.unsqueeze(1), x, coef.transpose(1, 2)))
                 residual -= target
@@ -410,7 +429,63 @@ class SelMixRun:
                     avg_coef.lerp_(coef, 1.0 - decay)
                     avg_intercept.lerp_(intercept, 1.0 - decay)
                 step += 1
-        return (coef, intercept), (avg_coef, avg_intercept)
+        parts = zip(coef.split(sizes), intercept.split(sizes), avg_coef.split(sizes), avg_intercept.split(sizes))
+        return [((c, b), (ac, ab)) for c, b, ac, ab in parts]
+
+
+class StepRequest:
+    """A run's request for ``n_steps`` SGD steps of its stack from ``step`` (see
+    :meth:`SelMixRun._sgd_steps`): its heads, their evaluated average, the rows to draw
+    from and the pair distribution."""
+
+    def __init__(self, run, heads, evaluated, sources, probs, step, n_steps):
+        self.run, self.heads, self.evaluated, self.sources = run, heads, evaluated, sources
+        self.probs, self.step, self.n_steps = probs, step, n_steps
+        self.pairs = None
+
+    @property
+    def key(self):
+        """Requests with equal keys step together: everything a step reads but the draws."""
+        p = self.run.p
+        return (self.step, self.n_steps, p.batch_size, p.learning_rate, p.max_iter, p.average_decay, self.run.l2,
+                tuple(self.heads[0].shape))
+
+
+def loop_together(runs, feedback, warm, unlabeled=None):
+    """Run the loops of ``runs`` (one :class:`SelMixRun` per candidate) from one warm start.
+
+    Every run refreshes on its own (its confusion matrix, multipliers, gains, early
+    stopping); the SGD steps of runs at the same step with the same step settings are
+    taken together, their heads stacked into one batched product, which costs little
+    more than one run's steps on small problems. Each run draws from its own generator,
+    so its result is the one it would have alone. Returns the runs' fitted states.
+    """
+    results = [None] * len(runs)
+    with runs[0]._threads(feedback):
+        loops = [run._loop(feedback, warm, unlabeled) for run in runs]
+        pending = {}
+        for index, loop in enumerate(loops):
+            try:
+                pending[index] = next(loop)
+            except StopIteration as stop:
+                results[index] = stop.value
+        while pending:
+            groups = {}
+            for index, request in pending.items():
+                groups.setdefault(request.key, []).append(index)
+            answered = {}
+            for members in groups.values():
+                requests = [pending[index] for index in members]
+                run = requests[0].run
+                with one_thread_below(requests[0].heads[0].numel() * run.p.batch_size, SMALL_STEP_WORK, run.device):
+                    stepped = run._sgd_steps(requests)
+                for index, state in zip(members, stepped):
+                    try:
+                        answered[index] = loops[index].send(state)
+                    except StopIteration as stop:
+                        results[index] = stop.value
+            pending = answered
+    return results
 
 
 def step_chunks(n_steps, per_step, budget):
