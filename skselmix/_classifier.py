@@ -414,9 +414,8 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ checks
     def _validate_params(self):
         """Checks of the parameters that are not :class:`LoopSettings`; the objective and device."""
-        for name in ("warm_start",):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise TypeError(f"{name} must be a bool, got {type(getattr(self, name)).__name__}.")
+        if not isinstance(self.warm_start, (bool, np.bool_)):
+            raise TypeError(f"warm_start must be a bool, got {type(self.warm_start).__name__}.")
         check_number(self.validation_fraction, "validation_fraction", min_val=0.0, max_val=1.0, include_boundaries="neither")
         if isinstance(self.cv, (numbers.Number, np.bool_)):
             check_number(self.cv, "cv", integral=True, min_val=2)

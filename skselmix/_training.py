@@ -22,6 +22,7 @@ from ._confusion import coverages, recalls
 from ._gain import DEFAULT_CONFUSION_SMOOTHING, gain_from_sensitivity, objective_logit_sensitivity
 from ._progress import FitProgress
 from ._sampler import (
+    MIXUPS,
     ClassIndex,
     PairDistribution,
     draw_partners,
@@ -33,7 +34,6 @@ from ._sampler import (
 from ._softmax import softmax_
 from ._threads import SMALL_FIT_WORK, SMALL_STEP_WORK, one_thread_below
 from ._validation import check_number
-from ._sampler import MIXUPS
 
 # weight_decay="auto" is AUTO_WEIGHT_DECAY / n_train on unit-RMS-norm features. A penalty
 # that shrinks like 1/n is what a linear probe needs; the constant was chosen on the
@@ -150,10 +150,6 @@ class SelMixRun:
         self.calibration_rng = np.random.RandomState(rng.randint(np.iinfo(np.int32).max))
         self.start_time = time.perf_counter()
 
-    def run(self, feedback, init_head, unlabeled=None):
-        """The warm start (:meth:`start`), then the loop (:meth:`loop`)."""
-        return self.loop(feedback, self.start(feedback, init_head), unlabeled)
-
     def _threads(self, feedback):
         """One thread for the whole fit when a pass over the rows is small."""
         work = feedback.x_train.shape[0] * feedback.x_train.shape[1] * self.k
@@ -205,16 +201,13 @@ class SelMixRun:
         self.progress.warm_start_done()
         return WarmStart(stack, init_used, refit, prototypes, l2)
 
-    def loop(self, feedback, warm, unlabeled=None):
-        """The refresh/SGD loop from ``warm`` (a :class:`WarmStart`); ``unlabeled`` is
-        ``(features, hidden class indices or None, weights or None)`` in semi-supervised
-        mode. Returns the fitted state as numpy arrays on scaled features."""
-        return loop_together([self], feedback, warm, unlabeled)[0]
-
     def _loop(self, feedback, warm, unlabeled=None):
-        """The loop as a generator: it yields a :class:`StepRequest` whenever it needs SGD
-        steps, is sent the new ``(heads, evaluated)``, and returns the fitted state
-        (:func:`loop_together` drives it, batching the steps of several runs)."""
+        """The refresh/SGD loop from ``warm`` (a :class:`WarmStart`), as a generator: it
+        yields a :class:`StepRequest` whenever it needs SGD steps, is sent the new
+        ``(heads, evaluated)``, and returns the fitted state as numpy arrays on scaled
+        features (:func:`loop_together` drives it, batching the steps of several runs).
+        ``unlabeled`` is ``(features, hidden class indices or None, weights or None)`` in
+        semi-supervised mode."""
         p, k = self.p, self.k
         class_counts = feedback.class_counts
         self.l2 = warm.l2

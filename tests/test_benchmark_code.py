@@ -108,3 +108,22 @@ def test_paired_report_differences_are_per_split(tmp_path, monkeypatch):
     assert f"| {paired.SELMIX_CV} | 0.633 ± 0.047 | 0.800 ± 0.000 |" in text and "| 1 / 3 |" in text
     assert "Runs started 2026-01-02 03:04 UTC" in text and "(seeds 1, 2, 3)" in text
     assert "1: 0.700 2: 0.600 3: 0.600" in text
+
+
+def test_embedding_like_rows_have_their_shape():
+    from benchmarks import cost
+
+    X, y = cost.embedding_like(n=600, d=40, k=12, latent=6, smallest=8)
+    counts = np.bincount(y)
+    assert X.shape == (600, 40) and X.dtype == np.float32 and (X >= 0).all()
+    assert counts.size == 12 and counts.min() == 8 and counts[0] == counts.max()
+
+
+@pytest.mark.slow
+def test_cost_quick_runs():
+    from benchmarks import cost
+
+    record = cost.main(["--quick"])  # the quickstart case only; writes nothing
+    (row,) = record["rows"]
+    assert row["N"] == 523 and row["cv_search_s_"] in (0.1, 1.0, 10.0, 100.0, 1000.0)
+    assert row["default_s"] > 0 and row["ratio_cv_search"] == row["cv_search_s"] / row["logreg_s"]

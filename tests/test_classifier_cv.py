@@ -12,19 +12,10 @@ import skselmix._head_fitter as head_fitter
 from skselmix import HistoryDisplay, SelMixClassifier, SelMixClassifierCV
 from skselmix._classifier_cv import DEFAULT_S_VALUES
 
-from test_cross_fitting import _private_feature_data
+from test_cross_fitting import _private_feature_data, data  # noqa: F401 (data: the four imbalanced classes)
 from test_estimator_checks import EXPECTED_FAILED_CHECKS
 
 FITTED = ("coef_", "intercept_", "temperature_", "best_step_", "best_validation_score_", "n_iter_")
-
-
-@pytest.fixture(scope="module")
-def data():
-    rng = np.random.RandomState(0)
-    sizes = [120, 60, 25, 9]
-    centers = rng.normal(scale=1.5, size=(4, 6))
-    X = np.vstack([rng.normal(size=(n, 6)) + c for n, c in zip(sizes, centers)])
-    return X, np.repeat(np.arange(4), sizes)
 
 
 def _cv(**params):

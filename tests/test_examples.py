@@ -26,8 +26,17 @@ def _constrained_selection(out):
 
 
 def _search_over_s(out):
-    best = float(out.split("best s = ")[1].split(",")[0])
-    assert best not in (1.0, 10000.0)  # not at the edge of the grid
+    # What the example prints agrees with itself: the chosen s has the best score listed,
+    # for both searches.
+    def scores(kind):
+        lines = [line for line in out.splitlines() if f": {kind} min recall" in line]
+        return [(float(line.split("=")[1].split(":")[0]), float(line.split("recall ")[1].split()[0])) for line in lines]
+
+    for kind, chosen in (("out-of-fold", "s_ = "), ("outer-fold", "best s = ")):
+        listed = scores(kind)
+        assert len(listed) == 5
+        best = max(score for _, score in listed)
+        assert dict(listed)[float(out.split(chosen)[1].split(",")[0])] == best
 
 
 CHECKS = {"constrained_selection": _constrained_selection, "search_over_s": _search_over_s}
