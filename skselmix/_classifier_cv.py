@@ -15,7 +15,7 @@ DEFAULT_S_VALUES = (0.1, 1.0, 10.0, 100.0, 1000.0)
 
 def _numpydoc_entries(docstring, section):
     """``{name: text}`` of the entries of a numpydoc ``section`` (e.g. "Parameters"), in order."""
-    body = re.search(rf"\n    {section}\n    -+\n(.*?)(?:\n\n    [A-Z][a-z ]+\n    -+\n|\Z)", docstring, re.S).group(1)
+    body = re.search(rf"\n    {section}\n    -+\n(.*?)(?:\n\n    [A-Z][A-Za-z ]+\n    -+\n|\Z)", docstring, re.S).group(1)
     entries = re.split(r"\n(?=    [A-Za-z_]\w* : )", "\n" + body)
     return {entry.split(" : ", 1)[0].strip(): entry.strip("\n") for entry in entries if entry.strip()}
 
@@ -228,4 +228,6 @@ def _cv_docstring():
     """
 
 
-SelMixClassifierCV.__doc__ = _cv_docstring()
+# The shared entries name methods by their short names; SelMixClassifierCV inherits them,
+# so they are documented on SelMixClassifier's page.
+SelMixClassifierCV.__doc__ = re.sub(r":meth:`(\w+)`", r":meth:`~skselmix.SelMixClassifier.\1`", _cv_docstring())

@@ -169,3 +169,17 @@ def test_cached_fold_heads_never_serve_other_folds(tmp_path):
 )
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
+
+
+def test_docstring_documents_every_parameter_once():
+    import inspect
+    import re
+
+    doc = SelMixClassifierCV.__doc__
+    sections = re.findall(r"^    ([A-Z][A-Za-z ]+)\n    -+$", doc, re.M)
+    assert sections == ["Parameters", "Attributes", "See Also", "Notes", "Examples"]
+    parameters = doc.split("    Parameters\n")[1].split("    Attributes\n")[0]
+    documented = re.findall(r"^    (\w+) : ", parameters, re.M)
+    assert documented == list(inspect.signature(SelMixClassifierCV).parameters)
+    for name in ("s_", "best_params_", "cv_results_", "coef_", "best_step_"):
+        assert re.search(rf"^    {name} : ", doc, re.M)
