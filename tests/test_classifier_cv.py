@@ -183,3 +183,21 @@ def test_docstring_documents_every_parameter_once():
     assert documented == list(inspect.signature(SelMixClassifierCV).parameters)
     for name in ("s_", "best_params_", "cv_results_", "coef_", "best_step_"):
         assert re.search(rf"^    {name} : ", doc, re.M)
+
+
+def test_a_model_with_a_memory_path_loads_and_one_with_a_memory_object_is_refused(data, tmp_path):
+    """As the user guide says: a directory string saves and loads with skops; a joblib.Memory
+    object's types are not on the allow-list, so load names them instead of trusting them."""
+    pytest.importorskip("skops")
+    import joblib
+
+    from skselmix import persistence
+
+    X, y = data
+    with_path = SelMixClassifier(max_iter=20, device="cpu", memory=str(tmp_path / "cache")).fit(X, y)
+    persistence.dump(with_path, tmp_path / "path.skops")
+    assert persistence.load(tmp_path / "path.skops").memory == str(tmp_path / "cache")
+    with_object = SelMixClassifier(max_iter=20, device="cpu", memory=joblib.Memory(tmp_path / "cache", verbose=0)).fit(X, y)
+    persistence.dump(with_object, tmp_path / "object.skops")
+    with pytest.raises(ValueError, match="joblib.memory.Memory"):
+        persistence.load(tmp_path / "object.skops")
