@@ -431,9 +431,9 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         objective = get_objective(self.metric)
         return objective, resolve_device(self.device)
 
-    def _loop_candidates(self):
-        """The :class:`LoopSettings` of the runs this fit compares: one, its own parameters."""
-        return [LoopSettings.from_params(self.get_params(deep=False))]
+    def _candidate_params(self):
+        """The loop parameters each run of this fit overrides: one run, with its own parameters."""
+        return [{}]
 
     def _select(self, results, candidates):
         """Index of the run whose state becomes the fitted model (one run here)."""
@@ -591,7 +591,9 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
     def _fit(self, X, y, sample_weight, X_val, y_val, sample_weight_val, coef_init, intercept_init, hidden_labels):
         previous_head = self._previous_head() if self.warm_start else None
         objective, device = self._validate_params()
-        candidates = self._loop_candidates()
+        candidates = self._candidate_params()
+        base = self.get_params(deep=False)
+        settings_of = [LoopSettings.from_params({**base, **params}) for params in candidates]
         data = self._validate_fit_data(X, y, sample_weight, X_val, y_val, sample_weight_val)
         X, y_enc, classes = data.X, data.y, data.classes
         n_classes, n_features = classes.shape[0], X.shape[1]
@@ -619,7 +621,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         # numbers a fit with its parameters alone would (the same generator state), so the
         # selected candidate is bit for bit that fit.
         rng_state, runs = rng.get_state(), []
-        for settings in candidates:
+        for settings in settings_of:
             rng.set_state(rng_state)
             runs.append(SelMixRun(settings, objective, device, rng, n_classes, classes))
         warm = runs[0].start(feedback, init_head)

@@ -1,4 +1,4 @@
-"""SelMixClassifierCV: a search over ``s`` (and other loop-only parameters) at about the cost of one fit."""
+"""SelMixClassifierCV: a search over ``s`` (and other loop-only parameters) from one warm start."""
 
 import re
 import time
@@ -7,7 +7,7 @@ import numpy as np
 from sklearn.model_selection import ParameterGrid
 
 from ._classifier import SelMixClassifier
-from ._training import LOOP_ONLY_PARAMETERS, LoopSettings
+from ._training import LOOP_ONLY_PARAMETERS
 
 #: The default grid of ``s``: four decades around SelMixClassifier's default of 10.
 DEFAULT_S_VALUES = (0.1, 1.0, 10.0, 100.0, 1000.0)
@@ -94,15 +94,10 @@ class SelMixClassifierCV(SelMixClassifier):
             )
         return [{"s": s, **params} for s in s_values.tolist() for params in grid]
 
-    def _loop_candidates(self):
-        base = self.get_params(deep=False)
-        return [LoopSettings.from_params({**base, **params}) for params in self._candidate_params()]
-
-    def _select(self, results, candidates):
+    def _select(self, results, params):
         """The candidate of the best feedback objective (the first of equals, in grid order)."""
         scores = np.array([result["best_validation_score_"] for result in results])
         best = int(np.argmax(scores))
-        params = self._candidate_params()
         ranks = np.empty(len(scores), dtype=np.int32)
         ranks[np.argsort(-scores, kind="stable")] = np.arange(1, len(scores) + 1)
         results_table = {
