@@ -19,12 +19,13 @@ from ._feedback import CrossFitFeedback, HoldOutFeedback, RowWeights
 from ._features import fit_feature_map, scaled_float32_tensor, warn_if_on_another_scale
 from ._labels import check_label_types, check_marker_type, normalize_object_labels
 from ._objectives import get_objective
+from ._parameters import PARAMETER_CONSTRAINTS
 from ._stratify import shuffled_class_ranks
 from ._head_fitter import HeadFitter
+from ._records import InitHead, UnlabeledRows
 from ._training import LoopSettings, SelMixRun, loop_together
-from ._validation import check_number, local_random_state, tensor_to_numpy
+from ._validation import local_random_state, tensor_to_numpy
 from .metrics._classification import _score as _objective_score
-from ._warm_start import WARM_STARTS
 
 _FLOAT_DTYPES = (np.float64, np.float32)
 AUTO_FOLDS = 5  # folds of cv="auto" when no X_val is given
@@ -412,24 +413,14 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
 
     # ------------------------------------------------------------------ checks
-    def _validate_params(self):
-        """Checks of the parameters that are not :class:`LoopSettings`; the objective and device."""
-        if not isinstance(self.warm_start, (bool, np.bool_)):
-            raise TypeError(f"warm_start must be a bool, got {type(self.warm_start).__name__}.")
-        check_number(self.validation_fraction, "validation_fraction", min_val=0.0, max_val=1.0, include_boundaries="neither")
-        if isinstance(self.cv, (numbers.Number, np.bool_)):
-            check_number(self.cv, "cv", integral=True, min_val=2)
-        elif isinstance(self.cv, str) and self.cv != "auto":
-            raise ValueError(f"cv must be 'auto', None, an int >= 2, a splitter or an iterable of splits; got {self.cv!r}.")
-        if not (self.class_weight is None or isinstance(self.class_weight, dict)
-                or (isinstance(self.class_weight, str) and self.class_weight == "balanced")):
-            raise ValueError(f"class_weight must be a dict, 'balanced' or None, got {self.class_weight!r}.")
-        if self.init not in WARM_STARTS + ("auto",):
-            valid = ", ".join(map(repr, WARM_STARTS + ("auto",)))
-            raise ValueError(f"init must be one of {valid}, got {self.init!r}.")
+    _parameter_constraints = PARAMETER_CONSTRAINTS
+
+    def _validate_fit_params(self):
+        """Every parameter against ``_parameter_constraints``, then what a constraint cannot
+        say: the objective (its name, or its own parameters) and the device."""
+        self._validate_params()
         check_memory(self.memory)
-        objective = get_objective(self.metric)
-        return objective, resolve_device(self.device)
+        return get_objective(self.metric), resolve_device(self.device)
 
     def _candidate_params(self):
         """The loop parameters each run of this fit overrides: one run, with its own parameters."""
@@ -590,7 +581,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
 
     def _fit(self, X, y, sample_weight, X_val, y_val, sample_weight_val, coef_init, intercept_init, hidden_labels):
         previous_head = self._previous_head() if self.warm_start else None
-        objective, device = self._validate_params()
+        objective, device = self._validate_fit_params()
         candidates = self._candidate_params()
         base = self.get_params(deep=False)
         settings_of = [LoopSettings.from_params({**base, **params}) for params in candidates]
@@ -601,7 +592,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         if init_head is None and previous_head is not None:
             if not np.array_equal(previous_head[2], classes) or previous_head[0].shape[1] != n_features:
                 raise ValueError("warm_start=True needs the same classes and number of features as the previous fit.")
-            init_head = (*previous_head[:2], "warm_start")
+            init_head = (previous_head[0], previous_head[1], "warm_start")
         rng = local_random_state(self.random_state)
 
         fmap = fit_feature_map(X, data.sample_weight)
@@ -612,7 +603,8 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         unlabeled = None
         if data.X_unlabeled is not None and data.X_unlabeled.shape[0]:
             hidden = self._encode_hidden(hidden_labels, classes, data.X_unlabeled.shape[0], device)
-            unlabeled = (scaled_float32_tensor(data.X_unlabeled, fmap, device), hidden, _as_tensor(data.unlabeled_weight, device))
+            unlabeled = UnlabeledRows(scaled_float32_tensor(data.X_unlabeled, fmap, device), hidden,
+                                      _as_tensor(data.unlabeled_weight, device))
         elif hidden_labels is not None:
             raise ValueError("hidden_labels was given but there are no unlabelled rows (see unlabeled_label).")
         feedback = self._feedback(data, fmap, device, rng)
@@ -628,29 +620,35 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         results = loop_together(runs, feedback, warm, unlabeled)
         result = results[self._select(results, candidates)]
 
-        coef, intercept = fmap.head_to_original(result.pop("coef"), result.pop("intercept"))
+        coef, intercept = fmap.head_to_original(result.coef, result.intercept)
         if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
             # Safety net: tiny-but-normal X can still push coef_ = coef / scale past float64.
             raise ValueError(
                 f"The fitted weights overflow float64 on features this small (smallest feature scale "
                 f"{fmap.scale.min():g}); rescale X (e.g. StandardScaler)."
             )
-        stack_coef, stack_intercept = result.pop("stack")
         self.classes_ = classes
         self.class_counts_ = np.bincount(y_enc, weights=data.sample_weight, minlength=n_classes)
         if data.sample_weight is None:
             self.class_counts_ = self.class_counts_.astype(np.int64)
         self.coef_, self.intercept_ = coef, intercept
-        if stack_coef.shape[0] > 1:
-            self.cv_heads_ = fmap.head_to_original(stack_coef, stack_intercept)
+        if result.stack[0].shape[0] > 1:
+            self.cv_heads_ = fmap.head_to_original(*result.stack)
         elif hasattr(self, "cv_heads_"):
             del self.cv_heads_
-        self.prototypes_ = result.pop("prototypes") * fmap.scale + fmap.offset
+        self.prototypes_ = result.prototypes * fmap.scale + fmap.offset
         self.feature_offset_, self.feature_scale_ = fmap.offset, fmap.scale
-        self.n_unlabeled_ = 0 if unlabeled is None else int(unlabeled[0].shape[0])
+        self.n_unlabeled_ = 0 if unlabeled is None else int(unlabeled.features.shape[0])
         self.objective_ = objective
-        for name, value in result.items():
-            setattr(self, name, value)
+        self.n_iter_ = result.n_iter
+        self.history_ = result.history
+        self.gain_matrix_ = result.gain_matrix
+        self.sampling_distribution_ = result.sampling_distribution
+        self.best_validation_score_ = result.best_validation_score
+        self.best_step_ = result.best_step
+        self.init_ = result.init
+        self.weight_decay_ = result.weight_decay
+        self.temperature_ = result.temperature
 
     def _feedback(self, data, fmap, device, rng):
         """The feedback mode: cross-fitting (``cv``), a user's ``X_val``, or an internal hold-out."""
@@ -894,4 +892,4 @@ def _mapped_float32_head(init_head, fmap):
             f"(largest |weight * feature scale| = {np.abs(coef).max():g}, largest |bias + weight . offset| = "
             f"{np.abs(intercept).max():g}; float32 holds at most {np.finfo(np.float32).max:g})."
         )
-    return coef, intercept, init_head[2]
+    return InitHead(coef, intercept, init_head[2])

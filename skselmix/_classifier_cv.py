@@ -2,11 +2,13 @@
 
 import re
 import time
+from numbers import Real
 
 import numpy as np
 from sklearn.model_selection import ParameterGrid
 
 from ._classifier import SelMixClassifier
+from ._parameters import PARAMETER_CONSTRAINTS
 from ._training import LOOP_ONLY_PARAMETERS
 
 #: The default grid of ``s``: four decades around SelMixClassifier's default of 10.
@@ -21,6 +23,13 @@ def _numpydoc_entries(docstring, section):
 
 
 class SelMixClassifierCV(SelMixClassifier):
+    # ``s`` is searched: its values are checked per candidate (LoopSettings), the grid's here.
+    _parameter_constraints = {
+        **{name: value for name, value in PARAMETER_CONSTRAINTS.items() if name != "s"},
+        "s_values": ["array-like", Real],
+        "param_grid": [dict, list, None],
+    }
+
     def __init__(
         self,
         metric="min_recall",
@@ -96,7 +105,7 @@ class SelMixClassifierCV(SelMixClassifier):
 
     def _select(self, results, params):
         """The candidate of the best feedback objective (the first of equals, in grid order)."""
-        scores = np.array([result["best_validation_score_"] for result in results])
+        scores = np.array([result.best_validation_score for result in results])
         best = int(np.argmax(scores))
         ranks = np.empty(len(scores), dtype=np.int32)
         ranks[np.argsort(-scores, kind="stable")] = np.arange(1, len(scores) + 1)
@@ -104,8 +113,8 @@ class SelMixClassifierCV(SelMixClassifier):
             "params": params,
             "validation_score": scores,
             "rank_validation_score": ranks,
-            "best_step": np.array([result["best_step_"] for result in results]),
-            "n_iter": np.array([result["n_iter_"] for result in results]),
+            "best_step": np.array([result.best_step for result in results]),
+            "n_iter": np.array([result.n_iter for result in results]),
         }
         for name in params[0]:
             results_table[f"param_{name}"] = np.ma.MaskedArray(np.array([p[name] for p in params], dtype=object))

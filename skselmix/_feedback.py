@@ -19,6 +19,7 @@ from ._confusion import balanced_confusion
 from ._sampler import head_pools
 from ._features import row_blocks
 from ._head_fitter import HeadFitter
+from ._records import RefitRecipe
 from ._warm_start import ACTIVATION_BLOCK
 
 
@@ -204,17 +205,16 @@ class CrossFitFeedback:
         Logits are linear in the head, so the mean head's logits are the mean of the
         fold heads' logits. At step 0 the out-of-fold objective measures the warm
         start itself, and the warm start fitted on every labelled row is what it
-        stands for: ``start`` is ``(kind, l2)`` to fit it (from the mean fold head,
-        a few L-BFGS iterations), or a user's ``(coef, intercept)``.
+        stands for: ``start`` is a :class:`RefitRecipe` to fit it (from the mean
+        fold head, a few L-BFGS iterations), or a user's :class:`GivenHead`.
         """
         if step > 0:
             return coef.mean(dim=0), intercept.mean(dim=0)
-        if isinstance(start[0], str):
-            kind, l2 = start
+        if isinstance(start, RefitRecipe):
             coef, intercept = self.fit_heads(
-                self.x_train, self.y_train, self.k, kind=kind, l2=l2,
+                self.x_train, self.y_train, self.k, kind=start.kind, l2=start.l2,
                 init=(coef.mean(dim=0, keepdim=True), intercept.mean(dim=0, keepdim=True)),
                 class_weight=self.weights.class_weight, sample_weight=self.weights.sample_weight,
             )
             return coef[0], intercept[0]
-        return start
+        return start.coef, start.intercept

@@ -44,12 +44,14 @@ def _diagonal_gradient(confusion, recall_weights):
     return torch.diag(recall_weights * confusion.shape[0])
 
 
-def _check_positive(name, value, *, allow_zero=False):
-    check_number(value, name, min_val=0.0, include_boundaries="left" if allow_zero else "neither")
+def _check_positive(owner, name, value, *, allow_zero=False):
+    check_number(value, name, caller_name=type(owner).__name__, min_val=0.0,
+                 include_boundaries="left" if allow_zero else "neither")
 
 
-def _check_fraction(name, value, *, closed_right=True):
-    check_number(value, name, min_val=0.0, max_val=1.0, include_boundaries="right" if closed_right else "neither")
+def _check_fraction(owner, name, value, *, closed_right=True):
+    check_number(value, name, caller_name=type(owner).__name__, min_val=0.0, max_val=1.0,
+                 include_boundaries="right" if closed_right else "neither")
 
 
 class Objective:
@@ -197,8 +199,8 @@ class MinRecall(Objective):
         self.beta = beta
 
     def validate(self):
-        _check_positive("omega", self.omega, allow_zero=True)
-        check_number(self.beta, "beta", min_val=0.0, max_val=1.0)
+        _check_positive(self, "omega", self.omega, allow_zero=True)
+        check_number(self.beta, "beta", caller_name=type(self).__name__, min_val=0.0, max_val=1.0)
 
     def value(self, confusion, class_counts=None):
         return recalls(confusion).min()
@@ -231,7 +233,7 @@ class _RecallMeanObjective(Objective):
         self.recall_floor = recall_floor
 
     def validate(self):
-        _check_fraction("recall_floor", self.recall_floor, closed_right=False)
+        _check_fraction(self, "recall_floor", self.recall_floor, closed_right=False)
 
     def _clipped_recalls(self, confusion):
         return recalls(confusion).clamp_min(self.recall_floor)
@@ -311,9 +313,9 @@ class _MinCoverageObjective(Objective):
         return self._base_class(**{k: getattr(self, k) for k in base_names})
 
     def validate(self):
-        _check_fraction("alpha", self.alpha)
-        _check_positive("tau", self.tau)
-        _check_positive("lambda_max", self.lambda_max, allow_zero=True)
+        _check_fraction(self, "alpha", self.alpha)
+        _check_positive(self, "tau", self.tau)
+        _check_positive(self, "lambda_max", self.lambda_max, allow_zero=True)
         self._base().validate()
 
     def value(self, confusion, class_counts=None):
@@ -419,8 +421,8 @@ class MinHeadTailRecall(Objective):
         self.omega = omega
 
     def validate(self):
-        _check_fraction("head_fraction", self.head_fraction, closed_right=False)
-        _check_positive("omega", self.omega, allow_zero=True)
+        _check_fraction(self, "head_fraction", self.head_fraction, closed_right=False)
+        _check_positive(self, "omega", self.omega, allow_zero=True)
 
     def _group_means(self, confusion, class_counts):
         if class_counts is None:

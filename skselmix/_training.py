@@ -15,12 +15,13 @@ from typing import Optional, Union
 import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_scalar
 
 from ._calibration import balanced_row_weights, calibration_rows, fit_temperature
 from ._confusion import coverages, recalls
 from ._gain import DEFAULT_CONFUSION_SMOOTHING, gain_from_sensitivity, objective_logit_sensitivity
+from ._parameters import check_params
 from ._progress import FitProgress
+from ._records import GivenHead, Heads, LoopResult, RefitRecipe, StepSources, WarmStart
 from ._sampler import (
     MIXUPS,
     ClassIndex,
@@ -33,7 +34,6 @@ from ._sampler import (
 )
 from ._softmax import softmax_
 from ._threads import SMALL_FIT_WORK, SMALL_STEP_WORK, one_thread_below
-from ._validation import check_number
 
 # weight_decay="auto" is AUTO_WEIGHT_DECAY / n_train on unit-RMS-norm features. A penalty
 # that shrinks like 1/n is what a linear probe needs; the constant was chosen on the
@@ -93,41 +93,8 @@ class LoopSettings:
         return settings
 
     def check(self):
-        """``TypeError`` or ``ValueError`` naming the first parameter out of its range."""
-        check_number(self.s, "s", min_val=0.0)
-        check_number(self.lambda_min, "lambda_min", min_val=0.0, max_val=1.0, include_boundaries="right")
-        check_number(self.max_iter, "max_iter", integral=True, min_val=0)
-        check_number(self.refresh_every, "refresh_every", integral=True, min_val=1)
-        check_number(self.batch_size, "batch_size", integral=True, min_val=1)
-        check_number(self.learning_rate, "learning_rate", min_val=0.0, include_boundaries="neither")
-        if not (isinstance(self.weight_decay, str) and self.weight_decay == "auto"):
-            check_number(self.weight_decay, "weight_decay", min_val=0.0)
-        check_number(self.average_decay, "average_decay", min_val=0.0, max_val=1.0, include_boundaries="left")
-        if self.n_iter_no_change is not None:
-            check_number(self.n_iter_no_change, "n_iter_no_change", integral=True, min_val=1)
-        check_number(self.tol, "tol", min_val=0.0)
-        check_number(self.pseudo_label_threshold, "pseudo_label_threshold", min_val=0.0, max_val=1.0)
-        if not isinstance(self.calibrate, (bool, np.bool_)):
-            raise TypeError(f"calibrate must be a bool, got {type(self.calibrate).__name__}.")
-        if self.mixup not in MIXUPS:
-            raise ValueError(f"mixup must be one of {', '.join(map(repr, MIXUPS))}, got {self.mixup!r}.")
-        check_scalar(self.verbose, "verbose", numbers.Integral, min_val=0)  # a bool is a valid verbosity, as in sklearn
-
-
-@dataclass(frozen=True)
-class WarmStart:
-    """What every run of one fit starts from: computed once, shared by a search's candidates.
-
-    ``stack``: the heads ``(coef (H, K, D), intercept (H, K))``; ``init_used``: its
-    name; ``refit``: ``(kind, l2)`` to refit it on all rows, or a user's
-    ``(coef, intercept)``; ``prototypes`` (K, D); ``l2``: the weight decay used.
-    """
-
-    stack: tuple
-    init_used: str
-    refit: tuple
-    prototypes: torch.Tensor
-    l2: float
+        """``InvalidParameterError`` naming the first parameter outside its constraint."""
+        check_params({field.name: getattr(self, field.name) for field in fields(self)}, "SelMixClassifier")
 
 
 class SelMixRun:
@@ -139,7 +106,7 @@ class SelMixRun:
     """
 
     def __init__(self, settings, objective, device, rng, n_classes, class_labels=None):
-        self.p = settings
+        self.settings = settings
         self.progress = FitProgress(settings.verbose, objective.name, settings.max_iter,
                                     list(range(n_classes)) if class_labels is None else np.asarray(class_labels).tolist())
         self.objective = objective
@@ -159,14 +126,14 @@ class SelMixRun:
         """The :class:`WarmStart` of the stack of heads (see ``_feedback``).
 
         ``feedback`` holds the scaled float32 features and says which head trains
-        on which rows and how the stack is judged; ``init_head`` is ``(coef,
-        intercept, name)`` on scaled features or None.
+        on which rows and how the stack is judged; ``init_head`` is an
+        :class:`InitHead` or None.
         """
         with self._threads(feedback):
             return self._start(feedback, init_head)
 
     def _start(self, feedback, init_head):
-        p = self.p
+        p = self.settings
         class_counts = feedback.class_counts
         l2 = resolve_weight_decay(p.weight_decay, float(class_counts.sum()))
         if not feedback.complete:
@@ -176,7 +143,7 @@ class SelMixRun:
             )
 
         heads_note = f", {feedback.n_heads} fold heads" if feedback.n_heads > 1 else ""
-        self.progress.warm_start((p.init if init_head is None else init_head[2]) + heads_note)
+        self.progress.warm_start((p.init if init_head is None else init_head.name) + heads_note)
         if init_head is None:
             kinds = ("logit_adjusted", "balanced") if p.init == "auto" else (p.init,)
             candidates = [(kind, feedback.warm_start(kind, l2)) for kind in kinds]
@@ -185,30 +152,30 @@ class SelMixRun:
                 self._objective_value(feedback.confusion(*stack), class_counts, 0) for _, stack in candidates
             ] if len(candidates) > 1 else [0.0]
             init_used, stack = candidates[int(np.argmax(scores))]
-            refit = (init_used, l2)
+            refit = RefitRecipe(init_used, l2)
         else:
-            coef = torch.as_tensor(init_head[0], dtype=torch.float32, device=self.device)
-            intercept = torch.as_tensor(init_head[1], dtype=torch.float32, device=self.device)
-            init_used, refit = init_head[2], (coef, intercept)
+            coef = torch.as_tensor(init_head.coef, dtype=torch.float32, device=self.device)
+            intercept = torch.as_tensor(init_head.intercept, dtype=torch.float32, device=self.device)
+            init_used, refit = init_head.name, GivenHead(coef, intercept)
             stack = feedback.given_start(coef, intercept)
 
         prototypes = feedback.prototypes()
-        if init_head is not None and not bool(torch.isfinite(torch.addmm(refit[1], prototypes, refit[0].T)).all()):
+        if init_head is not None and not bool(torch.isfinite(torch.addmm(refit.intercept, prototypes, refit.coef.T)).all()):
             raise ValueError(
                 f"The initial head ({init_used}) gives non-finite float32 logits on the class prototypes; "
                 "its weights are too large for the features."
             )
         self.progress.warm_start_done()
-        return WarmStart(stack, init_used, refit, prototypes, l2)
+        return WarmStart(Heads(*stack), init_used, refit, prototypes, l2)
 
     def _loop(self, feedback, warm, unlabeled=None):
         """The refresh/SGD loop from ``warm`` (a :class:`WarmStart`), as a generator: it
         yields a :class:`StepRequest` whenever it needs SGD steps, is sent the new
         ``(heads, evaluated)``, and returns the fitted state as numpy arrays on scaled
-        features (:func:`loop_together` drives it, batching the steps of several runs).
-        ``unlabeled`` is ``(features, hidden class indices or None, weights or None)`` in
-        semi-supervised mode."""
-        p, k = self.p, self.k
+        features as a :class:`LoopResult` (:func:`loop_together` drives it, batching the
+        steps of several runs). ``unlabeled`` is :class:`UnlabeledRows` in semi-supervised
+        mode."""
+        p, k = self.settings, self.k
         class_counts = feedback.class_counts
         self.l2 = warm.l2
         stack, prototypes, init_used = warm.stack, warm.prototypes, warm.init_used
@@ -236,7 +203,7 @@ class SelMixRun:
             history.append(self._record(step, value, confusion, multipliers, gain, probs.mean(dim=0)))
             partners = None
             if unlabeled is not None:
-                partners, extra = self._pseudo_label_pool(mean_coef, mean_intercept, *unlabeled)
+                partners, extra = self._pseudo_label_pool(mean_coef, mean_intercept, unlabeled)
                 history[-1].update(extra)
             improved = best is None or value > best["value"] + p.tol
             if improved:
@@ -248,7 +215,8 @@ class SelMixRun:
             if step >= p.max_iter or (p.n_iter_no_change is not None and stale >= p.n_iter_no_change):
                 break
             n_steps = min(p.refresh_every, p.max_iter - step)
-            sources = (feedback.x_train, pools, None, None) if partners is None else (feedback.x_train, pools, partners, unlabeled[0])
+            sources = StepSources(feedback.x_train, pools) if partners is None else StepSources(
+                feedback.x_train, pools, partners, unlabeled.features)
             heads, evaluated = yield StepRequest(self, heads, evaluated, sources, probs, step, n_steps)
             step += n_steps
             if not all(bool(torch.isfinite(t).all()) for t in heads + evaluated):
@@ -262,21 +230,22 @@ class SelMixRun:
 
         coef, intercept = feedback.final_head(best["coef"], best["intercept"], best["step"], warm.refit)
         temperature = self._temperature(feedback, best["coef"], best["intercept"]) if p.calibrate else 1.0
-        return {
-            "coef": coef.cpu().numpy().astype(np.float64),
-            "intercept": intercept.cpu().numpy().astype(np.float64),
-            "stack": (best["coef"].cpu().numpy().astype(np.float64), best["intercept"].cpu().numpy().astype(np.float64)),
-            "prototypes": prototypes.cpu().numpy().astype(np.float64),
-            "n_iter_": step,
-            "history_": history,
-            "gain_matrix_": gain_n.cpu().numpy().astype(np.float64),
-            "sampling_distribution_": probs.mean(dim=0).cpu().numpy(),  # one head's, or the heads' mean
-            "best_validation_score_": best["value"],
-            "best_step_": best["step"],
-            "init_": init_used,
-            "weight_decay_": self.l2,
-            "temperature_": temperature,
-        }
+        as_numpy = lambda tensor: tensor.cpu().numpy().astype(np.float64)  # noqa: E731
+        return LoopResult(
+            coef=as_numpy(coef),
+            intercept=as_numpy(intercept),
+            stack=(as_numpy(best["coef"]), as_numpy(best["intercept"])),
+            prototypes=as_numpy(prototypes),
+            n_iter=step,
+            history=history,
+            gain_matrix=as_numpy(gain_n),
+            sampling_distribution=probs.mean(dim=0).cpu().numpy(),  # one head's, or the heads' mean
+            best_validation_score=best["value"],
+            best_step=best["step"],
+            init=init_used,
+            weight_decay=self.l2,
+            temperature=temperature,
+        )
 
     def _temperature(self, feedback, coef, intercept):
         """Temperature of the selected heads, fitted on their held-out (or out-of-fold) logits."""
@@ -311,12 +280,13 @@ class SelMixRun:
             raise ValueError(f"the derivative of metric {self.objective.name!r} is not finite at step {step}.")
         return grad
 
-    def _pseudo_label_pool(self, coef, intercept, xu, hidden, weights=None):
+    def _pseudo_label_pool(self, coef, intercept, unlabeled):
         """Pseudo-label the unlabelled rows with the current head: the partner pool and its record."""
-        proba = torch.softmax(torch.addmm(intercept, xu, coef.T), dim=1)
+        hidden = unlabeled.hidden
+        proba = torch.softmax(torch.addmm(intercept, unlabeled.features, coef.T), dim=1)
         confidence, pseudo = proba.max(dim=1)
-        confident = confidence >= self.p.pseudo_label_threshold
-        pool = ClassIndex(torch.where(confident, pseudo, -1), self.k, weights=weights)
+        confident = confidence >= self.settings.pseudo_label_threshold
+        pool = ClassIndex(torch.where(confident, pseudo, -1), self.k, weights=unlabeled.weights)
         record = {"unlabeled_counts": pool.counts.cpu().numpy()}
         if hidden is not None:
             hits = (pseudo == hidden) & confident
@@ -339,7 +309,7 @@ class SelMixRun:
 
     def _partners(self, heads, classes, sources):
         """Partner rows of class ``classes`` for the heads ``heads`` (flat tensors)."""
-        x, pools, partners, xu = sources
+        x, pools, partners, xu = sources.features, sources.pools, sources.partners, sources.partner_features
         keys = heads * self.k + classes
         if partners is None:
             return x.index_select(0, pools.draw(keys, self.generator))
@@ -350,14 +320,14 @@ class SelMixRun:
         return x2
 
     def _lr(self, step):
-        p = self.p
+        p = self.settings
         return 0.5 * p.learning_rate * (1.0 + math.cos(math.pi * min(step, p.max_iter) / max(p.max_iter, 1)))
 
     def _draw_chunk(self, request, chunk):
         """The mixed features and one-hot targets of ``chunk`` steps of ``request``'s heads,
         drawn from this run's generator: (chunk, H, batch, D) and (chunk, H, batch, K)."""
-        p, k = self.p, self.k
-        x_all, pools = request.sources[0], request.sources[1]
+        p, k = self.settings, self.k
+        x_all, pools = request.sources.features, request.sources.pools
         n_heads, batch = request.heads[0].shape[0], p.batch_size
         device = x_all.device
         i, j = request.pairs.sample(chunk * batch, self.generator)  # (H, chunk * batch)
@@ -390,7 +360,7 @@ class SelMixRun:
         the pairs, rows and mixing weights of a run of steps (:func:`step_chunks`) are drawn
         and mixed at once.
         """
-        p, first = self.p, requests[0]
+        p, first = self.settings, requests[0]
         decay = float(p.average_decay)
         sizes = [request.heads[0].shape[0] for request in requests]
         coef = torch.cat([request.heads[0] for request in requests])
@@ -404,7 +374,7 @@ class SelMixRun:
         for request in requests:
             request.pairs = PairDistribution(request.probs)
         step = first.step
-        per_step = sizes[0] * batch * (first.sources[0].shape[1] + k)  # one run's, so its draws are its own
+        per_step = sizes[0] * batch * (first.sources.features.shape[1] + k)  # one run's, so its draws are its own
         for chunk in step_chunks(first.n_steps, per_step, STEP_CHUNK_ELEMENTS):
             # The batches of `chunk` steps are drawn and mixed at once: a step is then a
             # handful of tensor operations (0.3 ms a step at 5 x 64 x 64 drawing per step).
@@ -423,7 +393,7 @@ class SelMixRun:
                     avg_intercept.lerp_(intercept, 1.0 - decay)
                 step += 1
         parts = zip(coef.split(sizes), intercept.split(sizes), avg_coef.split(sizes), avg_intercept.split(sizes))
-        return [((c, b), (ac, ab)) for c, b, ac, ab in parts]
+        return [(Heads(c, b), Heads(ac, ab)) for c, b, ac, ab in parts]
 
 
 class StepRequest:
@@ -439,7 +409,7 @@ class StepRequest:
     @property
     def key(self):
         """Requests with equal keys step together: everything a step reads but the draws."""
-        p = self.run.p
+        p = self.run.settings
         return (self.step, self.n_steps, p.batch_size, p.learning_rate, p.max_iter, p.average_decay, self.run.l2,
                 tuple(self.heads[0].shape))
 
@@ -470,7 +440,7 @@ def loop_together(runs, feedback, warm, unlabeled=None):
             for members in groups.values():
                 requests = [pending[index] for index in members]
                 run = requests[0].run
-                with one_thread_below(requests[0].heads[0].numel() * run.p.batch_size, SMALL_STEP_WORK, run.device):
+                with one_thread_below(requests[0].heads[0].numel() * run.settings.batch_size, SMALL_STEP_WORK, run.device):
                     stepped = run._sgd_steps(requests)
                 for index, state in zip(members, stepped):
                     try:

@@ -1,58 +1,42 @@
-"""Checks of scalar parameters shared by the estimator and the objectives.
+"""Checks shared by the estimator and the objectives: finite numeric parameters,
+tensors given as data, and the fit's local random state."""
 
-``sklearn.utils.check_scalar`` lets NaN through (every comparison with NaN is
-False, so no bound is violated) and accepts ``True`` as the number 1. Both reach
-torch as silent nonsense (an empty validation set, a crash in ``multinomial``),
-so every numeric parameter goes through :func:`check_number` instead.
-"""
-
-import math
-import numbers
+from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.utils import check_random_state, check_scalar
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, validate_parameter_constraints
 
 
-def check_number(value, name, *, integral=False, min_val=None, max_val=None, include_boundaries="both", finite=True):
-    """Validate a real (or integral) scalar parameter and return it.
+class Finite(Interval):
+    """scikit-learn's ``Interval``, restricted to finite numbers that are not bools.
 
-    Parameters
-    ----------
-    value : object
-        The parameter's value.
-    name : str
-        Its name, used in the error messages.
-    integral : bool, default=False
-        Require an integer instead of a real number.
-    min_val, max_val : float or None, default=None
-        Bounds (``None``: unbounded on that side).
-    include_boundaries : {"both", "left", "right", "neither"}, default="both"
-        Which bounds are allowed values, as in ``sklearn.utils.check_scalar``.
-    finite : bool, default=True
-        Reject infinite values (NaN is always rejected).
-
-    Returns
-    -------
-    value : numbers.Real
-        ``value`` unchanged.
-
-    Raises
-    ------
-    TypeError
-        When ``value`` is a bool or not a number of the required kind.
-    ValueError
-        When ``value`` is NaN, infinite (with ``finite=True``) or out of bounds.
+    ``Interval`` accepts infinities and ``True`` (the integer 1); both reach torch as
+    silent nonsense (an empty validation set, a crash in ``multinomial``). NaN is
+    refused by ``Interval`` already.
     """
-    kind = numbers.Integral if integral else numbers.Real
-    if isinstance(value, bool) or (hasattr(value, "dtype") and getattr(value.dtype, "kind", "") == "b"):
-        raise TypeError(f"{name} must be {'an int' if integral else 'a real number'}, got a bool ({value!r}).")
-    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
-        if math.isnan(value):
-            raise ValueError(f"{name} must be a number, got NaN.")
-        if finite and math.isinf(value):
-            raise ValueError(f"{name} must be finite, got {value!r}.")
-    check_scalar(value, name, kind, min_val=min_val, max_val=max_val, include_boundaries=include_boundaries)
+
+    def is_satisfied_by(self, val):
+        if isinstance(val, (bool, np.bool_)):
+            return False
+        return super().is_satisfied_by(val) and (isinstance(val, Integral) or bool(np.isfinite(val)))
+
+    def __str__(self):
+        return f"a finite {'int' if self.type is Integral else 'float'} (not a bool) in the range " + \
+            super().__str__().split(" in the range ", 1)[1]
+
+
+def check_number(value, name, *, caller_name, integral=False, min_val=None, max_val=None, include_boundaries="both"):
+    """Validate a finite real (or integral) scalar parameter, not a bool, and return it.
+
+    The same rule, and message, as the estimators' ``_parameter_constraints``: an
+    ``InvalidParameterError`` (a ``ValueError`` and a ``TypeError``) naming the
+    parameter and ``caller_name``. ``include_boundaries`` is ``Interval``'s
+    ``closed``: which bounds are allowed values.
+    """
+    constraint = Finite(Integral if integral else Real, min_val, max_val, closed=include_boundaries)
+    validate_parameter_constraints({name: [constraint]}, {name: value}, caller_name=caller_name)
     return value
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from sklearn.linear_model import LogisticRegression
 
-from skselmix import MinRecall, SelMixClassifier
+from skselmix import MinRecall, SelMixClassifier, SelMixClassifierCV
 from skselmix.metrics import mean_recall_score, min_recall_score
 
 
@@ -205,17 +205,17 @@ def test_class_absent_from_validation_warns(blobs3):
 @pytest.mark.parametrize(
     "params, match",
     [
-        ({"s": -1.0}, "s == -1.0, must be >= 0.0"),
-        ({"lambda_min": 0.0}, "lambda_min == 0.0, must be > 0.0"),
-        ({"lambda_min": 1.2}, "lambda_min == 1.2, must be <= 1.0"),
-        ({"batch_size": 0}, "batch_size == 0, must be >= 1"),
+        ({"s": -1.0}, r"The \'s\' parameter of SelMixClassifier must be a finite float \(not a bool\) in the range \[0.0, inf\)\. Got -1.0"),
+        ({"lambda_min": 0.0}, r"\'lambda_min\' parameter .* range \(0.0, 1.0\]\. Got 0.0"),
+        ({"lambda_min": 1.2}, r"\'lambda_min\' parameter .* Got 1.2"),
+        ({"batch_size": 0}, r"\'batch_size\' parameter .* a finite int \(not a bool\) in the range \[1, inf\)\. Got 0"),
         ({"refresh_every": 0}, "refresh_every"),
         ({"learning_rate": 0.0}, "learning_rate"),
         ({"validation_fraction": 1.0}, "validation_fraction"),
         ({"metric": "worst_recall"}, "Valid names: gmean, hmean, hmean_min_coverage, mean_recall"),
-        ({"init": "random"}, "init must be one of 'logit_adjusted', 'balanced', 'cross_entropy', 'auto'"),
+        ({"init": "random"}, r"'init' parameter .* a str among \{.*'balanced'.*\}\. Got 'random'"),
         ({"device": "tpu"}, "device must be one of"),
-        ({"s": float("inf")}, "s must be finite"),
+        ({"s": float("inf")}, r"\'s\' parameter .* finite .* Got inf"),
     ],
 )
 def test_invalid_parameters_rejected_at_fit(blobs3, params, match):
@@ -226,7 +226,7 @@ def test_invalid_parameters_rejected_at_fit(blobs3, params, match):
 
 
 def test_batch_size_type_error(blobs3):
-    with pytest.raises(TypeError, match="batch_size must be an instance of int"):
+    with pytest.raises(TypeError, match=r"\'batch_size\' parameter .* a finite int \(not a bool\).* Got 1.5"):
         SelMixClassifier(batch_size=1.5).fit(*blobs3)
 
 
@@ -306,3 +306,15 @@ def test_auto_init_picks_the_better_warm_start_on_validation(digits_lt):
     assert heads["balanced"].init_ == "balanced"
     lr = SelMixClassifier(max_iter=0, device="cpu").fit(Xtr, ytr, coef_init=np.zeros((10, 64)))
     assert lr.init_ == "coef_init"
+
+
+@pytest.mark.parametrize("estimator", [SelMixClassifier(), SelMixClassifierCV()], ids=lambda e: type(e).__name__)
+def test_parameter_constraints_are_keyed_by_get_params(estimator):
+    """Every parameter is declared once, and nothing else: a new parameter cannot skip validation."""
+    assert set(type(estimator)._parameter_constraints) == set(estimator.get_params(deep=False))
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), True, np.bool_(True), -1.0])
+def test_numeric_constraints_refuse_what_interval_lets_through(blobs3, value):
+    with pytest.raises((ValueError, TypeError), match="'tol' parameter of SelMixClassifier"):
+        SelMixClassifier(tol=value, device="cpu").fit(*blobs3)

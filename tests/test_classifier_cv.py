@@ -86,7 +86,7 @@ def test_warm_start_is_fitted_once_for_every_candidate(data, monkeypatch):
     "params, match",
     [
         ({"s_values": []}, "s_values must be a non-empty"),
-        ({"s_values": [1.0, -1.0]}, "s == -1.0, must be >= 0"),
+        ({"s_values": [1.0, -1.0]}, r"\'s\' parameter of SelMixClassifier must be .* Got -1.0"),
         ({"param_grid": {"s": [1.0]}}, "give its values as s_values"),
         ({"param_grid": {"weight_decay": [1e-3]}}, "loop-only parameters"),
         ({"param_grid": {"learning_rate": [0.0]}}, "learning_rate"),

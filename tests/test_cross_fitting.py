@@ -115,10 +115,10 @@ def test_deterministic(data):
 @pytest.mark.parametrize(
     "cv, error, match",
     [
-        (1, ValueError, "cv == 1, must be >= 2"),
-        (True, TypeError, "cv must be an int, got a bool"),
-        (2.5, TypeError, "cv must be an instance of int"),
-        ("five", ValueError, "cv must be 'auto', None, an int >= 2"),
+        (1, ValueError, r"'cv' parameter .* an int in the range \[2, inf\).* Got 1 instead"),
+        (True, TypeError, r"'cv' parameter .* Got True instead"),
+        (2.5, TypeError, r"'cv' parameter .* Got 2.5 instead"),
+        ("five", ValueError, r"'cv' parameter .* a str among \{'auto'\}.* Got 'five' instead"),
     ],
 )
 def test_bad_cv_values(data, cv, error, match):

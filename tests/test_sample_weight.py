@@ -147,7 +147,7 @@ def test_sample_weight_errors(blobs3):
         fitted(X, y, (y != 2).astype(float), max_iter=0)
     with pytest.raises(ValueError, match="sample_weight_val was given without X_val"):
         SelMixClassifier(max_iter=0, device="cpu").fit(X, y, sample_weight_val=np.ones(3))
-    with pytest.raises(ValueError, match="class_weight must be"):
+    with pytest.raises(ValueError, match=r"'class_weight' parameter of SelMixClassifier must be an instance of 'dict', a str among \{'balanced'\} or None"):
         SelMixClassifier(class_weight="auto", max_iter=0, device="cpu").fit(X, y)
     with pytest.raises(ValueError, match="class_weight"):
         SelMixClassifier(class_weight={7: 2.0}, max_iter=0, device="cpu").fit(X, y)

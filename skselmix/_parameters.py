@@ -1,0 +1,63 @@
+"""The estimators' parameter constraints, in scikit-learn's declarative form.
+
+``SelMixClassifier._parameter_constraints`` is :data:`PARAMETER_CONSTRAINTS`, so
+``BaseEstimator._validate_params`` checks every parameter at ``fit``; the loop's
+settings of a search's candidates are checked against the same entries
+(:func:`check_params`). Numeric parameters use :class:`~skselmix._validation.Finite`,
+which refuses what scikit-learn's ``Interval`` lets through (infinities, bools).
+"""
+
+from numbers import Integral, Real
+
+from sklearn.utils._param_validation import HasMethods, Hidden, StrOptions, validate_parameter_constraints
+
+from ._objectives import Objective
+from ._sampler import MIXUPS
+from ._validation import Finite
+from ._warm_start import WARM_STARTS
+
+
+class _Splits(HasMethods):
+    """An object with a ``split`` method that is not a string: all ``check_cv`` asks of a
+    splitter (``"cv_object"`` also asks for ``get_n_splits``)."""
+
+    def __init__(self):
+        super().__init__(["split"])
+
+    def is_satisfied_by(self, val):
+        return not isinstance(val, str) and super().is_satisfied_by(val)
+
+
+#: Constraints of every parameter of ``SelMixClassifier`` (keyed exactly by ``get_params()``).
+PARAMETER_CONSTRAINTS = {
+    "metric": [str, Objective, callable],  # names are checked by get_objective, which lists the valid ones
+    "s": [Finite(Real, 0, None, closed="left")],
+    "lambda_min": [Finite(Real, 0, 1, closed="right")],
+    "mixup": [StrOptions(set(MIXUPS))],
+    "max_iter": [Finite(Integral, 0, None, closed="left")],
+    "refresh_every": [Finite(Integral, 1, None, closed="left")],
+    "batch_size": [Finite(Integral, 1, None, closed="left")],
+    "learning_rate": [Finite(Real, 0, None, closed="neither")],
+    "weight_decay": [StrOptions({"auto"}), Finite(Real, 0, None, closed="left")],
+    "average_decay": [Finite(Real, 0, 1, closed="left")],
+    "validation_fraction": [Finite(Real, 0, 1, closed="neither")],
+    "cv": [StrOptions({"auto"}), "cv_object", Hidden(_Splits())],
+    "n_iter_no_change": [Finite(Integral, 1, None, closed="left"), None],
+    "tol": [Finite(Real, 0, None, closed="left")],
+    "init": [StrOptions(set(WARM_STARTS) | {"auto"})],
+    "class_weight": [dict, StrOptions({"balanced"}), None],
+    "calibrate": ["boolean"],
+    "unlabeled_label": "no_validation",  # any label value; checked against y's type at fit (check_marker_type)
+    "pseudo_label_threshold": [Finite(Real, 0, 1, closed="both")],
+    "warm_start": ["boolean"],
+    "device": [str, HasMethods(["type", "index"])],  # a name, or a torch.device; resolve_device checks it
+    "memory": [str, HasMethods(["cache"]), None],
+    "random_state": ["random_state"],
+    "verbose": ["verbose"],
+}
+
+
+def check_params(params, caller_name):
+    """``InvalidParameterError`` (a ``ValueError`` and ``TypeError``) naming the first of
+    ``params`` outside its entry of :data:`PARAMETER_CONSTRAINTS`."""
+    validate_parameter_constraints(PARAMETER_CONSTRAINTS, params, caller_name=caller_name)

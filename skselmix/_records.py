@@ -1,0 +1,107 @@
+"""Typed records passed between the estimator, its feedback and the training loop.
+
+Everything here is on the scaled float32 features of a fit (see ``_features``);
+the estimator maps heads back to the original features.
+"""
+
+from dataclasses import dataclass
+from typing import NamedTuple, Optional, Union
+
+import numpy as np
+import torch
+
+from ._sampler import ClassIndex
+
+
+class Heads(NamedTuple):
+    """A stack of ``H`` linear heads on the scaled features: ``coef`` (H, K, D), ``intercept`` (H, K)."""
+
+    coef: torch.Tensor
+    intercept: torch.Tensor
+
+
+class InitHead(NamedTuple):
+    """A head the fit starts from instead of fitting ``init``, on the scaled features:
+    ``coef`` (K, D), ``intercept`` (K,) and where it came from (``"coef_init"``,
+    ``"warm_start"``)."""
+
+    coef: np.ndarray
+    intercept: np.ndarray
+    name: str
+
+
+class RefitRecipe(NamedTuple):
+    """How to fit the warm start again on every labelled row (cross-fitting at step 0):
+    the warm start's ``kind`` at L2 strength ``l2``."""
+
+    kind: str
+    l2: float
+
+
+class GivenHead(NamedTuple):
+    """A user's head (one of ``K`` classes) that stands for the warm start on every row."""
+
+    coef: torch.Tensor
+    intercept: torch.Tensor
+
+
+class UnlabeledRows(NamedTuple):
+    """Semi-supervised mode's unlabelled rows: scaled ``features``, the ``hidden`` class
+    indices known to benchmarks only (or None), and row ``weights`` (or None)."""
+
+    features: torch.Tensor
+    hidden: Optional[torch.Tensor] = None
+    weights: Optional[torch.Tensor] = None
+
+
+class StepSources(NamedTuple):
+    """Rows the SGD steps draw from: labelled ``features`` indexed per head and class by
+    ``pools`` (:func:`head_pools`); in semi-supervised mode also ``partners``, a class
+    index of pseudo-labelled rows of ``partner_features`` (classes without any fall back
+    to labelled rows)."""
+
+    features: torch.Tensor
+    pools: ClassIndex
+    partners: Optional[ClassIndex] = None
+    partner_features: Optional[torch.Tensor] = None
+
+
+@dataclass(frozen=True)
+class WarmStart:
+    """What every run of one fit starts from: computed once, shared by a search's candidates.
+
+    ``stack``: the :class:`Heads`; ``init_used``: its name; ``refit``: a
+    :class:`RefitRecipe` to fit it again on all rows, or a user's :class:`GivenHead`;
+    ``prototypes`` (K, D); ``l2``: the weight decay used.
+    """
+
+    stack: Heads
+    init_used: str
+    refit: Union[RefitRecipe, GivenHead]
+    prototypes: torch.Tensor
+    l2: float
+
+
+@dataclass(frozen=True)
+class LoopResult:
+    """What one run fitted, as numpy arrays on the scaled features (the estimator maps the
+    heads back to the original features and sets its attributes from these fields).
+
+    ``coef`` (K, D) and ``intercept`` (K,) are the selected head; ``stack`` the
+    selected step's heads (H, K, D) and (H, K); the other fields are the fitted
+    attributes of the same name with a trailing underscore.
+    """
+
+    coef: np.ndarray
+    intercept: np.ndarray
+    stack: tuple
+    prototypes: np.ndarray
+    n_iter: int
+    history: list
+    gain_matrix: np.ndarray
+    sampling_distribution: np.ndarray
+    best_validation_score: float
+    best_step: int
+    init: str
+    weight_decay: float
+    temperature: float
