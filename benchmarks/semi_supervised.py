@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.semi_supervised import SelfTrainingClassifier
 
 from skselmix import SelMixClassifier
-from skselmix._classifier import fit_recording_pseudo_label_accuracy
+from ._hidden_labels import fit_recording_pseudo_label_accuracy
 from skselmix._features import fit_feature_map
 from skselmix.datasets import fetch_fashion_mnist_embeddings, long_tailed_profile
 from skselmix.metrics import mean_recall_score, min_recall_score

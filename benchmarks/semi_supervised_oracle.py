@@ -15,7 +15,7 @@ import argparse
 
 from skselmix import SelMixClassifier
 from skselmix import _training
-from skselmix._classifier import fit_recording_pseudo_label_accuracy
+from ._hidden_labels import fit_recording_pseudo_label_accuracy
 from skselmix._sampler import ClassIndex
 from skselmix.metrics import mean_recall_score, min_recall_score
 

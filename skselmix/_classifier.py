@@ -1,34 +1,21 @@
 """SelMixClassifier: gain-driven selective mixup fine-tuning of a linear head."""
 
-import numbers
-import warnings
-from dataclasses import dataclass
-from typing import Optional
-
 import numpy as np
-import torch
 from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.model_selection import StratifiedKFold, check_cv
-from sklearn.utils.class_weight import compute_class_weight
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, check_memory, validate_data
+from sklearn.utils.validation import check_is_fitted, check_memory, validate_data
 
 from ._device import resolve_device
-from ._feedback import CrossFitFeedback, HoldOutFeedback, RowWeights
-from ._features import fit_feature_map, scaled_float32_tensor, warn_if_on_another_scale
-from ._labels import check_label_types, check_marker_type, normalize_object_labels
+from ._feedback_factory import build_feedback
+from ._features import fit_feature_map, float64_tensor, scaled_float32_tensor, warn_if_on_another_scale
+from ._fit_inputs import FLOAT_DTYPES, check_init_head, encode_hidden, mapped_float32_head, validate_fit_data
 from ._objectives import get_objective
 from ._parameters import PARAMETER_CONSTRAINTS
-from ._stratify import shuffled_class_ranks
-from ._head_fitter import HeadFitter
-from ._records import InitHead, UnlabeledRows
+from ._records import UnlabeledRows
 from ._training import LoopSettings, SelMixRun, loop_together
 from ._validation import local_random_state, tensor_to_numpy
 from .metrics._classification import _score as _objective_score
 
-_FLOAT_DTYPES = (np.float64, np.float32)
-AUTO_FOLDS = 5  # folds of cv="auto" when no X_val is given
 # Where the site built from docs/ is published; the API pages are docs/_build/html/generated/.
 DOCUMENTATION_URL = "https://skselmix.readthedocs.io/en/latest/"
 
@@ -241,7 +228,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         ``entropy`` (of P), ``lr`` and ``time`` (seconds since fit started).
         In semi-supervised mode also ``unlabeled_counts`` (confident unlabelled
         rows per pseudo-class) and, when the true labels are known (benchmarks, through
-        ``skselmix._classifier.fit_recording_pseudo_label_accuracy``),
+        ``benchmarks/_hidden_labels.py``),
         ``pseudo_label_accuracy``. After a divergence, a last record with ``objective`` NaN and
         ``diverged=True`` marks the step where it was detected.
         Memory: each record holds three length-K float64 arrays and about
@@ -430,92 +417,6 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         """Index of the run whose state becomes the fitted model (one run here)."""
         return 0
 
-    def _validate_fit_data(self, X, y, sample_weight, X_val, y_val, sample_weight_val):
-        """Checked arrays of one fit (:class:`_FitData`); user arrays are never modified."""
-        X, y = tensor_to_numpy(X), tensor_to_numpy(y)
-        check_label_types(y)
-        X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES, y_numeric=False)
-        y = normalize_object_labels(y)
-        weights = None
-        if sample_weight is not None:
-            weights = _checked_weights(sample_weight, X)
-        X_unlabeled = weights_unlabeled = None
-        if self.unlabeled_label is not None:
-            check_marker_type(self.unlabeled_label, y)
-            unlabeled = np.asarray(y == self.unlabeled_label, dtype=bool)
-            X_unlabeled, X, y = X[unlabeled], X[~unlabeled], y[~unlabeled]
-            if weights is not None:
-                weights_unlabeled, weights = weights[unlabeled], weights[~unlabeled]
-            if y.shape[0] == 0:
-                raise ValueError(f"Every row of y is unlabelled (marker {self.unlabeled_label!r}): need labelled rows.")
-        check_classification_targets(y)
-        classes, y_enc = np.unique(y, return_inverse=True)
-        if classes.shape[0] < 2:
-            raise ValueError(
-                f"Classifier can't train when only one class is present: got the single class {classes[0]!r}."
-            )
-        class_weight = None
-        if self.class_weight is not None:
-            class_weight = compute_class_weight(self.class_weight, classes=classes, y=y, sample_weight=weights)
-        data = _FitData(X, y_enc, classes, weights, class_weight)
-        if weights is not None:
-            data.check_weighted_classes()
-        if X_unlabeled is not None:
-            keep = slice(None) if weights_unlabeled is None else weights_unlabeled > 0
-            data.X_unlabeled = X_unlabeled[keep]
-            data.unlabeled_weight = None if weights_unlabeled is None else _without_unit_weights(weights_unlabeled[keep])
-        if (X_val is None) != (y_val is None):
-            raise ValueError("X_val and y_val must be passed together (or neither).")
-        if X_val is None and sample_weight_val is not None:
-            raise ValueError("sample_weight_val was given without X_val and y_val.")
-        if X_val is not None and self.cv not in (None, "auto"):
-            raise ValueError(
-                f"X_val was passed with cv={self.cv!r}: cross-fitting takes its feedback from out-of-fold "
-                "predictions on the training rows. Pass cv=None to use X_val, or add X_val to the training rows."
-            )
-        if X_val is None:
-            return data
-        X_val, y_val = tensor_to_numpy(X_val), tensor_to_numpy(y_val)
-        check_label_types(y_val, "y_val")
-        X_val, y_val = validate_data(self, X_val, y_val, dtype=_FLOAT_DTYPES, reset=False)
-        unknown = np.setdiff1d(np.unique(y_val), classes)
-        if unknown.size:
-            raise ValueError(f"y_val contains classes not present in y: {unknown.tolist()}.")
-        data.X_val, data.y_val = X_val, np.searchsorted(classes, y_val)
-        if sample_weight_val is not None:
-            data.val_weight = _without_unit_weights(_checked_weights(sample_weight_val, X_val))
-        return data
-
-    @staticmethod
-    def _check_init_head(coef_init, intercept_init, n_classes, n_features):
-        if coef_init is None:
-            if intercept_init is not None:
-                raise ValueError("intercept_init was given without coef_init.")
-            return None
-        coef = np.asarray(coef_init, dtype=np.float64)
-        if coef.shape != (n_classes, n_features):
-            raise ValueError(f"coef_init must have shape (n_classes, n_features) = {(n_classes, n_features)}, got {coef.shape}.")
-        intercept = np.zeros(n_classes) if intercept_init is None else np.asarray(intercept_init, dtype=np.float64)
-        if intercept.shape != (n_classes,):
-            raise ValueError(f"intercept_init must have shape (n_classes,) = ({n_classes},), got {intercept.shape}.")
-        if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
-            raise ValueError("coef_init and intercept_init must be finite.")
-        return coef, intercept, "coef_init"
-
-    def _split(self, y_enc, n_classes, rng):
-        """Stratified train/validation split, without a Python loop over classes.
-
-        Each class sends ``round(validation_fraction * n_k)`` rows to validation,
-        clipped to ``[1, n_k - 1]``; a single-row class is used on both sides.
-        """
-        order, rank, counts = shuffled_class_ranks(y_enc, n_classes, rng)
-        n_val = np.clip(np.rint(self.validation_fraction * counts), 1, np.maximum(counts - 1, 1)).astype(int)
-        is_val = rank < n_val[y_enc[order]]
-        singleton = counts[y_enc[order]] == 1
-        train_idx = np.sort(order[~is_val | singleton])
-        val_idx = np.sort(order[is_val])
-        return train_idx, val_idx
-
     # -------------------------------------------------------------------- fit
     def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None, coef_init=None, intercept_init=None):
         """Warm-start a linear head, then fine-tune it with SelMix.
@@ -564,31 +465,36 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
             Fitted estimator.
         """
         return self._fit_and_commit(
-            X, y, sample_weight, X_val, y_val, sample_weight_val, coef_init, intercept_init, hidden_labels=None
+            X, y, sample_weight=sample_weight, X_val=X_val, y_val=y_val, sample_weight_val=sample_weight_val,
+            coef_init=coef_init, intercept_init=intercept_init,
         )
 
-    def _fit_and_commit(self, *fit_args, hidden_labels):
-        """:meth:`fit`, with the analysis-only ``hidden_labels`` (see :func:`fit_recording_pseudo_label_accuracy`)."""
+    def _fit_and_commit(self, X, y, **fit_params):
+        """:meth:`fit` with its keyword arguments, and the analysis-only ``hidden_labels``
+        (the true labels of the unlabelled rows, which only benchmarks have: see
+        ``benchmarks/_hidden_labels.py``; they are recorded, never trained on)."""
         # The fit runs on a scratch copy (validate_data writes n_features_in_ first) and
         # its state is committed by one assignment at the end: another thread predicting
         # with this estimator meanwhile sees the previous model, and an exception or
         # KeyboardInterrupt leaves the estimator exactly as it was.
         scratch = object.__new__(type(self))
         scratch.__dict__.update(vars(self))
-        scratch._fit(*fit_args, hidden_labels)
+        scratch._fit(X, y, **fit_params)
         self.__dict__ = scratch.__dict__
         return self
 
-    def _fit(self, X, y, sample_weight, X_val, y_val, sample_weight_val, coef_init, intercept_init, hidden_labels):
+    def _fit(self, X, y, *, sample_weight=None, X_val=None, y_val=None, sample_weight_val=None, coef_init=None,
+             intercept_init=None, hidden_labels=None):
         previous_head = self._previous_head() if self.warm_start else None
         objective, device = self._validate_fit_params()
         candidates = self._candidate_params()
         base = self.get_params(deep=False)
         settings_of = [LoopSettings.from_params({**base, **params}) for params in candidates]
-        data = self._validate_fit_data(X, y, sample_weight, X_val, y_val, sample_weight_val)
+        data = validate_fit_data(self, X, y, sample_weight=sample_weight, X_val=X_val, y_val=y_val,
+                                 sample_weight_val=sample_weight_val)
         X, y_enc, classes = data.X, data.y, data.classes
         n_classes, n_features = classes.shape[0], X.shape[1]
-        init_head = self._check_init_head(coef_init, intercept_init, n_classes, n_features)
+        init_head = check_init_head(coef_init, intercept_init, n_classes, n_features)
         if init_head is None and previous_head is not None:
             if not np.array_equal(previous_head[2], classes) or previous_head[0].shape[1] != n_features:
                 raise ValueError("warm_start=True needs the same classes and number of features as the previous fit.")
@@ -599,15 +505,16 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         if data.X_val is not None:
             warn_if_on_another_scale(data.X_val, fmap)
         if init_head is not None:
-            init_head = _mapped_float32_head(init_head, fmap)
+            init_head = mapped_float32_head(init_head, fmap)
         unlabeled = None
         if data.X_unlabeled is not None and data.X_unlabeled.shape[0]:
-            hidden = self._encode_hidden(hidden_labels, classes, data.X_unlabeled.shape[0], device)
+            hidden = encode_hidden(hidden_labels, classes, data.X_unlabeled.shape[0], device)
             unlabeled = UnlabeledRows(scaled_float32_tensor(data.X_unlabeled, fmap, device), hidden,
-                                      _as_tensor(data.unlabeled_weight, device))
+                                      float64_tensor(data.unlabeled_weight, device))
         elif hidden_labels is not None:
             raise ValueError("hidden_labels was given but there are no unlabelled rows (see unlabeled_label).")
-        feedback = self._feedback(data, fmap, device, rng)
+        feedback = build_feedback(data, fmap, device, rng, cv=self.cv, validation_fraction=self.validation_fraction,
+                                  memory=self.memory)
 
         # One warm start serves every candidate; each candidate's loop draws the random
         # numbers a fit with its parameters alone would (the same generator state), so the
@@ -649,71 +556,6 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         self.init_ = result.init
         self.weight_decay_ = result.weight_decay
         self.temperature_ = result.temperature
-
-    def _feedback(self, data, fmap, device, rng):
-        """The feedback mode: cross-fitting (``cv``), a user's ``X_val``, or an internal hold-out."""
-        X, y_enc, n_classes = data.X, data.y, data.classes.shape[0]
-        cv = (AUTO_FOLDS if data.X_val is None else None) if (isinstance(self.cv, str) and self.cv == "auto") else self.cv
-        class_weight = _as_tensor(data.class_weight, device)
-        fit_heads = HeadFitter(self.memory)
-        as_labels = lambda y: torch.as_tensor(y, device=device, dtype=torch.long)  # noqa: E731
-        if cv is not None:
-            fold, n_folds = self._folds(cv, X, y_enc, rng)
-            weights = RowWeights(_as_tensor(data.sample_weight, device), class_weight)
-            return CrossFitFeedback(
-                scaled_float32_tensor(X, fmap, device), as_labels(y_enc), torch.as_tensor(fold, device=device),
-                n_folds, n_classes, weights, fit_heads,
-            )
-        if data.X_val is None:
-            train_idx, val_idx = self._split(y_enc, n_classes, rng)
-            xt = scaled_float32_tensor(X, fmap, device, rows=train_idx)
-            xv = scaled_float32_tensor(X, fmap, device, rows=val_idx)
-            y_tr, y_va = y_enc[train_idx], y_enc[val_idx]
-            w = data.sample_weight
-            w_tr, w_va = (None, None) if w is None else (w[train_idx], w[val_idx])
-        else:
-            xt, xv = scaled_float32_tensor(X, fmap, device), scaled_float32_tensor(data.X_val, fmap, device)
-            y_tr, y_va = y_enc, data.y_val
-            w_tr, w_va = data.sample_weight, data.val_weight
-        weights = RowWeights(_as_tensor(w_tr, device), class_weight)
-        return HoldOutFeedback(xt, as_labels(y_tr), xv, as_labels(y_va), n_classes, weights, _as_tensor(w_va, device),
-                               fit_heads)
-
-    @staticmethod
-    def _folds(cv, X, y_enc, rng):
-        """Fold of every labelled row from ``cv``; each row must be in exactly one test fold."""
-        if isinstance(cv, numbers.Integral):
-            # Shuffled within classes: rows sorted by class or time must not make the folds.
-            splitter = StratifiedKFold(int(cv), shuffle=True, random_state=rng.randint(np.iinfo(np.int32).max))
-        else:  # a splitter or an iterable of (train, test) pairs, as sklearn accepts
-            splitter = check_cv(cv, y_enc, classifier=True)
-        fold = np.full(y_enc.shape[0], -1)
-        times_tested = np.zeros(y_enc.shape[0], dtype=int)
-        with warnings.catch_warnings():
-            # A class with fewer rows than folds is expected on long-tailed data (see `cv`).
-            warnings.filterwarnings("ignore", message="The least populated class in y has only", category=UserWarning)
-            for f, (_, test) in enumerate(splitter.split(X, y_enc)):
-                fold[test] = f
-                np.add.at(times_tested, test, 1)
-        n_folds = f + 1 if y_enc.shape[0] else 0
-        if n_folds < 2 or not (times_tested == 1).all():
-            raise ValueError(
-                f"cv must split the labelled rows into at least 2 folds, each row in exactly one test fold; "
-                f"{cv!r} gave {n_folds} split(s) and tested {int((times_tested == 0).sum())} row(s) never and "
-                f"{int((times_tested > 1).sum())} more than once."
-            )
-        return fold, n_folds
-
-    @staticmethod
-    def _encode_hidden(hidden_labels, classes, n_unlabeled, device):
-        """Hidden labels as class indices (-1 for a label outside ``classes_``), or None."""
-        if hidden_labels is None:
-            return None
-        hidden = np.asarray(hidden_labels)
-        if hidden.shape != (n_unlabeled,):
-            raise ValueError(f"hidden_labels must have shape ({n_unlabeled},) like the unlabelled rows, got {hidden.shape}.")
-        pos = np.clip(np.searchsorted(classes, hidden), 0, classes.size - 1)
-        return torch.as_tensor(np.where(classes[pos] == hidden, pos, -1), device=device)
 
     def _previous_head(self):
         if not hasattr(self, "coef_"):
@@ -810,7 +652,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
 
     def _logits(self, X):
         check_is_fitted(self)
-        X = validate_data(self, tensor_to_numpy(X), reset=False, dtype=_FLOAT_DTYPES)
+        X = validate_data(self, tensor_to_numpy(X), reset=False, dtype=FLOAT_DTYPES)
         return X @ self.coef_.T.astype(X.dtype, copy=False) + self.intercept_.astype(X.dtype, copy=False)
 
     def __sklearn_tags__(self):
@@ -820,76 +662,3 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
 
-def _as_tensor(array, device):
-    """A float64 numpy array as a tensor on ``device``; None stays None."""
-    return None if array is None else torch.as_tensor(array, dtype=torch.float64, device=device)
-
-
-def _checked_weights(sample_weight, X):
-    """Non-negative float64 weights, one per row of ``X`` (sklearn's checks and messages)."""
-    return _check_sample_weight(tensor_to_numpy(sample_weight), X, dtype=np.float64, ensure_non_negative=True)
-
-
-def _without_unit_weights(weights):
-    """None for weights that are all one, so such a fit is the unweighted fit, bit for bit."""
-    return None if weights is None or bool((weights == 1.0).all()) else weights
-
-
-@dataclass
-class _FitData:
-    """The checked arrays of one fit, labels encoded as indices into ``classes``."""
-
-    X: np.ndarray
-    y: np.ndarray
-    classes: np.ndarray
-    sample_weight: Optional[np.ndarray] = None
-    class_weight: Optional[np.ndarray] = None
-    X_unlabeled: Optional[np.ndarray] = None
-    unlabeled_weight: Optional[np.ndarray] = None
-    X_val: Optional[np.ndarray] = None
-    y_val: Optional[np.ndarray] = None
-    val_weight: Optional[np.ndarray] = None
-
-    def check_weighted_classes(self):
-        """Every class needs rows of positive weight; weights that are all one become None.
-
-        Rows of weight zero stay (a user's ``cv`` splits index them) but take no
-        part: they are never drawn, and weigh nothing in any loss, mean or count.
-        """
-        totals = np.bincount(self.y, weights=self.sample_weight, minlength=self.classes.shape[0])
-        if not (totals > 0).all():
-            raise ValueError(
-                f"sample_weight is zero on every row of class(es) {self.classes[totals <= 0].tolist()}; "
-                "a class needs rows of positive weight to be learnt."
-            )
-        self.sample_weight = _without_unit_weights(self.sample_weight)
-
-
-def fit_recording_pseudo_label_accuracy(estimator, X, y, hidden_labels, **fit_params):
-    """Fit a semi-supervised estimator and record its pseudo-label accuracy (analysis only).
-
-    ``hidden_labels`` are the true labels of the unlabelled rows of ``y``, in
-    their order in ``X``; each refresh record of ``history_`` then holds
-    ``pseudo_label_accuracy``. They are never used for training, so they cannot
-    change the fitted model. Kept out of :meth:`SelMixClassifier.fit` (and its
-    metadata-routing requests) because only benchmarks have such labels.
-    """
-    args = [fit_params.pop(name, None) for name in
-            ("sample_weight", "X_val", "y_val", "sample_weight_val", "coef_init", "intercept_init")]
-    if fit_params:
-        raise TypeError(f"Unexpected fit parameters: {sorted(fit_params)}.")
-    return estimator._fit_and_commit(X, y, *args, hidden_labels=hidden_labels)
-
-
-def _mapped_float32_head(init_head, fmap):
-    """A user's head (original features) on the mapped features, checked finite in float32."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        coef, intercept = fmap.head_from_original(init_head[0], init_head[1])
-        finite = np.isfinite(coef.astype(np.float32)).all() and np.isfinite(intercept.astype(np.float32)).all()
-    if not finite:
-        raise ValueError(
-            f"{init_head[2]} does not fit in float32 on the scaled features the fit uses "
-            f"(largest |weight * feature scale| = {np.abs(coef).max():g}, largest |bias + weight . offset| = "
-            f"{np.abs(intercept).max():g}; float32 holds at most {np.finfo(np.float32).max:g})."
-        )
-    return InitHead(coef, intercept, init_head[2])

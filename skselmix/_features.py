@@ -115,6 +115,11 @@ def fit_feature_map(X, sample_weight=None):
     return FeatureMap(peak * scaled_mean, np.full(d, centred_rms if centred_rms > 0 else 1.0))
 
 
+def float64_tensor(array, device):
+    """A float64 numpy array (weights) as a tensor on ``device``; None stays None."""
+    return None if array is None else torch.as_tensor(array, dtype=torch.float64, device=device)
+
+
 def scaled_float32_tensor(X, fmap, device, rows=None):
     """``fmap.transform(X[rows])`` as a float32 torch tensor on ``device``, filled block by block.
 

@@ -1,9 +1,11 @@
 """Where SelMix's feedback comes from: a hold-out, or out-of-fold predictions (cross-fitting).
 
 The training loop steps a stack of ``H`` linear heads, ``coef`` of shape (H, K, D)
-and ``intercept`` of shape (H, K), and asks its feedback object four things: the
-warm-start stack, which rows each head trains on, the confusion matrix that judges
-the stack (and drives multipliers, gains and selection), and the head to return.
+and ``intercept`` of shape (H, K), and asks its feedback object (the interface
+:class:`Feedback`) for the warm-start stack, which rows each head trains on, the
+confusion matrix that judges the stack (and drives multipliers, gains and
+selection), the held-out logits that calibrate it, and the head to return.
+``_feedback_factory.build_feedback`` chooses the scheme for a fit.
 
 * :class:`HoldOutFeedback`: one head trained on the training rows, judged on
   separate validation rows (``X_val``, or a stratified ``validation_fraction``).
@@ -12,6 +14,8 @@ the stack (and drives multipliers, gains and selection), and the head to return.
   and these out-of-fold predictions are pooled into one confusion matrix. Every
   labelled row gives feedback and trains ``F - 1`` heads.
 """
+
+from abc import ABC, abstractmethod
 
 import torch
 
@@ -71,24 +75,82 @@ def predict_rows(x, rows, coef, intercept):
     return pred
 
 
-class HoldOutFeedback:
+class Feedback(ABC):
+    """What the training loop asks of a feedback scheme (``H`` heads, ``K`` classes).
+
+    Attributes
+    ----------
+    x_train, y_train : torch.Tensor
+        The labelled rows the heads train on (scaled float32 features on the fit
+        device, class indices); SGD draws anchors and partners from them.
+    n_heads : int
+        ``H``, the heads stepped in lockstep.
+    k : int
+        ``K``.
+    weights : RowWeights
+        Sample and class weights of the training rows.
+    fit_heads : HeadFitter
+        Fits warm-start heads (through a cache when it has one).
+    pools : ClassIndex
+        The training rows of each (head, class), which SGD draws from.
+    class_counts : torch.Tensor
+        Rows (or their total weight) per class, float64 on the CPU: what the
+        objectives' multipliers and the ``"auto"`` weight decay read.
+    complete : bool
+        Whether every class has rows that judge it; when not, the loop warns.
+    """
+
+    def __init__(self, x_train, y_train, n_heads, n_classes, weights=None, fit_heads=None, fold=None):
+        self.x_train, self.y_train = x_train, y_train
+        self.n_heads, self.k = n_heads, n_classes
+        self.weights = RowWeights() if weights is None else weights
+        self.fit_heads = HeadFitter() if fit_heads is None else fit_heads
+        self.pools = head_pools(y_train, n_classes, fold=fold, n_heads=n_heads, weights=self.weights.sample_weight)
+        self.class_counts = weighted_class_counts(y_train, n_classes, self.weights.sample_weight)
+
+    @abstractmethod
+    def warm_start(self, kind, l2):
+        """The warm-start stack ``(coef (H, K, D), intercept (H, K))`` of ``kind`` at L2 ``l2``."""
+
+    @abstractmethod
+    def given_start(self, coef, intercept):
+        """The stack that starts from a user's head ``coef`` (K, D), ``intercept`` (K,)."""
+
+    @abstractmethod
+    def prototypes(self):
+        """Class prototypes (K, D): the mean feature of each class, for the gains."""
+
+    @abstractmethod
+    def confusion(self, coef, intercept):
+        """The balanced confusion matrix (K, K) that judges the stack."""
+
+    @abstractmethod
+    def held_out_labels(self):
+        """Labels and weights (or None) of the rows that judge the stack."""
+
+    @abstractmethod
+    def held_out_logits(self, coef, intercept, rows):
+        """Logits of the judging rows ``rows`` (indices into :meth:`held_out_labels`), each
+        by a head that never trained on it."""
+
+    @abstractmethod
+    def final_head(self, coef, intercept, step, start):
+        """The fitted head ``(coef (K, D), intercept (K,))`` from the selected stack of
+        step ``step``; ``start`` is the warm start's ``refit`` (a
+        :class:`~skselmix._records.RefitRecipe` or :class:`~skselmix._records.GivenHead`)."""
+
+
+class HoldOutFeedback(Feedback):
     """One head, trained on ``(x_train, y_train)``, judged on ``(x_val, y_val)``.
 
     A class without validation rows takes its confusion row (and prototype) from
     the training rows.
     """
 
-    n_heads = 1
-
     def __init__(self, x_train, y_train, x_val, y_val, n_classes, weights=None, val_weight=None, fit_heads=None):
-        self.x_train, self.y_train = x_train, y_train
-        self.fit_heads = HeadFitter() if fit_heads is None else fit_heads
+        super().__init__(x_train, y_train, 1, n_classes, weights, fit_heads)
         self.x_val, self.y_val = x_val, y_val
-        self.k = n_classes
-        self.weights = RowWeights() if weights is None else weights
         self.val_weight = val_weight
-        self.pools = head_pools(y_train, n_classes, weights=self.weights.sample_weight)
-        self.class_counts = weighted_class_counts(y_train, n_classes, self.weights.sample_weight)
         self.complete = bool((torch.bincount(y_val.cpu(), minlength=n_classes) > 0).all())
 
     def prototypes(self):
@@ -127,7 +189,7 @@ class HoldOutFeedback:
         return coef[0], intercept[0]
 
 
-class CrossFitFeedback:
+class CrossFitFeedback(Feedback):
     """``F`` heads on the labelled rows ``(x, y)``; head ``f`` never trains on rows of fold ``f``.
 
     Parameters
@@ -147,15 +209,9 @@ class CrossFitFeedback:
     """
 
     def __init__(self, x, y, fold, n_folds, n_classes, weights=None, fit_heads=None):
-        self.x_train, self.y_train = x, y
-        self.fit_heads = HeadFitter() if fit_heads is None else fit_heads
-        self.n_heads = n_folds
-        self.k = n_classes
-        self.weights = RowWeights() if weights is None else weights
+        super().__init__(x, y, n_folds, n_classes, weights, fit_heads, fold=fold)
         self.fold = fold
         self.fold_rows = [torch.nonzero(fold == f).squeeze(1) for f in range(n_folds)]
-        self.pools = head_pools(y, n_classes, fold=fold, n_heads=n_folds, weights=self.weights.sample_weight)
-        self.class_counts = weighted_class_counts(y, n_classes, self.weights.sample_weight)
         self.complete = True  # every class is predicted out of fold on all of its rows
 
     def prototypes(self):

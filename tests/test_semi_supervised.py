@@ -6,7 +6,7 @@ import torch
 from sklearn.model_selection import cross_val_score
 
 from skselmix import SelMixClassifier
-from skselmix._classifier import fit_recording_pseudo_label_accuracy as fit_with_hidden
+from benchmarks._hidden_labels import fit_recording_pseudo_label_accuracy as fit_with_hidden
 from skselmix._sampler import ClassIndex, draw_partners, mix_features
 from skselmix.metrics import objective_scorer, min_recall_score
 

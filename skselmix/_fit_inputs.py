@@ -1,0 +1,163 @@
+"""Checks of the arrays a fit is given: features, labels, weights, validation rows,
+a user's initial head, and the hidden labels of benchmarks.
+
+Everything here raises a ``ValueError`` or ``TypeError`` naming the argument, never
+modifies a user's array, and returns numpy arrays (the training loop makes tensors).
+"""
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import torch
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, validate_data
+
+from ._labels import check_label_types, check_marker_type, normalize_object_labels
+from ._records import InitHead
+from ._validation import tensor_to_numpy
+
+FLOAT_DTYPES = (np.float64, np.float32)
+
+
+def checked_weights(sample_weight, X):
+    """Non-negative float64 weights, one per row of ``X`` (sklearn's checks and messages)."""
+    return _check_sample_weight(tensor_to_numpy(sample_weight), X, dtype=np.float64, ensure_non_negative=True)
+
+
+def without_unit_weights(weights):
+    """None for weights that are all one, so such a fit is the unweighted fit, bit for bit."""
+    return None if weights is None or bool((weights == 1.0).all()) else weights
+
+
+@dataclass
+class FitData:
+    """The checked arrays of one fit, labels encoded as indices into ``classes``."""
+
+    X: np.ndarray
+    y: np.ndarray
+    classes: np.ndarray
+    sample_weight: Optional[np.ndarray] = None
+    class_weight: Optional[np.ndarray] = None
+    X_unlabeled: Optional[np.ndarray] = None
+    unlabeled_weight: Optional[np.ndarray] = None
+    X_val: Optional[np.ndarray] = None
+    y_val: Optional[np.ndarray] = None
+    val_weight: Optional[np.ndarray] = None
+
+    def check_weighted_classes(self):
+        """Every class needs rows of positive weight; weights that are all one become None.
+
+        Rows of weight zero stay (a user's ``cv`` splits index them) but take no
+        part: they are never drawn, and weigh nothing in any loss, mean or count.
+        """
+        totals = np.bincount(self.y, weights=self.sample_weight, minlength=self.classes.shape[0])
+        if not (totals > 0).all():
+            raise ValueError(
+                f"sample_weight is zero on every row of class(es) {self.classes[totals <= 0].tolist()}; "
+                "a class needs rows of positive weight to be learnt."
+            )
+        self.sample_weight = without_unit_weights(self.sample_weight)
+
+
+def validate_fit_data(estimator, X, y, *, sample_weight=None, X_val=None, y_val=None, sample_weight_val=None):
+    """Checked arrays of one fit of ``estimator`` (a :class:`FitData`); user arrays are never modified.
+
+    Sets ``n_features_in_`` (and ``feature_names_in_``) on ``estimator``, as ``validate_data`` does.
+    """
+    X, y = tensor_to_numpy(X), tensor_to_numpy(y)
+    check_label_types(y)
+    X, y = validate_data(estimator, X, y, dtype=FLOAT_DTYPES, y_numeric=False)
+    y = normalize_object_labels(y)
+    weights = None
+    if sample_weight is not None:
+        weights = checked_weights(sample_weight, X)
+    X_unlabeled = weights_unlabeled = None
+    if estimator.unlabeled_label is not None:
+        check_marker_type(estimator.unlabeled_label, y)
+        unlabeled = np.asarray(y == estimator.unlabeled_label, dtype=bool)
+        X_unlabeled, X, y = X[unlabeled], X[~unlabeled], y[~unlabeled]
+        if weights is not None:
+            weights_unlabeled, weights = weights[unlabeled], weights[~unlabeled]
+        if y.shape[0] == 0:
+            raise ValueError(f"Every row of y is unlabelled (marker {estimator.unlabeled_label!r}): need labelled rows.")
+    check_classification_targets(y)
+    classes, y_enc = np.unique(y, return_inverse=True)
+    if classes.shape[0] < 2:
+        raise ValueError(
+            f"Classifier can't train when only one class is present: got the single class {classes[0]!r}."
+        )
+    class_weight = None
+    if estimator.class_weight is not None:
+        class_weight = compute_class_weight(estimator.class_weight, classes=classes, y=y, sample_weight=weights)
+    data = FitData(X, y_enc, classes, weights, class_weight)
+    if weights is not None:
+        data.check_weighted_classes()
+    if X_unlabeled is not None:
+        keep = slice(None) if weights_unlabeled is None else weights_unlabeled > 0
+        data.X_unlabeled = X_unlabeled[keep]
+        data.unlabeled_weight = None if weights_unlabeled is None else without_unit_weights(weights_unlabeled[keep])
+    if (X_val is None) != (y_val is None):
+        raise ValueError("X_val and y_val must be passed together (or neither).")
+    if X_val is None and sample_weight_val is not None:
+        raise ValueError("sample_weight_val was given without X_val and y_val.")
+    if X_val is not None and estimator.cv not in (None, "auto"):
+        raise ValueError(
+            f"X_val was passed with cv={estimator.cv!r}: cross-fitting takes its feedback from out-of-fold "
+            "predictions on the training rows. Pass cv=None to use X_val, or add X_val to the training rows."
+        )
+    if X_val is None:
+        return data
+    X_val, y_val = tensor_to_numpy(X_val), tensor_to_numpy(y_val)
+    check_label_types(y_val, "y_val")
+    X_val, y_val = validate_data(estimator, X_val, y_val, dtype=FLOAT_DTYPES, reset=False)
+    unknown = np.setdiff1d(np.unique(y_val), classes)
+    if unknown.size:
+        raise ValueError(f"y_val contains classes not present in y: {unknown.tolist()}.")
+    data.X_val, data.y_val = X_val, np.searchsorted(classes, y_val)
+    if sample_weight_val is not None:
+        data.val_weight = without_unit_weights(checked_weights(sample_weight_val, X_val))
+    return data
+
+
+def check_init_head(coef_init, intercept_init, n_classes, n_features):
+    """The user's ``(coef, intercept, "coef_init")`` as float64, checked; None without ``coef_init``."""
+    if coef_init is None:
+        if intercept_init is not None:
+            raise ValueError("intercept_init was given without coef_init.")
+        return None
+    coef = np.asarray(coef_init, dtype=np.float64)
+    if coef.shape != (n_classes, n_features):
+        raise ValueError(f"coef_init must have shape (n_classes, n_features) = {(n_classes, n_features)}, got {coef.shape}.")
+    intercept = np.zeros(n_classes) if intercept_init is None else np.asarray(intercept_init, dtype=np.float64)
+    if intercept.shape != (n_classes,):
+        raise ValueError(f"intercept_init must have shape (n_classes,) = ({n_classes},), got {intercept.shape}.")
+    if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
+        raise ValueError("coef_init and intercept_init must be finite.")
+    return coef, intercept, "coef_init"
+
+
+def mapped_float32_head(init_head, fmap):
+    """A user's head (original features) on the mapped features, checked finite in float32."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        coef, intercept = fmap.head_from_original(init_head[0], init_head[1])
+        finite = np.isfinite(coef.astype(np.float32)).all() and np.isfinite(intercept.astype(np.float32)).all()
+    if not finite:
+        raise ValueError(
+            f"{init_head[2]} does not fit in float32 on the scaled features the fit uses "
+            f"(largest |weight * feature scale| = {np.abs(coef).max():g}, largest |bias + weight . offset| = "
+            f"{np.abs(intercept).max():g}; float32 holds at most {np.finfo(np.float32).max:g})."
+        )
+    return InitHead(coef, intercept, init_head[2])
+
+
+def encode_hidden(hidden_labels, classes, n_unlabeled, device):
+    """Hidden labels as class indices (-1 for a label outside ``classes_``), or None."""
+    if hidden_labels is None:
+        return None
+    hidden = np.asarray(hidden_labels)
+    if hidden.shape != (n_unlabeled,):
+        raise ValueError(f"hidden_labels must have shape ({n_unlabeled},) like the unlabelled rows, got {hidden.shape}.")
+    pos = np.clip(np.searchsorted(classes, hidden), 0, classes.size - 1)
+    return torch.as_tensor(np.where(classes[pos] == hidden, pos, -1), device=device)
