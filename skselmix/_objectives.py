@@ -63,8 +63,11 @@ class Objective:
     so one instance can be shared by several estimators.
     """
 
-    #: Short name, as accepted by ``SelMixClassifier(metric=...)``.
+    #: Short name, as accepted by ``SelMixClassifier(metric=...)``; ``skselmix.metrics``
+    #: has ``<name>_score`` and ``objective_scorer(name)`` for every built-in one.
     name = None
+    #: How ``classification_report_balanced`` prints it (``{alpha:g}``: the coverage bound).
+    label = None
 
     def validate(self):
         """Check the parameters.
@@ -167,6 +170,7 @@ class MeanRecall(Objective):
     """Mean of per-class recalls (balanced accuracy): ``(1/K) sum_i r_i``."""
 
     name = "mean_recall"
+    label = "mean recall"
 
     def value(self, confusion, class_counts=None):
         return recalls(confusion).mean()
@@ -193,6 +197,7 @@ class MinRecall(Objective):
     """
 
     name = "min_recall"
+    label = "min recall"
 
     def __init__(self, omega=50.0, beta=0.0):
         self.omega = omega
@@ -250,6 +255,7 @@ class GMean(_RecallMeanObjective):
     """
 
     name = "gmean"
+    label = "G-mean"
 
     def value(self, confusion, class_counts=None):
         r = recalls(confusion)
@@ -273,6 +279,7 @@ class HMean(_RecallMeanObjective):
     """
 
     name = "hmean"
+    label = "H-mean"
 
     def value(self, confusion, class_counts=None):
         r = recalls(confusion)
@@ -356,6 +363,7 @@ class MeanRecallMinCoverage(_MinCoverageObjective):
     """
 
     name = "mean_recall_min_coverage"
+    label = "mean recall, cov >= {alpha:g}/K"
     _base_class = MeanRecall
 
 
@@ -375,6 +383,7 @@ class HMeanMinCoverage(_MinCoverageObjective):
     """
 
     name = "hmean_min_coverage"
+    label = "H-mean, cov >= {alpha:g}/K"
     _base_class = HMean
 
     def __init__(self, alpha=0.95, tau=0.01, lambda_max=100.0, recall_floor=0.01):
@@ -415,6 +424,7 @@ class MinHeadTailRecall(Objective):
     """
 
     name = "min_head_tail_recall"
+    label = "min head-tail recall"
 
     def __init__(self, head_fraction=0.9, omega=50.0):
         self.head_fraction = head_fraction
@@ -494,18 +504,20 @@ class CallableObjective(Objective):
         return torch.zeros_like(confusion) if grad is None else grad.detach()
 
 
-_BUILTIN = {
-    cls.name: cls
-    for cls in (
-        MeanRecall,
-        MinRecall,
-        GMean,
-        HMean,
-        MeanRecallMinCoverage,
-        HMeanMinCoverage,
-        MinHeadTailRecall,
-    )
-}
+#: The registry of built-in objectives, in the order reports list them: the names of
+#: ``metric=``, the metric functions and scorers of ``skselmix.metrics``, the report's rows
+#: and the persistence allow-list are derived from it (tests/test_objectives.py checks the
+#: docs). A new objective is a subclass above and an entry here.
+BUILTIN_OBJECTIVES = (
+    MeanRecall,
+    MinRecall,
+    GMean,
+    HMean,
+    MeanRecallMinCoverage,
+    HMeanMinCoverage,
+    MinHeadTailRecall,
+)
+_BUILTIN = {cls.name: cls for cls in BUILTIN_OBJECTIVES}
 
 
 def get_objective_names():

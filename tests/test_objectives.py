@@ -15,6 +15,7 @@ from skselmix import (
     get_objective_names,
 )
 from skselmix._gain import objective_logit_sensitivity
+from skselmix._objectives import BUILTIN_OBJECTIVES
 
 K = 4
 
@@ -139,3 +140,30 @@ def test_sensitivity_rows_sum_to_zero():
     C = _confusion()
     M = objective_logit_sensitivity(C, GMean().gradient(C), smoothing=0.01)
     torch.testing.assert_close(M.sum(dim=1), torch.zeros(K, dtype=torch.float64))
+
+
+# ------------------------------------------------------------------ the registry
+@pytest.mark.parametrize("cls", BUILTIN_OBJECTIVES, ids=lambda cls: cls.name)
+def test_every_registered_objective_is_reachable_everywhere(cls):
+    """The registry is the one list: names, metric functions, scorers, the report, the
+    persistence allow-list and the documentation all follow it."""
+    from pathlib import Path
+
+    import skselmix.metrics as metrics
+    from skselmix import SelMixClassifier
+    from skselmix.persistence import TRUSTED_TYPES
+
+    name = cls.name
+    assert name in get_objective_names() and type(get_objective(name)) is cls
+    score = getattr(metrics, f"{name}_score")
+    assert f"{name}_score" in metrics.__all__ and name in metrics.objective_scorer_names()
+    rng = np.random.RandomState(0)
+    y_true, y_pred = np.repeat(np.arange(4), [40, 20, 10, 5]), rng.randint(0, 4, size=75)
+    head = {"head_labels": [0, 1]} if cls is MinHeadTailRecall else {}
+    report = metrics.classification_report_balanced(y_true, y_pred, output_dict=True, **head)["objectives"]
+    label = cls.label.format(alpha=0.95)
+    assert report[label] == pytest.approx(score(y_true, y_pred, **head))
+    assert f"{cls.__module__}.{cls.__qualname__}" in TRUSTED_TYPES
+    api = (Path(__file__).parents[1] / "docs" / "api.rst").read_text()
+    assert f"   {cls.__name__}\n" in api and f"   {name}_score\n" in api
+    assert f'``"{name}"``' in SelMixClassifier.__doc__.split("s : float")[0]

@@ -1,7 +1,7 @@
 """A per-class text report of the balanced metrics (recall, coverage, support, objectives)."""
 
 from .._confusion import coverages, recalls
-from .._objectives import GMean, HMean, HMeanMinCoverage, MeanRecall, MeanRecallMinCoverage, MinRecall
+from .._objectives import BUILTIN_OBJECTIVES, MinHeadTailRecall, _MinCoverageObjective
 from ._classification import _confusion_tensor, _head_tail_recall
 
 
@@ -71,18 +71,17 @@ def classification_report_balanced(
         raise ValueError(f"target_names has {len(names)} names for {k} labels.")
     per_class_recall = recalls(confusion).numpy()
     per_class_coverage = k * coverages(confusion).numpy()
-    objectives = {
-        "mean recall": MeanRecall(),
-        "min recall": MinRecall(),
-        "G-mean": GMean(),
-        "H-mean": HMean(),
-    }
-    values = {name: float(objective.value(confusion)) for name, objective in objectives.items()}
-    values["min coverage x K"] = float(per_class_coverage.min())
-    values[f"mean recall, cov >= {alpha:g}/K"] = float(MeanRecallMinCoverage(alpha=alpha).value(confusion))
-    values[f"H-mean, cov >= {alpha:g}/K"] = float(HMeanMinCoverage(alpha=alpha).value(confusion))
-    if head_labels is not None:
-        values["min head-tail recall"] = _head_tail_recall(confusion, labels, totals, head_labels)
+    values = {}
+    for cls in BUILTIN_OBJECTIVES:  # the registry's order
+        if cls is MinHeadTailRecall:  # needs to know the head: only with head_labels
+            if head_labels is not None:
+                values[cls.label] = _head_tail_recall(confusion, labels, totals, head_labels)
+        elif issubclass(cls, _MinCoverageObjective):
+            if "min coverage x K" not in values:  # the constraint's measure, before its objectives
+                values["min coverage x K"] = float(per_class_coverage.min())
+            values[cls.label.format(alpha=alpha)] = float(cls(alpha=alpha).value(confusion))
+        else:
+            values[cls.label] = float(cls().value(confusion))
     if output_dict:
         report = {
             name: {"recall": float(r), "coverage x K": float(c), "support": float(s)}

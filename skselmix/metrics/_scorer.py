@@ -6,17 +6,14 @@ import warnings
 import numpy as np
 from sklearn.metrics import make_scorer
 
+from .._objectives import BUILTIN_OBJECTIVES
 from . import _classification as _metrics
 
+#: Every built-in objective's metric function, and min coverage (a constraint's measure,
+#: not an objective): ``<name>_score`` of ``skselmix.metrics``.
 _SCORE_FUNCS = {
-    "mean_recall": _metrics.mean_recall_score,
-    "min_recall": _metrics.min_recall_score,
-    "gmean": _metrics.gmean_score,
-    "hmean": _metrics.hmean_score,
-    "min_coverage": _metrics.min_coverage_score,
-    "min_head_tail_recall": _metrics.min_head_tail_recall_score,
-    "mean_recall_min_coverage": _metrics.mean_recall_min_coverage_score,
-    "hmean_min_coverage": _metrics.hmean_min_coverage_score,
+    name: getattr(_metrics, f"{name}_score")
+    for name in [cls.name for cls in BUILTIN_OBJECTIVES] + ["min_coverage"]
 }
 
 
