@@ -23,7 +23,7 @@ from ._objectives import (
     get_objective_names,
 )
 
-__version__ = "0.5.0"
+__version__ = "0.6.0"
 
 __all__ = [
     "SelMixClassifier",

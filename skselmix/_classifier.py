@@ -67,9 +67,8 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         Initial SGD step size, decayed by a cosine schedule over ``max_iter``.
         Features are centred and divided by the root-mean-square norm of the
         centred rows before training (see Notes), so this value transfers
-        across feature scales.
-        On long-tailed digits, 0.1 overshoots (the validation objective
-        collapses before recovering) and 0.03 oscillates.
+        across feature scales. Too large a rate makes the validation objective
+        collapse before it recovers (see :ref:`the user guide <fine_tuning>`).
     weight_decay : float or "auto", default="auto"
         L2 penalty ``weight_decay / 2 * ||W||^2`` on the weights, in the warm
         start and in the SGD steps. It is measured on the mapped features of
@@ -79,10 +78,9 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         penalised differently, as in ``LogisticRegression``.
         ``"auto"`` uses ``0.1 / n_train``, ``n_train`` being the number of
         labelled rows a head trains on (all labelled rows with ``cv``): a
-        linear probe's penalty should shrink as the data grow. The paper's fixed 5e-4 under-fitted the warm start on both
-        real datasets of the quality benchmark (Fashion-MNIST-LT test min
-        recall of the logit-adjusted head 0.53 -> 0.71 on a tuning seed);
-        ``weight_decay_`` holds the value used.
+        linear probe's penalty should shrink as the data grow (the paper's
+        fixed 5e-4 under-fitted the warm start; see :ref:`the user guide
+        <fine_tuning>`). ``weight_decay_`` holds the value used.
     average_decay : float, default=0.0
         Iterate averaging: when positive, an exponential moving average of the
         head (``avg <- d * avg + (1 - d) * head`` after every SGD step) is the
@@ -96,7 +94,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         Where the feedback comes from. ``"auto"``: the user's ``X_val`` when
         :meth:`fit` gets one, else 5-fold cross-fitting (below). ``None``: a
         hold-out (``X_val``, else a stratified ``validation_fraction`` of the
-        rows, as before version 0.2). An int ``F >= 2`` (a
+        rows). An int ``F >= 2`` (a
         stratified ``F``-fold split, shuffled with ``random_state``), a
         scikit-learn splitter or an iterable of ``(train, test)`` index pairs
         trains ``F`` heads in lockstep, head ``f`` on every labelled row outside
@@ -115,14 +113,15 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         start is fitted from zeros, not from a warm start on all rows, which
         would have seen the fold. One gain matrix serves every head: it is
         computed at the mean head, from the pooled confusion matrix and the
-        prototypes of all labelled rows (one matrix per head, at each head's
-        logits, gave the same test min recall on Fashion-MNIST-LT, +0.0003 on
-        average over four splits, at ``F`` times the gain cost). Costs about
-        ``F`` warm starts.
+        prototypes of all labelled rows (one matrix per head tied with it, at
+        ``F`` times the gain cost). Costs about ``F`` warm starts.
         Passing ``X_val`` with an explicit ``cv`` is an error. Cross-fitting
-        is the default because it won where tail classes are small: over ten
-        paired splits of Fashion-MNIST-LT, ``cv=5`` raised test min recall over
-        the 20 % hold-out on nine (+0.023 on average; benchmarks/results/paired.md).
+        is the default because it won where tail classes are small (see
+        :ref:`the user guide <feedback>`).
+
+        .. versionchanged:: 0.2
+           ``"auto"`` became the default (5-fold cross-fitting without
+           ``X_val``); before, the default was the hold-out of ``cv=None``.
     n_iter_no_change : int or None, default=10
         Stop after this many *refreshes* without an improvement of the best
         validation objective by more than ``tol``; ``None`` runs ``max_iter``.
@@ -138,10 +137,9 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         start), class-balanced cross-entropy (weights ``1 / pi``), plain ERM,
         or ``"auto"``: fit the logit-adjusted and the balanced heads and start
         from the one with the better validation objective (``init_`` says
-        which), at twice the warm-start cost. With ``weight_decay="auto"``,
-        ``"auto"`` picked the logit-adjusted head on every tuning run of the
-        quality benchmark (2 datasets x 2 seeds x 3 objectives); under the
-        old, too strong penalty the balanced head had been better.
+        which), at twice the warm-start cost; it picked the logit-adjusted head
+        on every tuning run of the quality benchmark (:ref:`user guide
+        <fine_tuning>`).
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes in the warm start's loss, as in
         ``LogisticRegression``: ``{label: weight}`` (missing classes weigh 1),
@@ -267,6 +265,12 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         ``calibrate``; 1.0 when it is False).
     init_ : str
         The warm start used: ``"coef_init"``, ``"warm_start"`` or an ``init`` value.
+    n_iter_warm_start_ : int
+        L-BFGS iterations of the warm start: the most of any of its runs (the
+        fold heads, each ``init`` of ``"auto"``, the refit on every row when
+        step 0 is selected); 0 when the fit started from ``coef_init`` or the
+        previous head. A run that stops at its cap of 100 iterations raises a
+        ``ConvergenceWarning``, as ``LogisticRegression`` does.
     weight_decay_ : float
         The L2 strength used (``weight_decay``, or its ``"auto"`` value).
     n_unlabeled_ : int
@@ -556,6 +560,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         self.init_ = result.init
         self.weight_decay_ = result.weight_decay
         self.temperature_ = result.temperature
+        self.n_iter_warm_start_ = feedback.fit_heads.n_iter
 
     def _previous_head(self):
         if not hasattr(self, "coef_"):

@@ -1,8 +1,85 @@
-"""Choosing the torch device a fit runs on."""
+"""The torch device a fit runs on, and the one home of what depends on its kind.
+
+Every constant tuned for a kind of device, and every branch on the device's kind,
+reads a :class:`DeviceProfile` from :func:`profile_for`: a GPU-only speed path is a
+field here and one use where it applies. Why each value was chosen, with the
+measurements, is in ``benchmarks/perf_notes.md`` ("Device profile").
+"""
+
+from dataclasses import dataclass
 
 import torch
 
 DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class DeviceProfile:
+    """Sizes and switches of the fit's hot paths on one kind of device.
+
+    Attributes
+    ----------
+    limit_threads : bool
+        Run small problems on one intra-op (and BLAS) thread: OpenMP barriers
+        between tiny operations cost more than a second core gains.
+    small_step_work : int
+        Multiply-adds of one SGD step's largest product (heads x batch x D x K)
+        below which the step runs on one thread.
+    small_fit_work : int
+        Multiply-adds of one pass over the training rows (rows x D x K) below
+        which the whole fit runs on one thread, and below which the fold heads'
+        warm start evaluates every head on every row (fewest operations).
+    step_chunk_elements : int
+        Float32 elements of mixed features and targets drawn at once for a run
+        of SGD steps (sized to stay in cache).
+    written_out_softmax_below : int
+        Class counts below which the softmax is three vectorised passes instead
+        of torch's kernel (0: always torch's).
+    map_in_place : bool
+        Map float32 features into the output tensor directly (no device copy).
+    activation_block : int
+        Elements of one (rows x K) block of activations in the warm start and
+        the feedback's predictions: bounds peak memory.
+    joint_history_bytes, joint_history_fraction : int, float
+        Fold heads share one L-BFGS run while its history stays within this many
+        bytes or this fraction of the float32 features.
+    """
+
+    limit_threads: bool
+    small_step_work: int
+    small_fit_work: int
+    step_chunk_elements: int
+    written_out_softmax_below: int
+    map_in_place: bool
+    activation_block: int = 2**21
+    joint_history_bytes: int = 64 << 20
+    joint_history_fraction: float = 0.25
+
+
+CPU = DeviceProfile(
+    limit_threads=True,
+    small_step_work=1 << 22,
+    small_fit_work=1 << 27,
+    step_chunk_elements=1 << 18,
+    written_out_softmax_below=16,  # one AVX-512 register of float32
+    map_in_place=True,
+)
+# No GPU measurement has tuned these yet: the chunk and work sizes are the CPU's (the
+# fold-head threshold changes operation counts, not threads), and the CPU-only paths are off.
+CUDA = DeviceProfile(
+    limit_threads=False,
+    small_step_work=CPU.small_step_work,
+    small_fit_work=CPU.small_fit_work,
+    step_chunk_elements=CPU.step_chunk_elements,
+    written_out_softmax_below=0,
+    map_in_place=False,
+)
+
+
+def profile_for(device):
+    """The :class:`DeviceProfile` of a :class:`torch.device` (the CPU's or CUDA's)."""
+    kind = device.type if isinstance(device, torch.device) else torch.device(device).type
+    return CPU if kind == "cpu" else CUDA
 
 
 def resolve_device(device):

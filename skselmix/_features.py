@@ -12,9 +12,10 @@ import warnings
 import numpy as np
 import torch
 
-# Elements per block: 2**20 float64 values is an 8 MiB temporary whatever the width of X
-# (blocks of 2**26 elements made fit's peak memory 3.9x the input at N=100k, D=512; blocks
-# of 2**22 left the feature map alone at 0.58x, 2**20 at 0.14x, at the same speed).
+from ._device import profile_for
+
+# Elements per block: 2**20 float64 values is an 8 MiB temporary whatever the width of X;
+# larger blocks raised fit's peak memory at no gain in speed (benchmarks/perf_notes.md).
 _BLOCK_ELEMENTS = 1 << 20
 
 
@@ -132,7 +133,7 @@ def scaled_float32_tensor(X, fmap, device, rows=None):
     out = torch.empty((n_rows, d), dtype=torch.float32, device=device)
     # float32 input is mapped in float32 (within an ulp of the float64 map), by torch's
     # multi-threaded kernels in two passes: numpy's float64 round trip (copy, subtract,
-    # divide, cast) took 0.32 s of a 4.2 s hold-out fit at N=100k, D=512.
+    # divide, cast) cost a noticeable share of large fits (benchmarks/perf_notes.md).
     dtype = torch.float32 if X.dtype == np.float32 else torch.float64
     offset, scale = torch.as_tensor(fmap.offset, dtype=dtype), torch.as_tensor(fmap.scale, dtype=dtype)
     for start, stop in row_blocks(n_rows, d):
@@ -141,7 +142,7 @@ def scaled_float32_tensor(X, fmap, device, rows=None):
         if not source.flags.writeable:  # torch wraps no read-only array (a memory map): copy the block
             source = source.copy()
         block = torch.as_tensor(source, dtype=dtype)
-        if dtype == torch.float32 and device.type == "cpu":
+        if dtype == torch.float32 and profile_for(device).map_in_place:
             torch.sub(block, offset, out=out[start:stop]).div_(scale)
         else:
             out[start:stop] = ((block - offset) / scale).to(device=device, dtype=torch.float32)

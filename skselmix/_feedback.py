@@ -24,7 +24,7 @@ from ._sampler import head_pools
 from ._features import row_blocks
 from ._head_fitter import HeadFitter
 from ._records import RefitRecipe
-from ._warm_start import ACTIVATION_BLOCK
+from ._device import profile_for
 
 
 def class_means(x, y, n_classes, weights=None):
@@ -34,7 +34,7 @@ def class_means(x, y, n_classes, weights=None):
         sums.index_add_(0, y, x)
     else:  # weighted rows a block at a time, not a weighted copy of x
         w = weights.to(x.dtype).unsqueeze(1)
-        for start, stop in row_blocks(x.shape[0], x.shape[1], ACTIVATION_BLOCK):
+        for start, stop in row_blocks(x.shape[0], x.shape[1], profile_for(x.device).activation_block):
             sums.index_add_(0, y[start:stop], x[start:stop] * w[start:stop])
     counts = torch.bincount(y, weights=None if weights is None else weights.to(torch.float64), minlength=n_classes).to(x.dtype)
     return sums / torch.where(counts > 0, counts, 1.0).unsqueeze(1), counts > 0
@@ -67,10 +67,10 @@ def predict_classes(x, coef, intercept):
 
 
 def predict_rows(x, rows, coef, intercept):
-    """``predict_classes(x[rows], ...)``, gathering at most ``ACTIVATION_BLOCK`` features
+    """``predict_classes(x[rows], ...)``, gathering at most the device profile's ``activation_block`` features
     (and logits) at a time instead of a copy of all the rows."""
     pred = torch.empty(rows.shape[0], dtype=torch.long, device=x.device)
-    for start, stop in row_blocks(rows.shape[0], max(coef.shape[0], x.shape[1]), ACTIVATION_BLOCK):
+    for start, stop in row_blocks(rows.shape[0], max(coef.shape[0], x.shape[1]), profile_for(x.device).activation_block):
         pred[start:stop] = predict_classes(x.index_select(0, rows[start:stop]), coef, intercept)
     return pred
 

@@ -9,8 +9,11 @@ candidate whose rows or folds differ misses the cache, so a fold head is only
 ever reused for the very rows it was fitted on.
 """
 
+import warnings
+
 import numpy as np
 import torch
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_memory
 
 from ._warm_start import feature_preconditioner, fit_linear_heads
@@ -30,8 +33,8 @@ def _fit_heads_on_numpy(X, y, n_classes, device, options):
         options[name] = tensor(options.get(name))
     if options.get("init") is not None:
         options["init"] = tuple(tensor(part) for part in options["init"])
-    coef, intercept = fit_linear_heads(tensor(X), tensor(y), n_classes, **options)
-    return coef.cpu().numpy(), intercept.cpu().numpy()
+    heads = fit_linear_heads(tensor(X), tensor(y), n_classes, **options)
+    return heads.coef.cpu().numpy(), heads.intercept.cpu().numpy(), heads.n_iter, heads.at_cap
 
 
 class HeadFitter:
@@ -43,11 +46,17 @@ class HeadFitter:
     step-0 refit on all rows). With ``memory`` (a path or a ``joblib.Memory``,
     as ``Pipeline`` takes), each call goes through the cache, which computes the
     same preconditioner inside on a miss, so a cached head equals an uncached one.
+
+    Returns ``(coef, intercept)`` and keeps what the solver said: ``n_iter`` is
+    the most L-BFGS iterations of any call so far (what ``n_iter_warm_start_``
+    reports), and a call that stops at its iteration cap raises a
+    ``ConvergenceWarning`` (from the cache too: the cached heads are the same).
     """
 
     def __init__(self, memory=None):
         self.memory = check_memory(memory)
         self._preconditioner = "auto"
+        self.n_iter = 0
 
     @property
     def caches(self):
@@ -57,7 +66,8 @@ class HeadFitter:
         if not self.caches:
             if isinstance(self._preconditioner, str):
                 self._preconditioner = feature_preconditioner(X, options.get("sample_weight"))
-            return fit_linear_heads(X, y, n_classes, preconditioner=self._preconditioner, **options)
+            return self._report(*fit_linear_heads(X, y, n_classes, preconditioner=self._preconditioner, **options),
+                                options)
 
         def to_numpy(value):
             return value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else value
@@ -65,7 +75,21 @@ class HeadFitter:
         numpy_options = {name: to_numpy(value) for name, value in options.items()}
         if numpy_options.get("init") is not None:
             numpy_options["init"] = tuple(to_numpy(part) for part in numpy_options["init"])
-        coef, intercept = self.memory.cache(_fit_heads_on_numpy)(
+        coef, intercept, n_iter, at_cap = self.memory.cache(_fit_heads_on_numpy)(
             to_numpy(X), to_numpy(y), int(n_classes), str(X.device), numpy_options
         )
-        return torch.as_tensor(np.asarray(coef), device=X.device), torch.as_tensor(np.asarray(intercept), device=X.device)
+        coef = torch.as_tensor(np.asarray(coef), device=X.device)
+        return self._report(coef, torch.as_tensor(np.asarray(intercept), device=X.device), n_iter, at_cap, options)
+
+    def _report(self, coef, intercept, n_iter, at_cap, options):
+        self.n_iter = max(self.n_iter, int(n_iter))
+        if at_cap:
+            cap = options.get("max_iter", fit_linear_heads.__kwdefaults__["max_iter"])
+            warnings.warn(
+                f"The {options['kind']} warm start stopped at its L-BFGS iteration cap ({cap}) before its gradient "
+                f"tolerance: the heads are close to, not at, the optimum of their loss. SelMix fine-tunes from them "
+                f"all the same; features on very different scales (try StandardScaler) or a tiny weight_decay slow it.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        return coef, intercept

@@ -91,7 +91,7 @@ class ClassIndex:
 
     def draw(self, classes, generator):
         """One row index of each requested class (classes must be non-empty)."""
-        # index_select, not advanced indexing: 3 against 11 us for 3,520 draws.
+        # index_select, not advanced indexing: several times faster (benchmarks/perf_notes.md).
         u = torch.rand(classes.shape[0], generator=generator, device=classes.device, dtype=torch.float64)
         counts = self.counts.index_select(0, classes)
         starts = self.starts.index_select(0, classes)
@@ -149,10 +149,9 @@ class PairDistribution:
     (``torch.multinomial``). Above it, the cumulative distribution is computed
     once per refresh and each step inverts it with ``searchsorted``:
     ``torch.multinomial`` re-reads and copies all ``K^2`` probabilities of every
-    head at every step, 8.3 ms a step at K = 1000 with 5 heads (about 8 s of a
-    1000-step fit) against 0.13 ms. Below the threshold multinomial is the
-    faster (18 against 27 us at K = 10), and those fits keep their random
-    stream.
+    head at every step, which dominates a step at large ``K``. Below the threshold
+    multinomial is the faster, and those fits keep their random stream
+    (measurements: benchmarks/perf_notes.md).
 
     Parameters
     ----------

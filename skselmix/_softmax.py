@@ -1,23 +1,23 @@
 """Softmax over the class axis, written out where torch's kernel is slow.
 
 torch's CPU softmax and log-softmax over a last axis shorter than one vector
-register (16 float32 lanes with AVX-512) run a scalar loop. On a 2-core AMD EPYC
-with AVX-512, one thread, torch 2.13: on 20,000 rows of
-K = 10 logits ``torch.softmax`` took 3.5 ms against 0.6 ms for the same maths as
-three vectorised passes (max, exp, sum), and on an SGD step's 5 x 64 x 10 logits
-58 us against 17 us. From K = 16 on torch's fused kernel is the faster (0.4 against
-1.0 ms at K = 16, 1.2 against 2.4 ms at K = 1000), so it is used there.
+register run a scalar loop; three vectorised passes (max, exp, sum) are then
+several times faster. The class count below which they are used is the device
+profile's ``written_out_softmax_below`` (measurements: benchmarks/perf_notes.md).
 """
 
 import torch
 
-#: Class counts below which the softmax is written out (one AVX-512 register of float32).
-WRITTEN_OUT_BELOW = 16
+from ._device import profile_for
+
+
+def _written_out(logits):
+    return logits.shape[-1] < profile_for(logits.device).written_out_softmax_below
 
 
 def softmax_(logits):
     """Softmax over the last axis; overwrites ``logits`` (a temporary) when written out."""
-    if logits.shape[-1] >= WRITTEN_OUT_BELOW or logits.device.type != "cpu":
+    if not _written_out(logits):
         return torch.softmax(logits, dim=-1)
     logits -= logits.amax(dim=-1, keepdim=True)
     logits.exp_()
@@ -32,7 +32,7 @@ def picked_log_proba_and_proba_(logits, index):
     ``(log_proba.gather(-1, index).squeeze(-1), proba)``. ``logits`` is a
     temporary: it is overwritten (or freed) to hold the probabilities.
     """
-    if logits.shape[-1] >= WRITTEN_OUT_BELOW or logits.device.type != "cpu":
+    if not _written_out(logits):
         log_proba = torch.log_softmax(logits, dim=-1)
         del logits
         picked = log_proba.gather(-1, index).squeeze(-1)

@@ -33,19 +33,14 @@ from ._sampler import (
     sampling_distribution,
 )
 from ._softmax import softmax_
-from ._threads import SMALL_FIT_WORK, SMALL_STEP_WORK, one_thread_below
+from ._device import profile_for
+from ._threads import one_thread_below
 
 # weight_decay="auto" is AUTO_WEIGHT_DECAY / n_train on unit-RMS-norm features. A penalty
 # that shrinks like 1/n is what a linear probe needs; the constant was chosen on the
 # tuning seeds of the quality benchmark (benchmarks/quality_notes.md): 5e-4 (the
 # paper's SGD weight decay, used as the probe's penalty) under-fitted both real datasets.
 AUTO_WEIGHT_DECAY = 0.1
-
-# Elements (float32) of the mixed features and one-hot targets drawn at once for a run of
-# SGD steps: 1 MiB, which stays in cache; e.g. 11 steps of 5 heads x 64 rows x (64 + 10),
-# or 1 step at D = 512. On the quickstart split (one core busy elsewhere) a default fit took
-# 0.25 s drawing every step, 0.21 s with 2**16, 0.17 s with 2**18 and 0.21 s with 2**20.
-STEP_CHUNK_ELEMENTS = 1 << 18
 
 
 def resolve_weight_decay(weight_decay, n_train):
@@ -120,7 +115,7 @@ class SelMixRun:
     def _threads(self, feedback):
         """One thread for the whole fit when a pass over the rows is small."""
         work = feedback.x_train.shape[0] * feedback.x_train.shape[1] * self.k
-        return one_thread_below(work, SMALL_FIT_WORK, self.device, blas=True)
+        return one_thread_below(work, profile_for(self.device).small_fit_work, self.device, blas=True)
 
     def start(self, feedback, init_head):
         """The :class:`WarmStart` of the stack of heads (see ``_feedback``).
@@ -334,8 +329,7 @@ class SelMixRun:
         i = i.reshape(n_heads, chunk, batch).transpose(0, 1).reshape(-1)  # step-major
         j = j.reshape(n_heads, chunk, batch).transpose(0, 1).reshape(-1)
         head_ids = torch.arange(n_heads, device=device).repeat_interleave(batch).repeat(chunk)
-        # index_select gathers rows 6x faster than x_all[index] (23 against 148 us for
-        # 3,520 rows of 64).
+        # index_select gathers rows several times faster than x_all[index] (benchmarks/perf_notes.md).
         x1 = x_all.index_select(0, pools.draw(head_ids * k + i, self.generator))
         mixed = mix_features(x1, self._partners(head_ids, j, request.sources), p.lambda_min, self.generator, p.mixup)
         eye = torch.eye(k, dtype=request.heads[0].dtype, device=device)
@@ -375,9 +369,9 @@ class SelMixRun:
             request.pairs = PairDistribution(request.probs)
         step = first.step
         per_step = sizes[0] * batch * (first.sources.features.shape[1] + k)  # one run's, so its draws are its own
-        for chunk in step_chunks(first.n_steps, per_step, STEP_CHUNK_ELEMENTS):
+        for chunk in step_chunks(first.n_steps, per_step, profile_for(self.device).step_chunk_elements):
             # The batches of `chunk` steps are drawn and mixed at once: a step is then a
-            # handful of tensor operations (0.3 ms a step at 5 x 64 x 64 drawing per step).
+            # handful of tensor operations.
             drawn = [request.run._draw_chunk(request, chunk) for request in requests]
             mixed = drawn[0][0] if len(drawn) == 1 else torch.cat([m for m, _ in drawn], dim=1)
             targets = drawn[0][1] if len(drawn) == 1 else torch.cat([t for _, t in drawn], dim=1)
@@ -440,7 +434,8 @@ def loop_together(runs, feedback, warm, unlabeled=None):
             for members in groups.values():
                 requests = [pending[index] for index in members]
                 run = requests[0].run
-                with one_thread_below(requests[0].heads[0].numel() * run.settings.batch_size, SMALL_STEP_WORK, run.device):
+                work = requests[0].heads[0].numel() * run.settings.batch_size
+                with one_thread_below(work, profile_for(run.device).small_step_work, run.device):
                     stepped = run._sgd_steps(requests)
                 for index, state in zip(members, stepped):
                     try:

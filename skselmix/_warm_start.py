@@ -5,23 +5,18 @@ SelMix is a fine-tuning method; it starts from an ERM or a logit-adjusted head
 deterministic (no sampling) and needs no learning rate.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 import torch
 from scipy.optimize import minimize
 
 from ._features import row_blocks
 from ._softmax import picked_log_proba_and_proba_
-from ._threads import SMALL_FIT_WORK
+from ._device import profile_for
 
 WARM_STARTS = ("logit_adjusted", "balanced", "cross_entropy")
 LBFGS_MEMORY = 10  # scipy's L-BFGS-B default number of correction pairs (maxcor)
-# Fold heads are fitted in one joint L-BFGS run while its history stays within 64 MiB or a
-# quarter of the float32 features. The joint run's products are wider (4 heads x K columns):
-# at D=512, K=100 (5 heads: 41 MB of history) the cv=5 fit took 12 to 14 s against 18 s one
-# head at a time at N=100k (peak memory 1.7x the input), 6.7 s against 9 s at N=10k.
-JOINT_HISTORY_BYTES = 64 << 20
-JOINT_HISTORY_FRACTION = 0.25
-ACTIVATION_BLOCK = 2**21  # elements of one (rows x K) activation block: 8 MB in float32
 # Widest features that L-BFGS is preconditioned for (a D x D matrix, and K x D x D work an
 # evaluation); wider features keep the scalar preconditioner.
 PRECONDITION_MAX_FEATURES = 4096
@@ -44,9 +39,9 @@ class Preconditioner:
     spans orders of magnitude. With ``forward = L^{-1}``, ``L L^T = (S + tr(S)/D I) / 2``
     (``S`` shrunk halfway to its isotropic part, so near-empty directions are not
     blown up), L-BFGS works on features that are nearly white. The optimum is
-    the same; the path to it is shorter: on 11k embedding-like rows, D = 1280,
-    K = 108, five fold heads took 142 passes over the rows instead of stopping
-    at the 100-iteration cap (420 passes), and reached a lower loss.
+    the same; the path to it is shorter: on embedding-like rows the fold heads
+    converged in about a third of the passes over the rows instead of stopping at
+    the iteration cap (benchmarks/perf_notes.md).
 
     ``S`` is label-free (computed from the features alone), like the feature map;
     it decides how fast the heads converge, not what they learn from labels.
@@ -67,7 +62,7 @@ def feature_preconditioner(X, sample_weight=None):
     else:
         second_moment = torch.zeros((d, d), dtype=torch.float64, device=X.device)
         w = sample_weight.to(device=X.device, dtype=X.dtype).unsqueeze(1)
-        for start, stop in row_blocks(n, d, ACTIVATION_BLOCK):
+        for start, stop in row_blocks(n, d, profile_for(X.device).activation_block):
             second_moment += ((X[start:stop] * w[start:stop]).T @ X[start:stop]).double()
         second_moment /= float(sample_weight.double().sum())
     trace = float(torch.trace(second_moment))
@@ -79,6 +74,20 @@ def feature_preconditioner(X, sample_weight=None):
     return Preconditioner(forward.to(X.dtype), cholesky.to(X.dtype))
 
 
+class FittedHeads(NamedTuple):
+    """What :func:`fit_linear_heads` returns: the heads and what the solver said.
+
+    ``coef`` (H, K, d) and ``intercept`` (H, K); ``n_iter``: L-BFGS iterations (the
+    most of any run when heads are fitted one at a time); ``at_cap``: whether a run
+    stopped at its iteration cap instead of converging.
+    """
+
+    coef: torch.Tensor
+    intercept: torch.Tensor
+    n_iter: int
+    at_cap: bool
+
+
 def fit_linear_head(X, y, n_classes, *, kind, l2, init=None, **options):
     """Fit one head ``logits = X W^T + b`` by L-BFGS: :func:`fit_linear_heads` with one head.
 
@@ -87,7 +96,7 @@ def fit_linear_head(X, y, n_classes, *, kind, l2, init=None, **options):
     """
     if init is not None:
         init = (init[0].unsqueeze(0), init[1].unsqueeze(0))
-    coef, intercept = fit_linear_heads(X, y, n_classes, kind=kind, l2=l2, init=init, **options)
+    coef, intercept = fit_linear_heads(X, y, n_classes, kind=kind, l2=l2, init=init, **options)[:2]
     return coef[0], intercept[0]
 
 
@@ -101,13 +110,12 @@ def fit_linear_heads(
     trained on the rows outside fold ``h``. The fold heads are fitted in one
     L-BFGS run on the sum of their losses: they share no parameter, so the
     sum's minimum is every head's own minimum. While a pass over the rows is
-    small (rows x D x K below ``SMALL_FIT_WORK``) every head is evaluated on
+    small (rows x D x K below the device profile's ``small_fit_work``) every head is evaluated on
     every row, paying the per-evaluation overhead of torch and scipy once
-    instead of once per head (the quickstart's 5 fold heads: 105 evaluations in
-    one run against 5 x 55 one at a time, 2x faster); above it each fold's
+    instead of once per head; above it each fold's
     gathered rows evaluate the heads that train on them, in wider products.
     When the joint run's L-BFGS history would be large (above
-    ``JOINT_HISTORY_BYTES`` and ``JOINT_HISTORY_FRACTION`` of ``X``) the
+    ``joint_history_bytes`` and ``joint_history_fraction`` of ``X``) the
     heads are fitted one at a time on their own rows.
 
     Parameters
@@ -132,9 +140,8 @@ def fit_linear_heads(
         In practice the gradient tolerance ends the fit first.
     tol : float
         Gradient tolerance of L-BFGS (largest absolute gradient entry, in the
-        unit-RMS coordinates below), 1e-4 like sklearn's LogisticRegression.
-        At 1e-6 the warm start took 35 to 38 loss evaluations at N=100k,
-        D=512, K=100 and most of fit's time.
+        unit-RMS coordinates below), 1e-4 like sklearn's LogisticRegression;
+        a tighter tolerance made the warm start most of a large fit's time.
     class_weight : torch.Tensor of shape (K,), default=None
         Per-class loss weights (each head's loss is the weighted mean over its
         rows); ``None`` weighs all samples equally.
@@ -151,8 +158,9 @@ def fit_linear_heads(
 
     Returns
     -------
-    coef : torch.Tensor of shape (H, K, d)
-    intercept : torch.Tensor of shape (H, K)
+    heads : FittedHeads
+        ``coef`` (H, K, d), ``intercept`` (H, K), the L-BFGS iteration count and
+        whether the iteration cap stopped it.
     """
     if kind not in WARM_STARTS:
         raise ValueError(f"Unknown init {kind!r}. Valid values: {', '.join(WARM_STARTS)}.")
@@ -182,7 +190,8 @@ def fit_linear_heads(
     if isinstance(preconditioner, str) and preconditioner == "auto":
         preconditioner = feature_preconditioner(X, sample_weight)
     options = {"l2": l2, "scale": scale, "max_iter": max_iter, "tol": tol, "preconditioner": preconditioner}
-    if fold is None or n * d * k < SMALL_FIT_WORK:
+    profile = profile_for(device)
+    if fold is None or n * d * k < profile.small_fit_work:
         # Every head on every row in one run (a fold's own head weighs its rows by zero): the
         # fewest tensor operations an evaluation.
         return _fit_run(X, [_Rows(None, None, y, weights, offset, n_heads * k)], n_heads, k, init, **options)
@@ -193,21 +202,20 @@ def fit_linear_heads(
         return _Rows(rows, run_heads, y.index_select(0, rows), weights.index_select(0, rows).index_select(1, columns),
                      None if offset is None else offset.index_select(0, columns), max(columns.shape[0] * k, d))
 
-    if history <= max(JOINT_HISTORY_BYTES, JOINT_HISTORY_FRACTION * X.element_size() * n * d):
+    if history <= max(profile.joint_history_bytes, profile.joint_history_fraction * X.element_size() * n * d):
         # One run; each fold's rows, gathered, evaluate the heads that train on them.
         trained = [torch.nonzero(heads != f).squeeze(1) for f in range(n_heads)]
         groups = [gathered(torch.nonzero(fold == f).squeeze(1), trained[f], trained[f]) for f in range(n_heads)]
         return _fit_run(X, groups, n_heads, k, init, **options)
-    # One run per head on its own rows when the heads' joint L-BFGS history would be large:
-    # at N=100k, K=1000 it is 2x the input, and the joint run also needed more evaluations
-    # (26 against 21 for one head): the default fit took 157 s, against 134 s one head at a
-    # time (143 s in version 0.3, same session).
+    # One run per head on its own rows when the heads' joint L-BFGS history would be large
+    # (it can exceed the input, and the joint run then needed more evaluations).
     fitted = []
     for h in range(n_heads):
         group = gathered(torch.nonzero(fold != h).squeeze(1), heads[h : h + 1], None)
         fitted.append(_fit_run(X, [group], 1, k, None if init is None else (init[0][h : h + 1], init[1][h : h + 1]),
                               **options))
-    return torch.cat([c for c, _ in fitted]), torch.cat([b for _, b in fitted])
+    return FittedHeads(torch.cat([run.coef for run in fitted]), torch.cat([run.intercept for run in fitted]),
+                       max(run.n_iter for run in fitted), any(run.at_cap for run in fitted))
 
 
 class _Rows:
@@ -217,11 +225,9 @@ class _Rows:
 
     def __init__(self, rows, heads, y, weights, offset, width):
         self.rows, self.heads, self.y, self.weights, self.offset = rows, heads, y, weights, offset
-        # Bound the (rows x heads x K) activations, and with gathered rows the copied features:
-        # at N=100k, K=1000 whole-batch activations were 2.4x the input (peak memory 4.9x).
-        # With 2**21-element blocks the default 5-fold fit at N=100k, D=512, K=100 peaked at
-        # 1.41x to 1.49x the input (2**23: 1.84x to 2.04x), in the same time.
-        self.blocks = list(row_blocks(y.shape[0], width, ACTIVATION_BLOCK))
+        # Bound the (rows x heads x K) activations, and with gathered rows the copied features
+        # (whole-batch activations can be several times the input).
+        self.blocks = list(row_blocks(y.shape[0], width, profile_for(y.device).activation_block))
 
 
 def _fit_run(X, groups, n_heads, k, init, *, l2, scale, max_iter, tol, preconditioner=None):
@@ -232,8 +238,7 @@ def _fit_run(X, groups, n_heads, k, init, *, l2, scale, max_iter, tol, precondit
     # nearly white (see Preconditioner). Without a preconditioner, forward = sqrt(d): the
     # coordinates the weights would have if every feature had unit RMS, so that L-BFGS's
     # first step (unit length) is on the scale of the solution instead of sqrt(d) times too
-    # short. On unit-RMS-norm rows (what SelMix feeds in), N=100k, D=512, K=100, that scalar
-    # took the logit-adjusted head from 38 loss evaluations to 20-23.
+    # short; it about halved the loss evaluations on unit-RMS-norm rows (what SelMix feeds in).
     root_d = float(d) ** 0.5
     size = n_heads * k * d
 
@@ -249,12 +254,12 @@ def _fit_run(X, groups, n_heads, k, init, *, l2, scale, max_iter, tol, precondit
         init_coef = init[0].detach().to(dtype).reshape(n_heads * k, d)
         theta = init_coef / root_d if preconditioner is None else init_coef @ preconditioner.inverse
         start = np.concatenate([theta.double().cpu().numpy().ravel(), init[1].detach().double().cpu().numpy().ravel()])
-    # -1 at each row's class, for every head: scatter_add_ of it is 4x faster than index_put_.
+    # -1 at each row's class, for every head: scatter_add_ of it is faster than index_put_.
     minus_one = torch.full((1, 1, 1), -1.0, dtype=dtype, device=device)
 
     def loss_and_gradient(params):
         # Loss and gradient in closed form (no autograd): the backward of addmm would
-        # materialise a copy of X (1.1x its size) to form the weight gradient. Sums over
+        # materialise a copy of X to form the weight gradient. Sums over
         # rows are taken in float64, so scipy's line search sees a smooth loss.
         flat = torch.as_tensor(params, device=device)
         coef = to_coef(flat[:size].reshape(n_heads * k, d).to(dtype)).view(n_heads, k * d)
@@ -301,7 +306,7 @@ def _fit_run(X, groups, n_heads, k, init, *, l2, scale, max_iter, tol, precondit
         return float(loss), grad.cpu().numpy()
 
     # scipy's L-BFGS-B, as sklearn's LogisticRegression uses: torch.optim.LBFGS would import
-    # torch._dynamo on first use, 1.5 to 2 s in every fresh process (a worker of a search).
+    # torch._dynamo on first use, seconds in every fresh process (a worker of a search).
     result = minimize(
         loss_and_gradient,
         start,
@@ -311,4 +316,6 @@ def _fit_run(X, groups, n_heads, k, init, *, l2, scale, max_iter, tol, precondit
     )
     params = torch.as_tensor(result.x, device=device)
     coef = to_coef(params[:size].reshape(n_heads * k, d).to(dtype)).view(n_heads, k, d)
-    return coef, params[size:].reshape(n_heads, k).to(dtype)
+    # status 1: the iteration (or evaluation) limit stopped L-BFGS-B, as sklearn's
+    # _check_optimize_result reports for LogisticRegression.
+    return FittedHeads(coef, params[size:].reshape(n_heads, k).to(dtype), int(result.nit), result.status == 1)

@@ -15,8 +15,6 @@ from skselmix import metrics
 from skselmix.metrics import (
     balanced_confusion_matrix,
     classification_report_balanced,
-    get_scorer,
-    get_scorer_names,
     objective_scorer,
     objective_scorer_names,
     objective_scorers,
@@ -222,12 +220,11 @@ def test_objective_scorers_drop_into_a_multi_metric_search(blobs3):
     assert objective_scorers(["min_recall"], labels=[0, 1, 2])["min_recall"]._kwargs == {"labels": [0, 1, 2]}
 
 
-def test_get_scorer_is_a_deprecated_alias():
-    with pytest.warns(FutureWarning, match="objective_scorer"):
-        scorer = get_scorer("min_recall")
-    assert scorer._score_func is objective_scorer("min_recall")._score_func
-    with pytest.warns(FutureWarning, match="objective_scorer_names"):
-        assert get_scorer_names() == objective_scorer_names()
+def test_deprecated_scorer_aliases_are_gone():
+    """Deprecated in 0.3, removed in 0.6 (they shadowed sklearn.metrics.get_scorer)."""
+    import skselmix.metrics as metrics
+
+    assert not hasattr(metrics, "get_scorer") and not hasattr(metrics, "get_scorer_names")
 
 
 def test_classification_report_balanced():

@@ -1,11 +1,12 @@
 import pytest
 import torch
 
-from skselmix._softmax import WRITTEN_OUT_BELOW, picked_log_proba_and_proba_, softmax_
+from skselmix._device import CPU
+from skselmix._softmax import picked_log_proba_and_proba_, softmax_
 from skselmix._training import step_chunks
 
 
-@pytest.mark.parametrize("k", [1, 2, 10, WRITTEN_OUT_BELOW - 1, WRITTEN_OUT_BELOW, 40])
+@pytest.mark.parametrize("k", [1, 2, 10, CPU.written_out_softmax_below - 1, CPU.written_out_softmax_below, 40])
 def test_softmax_helpers_match_torch(k):
     generator = torch.Generator().manual_seed(k)
     logits = 30 * torch.randn(3, 50, k, generator=generator)  # large logits: the max must be subtracted

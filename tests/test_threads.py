@@ -34,10 +34,12 @@ def test_small_steps_use_one_thread_and_restore(blobs3, spy):
 
 
 def test_large_steps_keep_the_callers_threads(spy, monkeypatch):
-    import skselmix._training as training
+    import dataclasses
 
-    monkeypatch.setattr(training, "SMALL_STEP_WORK", 1)  # every step and fit counts as large
-    monkeypatch.setattr(training, "SMALL_FIT_WORK", 1)
+    import skselmix._device as device
+
+    # every step and fit counts as large
+    monkeypatch.setattr(device, "CPU", dataclasses.replace(device.CPU, small_step_work=1, small_fit_work=1))
     previous = torch.get_num_threads()
     torch.set_num_threads(2)
     try:

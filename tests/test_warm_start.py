@@ -58,11 +58,14 @@ def test_cross_entropy_head_matches_sklearn(problem):
 @pytest.mark.parametrize("kind", ["logit_adjusted", "balanced"])
 def test_row_blocks_give_the_same_head(problem, kind, monkeypatch):
     """Accumulating the loss over row blocks (bounded activations at large K) changes nothing."""
-    import skselmix._warm_start as warm_start
+    import dataclasses
+
+    import skselmix._device as device
 
     X, y = problem
     whole = fit_linear_head(X, y, 3, kind=kind, l2=1e-2, max_iter=50)
-    monkeypatch.setattr(warm_start, "ACTIVATION_BLOCK", 3 * 17)  # 17-row blocks, the last one partial
+    # 17-row blocks, the last one partial
+    monkeypatch.setattr(device, "CPU", dataclasses.replace(device.CPU, activation_block=3 * 17))
     blocked = fit_linear_head(X, y, 3, kind=kind, l2=1e-2, max_iter=50)
     for a, b in zip(whole, blocked):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-10)
@@ -98,13 +101,15 @@ def test_joint_heads_equal_separate_fits(mode, monkeypatch):
     each fold's gathered rows for the heads that train on them (large data), and one run
     per head on its gathered rows (large data with a large joint L-BFGS history); blocks
     of 37 gathered rows."""
-    import skselmix._warm_start as warm_start
+    import dataclasses
+
+    import skselmix._device as device
 
     if mode != "joint":
-        monkeypatch.setattr(warm_start, "SMALL_FIT_WORK", 0)
-        monkeypatch.setattr(warm_start, "ACTIVATION_BLOCK", 6 * 37)
-        monkeypatch.setattr(warm_start, "JOINT_HISTORY_FRACTION", 1e9 if mode == "joint by fold" else 0.0)
-        monkeypatch.setattr(warm_start, "JOINT_HISTORY_BYTES", 0)
+        monkeypatch.setattr(device, "CPU", dataclasses.replace(
+            device.CPU, small_fit_work=0, activation_block=6 * 37, joint_history_bytes=0,
+            joint_history_fraction=1e9 if mode == "joint by fold" else 0.0,
+        ))
     rng = np.random.RandomState(0)
     X = torch.as_tensor(rng.normal(size=(400, 6)), dtype=torch.float32)
     y = torch.as_tensor(rng.randint(0, 3, 400))
@@ -114,7 +119,7 @@ def test_joint_heads_equal_separate_fits(mode, monkeypatch):
     cw = torch.tensor([1.0, 2.0, 0.5])
     tight = {"l2": 1e-2, "max_iter": 500, "tol": 1e-8}
     for kind, kw in (("logit_adjusted", {}), ("balanced", {"sample_weight": w}), ("cross_entropy", {"class_weight": cw})):
-        coef, intercept = fit_linear_heads(X, y, 3, kind=kind, fold=fold, n_folds=4, **tight, **kw)
+        coef, intercept = fit_linear_heads(X, y, 3, kind=kind, fold=fold, n_folds=4, **tight, **kw)[:2]
         assert coef.shape == (4, 3, 6) and intercept.shape == (4, 3)
         for f in range(4):
             rows = torch.nonzero(member[:, f]).squeeze(1)
@@ -134,7 +139,7 @@ def test_a_class_missing_from_a_heads_rows_counts_as_one_row():
     # One preconditioner for both fits (a head fitted alone would take its rows' own): the
     # stopping point along the absent class's direction depends on it.
     tight = {"kind": "logit_adjusted", "l2": 1e-2, "max_iter": 500, "tol": 1e-8, "preconditioner": feature_preconditioner(X)}
-    coef, intercept = fit_linear_heads(X, y, 3, fold=fold, n_folds=3, **tight)
+    coef, intercept = fit_linear_heads(X, y, 3, fold=fold, n_folds=3, **tight)[:2]
     assert torch.isfinite(coef).all() and torch.isfinite(intercept).all()
     rows = torch.nonzero(fold != 0).squeeze(1)
     c, b = fit_linear_head(X[rows], y[rows], 3, **tight)
@@ -144,3 +149,28 @@ def test_a_class_missing_from_a_heads_rows_counts_as_one_row():
     # the predictions agree.
     torch.testing.assert_close(coef[0, :2], c[:2], rtol=2e-2, atol=1e-4)
     assert torch.equal((X @ coef[0].T + intercept[0]).argmax(1), (X @ c.T + b).argmax(1))
+
+
+def test_the_warm_start_reports_its_solver(monkeypatch):
+    """n_iter_warm_start_ counts L-BFGS iterations; a run stopped by the cap warns, as
+    LogisticRegression does, and a converged one does not."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    import skselmix._warm_start as warm_start
+    from skselmix import SelMixClassifier
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(150, 5)) + np.repeat(np.eye(3, 5) * 2, 50, axis=0)
+    y = np.repeat([0, 1, 2], 50)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        clf = SelMixClassifier(max_iter=10, device="cpu", random_state=0).fit(X, y)
+    assert 0 < clf.n_iter_warm_start_ < 100
+    monkeypatch.setitem(warm_start.fit_linear_heads.__kwdefaults__, "max_iter", 2)
+    with pytest.warns(ConvergenceWarning, match=r"logit_adjusted warm start stopped at its L-BFGS iteration cap \(2\)"):
+        capped = SelMixClassifier(max_iter=10, device="cpu", random_state=0).fit(X, y)
+    assert capped.n_iter_warm_start_ == 2
+    given = SelMixClassifier(max_iter=10, cv=None, device="cpu", random_state=0).fit(X, y, coef_init=clf.coef_)
+    assert given.n_iter_warm_start_ == 0

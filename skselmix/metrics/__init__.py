@@ -34,7 +34,7 @@ from ._classification import (
     min_recall_score,
 )
 from ._report import classification_report_balanced
-from ._scorer import get_scorer, get_scorer_names, objective_scorer, objective_scorer_names, objective_scorers
+from ._scorer import objective_scorer, objective_scorer_names, objective_scorers
 
 __all__ = [
     "balanced_confusion_matrix",
@@ -50,6 +50,4 @@ __all__ = [
     "objective_scorer",
     "objective_scorers",
     "objective_scorer_names",
-    "get_scorer",
-    "get_scorer_names",
 ]

@@ -1,7 +1,6 @@
 """Scorers for model selection (``GridSearchCV(scoring=...)``, ``cross_validate``)."""
 
 import functools
-import warnings
 
 import numpy as np
 from sklearn.metrics import make_scorer
@@ -120,50 +119,3 @@ def objective_scorers(names=None, *, unlabeled_label=None, labels=None):
     names = ["mean_recall", "min_recall", "gmean", "hmean"] if names is None else list(names)
     extra = {} if labels is None else {"labels": labels}
     return {name: objective_scorer(name, unlabeled_label=unlabeled_label, **extra) for name in names}
-
-
-def get_scorer(name, *, unlabeled_label=None, **kwargs):
-    """Deprecated alias of :func:`objective_scorer` (it shadowed ``sklearn.metrics.get_scorer``).
-
-    .. deprecated:: 0.3
-       Use :func:`objective_scorer`; ``get_scorer`` will be removed in 0.5.
-
-    Parameters
-    ----------
-    name : str
-        One of :func:`objective_scorer_names`.
-    unlabeled_label : int, str or None, default=None
-        As in :func:`objective_scorer`.
-    **kwargs
-        As in :func:`objective_scorer`.
-
-    Returns
-    -------
-    scorer : callable
-    """
-    warnings.warn(
-        "skselmix.metrics.get_scorer is deprecated since 0.3 and will be removed in 0.5; use "
-        "skselmix.metrics.objective_scorer (the old name shadowed sklearn.metrics.get_scorer).",
-        FutureWarning,
-        stacklevel=2,
-    )
-    return objective_scorer(name, unlabeled_label=unlabeled_label, **kwargs)
-
-
-def get_scorer_names():
-    """Deprecated alias of :func:`objective_scorer_names`.
-
-    .. deprecated:: 0.3
-       Use :func:`objective_scorer_names`; ``get_scorer_names`` will be removed in 0.5.
-
-    Returns
-    -------
-    names : list of str
-    """
-    warnings.warn(
-        "skselmix.metrics.get_scorer_names is deprecated since 0.3 and will be removed in 0.5; use "
-        "skselmix.metrics.objective_scorer_names.",
-        FutureWarning,
-        stacklevel=2,
-    )
-    return objective_scorer_names()
