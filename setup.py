@@ -26,7 +26,14 @@ setup(
         "distributed": ["dask[distributed]"],
         "benchmarks": ["matplotlib"],
         # The documentation site: python -m sphinx -W -n --keep-going -b html docs docs/_build/html
-        "docs": ["sphinx>=7", "numpydoc>=1.6", "sphinx-gallery>=0.15", "pydata-sphinx-theme>=0.15", "myst-parser>=2", "matplotlib"],
+        "docs": [
+            "sphinx>=7",
+            "numpydoc>=1.6",
+            "sphinx-gallery>=0.15",
+            "pydata-sphinx-theme>=0.15",
+            "myst-parser>=2",
+            "matplotlib",
+        ],
     },
     classifiers=[
         "Programming Language :: Python :: 3",

@@ -52,7 +52,9 @@ def expected_calibration_error(y_true, proba, n_bins=N_BINS):
     correct = proba.argmax(axis=1) == y_true
     bins = np.clip(np.ceil(confidence * n_bins).astype(int) - 1, 0, n_bins - 1)
     counts = np.bincount(bins, minlength=n_bins)
-    gap = np.abs(np.bincount(bins, weights=correct, minlength=n_bins) - np.bincount(bins, weights=confidence, minlength=n_bins))
+    gap = np.abs(
+        np.bincount(bins, weights=correct, minlength=n_bins) - np.bincount(bins, weights=confidence, minlength=n_bins)
+    )
     return float(gap.sum() / counts.sum())
 
 
@@ -156,8 +158,11 @@ def main(argv=None):
             for seed, split in splits():
                 for feedback in feedbacks:
                     out[feedback][str(seed)] = run_split(*split, seed, feedback)
-                    print(f"[{name}] seed {seed} {feedback}: " + ", ".join(
-                        f"{m}: ECE {r['ECE']:.3f}" for m, r in out[feedback][str(seed)].items()), flush=True)
+                    print(
+                        f"[{name}] seed {seed} {feedback}: "
+                        + ", ".join(f"{m}: ECE {r['ECE']:.3f}" for m, r in out[feedback][str(seed)].items()),
+                        flush=True,
+                    )
         store["meta"] = {
             "finished": utc_now(),
             "machine": f"CPU, torch {torch.__version__}, {torch.get_num_threads()} torch threads",

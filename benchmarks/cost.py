@@ -66,7 +66,9 @@ def embedding_like(n=11027, d=1280, k=108, latent=48, smallest=8, seed=0):
 
 def quickstart_rows():
     X, y = load_digits(return_X_y=True)
-    X_tr, y_tr, X_val, y_val, _, _ = long_tailed_split(X, y, rho=50, n_val_per_class=25, n_test_per_class=50, random_state=0)
+    X_tr, y_tr, X_val, y_val, _, _ = long_tailed_split(
+        X, y, rho=50, n_val_per_class=25, n_test_per_class=50, random_state=0
+    )
     return np.r_[X_tr, X_val], np.r_[y_tr, y_val]
 
 
@@ -108,13 +110,21 @@ def baseline_seconds(commit, X, y, repeats):
     """The default fit of ``commit`` on ``(X, y)``, in a subprocess importing that commit's package."""
     with tempfile.TemporaryDirectory() as tmp:
         tree = Path(tmp) / "tree"
-        subprocess.run(["git", "worktree", "add", "--detach", str(tree), commit], cwd=ROOT, check=True, capture_output=True)
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", str(tree), commit], cwd=ROOT, check=True, capture_output=True
+        )
         try:
             np.savez(Path(tmp) / "rows.npz", X=X, y=y)
-            out = subprocess.run([sys.executable, "-c", BASELINE_SCRIPT, str(tree), str(Path(tmp) / "rows.npz"), str(repeats)],
-                                 capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [sys.executable, "-c", BASELINE_SCRIPT, str(tree), str(Path(tmp) / "rows.npz"), str(repeats)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
         finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=True, capture_output=True)
+            subprocess.run(
+                ["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=True, capture_output=True
+            )
     return float(out.stdout.strip().splitlines()[-1])
 
 
@@ -125,12 +135,23 @@ def bench_case(name, X, y, baseline_commit=None):
     t_default, default = timed(lambda: SelMixClassifier(random_state=0).fit(X, y), repeats)
     t_cv, search = timed(lambda: SelMixClassifierCV(random_state=0).fit(X, y), repeats)
     row = {
-        "case": name, "N": int(X.shape[0]), "D": int(X.shape[1]), "K": int(np.unique(y).size), "repeats": repeats,
-        "logreg_s": t_lr, "logreg_iterations": int(np.max(lr.n_iter_)),
-        "holdout_s": t_hold, "default_s": t_default, "cv_search_s": t_cv,
-        "default_best_step": int(default.best_step_), "holdout_best_step": int(hold.best_step_),
-        "cv_search_s_": float(search.s_), "cv_search_best_step": int(search.best_step_),
-        "ratio_holdout": t_hold / t_lr, "ratio_default": t_default / t_lr, "ratio_cv_search": t_cv / t_lr,
+        "case": name,
+        "N": int(X.shape[0]),
+        "D": int(X.shape[1]),
+        "K": int(np.unique(y).size),
+        "repeats": repeats,
+        "logreg_s": t_lr,
+        "logreg_iterations": int(np.max(lr.n_iter_)),
+        "holdout_s": t_hold,
+        "default_s": t_default,
+        "cv_search_s": t_cv,
+        "default_best_step": int(default.best_step_),
+        "holdout_best_step": int(hold.best_step_),
+        "cv_search_s_": float(search.s_),
+        "cv_search_best_step": int(search.best_step_),
+        "ratio_holdout": t_hold / t_lr,
+        "ratio_default": t_default / t_lr,
+        "ratio_cv_search": t_cv / t_lr,
         "cv_search_over_default": t_cv / t_default,
     }
     if baseline_commit:
@@ -141,8 +162,19 @@ def bench_case(name, X, y, baseline_commit=None):
 
 
 def report(rows, memory, started, baseline_commit, threads):
-    cols = ["case", "logreg_s", "logreg_iterations", "holdout_s", "default_s", "cv_search_s", "ratio_default",
-            "ratio_cv_search", "cv_search_over_default", "default_best_step", "cv_search_s_"]
+    cols = [
+        "case",
+        "logreg_s",
+        "logreg_iterations",
+        "holdout_s",
+        "default_s",
+        "cv_search_s",
+        "ratio_default",
+        "ratio_cv_search",
+        "cv_search_over_default",
+        "default_best_step",
+        "cv_search_s_",
+    ]
     if baseline_commit:
         cols += ["baseline_default_s", "baseline_ratio_default"]
     lines = [
@@ -150,21 +182,31 @@ def report(rows, memory, started, baseline_commit, threads):
         "",
         f"Run started {started} on {machine_description()}, torch {torch.__version__}, {threads} torch threads, "
         "one heavy job at a time (nothing else running). Written by `python -m benchmarks.cost"
-        + (f" --baseline-commit {baseline_commit}" if baseline_commit else "") + "`. Seconds are medians over "
+        + (f" --baseline-commit {baseline_commit}" if baseline_commit else "")
+        + "`. Seconds are medians over "
         "`repeats` runs (5 for the quickstart, 1 otherwise); ratios are to `LogisticRegression(max_iter=1000)` "
         "at C=1 on the same rows, in the same process.",
         "",
         "Columns: `holdout_s` is `SelMixClassifier(cv=None)`, `default_s` the default `SelMixClassifier()` "
         "(5-fold cross-fitting), `cv_search_s` the default `SelMixClassifierCV()` (s in 0.1, 1, 10, 100, 1000, "
-        "one warm start)" + (f", `baseline_default_s` the default fit of commit {baseline_commit} on the same rows"
-                             if baseline_commit else "") + ".",
+        "one warm start)"
+        + (
+            f", `baseline_default_s` the default fit of commit {baseline_commit} on the same rows"
+            if baseline_commit
+            else ""
+        )
+        + ".",
         "",
         md_table(rows, cols),
         "",
     ]
     if memory:
-        lines += ["Peak extra anonymous memory of the default fit, fresh process, as a multiple of the input:", "",
-                  md_table(memory, ["N", "D", "K", "input", "peak_extra_over_input"]), ""]
+        lines += [
+            "Peak extra anonymous memory of the default fit, fresh process, as a multiple of the input:",
+            "",
+            md_table(memory, ["N", "D", "K", "input", "peak_extra_over_input"]),
+            "",
+        ]
     (RESULTS / "perf_cost.md").write_text("\n".join(lines))
 
 
@@ -183,9 +225,15 @@ def main(argv=None):
         rows.append(bench_case(name, X, y, args.baseline_commit))
     memory = [] if (args.quick or args.no_memory) else bench_memory([(100_000, 512, 100)])
     RESULTS.mkdir(exist_ok=True)
-    record = {"started": started, "machine": machine_description(), "torch_threads": torch.get_num_threads(),
-              "baseline_commit": args.baseline_commit, "rows": rows, "memory": memory,
-              "load_average_at_end": os.getloadavg()[0]}
+    record = {
+        "started": started,
+        "machine": machine_description(),
+        "torch_threads": torch.get_num_threads(),
+        "baseline_commit": args.baseline_commit,
+        "rows": rows,
+        "memory": memory,
+        "load_average_at_end": os.getloadavg()[0],
+    }
     if not args.quick:
         (RESULTS / "perf_cost.json").write_text(json.dumps(record, indent=1))
         report(rows, memory, started, args.baseline_commit, torch.get_num_threads())

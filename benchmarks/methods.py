@@ -15,9 +15,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
 from skselmix import SelMixClassifier, SelMixClassifierCV, get_objective
+from skselmix._calibration import fit_temperature
 from skselmix._confusion import balanced_confusion, recalls
 from skselmix._training import resolve_weight_decay
-from skselmix._calibration import fit_temperature
 from skselmix._warm_start import fit_linear_head
 
 
@@ -207,7 +207,8 @@ def plug_in(split, objective, iterations=40, base=None):
     tuned on the validation rows. ``base`` is the ERM head (fitted here when None)."""
     base = erm(split) if base is None else base
     logits = split.X_val @ base.coef.T + base.intercept
-    rule = _plug_in_rule(objective, logits, split.y_val, split.log_prior, _counts(split.y_train, split.n_classes), iterations)
+    counts = _counts(split.y_train, split.n_classes)
+    rule = _plug_in_rule(objective, logits, split.y_val, split.log_prior, counts, iterations)
     return Head(base.coef, base.intercept, rule)
 
 
@@ -215,8 +216,13 @@ def plug_in(split, objective, iterations=40, base=None):
 def labelled(split):
     """The split with its validation rows added to the training rows (every labelled row)."""
     return Split(
-        np.r_[split.X_train, split.X_val], np.r_[split.y_train, split.y_val], split.X_val, split.y_val,
-        split.X_test, split.y_test, split.n_classes,
+        np.r_[split.X_train, split.X_val],
+        np.r_[split.y_train, split.y_val],
+        split.X_val,
+        split.y_val,
+        split.X_test,
+        split.y_test,
+        split.n_classes,
     )
 
 
@@ -248,7 +254,9 @@ def plug_in_cv(split, objective, n_folds=5, seed=0, iterations=40, base=None):
     fold = folds(full.y_train, n_folds, seed)
     heads = [_torch_head(_fold_split(full, fold, f), "cross_entropy") for f in range(n_folds)]
     logits = _out_of_fold_logits(full, fold, heads)
-    rule = _plug_in_rule(objective, logits, full.y_train, full.log_prior, _counts(full.y_train, full.n_classes), iterations)
+    rule = _plug_in_rule(
+        objective, logits, full.y_train, full.log_prior, _counts(full.y_train, full.n_classes), iterations
+    )
     base = erm(full) if base is None else base
     return Head(base.coef, base.intercept, rule)
 
@@ -277,7 +285,10 @@ def csl_cv(split, objective, n_folds=5, seed=0, rounds=10, eta=1.0, start=None):
     lam, mu = np.full(k, 1.0 / k), np.zeros(k)
     for _ in range(rounds):
         weights, lam, mu = _csl_step(obj, C, lam, mu, eta)
-        heads = [_torch_head(fs, "logit_adjusted", class_weight=weights, init=h, max_iter=30) for fs, h in zip(fold_splits, heads)]
+        heads = [
+            _torch_head(fs, "logit_adjusted", class_weight=weights, init=h, max_iter=30)
+            for fs, h in zip(fold_splits, heads)
+        ]
         C = oof_confusion(heads)
         value = float(obj.value(C, counts))
         if value > best_value:

@@ -169,8 +169,8 @@ def _section(title, per_seed, labels, reference, metrics):
     if len(seeds) < 2:
         return ""
     rows = {s: per_seed[s] for s in seeds}
-    return (
-        f"### {title} (seeds {', '.join(seeds)})\n\n" + "\n".join(paired_lines(rows, reference=reference, metrics=metrics, labels=labels))
+    return f"### {title} (seeds {', '.join(seeds)})\n\n" + "\n".join(
+        paired_lines(rows, reference=reference, metrics=metrics, labels=labels)
     )
 
 
@@ -189,22 +189,52 @@ def write_report(results):
         ]
         seeds = sorted((s for s in per_seed if SELMIX_CV in per_seed[s]), key=int)
         if seeds:
-            parts.append(f"{SELMIX_CV} test min recall per seed: " + " ".join(f"{s}: {per_seed[s][SELMIX_CV]['min recall']:.3f}" for s in seeds) + ".")
+            parts.append(
+                f"{SELMIX_CV} test min recall per seed: "
+                + " ".join(f"{s}: {per_seed[s][SELMIX_CV]['min recall']:.3f}" for s in seeds)
+                + "."
+            )
         if any(SELMIX_SEARCH in rows for rows in per_seed.values()):
             search_labels = [SELMIX_WARM, SELMIX_DEFAULT, GRID_SEARCH, SELMIX_SEARCH]
-            parts.append(_section("Searching s: SelMixClassifierCV against GridSearchCV (fit seconds included)", per_seed,
-                                  search_labels, SELMIX_SEARCH, SEARCH_METRICS))
+            parts.append(
+                _section(
+                    "Searching s: SelMixClassifierCV against GridSearchCV (fit seconds included)",
+                    per_seed,
+                    search_labels,
+                    SELMIX_SEARCH,
+                    SEARCH_METRICS,
+                )
+            )
             seeds = sorted((s for s in per_seed if SELMIX_SEARCH in per_seed[s]), key=int)
-            parts.append("Chosen s per seed (SelMixClassifierCV / GridSearchCV): " + " ".join(
-                f"{s}: {per_seed[s][SELMIX_SEARCH]['s']:g} / {per_seed[s][GRID_SEARCH]['s']:g}" for s in seeds) + ".")
-        baseline_labels = sorted({label for rows in per_seed.values() for label in rows if label.startswith(("CSL", "Plug-in"))})
+            parts.append(
+                "Chosen s per seed (SelMixClassifierCV / GridSearchCV): "
+                + " ".join(
+                    f"{s}: {per_seed[s][SELMIX_SEARCH]['s']:g} / {per_seed[s][GRID_SEARCH]['s']:g}" for s in seeds
+                )
+                + "."
+            )
+        baseline_labels = sorted(
+            {label for rows in per_seed.values() for label in rows if label.startswith(("CSL", "Plug-in"))}
+        )
         if baseline_labels:
-            parts.append(_section("Baselines with both kinds of feedback", per_seed, [WARM_ALL, *baseline_labels, SELMIX_CV], SELMIX_CV, METRICS))
+            parts.append(
+                _section(
+                    "Baselines with both kinds of feedback",
+                    per_seed,
+                    [WARM_ALL, *baseline_labels, SELMIX_CV],
+                    SELMIX_CV,
+                    METRICS,
+                )
+            )
         for objective, metric in OBJECTIVE_METRIC.items():
             reference = f"SelMix [{objective}], cv=5"
             if objective == "min_recall" or not any(reference in rows for rows in per_seed.values()):
                 continue
-            metrics = ("mean recall", "min coverage x K") if objective == "mean_recall_min_coverage" else tuple(dict.fromkeys((metric, "mean recall")))
+            metrics = (
+                ("mean recall", "min coverage x K")
+                if objective == "mean_recall_min_coverage"
+                else tuple(dict.fromkeys((metric, "mean recall")))
+            )
             labels = [WARM_ALL, f"SelMix [{objective}], hold-out", reference]
             parts.append(_section(f"SelMix [{objective}]", per_seed, labels, reference, metrics))
         sections.append("\n\n".join(part for part in parts if part))
@@ -231,8 +261,13 @@ def main(argv=None):
     parser.add_argument("--datasets", nargs="+", default=list(SPLITS), choices=list(SPLITS))
     parser.add_argument("--seeds", nargs="+", type=int, default=list(range(10, 20)))
     parser.add_argument("--group", default="core", choices=GROUPS, help="which methods to run (see run_seed)")
-    parser.add_argument("--objectives", nargs="*", default=["mean_recall", "gmean", "hmean", "mean_recall_min_coverage"],
-                        choices=[o for o in OBJECTIVE_METRIC if o != "min_recall"], help="for --group objectives")
+    parser.add_argument(
+        "--objectives",
+        nargs="*",
+        default=["mean_recall", "gmean", "hmean", "mean_recall_min_coverage"],
+        choices=[o for o in OBJECTIVE_METRIC if o != "min_recall"],
+        help="for --group objectives",
+    )
     parser.add_argument("--report-only", action="store_true", help="rebuild paired.md from the stored runs")
     args = parser.parse_args(argv)
     stores = {group: stored_run(parser, _store_path(group), required=False) for group in GROUPS}
@@ -247,9 +282,14 @@ def main(argv=None):
             per_seed = dict(stores[args.group].get(name, {}).get("per_seed", {}))
             for seed in args.seeds:
                 per_seed[str(seed)] = run_seed(SPLITS[name], seed, args.group, args.objectives)
-                print(f"[{name}] seed {seed}: " + "  ".join(
-                    f"{label} {row['min recall']:.3f}/{row['mean recall']:.3f}/{row['best_step']}"
-                    for label, row in per_seed[str(seed)].items()), flush=True)
+                print(
+                    f"[{name}] seed {seed}: "
+                    + "  ".join(
+                        f"{label} {row['min recall']:.3f}/{row['mean recall']:.3f}/{row['best_step']}"
+                        for label, row in per_seed[str(seed)].items()
+                    ),
+                    flush=True,
+                )
                 # Stored after every split: a long run that stops keeps what it measured.
                 stores[args.group] = stored_run(parser, path, required=False)
                 stores[args.group][name] = {"started": started, "per_seed": per_seed}

@@ -82,14 +82,18 @@ def bench_gain(ks_naive, ks_alone, dims, repeats):
         t_naive, _ = median_time(lambda: naive_gain(*args, 0.8), max(1, repeats if k <= 30 else 3))
         rows.append({"K": k, "D": 512, "skselmix_s": t_ours, "naive_K4_s": t_naive, "speedup": t_naive / t_ours,
                      "naive_K4_bytes": 4 * k**4, "max_rel_diff": err})
-        print(f"gain K={k}: skselmix {t_ours*1e3:.2f} ms, K^4 {t_naive*1e3:.1f} ms, x{t_naive/t_ours:.0f}, rel diff {err:.1e}", flush=True)
+        print(
+            f"gain K={k}: skselmix {t_ours * 1e3:.2f} ms, K^4 {t_naive * 1e3:.1f} ms, x{t_naive / t_ours:.0f}, "
+            f"rel diff {err:.1e}",
+            flush=True,
+        )
     alone = []
     for d in dims:
         for k in ks_alone:
             args = gain_inputs(k, d)
             t, _ = median_time(lambda: skselmix_gain(*args), repeats)
             alone.append({"K": k, "D": d, "skselmix_s": t})
-            print(f"gain alone K={k} D={d}: {t*1e3:.1f} ms", flush=True)
+            print(f"gain alone K={k} D={d}: {t * 1e3:.1f} ms", flush=True)
     return rows, alone
 
 
@@ -113,10 +117,24 @@ def bench_fit(configs, repeats, device="cpu"):
         t_default, _ = median_time(lambda: SelMixClassifier(device=device, random_state=0).fit(X, y), reps)
         t_auto, _ = median_time(lambda: SelMixClassifier(init="auto", device=device, random_state=0).fit(X, y), reps)
         t_lr, _ = median_time(lambda: LogisticRegression(max_iter=100).fit(X, y), reps)
-        rows.append({"N": n, "D": d, "K": k, "selmix_default_s": t_default, "selmix_auto_s": t_auto, "logreg_s": t_lr,
-                     "ratio_default": t_default / t_lr, "ratio_auto": t_auto / t_lr, "repeats": reps})
-        print(f"fit N={n} D={d} K={k} ({device}): SelMix default {t_default:.1f}s, SelMix init=auto {t_auto:.1f}s, "
-              f"LogisticRegression {t_lr:.1f}s, ratios {t_default/t_lr:.2f} / {t_auto/t_lr:.2f} ({reps} runs)", flush=True)
+        rows.append(
+            {
+                "N": n,
+                "D": d,
+                "K": k,
+                "selmix_default_s": t_default,
+                "selmix_auto_s": t_auto,
+                "logreg_s": t_lr,
+                "ratio_default": t_default / t_lr,
+                "ratio_auto": t_auto / t_lr,
+                "repeats": reps,
+            }
+        )
+        print(
+            f"fit N={n} D={d} K={k} ({device}): SelMix default {t_default:.1f}s, SelMix init=auto {t_auto:.1f}s, "
+            f"LogisticRegression {t_lr:.1f}s, ratios {t_default / t_lr:.2f} / {t_auto / t_lr:.2f} ({reps} runs)",
+            flush=True,
+        )
     return rows
 
 
@@ -171,7 +189,10 @@ def bench_memory(configs):
             with tempfile.TemporaryDirectory() as tmp:
                 out = subprocess.run(
                     [sys.executable, "-c", MEMORY_SCRIPT, str(n), str(d), str(k), mode, str(Path(tmp) / "X.npy")],
-                    capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[1],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                    cwd=Path(__file__).resolve().parents[1],
                 )
             ratio = float(out.stdout.strip().splitlines()[-1])
             rows.append({"N": n, "D": d, "K": k, "input": mode, "peak_extra_over_input": ratio})
@@ -187,7 +208,12 @@ def bench_search(n, d, k, repeats):
     X, y = long_tailed_gaussians(n, d, k)
     rows = []
     for n_jobs in (1, 2):
-        search = GridSearchCV(SelMixClassifier(max_iter=300, device="cpu", random_state=0), {"s": [1.0, 10.0, 100.0, 1000.0]}, cv=3, n_jobs=n_jobs)
+        search = GridSearchCV(
+            SelMixClassifier(max_iter=300, device="cpu", random_state=0),
+            {"s": [1.0, 10.0, 100.0, 1000.0]},
+            cv=3,
+            n_jobs=n_jobs,
+        )
         t, _ = median_time(lambda: search.fit(X, y), repeats)
         workers = joblib.Parallel(n_jobs=n_jobs)(joblib.delayed(torch.get_num_threads)() for _ in range(max(n_jobs, 2)))
         rows.append({"n_jobs": n_jobs, "seconds": t, "torch_threads_per_worker": max(workers)})
@@ -235,7 +261,9 @@ def plots(gain_rows, alone_rows, fit_rows, mem_rows):
     for n in sorted({r["N"] for r in mem_rows}):
         for mode, marker in (("array", "o-"), ("memmap", "s--")):
             pts = [r for r in mem_rows if r["N"] == n and r["input"] == mode]
-            ax.semilogx([r["K"] for r in pts], [r["peak_extra_over_input"] for r in pts], marker, label=f"N={n}, {mode}")
+            ax.semilogx(
+                [r["K"] for r in pts], [r["peak_extra_over_input"] for r in pts], marker, label=f"N={n}, {mode}"
+            )
     ax.axhline(2.0, color="grey", ls=":", lw=1)
     ax.set_xlabel("K (classes)")
     ax.set_ylabel("peak extra memory / input size")
@@ -268,12 +296,26 @@ def cuda_main(out_dir):
             skselmix_gain(*args)  # warm-up: kernels load and cache on first use
             t, _ = median_time(lambda: skselmix_gain(*args), 5)
             alone.append({"K": k, "D": d, "cuda_s": t})
-            print(f"gain (cuda) K={k} D={d}: {t*1e3:.2f} ms", flush=True)
+            print(f"gain (cuda) K={k} D={d}: {t * 1e3:.2f} ms", flush=True)
     SelMixClassifier(max_iter=10, device=device).fit(*long_tailed_gaussians(1000, 16, 4))  # CUDA context warm-up
-    fit_rows = bench_fit([(10_000, 512, 10), (10_000, 512, 100), (10_000, 512, 1000),
-                          (100_000, 512, 10), (100_000, 512, 100), (100_000, 512, 1000)], 3, device=device)
-    info = {"gpu": torch.cuda.get_device_name(0), "torch": torch.__version__, "cpu_cores": os.cpu_count(),
-            "torch_threads": torch.get_num_threads()}
+    fit_rows = bench_fit(
+        [
+            (10_000, 512, 10),
+            (10_000, 512, 100),
+            (10_000, 512, 1000),
+            (100_000, 512, 10),
+            (100_000, 512, 100),
+            (100_000, 512, 1000),
+        ],
+        3,
+        device=device,
+    )
+    info = {
+        "gpu": torch.cuda.get_device_name(0),
+        "torch": torch.__version__,
+        "cpu_cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+    }
     results = {"machine": info, "gain_alone": alone, "fit": fit_rows}
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "perf_cuda.json").write_text(json.dumps(results, indent=1))
@@ -283,9 +325,13 @@ def cuda_main(out_dir):
         f"{info['gpu']}, torch {info['torch']}, {info['cpu_cores']} CPU cores ({info['torch_threads']} torch threads). "
         "LogisticRegression runs on that machine's CPU, so the ratios are of this machine only; do not compare "
         "them with the 2-core table of perf.md. Times are medians (one run for K = 1000 fits), after a warm-up.\n\n"
-        "## Gain refresh alone (CUDA)\n\n" + md_table(alone, ["K", "D", "cuda_s"])
+        "## Gain refresh alone (CUDA)\n\n"
+        + md_table(alone, ["K", "D", "cuda_s"])
         + "\n\n## Full fit with device=\"cuda\" vs LogisticRegression(lbfgs, max_iter=100) on the CPU\n\n"
-        + md_table(fit_rows, ["N", "D", "K", "selmix_default_s", "selmix_auto_s", "logreg_s", "ratio_default", "ratio_auto", "repeats"])
+        + md_table(
+            fit_rows,
+            ["N", "D", "K", "selmix_default_s", "selmix_auto_s", "logreg_s", "ratio_default", "ratio_auto", "repeats"],
+        )
         + "\n"
     )
     return results
@@ -312,19 +358,35 @@ def main(argv=None):
         prof = profile_fit(2000, 64, 10)
     else:
         gain_rows, alone = bench_gain([10, 30, 100], [10, 30, 100, 300, 1000], [512, 1024], 5)
-        fit_rows = bench_fit([(10_000, 512, 10), (10_000, 512, 100), (10_000, 512, 1000),
-                              (100_000, 512, 10), (100_000, 512, 100), (100_000, 512, 1000)], 3)
+        fit_rows = bench_fit(
+            [
+                (10_000, 512, 10),
+                (10_000, 512, 100),
+                (10_000, 512, 1000),
+                (100_000, 512, 10),
+                (100_000, 512, 100),
+                (100_000, 512, 1000),
+            ],
+            3,
+        )
         mem_rows = bench_memory([(10_000, 512, 100), (100_000, 512, 10), (100_000, 512, 100), (100_000, 512, 1000)])
         search_rows = bench_search(20_000, 128, 10, 3)
         prof = profile_fit(100_000, 512, 100)
-    results = {"machine": machine_description(), "torch_threads": threads, "gain_vs_K4": gain_rows, "gain_alone": alone, "fit": fit_rows,
-               "memory": mem_rows, "search": search_rows}
+    results = {
+        "machine": machine_description(),
+        "torch_threads": threads,
+        "gain_vs_K4": gain_rows,
+        "gain_alone": alone,
+        "fit": fit_rows,
+        "memory": mem_rows,
+        "search": search_rows,
+    }
     (RESULTS / ("perf_quick.json" if args.quick else "perf.json")).write_text(json.dumps(results, indent=1))
     if args.quick:
         return results
     plot = plots(gain_rows, alone, fit_rows, mem_rows)
 
-    notes = (Path(__file__).resolve().parent / "perf_notes.md")
+    notes = Path(__file__).resolve().parent / "perf_notes.md"
     text = (
         "# Speed and memory\n\n"
         f"Generated by `python -m benchmarks.perf` on {utc_now()}: "
@@ -332,13 +394,19 @@ def main(argv=None):
         "Times are medians; ratios are measured in the same run.\n\n"
         "## Gain refresh: skselmix vs a K^4 formulation (D = 512)\n\n"
         + md_table(gain_rows, ["K", "skselmix_s", "naive_K4_s", "speedup", "naive_K4_bytes", "max_rel_diff"])
-        + "\n\n## Gain refresh alone\n\n" + md_table(alone, ["K", "D", "skselmix_s"])
+        + "\n\n## Gain refresh alone\n\n"
+        + md_table(alone, ["K", "D", "skselmix_s"])
         + "\n\n## Full fit vs LogisticRegression(lbfgs, max_iter=100)\n\n"
         "Warm start + up to 1000 SelMix steps with refreshes (early stopping on). `default` is "
         "`SelMixClassifier()`: since version 0.2 five fold heads with logit-adjusted warm starts (cross-fitting, "
         "`cv=\"auto\"`; since 0.4 fitted in one L-BFGS run while its history is within 64 MiB or a quarter of the "
-        "input, here K <= 100, and one at a time at K = 1000), and the final head; `auto` is `init=\"auto\"`, which fits two heads per fold. Long-tailed Gaussian mixture (imbalance 100), float32 input; K = 1000 configurations run once.\n\n"
-        + md_table(fit_rows, ["N", "D", "K", "selmix_default_s", "selmix_auto_s", "logreg_s", "ratio_default", "ratio_auto", "repeats"])
+        "input, here K <= 100, and one at a time at K = 1000), and the final head; `auto` is `init=\"auto\"`, "
+        "which fits two heads per fold. Long-tailed Gaussian mixture (imbalance 100), float32 input; K = 1000 "
+        "configurations run once.\n\n"
+        + md_table(
+            fit_rows,
+            ["N", "D", "K", "selmix_default_s", "selmix_auto_s", "logreg_s", "ratio_default", "ratio_auto", "repeats"],
+        )
         + "\n\n## Peak memory of fit\n\nExtra anonymous (heap) memory at the peak of `fit`, sampled every 5 ms from "
         "/proc, relative to the float32 input array; memory-mapped input read from a .npy file with mmap_mode='r'.\n\n"
         + md_table(mem_rows, ["N", "D", "K", "input", "peak_extra_over_input"])
@@ -350,15 +418,17 @@ def main(argv=None):
             "\n\n## CUDA column\n\nFrom `python -m benchmarks.perf --cuda` on a GPU machine (perf_cuda.md, "
             "copied here; its LogisticRegression ran on that machine's CPU):\n\n"
             + (RESULTS / "perf_cuda.md").read_text().split("\n", 2)[2].replace("## ", "### ")
-            if (RESULTS / "perf_cuda.md").exists() else ""
+            if (RESULTS / "perf_cuda.md").exists()
+            else ""
         )
-        + f"\n\n![perf]({plot.name})\n\n## Profile of one fit (N=100k, D=512, K=100), torch.profiler, top ops by self CPU time\n\n```\n{prof}\n```\n\n"
+        + f"\n\n![perf]({plot.name})\n\n"
+        + "## Profile of one fit (N=100k, D=512, K=100), torch.profiler, top ops by self CPU time\n\n"
+        + f"```\n{prof}\n```\n\n"
         + (notes.read_text() if notes.exists() else "")
     )
     (RESULTS / "perf.md").write_text(text)
     print(f"wrote {RESULTS / 'perf.md'}")
     return results
-
 
 
 # ------------------------------------------------------------ second pass (issue: speed)
@@ -375,7 +445,10 @@ class Spinners:
         self.seconds = seconds
 
     def __enter__(self):
-        self.procs = [subprocess.Popen([sys.executable, "-c", SPIN_SCRIPT.format(seconds=self.seconds)]) for _ in range(self.count)]
+        self.procs = [
+            subprocess.Popen([sys.executable, "-c", SPIN_SCRIPT.format(seconds=self.seconds)])
+            for _ in range(self.count)
+        ]
         time.sleep(0.5)
         return self
 
@@ -395,20 +468,28 @@ def quickstart_split():
 
 
 FRESH_SELMIX = (
-    "import time; t = time.perf_counter(); from skselmix import SelMixClassifier; from benchmarks.perf import quickstart_split; "
+    "import time; t = time.perf_counter(); from skselmix import SelMixClassifier; "
+    "from benchmarks.perf import quickstart_split; "
     "X, y = quickstart_split(); SelMixClassifier(random_state=0).fit(X, y); print(time.perf_counter() - t)"
 )
 FRESH_LOGREG = (
     "import time; t = time.perf_counter(); import torch; from sklearn.linear_model import LogisticRegression; "
-    "from benchmarks.perf import quickstart_split; X, y = quickstart_split(); LogisticRegression(max_iter=1000).fit(X, y); "
+    "from benchmarks.perf import quickstart_split; X, y = quickstart_split(); "
+    "LogisticRegression(max_iter=1000).fit(X, y); "
     "print(time.perf_counter() - t)"
 )
 
 
 def fresh_process_seconds(code, repeats):
     root = Path(__file__).resolve().parents[1]
-    times = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root).stdout.split()[-1])
-             for _ in range(repeats)]
+    times = [
+        float(
+            subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root
+            ).stdout.split()[-1]
+        )
+        for _ in range(repeats)
+    ]
     return float(np.median(times))
 
 
@@ -424,10 +505,16 @@ def second_pass(repeats=5):
     for label, cv in (("default (cv='auto': 5 folds)", "auto"), ("cv=None (20 % hold-out)", None)):
         t_sm, _ = median_time(lambda: SelMixClassifier(cv=cv, random_state=0).fit(X, y), repeats)
         out["small"].append({"fit": label, "selmix_s": t_sm, "logreg_s": t_lr, "ratio": t_sm / t_lr})
-        print(f"quickstart {label}: SelMix {t_sm:.3f}s, LogisticRegression {t_lr:.3f}s, ratio {t_sm / t_lr:.1f}", flush=True)
+        print(
+            f"quickstart {label}: SelMix {t_sm:.3f}s, LogisticRegression {t_lr:.3f}s, ratio {t_sm / t_lr:.1f}",
+            flush=True,
+        )
     t_fresh_sm, t_fresh_lr = fresh_process_seconds(FRESH_SELMIX, 3), fresh_process_seconds(FRESH_LOGREG, 3)
     out["fresh"] = {"selmix_s": t_fresh_sm, "torch_logreg_s": t_fresh_lr, "ratio": t_fresh_sm / t_fresh_lr}
-    print(f"fresh process: import skselmix + fit {t_fresh_sm:.2f}s, import torch + LogisticRegression {t_fresh_lr:.2f}s", flush=True)
+    print(
+        f"fresh process: import skselmix + fit {t_fresh_sm:.2f}s, import torch + LogisticRegression {t_fresh_lr:.2f}s",
+        flush=True,
+    )
 
     X20, y20 = long_tailed_gaussians(20_000, 512, 10)
     cases = {"quickstart (273 x 64, K=10)": (X, y, 3), "N=20k, D=512, K=10": (X20, y20, 3)}
@@ -465,11 +552,17 @@ def large_case(n, d, k):
     }.items():
         timings[name], _ = median_time(fn, 1)
         print(f"N={n}, D={d}, K={k}: {name} {timings[name]:.1f}s", flush=True)
-    return {"N": n, "D": d, "K": k, **timings, "same_l2_C": same_l2_C,
-            "cv5_over_holdout": timings["selmix_cv5"] / timings["selmix_holdout"],
-            "holdout_over_logreg_C1": timings["selmix_holdout"] / timings["logreg_C1"],
-            "holdout_over_logreg_same_l2": timings["selmix_holdout"] / timings["logreg_same_l2"],
-            "cv5_over_logreg_C1": timings["selmix_cv5"] / timings["logreg_C1"]}
+    return {
+        "N": n,
+        "D": d,
+        "K": k,
+        **timings,
+        "same_l2_C": same_l2_C,
+        "cv5_over_holdout": timings["selmix_cv5"] / timings["selmix_holdout"],
+        "holdout_over_logreg_C1": timings["selmix_holdout"] / timings["logreg_C1"],
+        "holdout_over_logreg_same_l2": timings["selmix_holdout"] / timings["logreg_same_l2"],
+        "cv5_over_logreg_C1": timings["selmix_cv5"] / timings["logreg_C1"],
+    }
 
 
 def second_pass_main():
@@ -481,7 +574,8 @@ def second_pass_main():
         "# Speed, second pass",
         "",
         f"Generated by `python -m benchmarks.perf --second-pass` on {out['started']}: {out['machine']}, torch "
-        f"{torch.__version__} with {threads} intra-op threads (the caller's setting; SelMix's small SGD steps run on one), "
+        f"{torch.__version__} with {threads} intra-op threads "
+        "(the caller's setting; SelMix's small SGD steps run on one), "
         "no other job on the machine except the spinning processes of the contention rows. Medians of 5 runs "
         "(small data), 3 (contention) and single runs (N = 100k).",
         "",
@@ -506,9 +600,23 @@ def second_pass_main():
         "weight_decay='auto' (on all rows) expressed on the raw features; `logreg_C1` is sklearn's default C = 1 "
         "(both lbfgs, max_iter=100). Single runs.",
         "",
-        md_table(large, ["N", "D", "K", "selmix_holdout", "selmix_cv5", "logreg_C1", "logreg_same_l2", "same_l2_C",
-                         "cv5_over_holdout", "holdout_over_logreg_C1", "holdout_over_logreg_same_l2",
-                         "cv5_over_logreg_C1"]),
+        md_table(
+            large,
+            [
+                "N",
+                "D",
+                "K",
+                "selmix_holdout",
+                "selmix_cv5",
+                "logreg_C1",
+                "logreg_same_l2",
+                "same_l2_C",
+                "cv5_over_holdout",
+                "holdout_over_logreg_C1",
+                "holdout_over_logreg_same_l2",
+                "cv5_over_logreg_C1",
+            ],
+        ),
         "",
         "Peak extra anonymous memory of the default fit (cv='auto', 5 folds) over the float32 input, "
         "measured as in perf.md:",

@@ -18,16 +18,20 @@ import numpy as np
 from sklearn.semi_supervised import SelfTrainingClassifier
 
 from skselmix import SelMixClassifier
-from ._hidden_labels import fit_recording_pseudo_label_accuracy
 from skselmix._features import fit_feature_map
 from skselmix.datasets import fetch_fashion_mnist_embeddings, long_tailed_profile
 from skselmix.metrics import mean_recall_score, min_recall_score
 
+from ._hidden_labels import fit_recording_pseudo_label_accuracy
 from ._report import stored_run, utc_now
 
 RESULTS = Path(__file__).resolve().parent / "results"
 UNLABELED = -1  # marker of unlabelled rows: sklearn's SelfTrainingClassifier requires -1
-SETTINGS = {"consistent (rho_u=100)": (100.0, 2000), "uniform (rho_u=1)": (1.0, 400), "reversed (rho_u=1/100)": (0.01, 2000)}
+SETTINGS = {
+    "consistent (rho_u=100)": (100.0, 2000),
+    "uniform (rho_u=1)": (1.0, 400),
+    "reversed (rho_u=1/100)": (0.01, 2000),
+}
 
 
 def make_split(seed, rho_u, n_max_u):
@@ -39,16 +43,27 @@ def make_split(seed, rho_u, n_max_u):
     rank[order] = np.arange(10)
     n_lab = long_tailed_profile(500, 10, 100)[rank]
     # rho_u < 1 reverses the profile: the profile's largest class sits at the labelled tail.
-    n_unl = (long_tailed_profile(n_max_u, 10, rho_u) if rho_u >= 1 else long_tailed_profile(n_max_u, 10, 1 / rho_u)[::-1])[rank]
+    n_unl = (
+        long_tailed_profile(n_max_u, 10, rho_u) if rho_u >= 1 else long_tailed_profile(n_max_u, 10, 1 / rho_u)[::-1]
+    )[rank]
     parts = {"lab": [], "unl": [], "val": []}
     for c in range(10):  # ten classes: a loop over classes is fine off the hot path
         idx = rng.permutation(np.flatnonzero(y == c))
         parts["val"].append(idx[:100])
-        parts["lab"].append(idx[100:100 + n_lab[c]])
-        parts["unl"].append(idx[100 + n_lab[c]:100 + n_lab[c] + n_unl[c]])
+        parts["lab"].append(idx[100 : 100 + n_lab[c]])
+        parts["unl"].append(idx[100 + n_lab[c] : 100 + n_lab[c] + n_unl[c]])
     lab, unl, val = (np.concatenate(parts[k]) for k in ("lab", "unl", "val"))
     fmap = fit_feature_map(X[lab])  # SelMix's own coordinates, fitted on the labelled rows
-    return (fmap.transform(X[lab]), y[lab], fmap.transform(X[unl]), y[unl], fmap.transform(X[val]), y[val], fmap.transform(X_test), y_test)
+    return (
+        fmap.transform(X[lab]),
+        y[lab],
+        fmap.transform(X[unl]),
+        y[unl],
+        fmap.transform(X[val]),
+        y[val],
+        fmap.transform(X_test),
+        y_test,
+    )
 
 
 def with_unlabeled(X_l, y_l, X_u):
@@ -68,16 +83,27 @@ def run(seeds):
                 fits = {
                     "SelMix, labelled only": lambda: SelMixClassifier(**params).fit(X_l, y_l, X_val=X_val, y_val=y_val),
                     "SelMix, semi-supervised": lambda: fit_recording_pseudo_label_accuracy(
-                        SelMixClassifier(unlabeled_label=UNLABELED, **params), X_all, y_all, y_u, X_val=X_val, y_val=y_val),
+                        SelMixClassifier(unlabeled_label=UNLABELED, **params),
+                        X_all,
+                        y_all,
+                        y_u,
+                        X_val=X_val,
+                        y_val=y_val,
+                    ),
                     "LA + SelfTrainingClassifier": lambda: SelfTrainingClassifier(
-                        SelMixClassifier(max_iter=0, device="cpu"), threshold=0.9).fit(X_all, y_all),
+                        SelMixClassifier(max_iter=0, device="cpu"), threshold=0.9
+                    ).fit(X_all, y_all),
                 }
                 for name, fit in fits.items():
                     start = time.perf_counter()
                     model = fit()
                     seconds = time.perf_counter() - start
                     pred = model.predict(X_te)
-                    row = {"min recall": min_recall_score(y_te, pred), "mean recall": mean_recall_score(y_te, pred), "fit seconds": seconds}
+                    row = {
+                        "min recall": min_recall_score(y_te, pred),
+                        "mean recall": mean_recall_score(y_te, pred),
+                        "fit seconds": seconds,
+                    }
                     if name == "SelMix, semi-supervised":
                         row["pseudo-label accuracy (first refresh)"] = model.history_[0]["pseudo_label_accuracy"]
                     rows.setdefault(name, []).append(row)
@@ -99,7 +125,14 @@ def report(store):
         "does not depend on the objective.",
     ]
     for setting, by_metric in out.items():
-        lines += ["", f"## {setting}", "", "| method | min recall [min_recall] | mean recall [min_recall] | mean recall [mean_recall] | min recall [mean_recall] |", "|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"## {setting}",
+            "",
+            "| method | min recall [min_recall] | mean recall [min_recall] "
+            "| mean recall [mean_recall] | min recall [mean_recall] |",
+            "|---|---|---|---|---|",
+        ]
         for name in by_metric["min_recall"]:
             a, b = by_metric["min_recall"][name], by_metric["mean_recall"][name]
 
@@ -107,11 +140,16 @@ def report(store):
                 v = np.array([r[key] for r in rows])
                 return f"{v.mean():.3f} ± {v.std():.3f}"
 
-            lines.append(f"| {name} | {f(a, 'min recall')} | {f(a, 'mean recall')} | {f(b, 'mean recall')} | {f(b, 'min recall')} |")
+            lines.append(
+                f"| {name} | {f(a, 'min recall')} | {f(a, 'mean recall')} "
+                f"| {f(b, 'mean recall')} | {f(b, 'min recall')} |"
+            )
         acc = [r["pseudo-label accuracy (first refresh)"] for r in by_metric["min_recall"]["SelMix, semi-supervised"]]
         lines.append(f"\nPseudo-label accuracy of the warm start on the unlabelled pool: {np.mean(acc):.3f}.")
     notes = Path(__file__).resolve().parent / "semi_supervised_notes.md"
-    (RESULTS / "semi_supervised.md").write_text("\n".join(lines) + "\n\n" + (notes.read_text() if notes.exists() else ""))
+    (RESULTS / "semi_supervised.md").write_text(
+        "\n".join(lines) + "\n\n" + (notes.read_text() if notes.exists() else "")
+    )
 
 
 def main(argv=None):

@@ -13,12 +13,11 @@ Prints one line per setting and seed: test min recall / mean recall.
 
 import argparse
 
-from skselmix import SelMixClassifier
-from skselmix import _training
-from ._hidden_labels import fit_recording_pseudo_label_accuracy
+from skselmix import SelMixClassifier, _training
 from skselmix._sampler import ClassIndex
 from skselmix.metrics import mean_recall_score, min_recall_score
 
+from ._hidden_labels import fit_recording_pseudo_label_accuracy
 from .semi_supervised import SETTINGS, UNLABELED, make_split, with_unlabeled
 
 _PSEUDO_LABEL_POOL = _training.SelMixRun._pseudo_label_pool

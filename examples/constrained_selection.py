@@ -20,7 +20,7 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
 from skselmix import MeanRecallMinCoverage, SelMixClassifier
 from skselmix.datasets import long_tailed_split
-from skselmix.metrics import objective_scorer, mean_recall_score, min_coverage_score
+from skselmix.metrics import mean_recall_score, min_coverage_score, objective_scorer
 
 X, y = load_digits(return_X_y=True)
 X_train, y_train, _, _, X_test, y_test = long_tailed_split(

@@ -31,10 +31,17 @@ selmix.fit(X_train, y_train, X_val=X_val, y_val=y_val)
 
 # %%
 # Balanced test metrics before and after fine-tuning.
-metrics = {"mean recall": mean_recall_score, "min recall": min_recall_score, "G-mean": gmean_score, "H-mean": hmean_score}
+metrics = {
+    "mean recall": mean_recall_score,
+    "min recall": min_recall_score,
+    "G-mean": gmean_score,
+    "H-mean": hmean_score,
+}
 print(f"\n{'test metric':<12} {'warm start':>10} {'SelMix':>8}")
 for name, metric in metrics.items():
     before, after = metric(y_test, warm.predict(X_test)), metric(y_test, selmix.predict(X_test))
     print(f"{name:<12} {before:>10.3f} {after:>8.3f}")
-print(f"\nSGD steps: {selmix.n_iter_}, best validation min recall {selmix.best_validation_score_:.3f} "
-      f"(warm start {selmix.history_[0]['objective']:.3f}) at step {selmix.best_step_}")
+print(
+    f"\nSGD steps: {selmix.n_iter_}, best validation min recall {selmix.best_validation_score_:.3f} "
+    f"(warm start {selmix.history_[0]['objective']:.3f}) at step {selmix.best_step_}"
+)

@@ -16,7 +16,7 @@ from sklearn.datasets import load_digits
 
 from skselmix import SelMixClassifier
 from skselmix.datasets import long_tailed_split
-from skselmix.metrics import objective_scorer, min_recall_score
+from skselmix.metrics import min_recall_score, objective_scorer
 
 X, y = load_digits(return_X_y=True)
 X_train, y_train, X_val, y_val, X_rest, y_rest = long_tailed_split(

@@ -6,8 +6,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted, check_memory, validate_data
 
 from ._device import resolve_device
-from ._feedback_factory import build_feedback
 from ._features import fit_feature_map, float64_tensor, scaled_float32_tensor, warn_if_on_another_scale
+from ._feedback_factory import build_feedback
 from ._fit_inputs import FLOAT_DTYPES, check_init_head, encode_hidden, mapped_float32_head, validate_fit_data
 from ._objectives import get_objective
 from ._parameters import PARAMETER_CONSTRAINTS
@@ -422,7 +422,10 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         return 0
 
     # -------------------------------------------------------------------- fit
-    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None, coef_init=None, intercept_init=None):
+    def fit(
+        self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None, coef_init=None,
+        intercept_init=None,
+    ):
         """Warm-start a linear head, then fine-tune it with SelMix.
 
         Parameters
@@ -469,8 +472,14 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
             Fitted estimator.
         """
         return self._fit_and_commit(
-            X, y, sample_weight=sample_weight, X_val=X_val, y_val=y_val, sample_weight_val=sample_weight_val,
-            coef_init=coef_init, intercept_init=intercept_init,
+            X,
+            y,
+            sample_weight=sample_weight,
+            X_val=X_val,
+            y_val=y_val,
+            sample_weight_val=sample_weight_val,
+            coef_init=coef_init,
+            intercept_init=intercept_init,
         )
 
     def _fit_and_commit(self, X, y, **fit_params):
@@ -487,15 +496,27 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         self.__dict__ = scratch.__dict__
         return self
 
-    def _fit(self, X, y, *, sample_weight=None, X_val=None, y_val=None, sample_weight_val=None, coef_init=None,
-             intercept_init=None, hidden_labels=None):
+    def _fit(
+        self,
+        X,
+        y,
+        *,
+        sample_weight=None,
+        X_val=None,
+        y_val=None,
+        sample_weight_val=None,
+        coef_init=None,
+        intercept_init=None,
+        hidden_labels=None,
+    ):
         previous_head = self._previous_head() if self.warm_start else None
         objective, device = self._validate_fit_params()
         candidates = self._candidate_params()
         base = self.get_params(deep=False)
         settings_of = [LoopSettings.from_params({**base, **params}) for params in candidates]
-        data = validate_fit_data(self, X, y, sample_weight=sample_weight, X_val=X_val, y_val=y_val,
-                                 sample_weight_val=sample_weight_val)
+        data = validate_fit_data(
+            self, X, y, sample_weight=sample_weight, X_val=X_val, y_val=y_val, sample_weight_val=sample_weight_val
+        )
         X, y_enc, classes = data.X, data.y, data.classes
         n_classes, n_features = classes.shape[0], X.shape[1]
         init_head = check_init_head(coef_init, intercept_init, n_classes, n_features)
@@ -513,12 +534,16 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         unlabeled = None
         if data.X_unlabeled is not None and data.X_unlabeled.shape[0]:
             hidden = encode_hidden(hidden_labels, classes, data.X_unlabeled.shape[0], device)
-            unlabeled = UnlabeledRows(scaled_float32_tensor(data.X_unlabeled, fmap, device), hidden,
-                                      float64_tensor(data.unlabeled_weight, device))
+            unlabeled = UnlabeledRows(
+                scaled_float32_tensor(data.X_unlabeled, fmap, device),
+                hidden,
+                float64_tensor(data.unlabeled_weight, device),
+            )
         elif hidden_labels is not None:
             raise ValueError("hidden_labels was given but there are no unlabelled rows (see unlabeled_label).")
-        feedback = build_feedback(data, fmap, device, rng, cv=self.cv, validation_fraction=self.validation_fraction,
-                                  memory=self.memory)
+        feedback = build_feedback(
+            data, fmap, device, rng, cv=self.cv, validation_fraction=self.validation_fraction, memory=self.memory
+        )
 
         # One warm start serves every candidate; each candidate's loop draws the random
         # numbers a fit with its parameters alone would (the same generator state), so the
@@ -665,5 +690,3 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         tags.input_tags.allow_nan = False
         tags.input_tags.sparse = False
         return tags
-
-

@@ -17,7 +17,8 @@ DEFAULT_S_VALUES = (0.1, 1.0, 10.0, 100.0, 1000.0)
 
 def _numpydoc_entries(docstring, section):
     """``{name: text}`` of the entries of a numpydoc ``section`` (e.g. "Parameters"), in order."""
-    body = re.search(rf"\n    {section}\n    -+\n(.*?)(?:\n\n    [A-Z][A-Za-z ]+\n    -+\n|\Z)", docstring, re.S).group(1)
+    pattern = rf"\n    {section}\n    -+\n(.*?)(?:\n\n    [A-Z][A-Za-z ]+\n    -+\n|\Z)"
+    body = re.search(pattern, docstring, re.S).group(1)
     entries = re.split(r"\n(?=    [A-Za-z_]\w* : )", "\n" + body)
     return {entry.split(" : ", 1)[0].strip(): entry.strip("\n") for entry in entries if entry.strip()}
 
@@ -125,11 +126,28 @@ class SelMixClassifierCV(SelMixClassifier):
         self.n_candidates_ = len(params)
         return best
 
-    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None, coef_init=None, intercept_init=None):
+    def fit(
+        self,
+        X,
+        y,
+        sample_weight=None,
+        *,
+        X_val=None,
+        y_val=None,
+        sample_weight_val=None,
+        coef_init=None,
+        intercept_init=None,
+    ):
         start = time.perf_counter()
         super().fit(
-            X, y, sample_weight, X_val=X_val, y_val=y_val, sample_weight_val=sample_weight_val,
-            coef_init=coef_init, intercept_init=intercept_init,
+            X,
+            y,
+            sample_weight,
+            X_val=X_val,
+            y_val=y_val,
+            sample_weight_val=sample_weight_val,
+            coef_init=coef_init,
+            intercept_init=intercept_init,
         )
         self.fit_time_ = time.perf_counter() - start
         return self

@@ -73,7 +73,9 @@ class PerClassRecallDisplay:
         """
         y_preds = [y_preds] if np.ndim(y_preds[0]) == 0 else list(y_preds)
         labels = np.unique(y_true) if labels is None else np.asarray(labels)
-        recalls = np.stack([np.diag(balanced_confusion_matrix(y_true, p, labels=labels)) * labels.size for p in y_preds])
+        recalls = np.stack(
+            [np.diag(balanced_confusion_matrix(y_true, p, labels=labels)) * labels.size for p in y_preds]
+        )
         return cls(recalls, display_labels=labels, names=names).plot(ax=ax, sort=sort, orientation=orientation)
 
     @classmethod
@@ -216,8 +218,11 @@ class HistoryDisplay:
         display : HistoryDisplay
         """
         return cls(
-            estimator.history_, objective_name=estimator.objective_.name, best_step=estimator.best_step_,
-            display_labels=estimator.classes_, n_worst=n_worst,
+            estimator.history_,
+            objective_name=estimator.objective_.name,
+            best_step=estimator.best_step_,
+            display_labels=estimator.classes_,
+            n_worst=n_worst,
         ).plot(axes=axes)
 
     @property
@@ -255,8 +260,15 @@ class HistoryDisplay:
         objective = axes[0, 0]
         objective.plot(steps, [r["objective"] for r in h], marker=".", color="C0")
         if self.best_step is not None:
-            objective.plot([steps[at]], [h[at]["objective"]], marker="*", markersize=14, color="C3", linestyle="none",
-                           label=f"selected: step {self.best_step}")
+            objective.plot(
+                [steps[at]],
+                [h[at]["objective"]],
+                marker="*",
+                markersize=14,
+                color="C3",
+                linestyle="none",
+                label=f"selected: step {self.best_step}",
+            )
             objective.legend(fontsize=8, loc="lower right")
         objective.set(title=f"validation {self.objective_name}", ylabel=self.objective_name)
 
@@ -264,8 +276,12 @@ class HistoryDisplay:
         for c in self.worst_classes_:
             worst.plot(steps, recalls[:, c], marker=".", label=str(labels[c]))
         worst.set(title=f"recall of the {len(self.worst_classes_)} worst classes", ylabel="validation recall")
-        worst.legend(fontsize=8, title="worst at the selected step", title_fontsize=8,
-                     ncol=2 if len(self.worst_classes_) > 4 else 1)
+        worst.legend(
+            fontsize=8,
+            title="worst at the selected step",
+            title_fontsize=8,
+            ncol=2 if len(self.worst_classes_) > 4 else 1,
+        )
 
         axes[1, 0].plot(steps, [r["max_gain"] for r in h], marker=".", color="C0")
         axes[1, 0].set(title="largest gain", ylabel="max G (before normalisation)")

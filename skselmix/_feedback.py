@@ -20,11 +20,11 @@ from abc import ABC, abstractmethod
 import torch
 
 from ._confusion import balanced_confusion
-from ._sampler import head_pools
+from ._device import profile_for
 from ._features import row_blocks
 from ._head_fitter import HeadFitter
 from ._records import RefitRecipe
-from ._device import profile_for
+from ._sampler import head_pools
 
 
 def class_means(x, y, n_classes, weights=None):
@@ -36,7 +36,9 @@ def class_means(x, y, n_classes, weights=None):
         w = weights.to(x.dtype).unsqueeze(1)
         for start, stop in row_blocks(x.shape[0], x.shape[1], profile_for(x.device).activation_block):
             sums.index_add_(0, y[start:stop], x[start:stop] * w[start:stop])
-    counts = torch.bincount(y, weights=None if weights is None else weights.to(torch.float64), minlength=n_classes).to(x.dtype)
+    counts = torch.bincount(y, weights=None if weights is None else weights.to(torch.float64), minlength=n_classes).to(
+        x.dtype
+    )
     return sums / torch.where(counts > 0, counts, 1.0).unsqueeze(1), counts > 0
 
 
@@ -70,7 +72,9 @@ def predict_rows(x, rows, coef, intercept):
     """``predict_classes(x[rows], ...)``, gathering at most the device profile's ``activation_block`` features
     (and logits) at a time instead of a copy of all the rows."""
     pred = torch.empty(rows.shape[0], dtype=torch.long, device=x.device)
-    for start, stop in row_blocks(rows.shape[0], max(coef.shape[0], x.shape[1]), profile_for(x.device).activation_block):
+    for start, stop in row_blocks(
+        rows.shape[0], max(coef.shape[0], x.shape[1]), profile_for(x.device).activation_block
+    ):
         pred[start:stop] = predict_classes(x.index_select(0, rows[start:stop]), coef, intercept)
     return pred
 
@@ -161,8 +165,13 @@ class HoldOutFeedback(Feedback):
     def warm_start(self, kind, l2):
         """The warm-start stack (1, K, D): ``kind`` fitted on the training rows."""
         return self.fit_heads(
-            self.x_train, self.y_train, self.k, kind=kind, l2=l2,
-            class_weight=self.weights.class_weight, sample_weight=self.weights.sample_weight,
+            self.x_train,
+            self.y_train,
+            self.k,
+            kind=kind,
+            l2=l2,
+            class_weight=self.weights.class_weight,
+            sample_weight=self.weights.sample_weight,
         )
 
     def given_start(self, coef, intercept):
@@ -181,7 +190,9 @@ class HoldOutFeedback(Feedback):
         confusion, present = balanced_confusion(self.y_val, pred, self.k, sample_weight=self.val_weight)
         if not bool(present.all()):
             train_pred = predict_classes(self.x_train, coef[0], intercept[0])
-            train_conf, _ = balanced_confusion(self.y_train, train_pred, self.k, sample_weight=self.weights.sample_weight)
+            train_conf, _ = balanced_confusion(
+                self.y_train, train_pred, self.k, sample_weight=self.weights.sample_weight
+            )
             confusion = torch.where(present.unsqueeze(1), confusion, train_conf)
         return confusion
 
@@ -227,8 +238,15 @@ class CrossFitFeedback(Feedback):
         then far above chance (tests/test_cross_fitting.py checks it is not).
         """
         return self.fit_heads(
-            self.x_train, self.y_train, self.k, kind=kind, l2=l2, fold=self.fold, n_folds=self.n_heads,
-            class_weight=self.weights.class_weight, sample_weight=self.weights.sample_weight,
+            self.x_train,
+            self.y_train,
+            self.k,
+            kind=kind,
+            l2=l2,
+            fold=self.fold,
+            n_folds=self.n_heads,
+            class_weight=self.weights.class_weight,
+            sample_weight=self.weights.sample_weight,
         )
 
     def given_start(self, coef, intercept):
@@ -268,9 +286,14 @@ class CrossFitFeedback(Feedback):
             return coef.mean(dim=0), intercept.mean(dim=0)
         if isinstance(start, RefitRecipe):
             coef, intercept = self.fit_heads(
-                self.x_train, self.y_train, self.k, kind=start.kind, l2=start.l2,
+                self.x_train,
+                self.y_train,
+                self.k,
+                kind=start.kind,
+                l2=start.l2,
                 init=(coef.mean(dim=0, keepdim=True), intercept.mean(dim=0, keepdim=True)),
-                class_weight=self.weights.class_weight, sample_weight=self.weights.sample_weight,
+                class_weight=self.weights.class_weight,
+                sample_weight=self.weights.sample_weight,
             )
             return coef[0], intercept[0]
         return start.coef, start.intercept

@@ -81,13 +81,13 @@ def validate_fit_data(estimator, X, y, *, sample_weight=None, X_val=None, y_val=
         if weights is not None:
             weights_unlabeled, weights = weights[unlabeled], weights[~unlabeled]
         if y.shape[0] == 0:
-            raise ValueError(f"Every row of y is unlabelled (marker {estimator.unlabeled_label!r}): need labelled rows.")
+            raise ValueError(
+                f"Every row of y is unlabelled (marker {estimator.unlabeled_label!r}): need labelled rows."
+            )
     check_classification_targets(y)
     classes, y_enc = np.unique(y, return_inverse=True)
     if classes.shape[0] < 2:
-        raise ValueError(
-            f"Classifier can't train when only one class is present: got the single class {classes[0]!r}."
-        )
+        raise ValueError(f"Classifier can't train when only one class is present: got the single class {classes[0]!r}.")
     class_weight = None
     if estimator.class_weight is not None:
         class_weight = compute_class_weight(estimator.class_weight, classes=classes, y=y, sample_weight=weights)
@@ -129,7 +129,9 @@ def check_init_head(coef_init, intercept_init, n_classes, n_features):
         return None
     coef = np.asarray(coef_init, dtype=np.float64)
     if coef.shape != (n_classes, n_features):
-        raise ValueError(f"coef_init must have shape (n_classes, n_features) = {(n_classes, n_features)}, got {coef.shape}.")
+        raise ValueError(
+            f"coef_init must have shape (n_classes, n_features) = {(n_classes, n_features)}, got {coef.shape}."
+        )
     intercept = np.zeros(n_classes) if intercept_init is None else np.asarray(intercept_init, dtype=np.float64)
     if intercept.shape != (n_classes,):
         raise ValueError(f"intercept_init must have shape (n_classes,) = ({n_classes},), got {intercept.shape}.")
@@ -158,6 +160,8 @@ def encode_hidden(hidden_labels, classes, n_unlabeled, device):
         return None
     hidden = np.asarray(hidden_labels)
     if hidden.shape != (n_unlabeled,):
-        raise ValueError(f"hidden_labels must have shape ({n_unlabeled},) like the unlabelled rows, got {hidden.shape}.")
+        raise ValueError(
+            f"hidden_labels must have shape ({n_unlabeled},) like the unlabelled rows, got {hidden.shape}."
+        )
     pos = np.clip(np.searchsorted(classes, hidden), 0, classes.size - 1)
     return torch.as_tensor(np.where(classes[pos] == hidden, pos, -1), device=device)

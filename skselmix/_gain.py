@@ -41,7 +41,9 @@ def objective_logit_sensitivity(confusion, objective_gradient, smoothing=0.0):
     if smoothing:
         confusion = (1.0 - smoothing) * confusion + smoothing * priors / confusion.shape[1]
     weighted = objective_gradient * confusion
-    return weighted - weighted.sum(dim=1, keepdim=True) * confusion / priors.clamp_min(torch.finfo(confusion.dtype).tiny)
+    return weighted - weighted.sum(dim=1, keepdim=True) * confusion / priors.clamp_min(
+        torch.finfo(confusion.dtype).tiny
+    )
 
 
 def gain_from_sensitivity(prototypes, coef, intercept, sensitivity, lambda_mean):

@@ -28,7 +28,7 @@ def check_label_types(y, name="y"):
         Name used in the error message.
     """
     dtype = getattr(y, "dtype", None)
-    if dtype is not None and dtype != object:
+    if dtype is not None and dtype != object:  # noqa: E721 (a numpy dtype, not a type)
         return
     values = np.asarray(y, dtype=object)
     if values.ndim != 1 or values.size == 0:

@@ -44,7 +44,8 @@ class FitProgress:
         remaining = f"{(now - self.loop_start) / step * (self.max_iter - step):.1f} s" if step else "?"
         width = len(str(self.max_iter))
         line = (
-            f"step {step:>{width}}/{self.max_iter}  {self.name} {value:.4f}  best {best_value:.4f}{' *' if improved else '  '}"
+            f"step {step:>{width}}/{self.max_iter}  {self.name} {value:.4f}  "
+            f"best {best_value:.4f}{' *' if improved else '  '}"
             f"  elapsed {elapsed:.1f} s  remaining <= {remaining}"
         )
         if self.verbose >= 2:

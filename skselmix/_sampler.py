@@ -82,7 +82,9 @@ class ClassIndex:
             # integer weights up to 2^53).
             sorted_weights = weights.to(torch.float64)[self.order]
             self.cumulative = torch.cumsum(sorted_weights, 0)
-            self.totals = torch.zeros(n_classes, dtype=torch.float64, device=labels.device).index_add_(0, kept[sort], sorted_weights)
+            self.totals = torch.zeros(n_classes, dtype=torch.float64, device=labels.device).index_add_(
+                0, kept[sort], sorted_weights
+            )
             # Running sum before each class's first entry: where its interval starts.
             previous = torch.cat([self.cumulative.new_zeros(1), self.cumulative])
             self.base = previous[self.starts]
@@ -122,7 +124,10 @@ def head_pools(labels, n_classes, fold=None, n_heads=1, weights=None):
     member = fold[rows] != heads
     heads, rows = heads[member], rows[member]
     return ClassIndex(
-        heads * n_classes + labels[rows], n_heads * n_classes, rows=rows, weights=None if weights is None else weights[rows]
+        heads * n_classes + labels[rows],
+        n_heads * n_classes,
+        rows=rows,
+        weights=None if weights is None else weights[rows],
     )
 
 

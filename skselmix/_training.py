@@ -6,7 +6,6 @@ the public attributes.
 """
 
 import math
-import numbers
 import time
 import warnings
 from dataclasses import dataclass, fields
@@ -18,12 +17,12 @@ from sklearn.exceptions import ConvergenceWarning
 
 from ._calibration import balanced_row_weights, calibration_rows, fit_temperature
 from ._confusion import coverages, recalls
+from ._device import profile_for
 from ._gain import DEFAULT_CONFUSION_SMOOTHING, gain_from_sensitivity, objective_logit_sensitivity
 from ._parameters import check_params
 from ._progress import FitProgress
 from ._records import GivenHead, Heads, LoopResult, RefitRecipe, StepSources, WarmStart
 from ._sampler import (
-    MIXUPS,
     ClassIndex,
     PairDistribution,
     draw_partners,
@@ -33,7 +32,6 @@ from ._sampler import (
     sampling_distribution,
 )
 from ._softmax import softmax_
-from ._device import profile_for
 from ._threads import one_thread_below
 
 # weight_decay="auto" is AUTO_WEIGHT_DECAY / n_train on unit-RMS-norm features. A penalty
@@ -102,8 +100,12 @@ class SelMixRun:
 
     def __init__(self, settings, objective, device, rng, n_classes, class_labels=None):
         self.settings = settings
-        self.progress = FitProgress(settings.verbose, objective.name, settings.max_iter,
-                                    list(range(n_classes)) if class_labels is None else np.asarray(class_labels).tolist())
+        self.progress = FitProgress(
+            settings.verbose,
+            objective.name,
+            settings.max_iter,
+            list(range(n_classes)) if class_labels is None else np.asarray(class_labels).tolist(),
+        )
         self.objective = objective
         self.device = device
         self.k = n_classes
@@ -143,9 +145,11 @@ class SelMixRun:
             kinds = ("logit_adjusted", "balanced") if p.init == "auto" else (p.init,)
             candidates = [(kind, feedback.warm_start(kind, l2)) for kind in kinds]
             # "auto": the start with the best feedback objective (first on ties: logit-adjusted).
-            scores = [
-                self._objective_value(feedback.confusion(*stack), class_counts, 0) for _, stack in candidates
-            ] if len(candidates) > 1 else [0.0]
+            scores = (
+                [self._objective_value(feedback.confusion(*stack), class_counts, 0) for _, stack in candidates]
+                if len(candidates) > 1
+                else [0.0]
+            )
             init_used, stack = candidates[int(np.argmax(scores))]
             refit = RefitRecipe(init_used, l2)
         else:
@@ -155,7 +159,9 @@ class SelMixRun:
             stack = feedback.given_start(coef, intercept)
 
         prototypes = feedback.prototypes()
-        if init_head is not None and not bool(torch.isfinite(torch.addmm(refit.intercept, prototypes, refit.coef.T)).all()):
+        if init_head is not None and not bool(
+            torch.isfinite(torch.addmm(refit.intercept, prototypes, refit.coef.T)).all()
+        ):
             raise ValueError(
                 f"The initial head ({init_used}) gives non-finite float32 logits on the class prototypes; "
                 "its weights are too large for the features."
@@ -210,8 +216,11 @@ class SelMixRun:
             if step >= p.max_iter or (p.n_iter_no_change is not None and stale >= p.n_iter_no_change):
                 break
             n_steps = min(p.refresh_every, p.max_iter - step)
-            sources = StepSources(feedback.x_train, pools) if partners is None else StepSources(
-                feedback.x_train, pools, partners, unlabeled.features)
+            sources = (
+                StepSources(feedback.x_train, pools)
+                if partners is None
+                else StepSources(feedback.x_train, pools, partners, unlabeled.features)
+            )
             heads, evaluated = yield StepRequest(self, heads, evaluated, sources, probs, step, n_steps)
             step += n_steps
             if not all(bool(torch.isfinite(t).all()) for t in heads + evaluated):
@@ -220,7 +229,7 @@ class SelMixRun:
                     f"{p.learning_rate!r} is too large). Kept the best head so far, from step {best['step']}.",
                     ConvergenceWarning,
                 )
-                history.append({key: None for key in history[-1]} | {"step": step, "objective": float("nan"), "diverged": True})
+                history.append(dict.fromkeys(history[-1]) | {"step": step, "objective": float("nan"), "diverged": True})
                 break
 
         coef, intercept = feedback.final_head(best["coef"], best["intercept"], best["step"], warm.refit)
@@ -260,7 +269,9 @@ class SelMixRun:
         try:
             value = float(self.objective.value(confusion, class_counts))
         except Exception as exc:
-            raise ValueError(f"metric {self.objective.name!r} failed at step {step}: {type(exc).__name__}: {exc}") from exc
+            raise ValueError(
+                f"metric {self.objective.name!r} failed at step {step}: {type(exc).__name__}: {exc}"
+            ) from exc
         if not math.isfinite(value):
             raise ValueError(
                 f"metric {self.objective.name!r} returned {value} at step {step}; it must return a finite number "
@@ -404,8 +415,16 @@ class StepRequest:
     def key(self):
         """Requests with equal keys step together: everything a step reads but the draws."""
         p = self.run.settings
-        return (self.step, self.n_steps, p.batch_size, p.learning_rate, p.max_iter, p.average_decay, self.run.l2,
-                tuple(self.heads[0].shape))
+        return (
+            self.step,
+            self.n_steps,
+            p.batch_size,
+            p.learning_rate,
+            p.max_iter,
+            p.average_decay,
+            self.run.l2,
+            tuple(self.heads[0].shape),
+        )
 
 
 def loop_together(runs, feedback, warm, unlabeled=None):

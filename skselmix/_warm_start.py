@@ -11,9 +11,9 @@ import numpy as np
 import torch
 from scipy.optimize import minimize
 
+from ._device import profile_for
 from ._features import row_blocks
 from ._softmax import picked_log_proba_and_proba_
-from ._device import profile_for
 
 WARM_STARTS = ("logit_adjusted", "balanced", "cross_entropy")
 LBFGS_MEMORY = 10  # scipy's L-BFGS-B default number of correction pairs (maxcor)

@@ -9,7 +9,9 @@ from skselmix.datasets import long_tailed_split
 def digits_lt():
     """Long-tailed digits (rho = 50) with balanced validation (25/class) and test (50/class) sets."""
     X, y = load_digits(return_X_y=True)
-    return [long_tailed_split(X, y, rho=50, n_val_per_class=25, n_test_per_class=50, random_state=seed) for seed in range(4)]
+    return [
+        long_tailed_split(X, y, rho=50, n_val_per_class=25, n_test_per_class=50, random_state=seed) for seed in range(4)
+    ]
 
 
 @pytest.fixture

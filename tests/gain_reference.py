@@ -27,5 +27,7 @@ def finite_difference_gain(Z, W, b, psi, lbar, eps=1e-6):
     G = np.zeros((k, k))
     for i, j in itertools.product(range(k), range(k)):
         V = mixup_step(Z, W, b, i, j, lbar)[2]
-        G[i, j] = (psi(prototype_confusion(Z, W + eps * V, b)) - psi(prototype_confusion(Z, W - eps * V, b))) / (2 * eps)
+        G[i, j] = (psi(prototype_confusion(Z, W + eps * V, b)) - psi(prototype_confusion(Z, W - eps * V, b))) / (
+            2 * eps
+        )
     return G

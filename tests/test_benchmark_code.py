@@ -56,7 +56,11 @@ def test_semi_supervised_report_only_rebuilds_the_tables_from_the_store(tmp_path
         return [row | {"pseudo-label accuracy (first refresh)": 0.8}]
 
     methods = {"SelMix, labelled only": rows(0.5, 0.7), "SelMix, semi-supervised": rows(0.25, 0.75)}
-    store = {"seeds": [7], "generated": "2026-01-02 03:04 UTC", "results": {"uniform": dict.fromkeys(("min_recall", "mean_recall"), methods)}}
+    store = {
+        "seeds": [7],
+        "generated": "2026-01-02 03:04 UTC",
+        "results": {"uniform": dict.fromkeys(("min_recall", "mean_recall"), methods)},
+    }
     monkeypatch.setattr(semi_supervised, "RESULTS", tmp_path)
     (tmp_path / "semi_supervised.json").write_text(json.dumps(store))
     semi_supervised.main(["--report-only"])
@@ -96,13 +100,16 @@ def test_paired_report_differences_are_per_split(tmp_path, monkeypatch):
     }
     monkeypatch.setattr(paired, "RESULTS", tmp_path)
     monkeypatch.setattr(paired, "NOTES", tmp_path / "no_notes.md")
-    (tmp_path / "paired.json").write_text(json.dumps({"fashion": {"started": "2026-01-02 03:04 UTC", "per_seed": per_seed}}))
+    (tmp_path / "paired.json").write_text(
+        json.dumps({"fashion": {"started": "2026-01-02 03:04 UTC", "per_seed": per_seed}})
+    )
     paired.main(["--report-only"])
     text = (tmp_path / "paired.md").read_text()
     diff = np.array([0.2, 0.0, -0.1])
     t = diff.mean() / (diff.std(ddof=1) / np.sqrt(3))
     assert (
-        f"| LA, training rows | 0.600 ± 0.082 | 0.800 ± 0.000 | {diff.mean():+.3f} ± {diff.std(ddof=1):.3f} | {t:+.2f} | 1 / 1 / 1 |"
+        f"| LA, training rows | 0.600 ± 0.082 | 0.800 ± 0.000 | {diff.mean():+.3f} ± {diff.std(ddof=1):.3f} "
+        f"| {t:+.2f} | 1 / 1 / 1 |"
         in text
     )
     assert f"| {paired.SELMIX_CV} | 0.633 ± 0.047 | 0.800 ± 0.000 |" in text and "| 1 / 3 |" in text

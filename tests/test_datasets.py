@@ -14,7 +14,9 @@ def test_split_sizes_balance_and_disjointness():
     rng = np.random.RandomState(0)
     y = np.repeat(np.arange(5), 200)
     X = np.arange(y.size, dtype=float).reshape(-1, 1)  # row ids
-    Xtr, ytr, Xva, yva, Xte, yte = long_tailed_split(X, y, rho=10, n_val_per_class=20, n_test_per_class=30, random_state=rng)
+    Xtr, ytr, Xva, yva, Xte, yte = long_tailed_split(
+        X, y, rho=10, n_val_per_class=20, n_test_per_class=30, random_state=rng
+    )
     assert np.bincount(yva).tolist() == [20] * 5 and np.bincount(yte).tolist() == [30] * 5
     assert sorted(np.bincount(ytr).tolist(), reverse=True) == long_tailed_profile(150, 5, 10).tolist()
     ids = np.concatenate([Xtr, Xva, Xte]).ravel()
@@ -28,7 +30,14 @@ def test_split_is_seeded_and_class_order_random():
     a = long_tailed_split(X, y, rho=20, n_val_per_class=5, n_test_per_class=5, random_state=1)[1]
     b = long_tailed_split(X, y, rho=20, n_val_per_class=5, n_test_per_class=5, random_state=1)[1]
     np.testing.assert_array_equal(a, b)
-    heads = {int(np.argmax(np.bincount(long_tailed_split(X, y, rho=20, n_val_per_class=5, n_test_per_class=5, random_state=s)[1]))) for s in range(10)}
+    heads = {
+        int(
+            np.argmax(
+                np.bincount(long_tailed_split(X, y, rho=20, n_val_per_class=5, n_test_per_class=5, random_state=s)[1])
+            )
+        )
+        for s in range(10)
+    }
     assert len(heads) > 1
 
 

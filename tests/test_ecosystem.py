@@ -85,7 +85,9 @@ def test_dask_backend_runs_the_same_search(data):
     grid = {"s": [1.0, 100.0]}
     cv = StratifiedKFold(3, shuffle=True, random_state=0)
     local = GridSearchCV(small(), grid, scoring=objective_scorer("gmean"), cv=cv).fit(X, y)
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as cluster:
         with distributed.Client(cluster):
             with joblib.parallel_backend("dask"):
                 remote = GridSearchCV(small(), grid, scoring=objective_scorer("gmean"), cv=cv, n_jobs=-1).fit(X, y)
@@ -131,8 +133,14 @@ def test_pickle_joblib_hold_no_torch_objects(data, tmp_path):
     X, y = data
     model = small().fit(X, y)
     payload = pickle.dumps(model)
-    modules = {arg.split(" ")[0] for op, arg, _ in pickletools.genops(payload) if op.name in ("GLOBAL", "STACK_GLOBAL") and arg}
-    strings = {arg for op, arg, _ in pickletools.genops(payload) if op.name in ("SHORT_BINUNICODE", "BINUNICODE") and isinstance(arg, str)}
+    modules = {
+        arg.split(" ")[0] for op, arg, _ in pickletools.genops(payload) if op.name in ("GLOBAL", "STACK_GLOBAL") and arg
+    }
+    strings = {
+        arg
+        for op, arg, _ in pickletools.genops(payload)
+        if op.name in ("SHORT_BINUNICODE", "BINUNICODE") and isinstance(arg, str)
+    }
     assert not any(m.startswith("torch") for m in modules | strings)
     joblib.dump(model, tmp_path / "m.joblib")
     np.testing.assert_array_equal(joblib.load(tmp_path / "m.joblib").predict(X), model.predict(X))

@@ -18,7 +18,9 @@ def letter_like(seed, n_classes=26, n_features=16):
     sizes = np.maximum((700 * 0.02 ** (np.arange(n_classes) / (n_classes - 1))).astype(int), 8)
 
     def draw(counts):
-        rows = [np.clip(np.rint(means[c] + spread * rng.normal(size=(n, n_features))), 0, 15) for c, n in enumerate(counts)]
+        rows = [
+            np.clip(np.rint(means[c] + spread * rng.normal(size=(n, n_features))), 0, 15) for c, n in enumerate(counts)
+        ]
         return np.vstack(rows), np.repeat(np.arange(n_classes), counts)
 
     return (*draw(sizes), *draw(np.full(n_classes, 100)))

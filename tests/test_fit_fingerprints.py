@@ -56,17 +56,23 @@ def _fit_cases():
         "x_val": lambda: SelMixClassifier(metric="gmean", **short).fit(X, y, X_val=Xv, y_val=yv),
         "weights": lambda: SelMixClassifier(cv=3, class_weight="balanced", **short).fit(X, y, sample_weight=w),
         "hold_out_weights": lambda: SelMixClassifier(cv=None, **short).fit(
-            X, y, sample_weight=w, X_val=Xv, y_val=yv, sample_weight_val=np.linspace(0.5, 2, 40)),
-        "semi_supervised": lambda: SelMixClassifier(unlabeled_label=-1, pseudo_label_threshold=0.5, **short).fit(X, y_semi),
+            X, y, sample_weight=w, X_val=Xv, y_val=yv, sample_weight_val=np.linspace(0.5, 2, 40)
+        ),
+        "semi_supervised": lambda: SelMixClassifier(unlabeled_label=-1, pseudo_label_threshold=0.5, **short).fit(
+            X, y_semi
+        ),
         "auto_init_cutmix": lambda: SelMixClassifier(
-            metric="mean_recall_min_coverage", init="auto", mixup="cutmix", average_decay=0.5, cv=None, **short).fit(X, y),
-        "coverage_objective": lambda: SelMixClassifier(
-            metric=HMeanMinCoverage(alpha=0.9), cv=3, **short).fit(X, y),
+            metric="mean_recall_min_coverage", init="auto", mixup="cutmix", average_decay=0.5, cv=None, **short
+        ).fit(X, y),
+        "coverage_objective": lambda: SelMixClassifier(metric=HMeanMinCoverage(alpha=0.9), cv=3, **short).fit(X, y),
         "coef_init": lambda: SelMixClassifier(cv=3, **short).fit(X, y, coef_init=coef),
         "warm_start": warm_started,
-        "balanced_head": lambda: SelMixClassifier(init="balanced", metric="hmean", weight_decay=1e-3, cv=4, **short).fit(X, y),
-        "search": lambda: SelMixClassifierCV(s_values=(0.1, 10.0), param_grid={"learning_rate": [0.01, 0.03]},
-                                             **short).fit(X, y),
+        "balanced_head": lambda: SelMixClassifier(
+            init="balanced", metric="hmean", weight_decay=1e-3, cv=4, **short
+        ).fit(X, y),
+        "search": lambda: SelMixClassifierCV(
+            s_values=(0.1, 10.0), param_grid={"learning_rate": [0.01, 0.03]}, **short
+        ).fit(X, y),
     }
 
 
@@ -88,7 +94,9 @@ def _recorded():
 @pytest.fixture(scope="module")
 def record():
     if RECORDING:
-        arrays = {f"{case}/{name}": value for case, fit in _fit_cases().items() for name, value in _fingerprint(fit()).items()}
+        arrays = {
+            f"{case}/{name}": value for case, fit in _fit_cases().items() for name, value in _fingerprint(fit()).items()
+        }
         RECORD.parent.mkdir(exist_ok=True)
         np.savez_compressed(RECORD, platform=np.array(platform_tag()), **arrays)
     platform, arrays = _recorded()

@@ -5,11 +5,10 @@ import itertools
 import numpy as np
 import pytest
 import torch
+from gain_reference import finite_difference_gain, mixup_step, prototype_confusion
 
 from skselmix import CallableObjective, gain_matrix, get_objective, get_objective_names
 from skselmix._gain import expected_mixed_sensitivity, objective_logit_sensitivity
-
-from gain_reference import finite_difference_gain, mixup_step, prototype_confusion
 
 
 def _problem(seed, k=4, d=5):
@@ -28,12 +27,12 @@ def _brute_force_gain(Z, W, b, C, dpsi, lbar):
     k = Z.shape[0]
     pi = C.sum(axis=1)
     M = np.zeros((k, k))
-    for q, l in itertools.product(range(k), range(k)):
-        M[q, l] = sum(dpsi[q, m] * C[q, m] * ((m == l) - C[q, l] / pi[q]) for m in range(k))
+    for q, ell in itertools.product(range(k), range(k)):
+        M[q, ell] = sum(dpsi[q, m] * C[q, m] * ((m == ell) - C[q, ell] / pi[q]) for m in range(k))
     G = np.zeros((k, k))
     for i, j in itertools.product(range(k), range(k)):
         zbar, p, _ = mixup_step(Z, W, b, i, j, lbar)
-        G[i, j] = sum(M[q, l] * (zbar @ Z[q]) * ((l == i) - p[l]) for q in range(k) for l in range(k))
+        G[i, j] = sum(M[q, ell] * (zbar @ Z[q]) * ((ell == i) - p[ell]) for q in range(k) for ell in range(k))
     return G
 
 

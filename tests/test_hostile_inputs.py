@@ -35,7 +35,16 @@ def clf(**params):
 # ----------------------------------------------------------------- parameters
 @pytest.mark.parametrize(
     "name",
-    ["s", "lambda_min", "learning_rate", "weight_decay", "average_decay", "validation_fraction", "tol", "pseudo_label_threshold"],
+    [
+        "s",
+        "lambda_min",
+        "learning_rate",
+        "weight_decay",
+        "average_decay",
+        "validation_fraction",
+        "tol",
+        "pseudo_label_threshold",
+    ],
 )
 def test_nan_parameter_rejected(data, name):
     with pytest.raises(ValueError, match=rf"'{name}' parameter of SelMixClassifier must be .*\. Got nan instead"):
@@ -43,10 +52,23 @@ def test_nan_parameter_rejected(data, name):
 
 
 @pytest.mark.parametrize(
-    "name", ["s", "learning_rate", "lambda_min", "weight_decay", "tol", "max_iter", "batch_size", "refresh_every", "n_iter_no_change"]
+    "name",
+    [
+        "s",
+        "learning_rate",
+        "lambda_min",
+        "weight_decay",
+        "tol",
+        "max_iter",
+        "batch_size",
+        "refresh_every",
+        "n_iter_no_change",
+    ],
 )
 def test_bool_parameter_rejected(data, name):
-    with pytest.raises(TypeError, match=rf"'{name}' parameter of SelMixClassifier must be .*\(not a bool\).* Got True instead"):
+    with pytest.raises(
+        TypeError, match=rf"'{name}' parameter of SelMixClassifier must be .*\(not a bool\).* Got True instead"
+    ):
         clf(**{name: True}).fit(*data)
 
 
@@ -224,7 +246,11 @@ def test_metrics_reject_all_zero_weights():
 
 @pytest.mark.parametrize(
     "labels, marker",
-    [(np.array([0, 1, 2, -1]), "-1"), (np.array(["a", "b", "c", "u"]), -1), (np.array(["a", "b", "c", "u"]), None.__class__)],
+    [
+        (np.array([0, 1, 2, -1]), "-1"),
+        (np.array(["a", "b", "c", "u"]), -1),
+        (np.array(["a", "b", "c", "u"]), None.__class__),
+    ],
     ids=["str-marker-int-labels", "int-marker-str-labels", "type-marker"],
 )
 def test_marker_of_the_wrong_type_rejected(data, labels, marker):

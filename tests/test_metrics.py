@@ -5,19 +5,16 @@ import warnings
 import numpy as np
 import pytest
 from sklearn.exceptions import UndefinedMetricWarning
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score, recall_score
 from sklearn.model_selection import GridSearchCV, cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.linear_model import LogisticRegression
 
 from skselmix import metrics
 from skselmix.metrics import (
     balanced_confusion_matrix,
     classification_report_balanced,
-    objective_scorer,
-    objective_scorer_names,
-    objective_scorers,
     gmean_score,
     hmean_min_coverage_score,
     hmean_score,
@@ -26,6 +23,9 @@ from skselmix.metrics import (
     min_coverage_score,
     min_head_tail_recall_score,
     min_recall_score,
+    objective_scorer,
+    objective_scorer_names,
+    objective_scorers,
 )
 
 # 3 classes: class a has 4 samples, b 2, c 4.
@@ -175,7 +175,8 @@ def test_public_module_lists_everything():
 # ---------------------------------------------------------------- equivalences the docs state
 def _random_labels(seed, n=300, k=5):
     rng = np.random.RandomState(seed)
-    y_true = rng.choice(k, size=n, p=np.array([0.5, 0.2, 0.15, 0.1, 0.05])[:k] / np.array([0.5, 0.2, 0.15, 0.1, 0.05])[:k].sum())
+    prior = np.array([0.5, 0.2, 0.15, 0.1, 0.05])[:k]
+    y_true = rng.choice(k, size=n, p=prior / prior.sum())
     y_pred = np.where(rng.rand(n) < 0.6, y_true, rng.randint(0, k, size=n))
     return y_true, y_pred, rng.rand(n) * 3
 
@@ -187,7 +188,8 @@ def test_documented_equivalences_with_sklearn(seed):
     y_true, y_pred, w = _random_labels(seed)
     assert mean_recall_score(y_true, y_pred) == pytest.approx(balanced_accuracy_score(y_true, y_pred), abs=1e-12)
     assert mean_recall_score(y_true, y_pred, sample_weight=w) == pytest.approx(
-        balanced_accuracy_score(y_true, y_pred, sample_weight=w), abs=1e-12)
+        balanced_accuracy_score(y_true, y_pred, sample_weight=w), abs=1e-12
+    )
     per_class = recall_score(y_true, y_pred, average=None)
     assert min_recall_score(y_true, y_pred) == pytest.approx(per_class.min(), abs=1e-12)
     assert hmean_score(y_true, y_pred) == pytest.approx(hmean(per_class), abs=1e-12)
@@ -212,8 +214,13 @@ def test_absent_class_differs_from_balanced_accuracy():
 
 def test_objective_scorers_drop_into_a_multi_metric_search(blobs3):
     X, y = blobs3
-    search = GridSearchCV(LogisticRegression(), {"class_weight": [None, "balanced"]},
-                          scoring=objective_scorers(["min_recall", "mean_recall"]), refit="min_recall", cv=3).fit(X, y)
+    search = GridSearchCV(
+        LogisticRegression(),
+        {"class_weight": [None, "balanced"]},
+        scoring=objective_scorers(["min_recall", "mean_recall"]),
+        refit="min_recall",
+        cv=3,
+    ).fit(X, y)
     assert search.best_params_ == {"class_weight": "balanced"}
     assert "mean_test_mean_recall" in search.cv_results_
     assert set(objective_scorers()) == {"mean_recall", "min_recall", "gmean", "hmean"}
@@ -230,12 +237,15 @@ def test_deprecated_scorer_aliases_are_gone():
 def test_classification_report_balanced():
     y_true, y_pred, w = _random_labels(0)
     report = classification_report_balanced(y_true, y_pred, output_dict=True, head_labels=[0, 1])
-    np.testing.assert_allclose([report[str(c)]["recall"] for c in range(5)],
-                               recall_score_per_class := [np.mean(y_pred[y_true == c] == c) for c in range(5)])
+    np.testing.assert_allclose(
+        [report[str(c)]["recall"] for c in range(5)],
+        recall_score_per_class := [np.mean(y_pred[y_true == c] == c) for c in range(5)],
+    )
     assert report["objectives"]["min recall"] == pytest.approx(min(recall_score_per_class))
     assert report["objectives"]["G-mean"] == pytest.approx(gmean_score(y_true, y_pred))
     assert report["objectives"]["min head-tail recall"] == pytest.approx(
-        min_head_tail_recall_score(y_true, y_pred, head_labels=[0, 1]))
+        min_head_tail_recall_score(y_true, y_pred, head_labels=[0, 1])
+    )
     coverage = 5 * balanced_confusion_matrix(y_true, y_pred).sum(axis=0)
     np.testing.assert_allclose([report[str(c)]["coverage x K"] for c in range(5)], coverage)
     assert [report[str(c)]["support"] for c in range(5)] == np.bincount(y_true).tolist()

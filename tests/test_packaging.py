@@ -24,7 +24,9 @@ def test_ci_runs_the_readme_test_and_docs_commands():
     tests = [c for c in indented if "python -m pytest" in c]
     docs = [c for c in indented if "python -m sphinx" in c]
     # The newcomer's command installs what CI's suite needs, so nothing skips for want of an extra.
-    assert tests == ['pip install torch==2.13.0 && pip install ".[test,datasets,plots,persistence,distributed]" && python -m pytest']
+    assert tests == [
+        'pip install torch==2.13.0 && pip install ".[test,datasets,plots,persistence,distributed]" && python -m pytest'
+    ]
     assert docs == ['pip install ".[docs]" && python -m sphinx -W -n --keep-going -b html docs docs/_build/html']
     assert "readme_command 'python -m pytest'" in ci and "readme_command 'python -m sphinx'" in ci
     assert ci.index("torch==2.13.0") < ci.index('bash -c "$test_command"') < ci.index('bash -c "$docs_command"')

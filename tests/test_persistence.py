@@ -51,7 +51,13 @@ def _with_metric_node(model, node):
 def _call_node(module, name, *args):
     """A skops node that, once trusted, calls ``module.name(*args)`` at load time."""
     args_node = json.loads(zipfile.ZipFile(io.BytesIO(sio.dumps(tuple(args)))).read("schema.json"))
-    return {"__class__": name, "__module__": module, "__loader__": "ConstructorFromReduceNode", "content": args_node, "__id__": 1}
+    return {
+        "__class__": name,
+        "__module__": module,
+        "__loader__": "ConstructorFromReduceNode",
+        "content": args_node,
+        "__id__": 1,
+    }
 
 
 def _function_node(module, name):

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from gain_reference import finite_difference_gain, prototype_confusion
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -16,8 +17,6 @@ from skselmix.metrics import (
     min_coverage_score,
     min_recall_score,
 )
-
-from gain_reference import finite_difference_gain, prototype_confusion
 
 
 @st.composite

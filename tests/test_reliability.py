@@ -214,7 +214,10 @@ def test_same_seed_same_coef_across_processes(data):
         sys.stdout.write(coef.tobytes().hex())
         """
     )
-    outputs = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout for _ in range(2)}
+    outputs = {
+        subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+        for _ in range(2)
+    }
     assert len(outputs) == 1
     assert bytes.fromhex(outputs.pop()) == clf().fit(X, y).coef_.tobytes()
 

@@ -147,7 +147,11 @@ def test_sample_weight_errors(blobs3):
         fitted(X, y, (y != 2).astype(float), max_iter=0)
     with pytest.raises(ValueError, match="sample_weight_val was given without X_val"):
         SelMixClassifier(max_iter=0, device="cpu").fit(X, y, sample_weight_val=np.ones(3))
-    with pytest.raises(ValueError, match=r"'class_weight' parameter of SelMixClassifier must be an instance of 'dict', a str among \{'balanced'\} or None"):
+    with pytest.raises(
+        ValueError,
+        match=r"'class_weight' parameter of SelMixClassifier must be an instance of 'dict', "
+        r"a str among \{'balanced'\} or None",
+    ):
         SelMixClassifier(class_weight="auto", max_iter=0, device="cpu").fit(X, y)
     with pytest.raises(ValueError, match="class_weight"):
         SelMixClassifier(class_weight={7: 2.0}, max_iter=0, device="cpu").fit(X, y)
@@ -179,7 +183,9 @@ def test_fit_requests_and_routing(blobs3):
         clf = SelMixClassifier(max_iter=30, device="cpu", random_state=0).set_fit_request(sample_weight=True)
         clf = clf.set_score_request(sample_weight=True)
         routed = cross_validate(clf, X, y, cv=2, params={"sample_weight": w}, return_estimator=True)
-    plain = cross_validate(SelMixClassifier(max_iter=30, device="cpu", random_state=0), X, y, cv=2, return_estimator=True)
+    plain = cross_validate(
+        SelMixClassifier(max_iter=30, device="cpu", random_state=0), X, y, cv=2, return_estimator=True
+    )
     assert routed["estimator"][0].class_counts_.dtype.kind == "f"  # the weights reached fit
     assert not np.array_equal(routed["estimator"][0].coef_, plain["estimator"][0].coef_)
 
@@ -198,7 +204,9 @@ def test_unscaled_validation_set_warns_and_matching_one_does_not(digits_lt):
             warnings.simplefilter("error", UserWarning)
             SelMixClassifier(max_iter=0, device="cpu").fit(X_train, y_train, X_val=X_val, y_val=y_val)
             one_each = np.unique(y_test, return_index=True)[1]  # ten rows: the smallest set with every class
-            SelMixClassifier(max_iter=0, device="cpu").fit(X_train, y_train, X_val=X_test[one_each], y_val=y_test[one_each])
+            SelMixClassifier(max_iter=0, device="cpu").fit(
+                X_train, y_train, X_val=X_test[one_each], y_val=y_test[one_each]
+            )
             pipe.fit(X_train, y_train, selmixclassifier__X_val=scaled.transform(X_val), selmixclassifier__y_val=y_val)
 
 
@@ -221,4 +229,3 @@ def test_class_weight_dict_with_string_labels(blobs3):
     plain = SelMixClassifier(**kw).fit(X, labels, X_val=X[::2], y_val=labels[::2])
     heavy = SelMixClassifier(class_weight={"c": 20.0}, **kw).fit(X, labels, X_val=X[::2], y_val=labels[::2])
     assert (heavy.predict(X) == "c").sum() > (plain.predict(X) == "c").sum()
-

@@ -5,7 +5,7 @@ import pytest
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
 from skselmix import SelMixClassifier
-from skselmix.metrics import objective_scorer, min_head_tail_recall_score, min_recall_score
+from skselmix.metrics import min_head_tail_recall_score, min_recall_score, objective_scorer
 
 
 @pytest.fixture(scope="module")

@@ -5,10 +5,10 @@ import pytest
 import torch
 from sklearn.model_selection import cross_val_score
 
-from skselmix import SelMixClassifier
 from benchmarks._hidden_labels import fit_recording_pseudo_label_accuracy as fit_with_hidden
+from skselmix import SelMixClassifier
 from skselmix._sampler import ClassIndex, draw_partners, mix_features
-from skselmix.metrics import objective_scorer, min_recall_score
+from skselmix.metrics import min_recall_score, objective_scorer
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,9 @@ def test_marker_is_opt_in(semi):
 
 def test_history_reports_pools_and_pseudo_label_accuracy(semi):
     X, y, hidden, (X_val, y_val), _ = semi
-    clf = fit_with_hidden(SelMixClassifier(**params(max_iter=100, pseudo_label_threshold=0.5)), X, y, hidden, X_val=X_val, y_val=y_val)
+    clf = fit_with_hidden(
+        SelMixClassifier(**params(max_iter=100, pseudo_label_threshold=0.5)), X, y, hidden, X_val=X_val, y_val=y_val
+    )
     record = clf.history_[0]
     assert record["unlabeled_counts"].shape == (10,) and 0 < record["unlabeled_counts"].sum() <= 300
     assert 0.8 < record["pseudo_label_accuracy"] <= 1.0  # the warm start is a decent labeller on digits
@@ -56,11 +58,13 @@ def test_no_label_leak(semi):
 def test_unlabelled_rows_change_the_partners(semi):
     X, y, _, (X_val, y_val), _ = semi
     labelled = y != -1
-    only_labelled = SelMixClassifier(**params(max_iter=100, n_iter_no_change=None)).fit(X[labelled], y[labelled], X_val=X_val, y_val=y_val)
-    with_pool = SelMixClassifier(**params(max_iter=100, n_iter_no_change=None)).fit(X, y, X_val=X_val, y_val=y_val)
-    assert not np.array_equal(only_labelled.history_[-1]["recalls"], with_pool.history_[-1]["recalls"]) or not np.array_equal(
-        only_labelled.coef_, with_pool.coef_
+    only_labelled = SelMixClassifier(**params(max_iter=100, n_iter_no_change=None)).fit(
+        X[labelled], y[labelled], X_val=X_val, y_val=y_val
     )
+    with_pool = SelMixClassifier(**params(max_iter=100, n_iter_no_change=None)).fit(X, y, X_val=X_val, y_val=y_val)
+    assert not np.array_equal(
+        only_labelled.history_[-1]["recalls"], with_pool.history_[-1]["recalls"]
+    ) or not np.array_equal(only_labelled.coef_, with_pool.coef_)
 
 
 def test_semi_supervised_finetuning_improves_validation_objective(semi):
@@ -72,7 +76,10 @@ def test_semi_supervised_finetuning_improves_validation_objective(semi):
     assert tuned.best_validation_score_ > tuned.history_[0]["objective"] + 0.03
     warm = SelMixClassifier(**params(max_iter=0)).fit(X, y, X_val=X_val, y_val=y_val)
     # The tail class has 22 test images here: allow one image either way.
-    assert min_recall_score(y_test, tuned.predict(X_test)) >= min_recall_score(y_test, warm.predict(X_test)) - 1 / 22 - 1e-9
+    assert (
+        min_recall_score(y_test, tuned.predict(X_test))
+        >= min_recall_score(y_test, warm.predict(X_test)) - 1 / 22 - 1e-9
+    )
 
 
 def test_semi_supervised_errors(semi):

@@ -52,7 +52,9 @@ def test_cross_entropy_head_matches_sklearn(problem):
     lr = LogisticRegression(C=1.0 / (l2 * len(y)), tol=1e-10, max_iter=5000).fit(X.numpy(), y.numpy())
     np.testing.assert_allclose(coef.numpy(), lr.coef_, rtol=1e-3, atol=1e-4)
     # sklearn's multinomial intercepts are defined up to a common shift
-    np.testing.assert_allclose(intercept.numpy() - intercept.numpy().mean(), lr.intercept_ - lr.intercept_.mean(), atol=1e-3)
+    np.testing.assert_allclose(
+        intercept.numpy() - intercept.numpy().mean(), lr.intercept_ - lr.intercept_.mean(), atol=1e-3
+    )
 
 
 @pytest.mark.parametrize("kind", ["logit_adjusted", "balanced"])
@@ -106,10 +108,17 @@ def test_joint_heads_equal_separate_fits(mode, monkeypatch):
     import skselmix._device as device
 
     if mode != "joint":
-        monkeypatch.setattr(device, "CPU", dataclasses.replace(
-            device.CPU, small_fit_work=0, activation_block=6 * 37, joint_history_bytes=0,
-            joint_history_fraction=1e9 if mode == "joint by fold" else 0.0,
-        ))
+        monkeypatch.setattr(
+            device,
+            "CPU",
+            dataclasses.replace(
+                device.CPU,
+                small_fit_work=0,
+                activation_block=6 * 37,
+                joint_history_bytes=0,
+                joint_history_fraction=1e9 if mode == "joint by fold" else 0.0,
+            ),
+        )
     rng = np.random.RandomState(0)
     X = torch.as_tensor(rng.normal(size=(400, 6)), dtype=torch.float32)
     y = torch.as_tensor(rng.randint(0, 3, 400))
@@ -118,7 +127,11 @@ def test_joint_heads_equal_separate_fits(mode, monkeypatch):
     w = torch.as_tensor(rng.rand(400) + 0.5)
     cw = torch.tensor([1.0, 2.0, 0.5])
     tight = {"l2": 1e-2, "max_iter": 500, "tol": 1e-8}
-    for kind, kw in (("logit_adjusted", {}), ("balanced", {"sample_weight": w}), ("cross_entropy", {"class_weight": cw})):
+    for kind, kw in (
+        ("logit_adjusted", {}),
+        ("balanced", {"sample_weight": w}),
+        ("cross_entropy", {"class_weight": cw}),
+    ):
         coef, intercept = fit_linear_heads(X, y, 3, kind=kind, fold=fold, n_folds=4, **tight, **kw)[:2]
         assert coef.shape == (4, 3, 6) and intercept.shape == (4, 3)
         for f in range(4):
@@ -127,6 +140,7 @@ def test_joint_heads_equal_separate_fits(mode, monkeypatch):
             c, b = fit_linear_head(X[rows], y[rows], 3, kind=kind, **tight, **own)
             torch.testing.assert_close(coef[f], c, rtol=0, atol=2e-4)
             torch.testing.assert_close(intercept[f] - intercept[f].mean(), b - b.mean(), rtol=0, atol=2e-4)
+
 
 def test_a_class_missing_from_a_heads_rows_counts_as_one_row():
     """A fold head whose rows lack a class (all of its rows sit in that fold) gets the
@@ -138,7 +152,13 @@ def test_a_class_missing_from_a_heads_rows_counts_as_one_row():
     fold[y == 2] = 0  # head 0 never sees class 2
     # One preconditioner for both fits (a head fitted alone would take its rows' own): the
     # stopping point along the absent class's direction depends on it.
-    tight = {"kind": "logit_adjusted", "l2": 1e-2, "max_iter": 500, "tol": 1e-8, "preconditioner": feature_preconditioner(X)}
+    tight = {
+        "kind": "logit_adjusted",
+        "l2": 1e-2,
+        "max_iter": 500,
+        "tol": 1e-8,
+        "preconditioner": feature_preconditioner(X),
+    }
     coef, intercept = fit_linear_heads(X, y, 3, fold=fold, n_folds=3, **tight)[:2]
     assert torch.isfinite(coef).all() and torch.isfinite(intercept).all()
     rows = torch.nonzero(fold != 0).squeeze(1)

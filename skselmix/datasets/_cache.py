@@ -58,7 +58,9 @@ class Progress:
         rate = done / max(now - self.start, 1e-9)
         eta = (self.total - done) / max(rate, 1e-9)
         end = "\n" if done >= self.total else ""
-        print(f"\r{self.label}: {done}/{self.total} ({rate:.0f}/s, {eta:.0f}s left)", end=end, file=sys.stderr, flush=True)
+        print(
+            f"\r{self.label}: {done}/{self.total} ({rate:.0f}/s, {eta:.0f}s left)", end=end, file=sys.stderr, flush=True
+        )
 
 
 def cached_arrays(path, compute):

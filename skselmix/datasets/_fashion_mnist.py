@@ -71,10 +71,12 @@ def embed_images(images, *, batch_size=128, verbose=True, model=None):
     with torch.inference_mode():
         for start in range(0, images.shape[0], batch_size):
             batch = torch.from_numpy(images[start:start + batch_size].astype(np.float32)).unsqueeze(1)
-            batch = torch.nn.functional.interpolate(batch, size=(IMAGE_SIZE, IMAGE_SIZE), mode="bilinear", align_corners=False)
+            batch = torch.nn.functional.interpolate(
+                batch, size=(IMAGE_SIZE, IMAGE_SIZE), mode="bilinear", align_corners=False
+            )
             batch = (batch / 127.5 - 1.0).expand(-1, 3, -1, -1)
             features = model.extract_features(batch).mean(dim=(2, 3))
-            out[start:start + features.shape[0]] = features.numpy()
+            out[start : start + features.shape[0]] = features.numpy()
             progress.update(start + features.shape[0])
     return out
 

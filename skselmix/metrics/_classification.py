@@ -42,7 +42,9 @@ def _confusion_tensor(y_true, y_pred, labels, sample_weight):
     for name, values in (("y_true", y_true), ("y_pred", y_pred)):
         target_type = type_of_target(values, input_name=name)
         if target_type not in ("binary", "multiclass"):
-            raise ValueError(f"{name} must hold class labels (a binary or multiclass target), got a {target_type} target.")
+            raise ValueError(
+                f"{name} must hold class labels (a binary or multiclass target), got a {target_type} target."
+            )
     unique_labels(y_true, y_pred)
     if labels is None:
         # Recall is a property of true classes: a class that is only predicted is an
@@ -305,9 +307,7 @@ def hmean_min_coverage_score(y_true, y_pred, *, alpha=0.95, labels=None, sample_
     return _score(HMeanMinCoverage(alpha=alpha), y_true, y_pred, labels, sample_weight)
 
 
-def min_head_tail_recall_score(
-    y_true, y_pred, *, head_labels=None, head_fraction=0.9, labels=None, sample_weight=None
-):
+def min_head_tail_recall_score(y_true, y_pred, *, head_labels=None, head_fraction=0.9, labels=None, sample_weight=None):
     """``min(mean recall of head classes, mean recall of tail classes)``.
 
     Parameters
