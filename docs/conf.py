@@ -57,7 +57,7 @@ numpydoc_validation_exclude = {
     # Overrides of the Objective API: documented once, on skselmix.Objective (autodoc shows
     # that docstring on every subclass).
     r"^skselmix\.(?!Objective\.)\w+\.(value|gradient|init_multipliers|update_multipliers|validate)$",
-    r"^skselmix\.\w+\.name$",
+    r"^skselmix\.\w+\.(name|label)$",  # class attributes, documented by their #: comments
 }
 
 # Nitpicky mode: every cross-reference must resolve, except to packages whose inventories
