@@ -163,3 +163,22 @@ def test_auto_cross_fits_without_x_val_and_holds_out_with_it(data):
     assert auto.fit(X, y).cv_heads_[0].shape[0] == 5
     auto.fit(X, y, X_val=X[::3], y_val=y[::3])
     assert not hasattr(auto, "cv_heads_")  # the user's validation rows are the feedback
+
+
+def test_feedback_schemes_implement_the_written_interface():
+    """The loop's contract with a feedback scheme is Feedback's abstract methods: a scheme
+    that misses one cannot be built."""
+    from skselmix._feedback import CrossFitFeedback, Feedback, HoldOutFeedback
+
+    assert Feedback.__abstractmethods__ == {
+        "warm_start", "given_start", "prototypes", "confusion", "held_out_labels", "held_out_logits", "final_head",
+    }
+    assert issubclass(HoldOutFeedback, Feedback) and issubclass(CrossFitFeedback, Feedback)
+    assert not HoldOutFeedback.__abstractmethods__ and not CrossFitFeedback.__abstractmethods__
+
+    class Partial(Feedback):
+        def confusion(self, coef, intercept):
+            return None
+
+    with pytest.raises(TypeError, match="abstract"):
+        Partial(None, None, 1, 2)
