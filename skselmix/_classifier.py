@@ -16,6 +16,16 @@ from ._training import LoopSettings, SelMixRun, loop_together
 from ._validation import local_random_state, tensor_to_numpy
 from .metrics._classification import _score as _objective_score
 
+#: Every attribute a fit may set (beyond the parameters): what a saved model may hold
+#: (``persistence.load`` refuses any other name). tests/test_persistence.py checks that
+#: fits in every mode stay within it and that the docstring documents each.
+FITTED_ATTRIBUTES = (
+    "classes_", "n_features_in_", "feature_names_in_", "coef_", "intercept_", "n_iter_", "history_", "gain_matrix_",
+    "sampling_distribution_", "prototypes_", "best_validation_score_", "best_step_", "objective_",
+    "feature_offset_", "feature_scale_", "cv_heads_", "temperature_", "init_", "n_iter_warm_start_",
+    "weight_decay_", "n_unlabeled_", "class_counts_",
+)
+
 # Where the site built from docs/ is published; the API pages are docs/_build/html/generated/.
 DOCUMENTATION_URL = "https://skselmix.readthedocs.io/en/latest/"
 

@@ -11,6 +11,9 @@ from ._classifier import SelMixClassifier
 from ._parameters import PARAMETER_CONSTRAINTS
 from ._training import LOOP_ONLY_PARAMETERS
 
+#: The search's fitted attributes, beyond SelMixClassifier's FITTED_ATTRIBUTES.
+SEARCH_ATTRIBUTES = ("s_", "best_params_", "best_index_", "n_candidates_", "cv_results_", "fit_time_")
+
 #: The default grid of ``s``: four decades around SelMixClassifier's default of 10.
 DEFAULT_S_VALUES = (0.1, 1.0, 10.0, 100.0, 1000.0)
 

@@ -106,4 +106,118 @@ def test_trusted_types_are_classes_a_model_holds():
         module, _, name = qualified.rpartition(".")
         obj = getattr(__import__(module, fromlist=[name]), name)
         assert isinstance(obj, type), qualified
-        assert getattr(skselmix, name) is obj  # public classes only
+        # public classes only: skselmix's, or the scikit-learn splitters cv accepts
+        assert getattr(skselmix, name, None) is obj or qualified.startswith("sklearn.model_selection._split.")
+
+
+def _replace_member(blob, name, data):
+    source = zipfile.ZipFile(io.BytesIO(blob))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as target:
+        for member in source.namelist():
+            target.writestr(member, data if member == name else source.read(member))
+    return out.getvalue()
+
+
+def _coef_member(model):
+    """The archive member holding ``coef_``: the .npy whose array equals it."""
+    blob = sio.dumps(model)
+    source = zipfile.ZipFile(io.BytesIO(blob))
+    for name in source.namelist():
+        if name.endswith(".npy"):
+            array = np.load(io.BytesIO(source.read(name)))
+            if array.shape == model.coef_.shape and np.array_equal(array, model.coef_):
+                return blob, name
+    raise AssertionError("coef_ not found")
+
+
+def test_decompression_bomb_is_refused_before_inflating(data):
+    """A 0.4 MB file whose coef_ inflates to 400 MB of zeros was loaded (reliability pass 3)."""
+    blob, name = _coef_member(fitted(data))
+    zeros = io.BytesIO()
+    np.save(zeros, np.zeros((5000, 10000)))  # 400 MB, a consistent header
+    bomb = _replace_member(blob, name, zeros.getvalue())
+    assert len(bomb) < 1 << 20
+    with pytest.raises(ValueError, match="would inflate to .* above the bound"):
+        persistence.load(io.BytesIO(bomb))
+    # The same member padded behind a small header is refused by the header check.
+    small = io.BytesIO()
+    np.save(small, np.zeros((3, 3)))
+    padded = _replace_member(blob, name, small.getvalue() + bytes(1 << 20))
+    with pytest.raises(ValueError, match="its header .* implies"):
+        persistence.load(io.BytesIO(padded))
+    # An explicit bound refuses even a plain file above it; the default loads it.
+    with pytest.raises(ValueError, match="max_bytes"):
+        persistence.load(io.BytesIO(blob), max_bytes=100)
+    assert persistence.load(io.BytesIO(blob)).coef_.shape == (3, 3)
+
+
+def _with_content(model, key, node):
+    source = zipfile.ZipFile(io.BytesIO(sio.dumps(model)))
+    schema = json.loads(source.read("schema.json"))
+    state = schema["content"]
+    state["content"][key] = node
+    key_types = state["key_types"]["content"]
+    key_types.append(key_types[0])  # the key's type: str, like every other key
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for name in source.namelist():
+            target.writestr(name, json.dumps(schema) if name == "schema.json" else source.read(name))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("attribute", ["predict", "predict_proba", "score", "__class__x"])
+def test_tampered_attribute_names_are_refused(data, attribute):
+    """An allowed numpy ufunc stored as an instance attribute would shadow a method."""
+    node = {"__class__": "add", "__module__": "numpy", "__loader__": "FunctionNode", "__id__": 7}
+    blob = _with_content(fitted(data), attribute, node)
+    assert persistence.untrusted_foreign_types(io.BytesIO(blob)) == []  # numpy ufuncs are trusted by skops
+    with pytest.raises(ValueError, match=f"attributes it does not have: \\['{attribute}'\\]"):
+        persistence.load(io.BytesIO(blob))
+
+
+@pytest.mark.parametrize("cv", ["stratified", "kfold", "predefined", "split list"])
+def test_models_fitted_with_a_splitter_load(data, cv, tmp_path):
+    from sklearn.model_selection import KFold, PredefinedSplit, StratifiedKFold
+
+    X, y = data
+    splitter = {
+        "stratified": StratifiedKFold(3, shuffle=True, random_state=0),
+        "kfold": KFold(3, shuffle=True, random_state=np.random.RandomState(1)),
+        "predefined": PredefinedSplit(np.arange(y.shape[0]) % 3),
+        "split list": list(StratifiedKFold(3).split(X, y)),
+    }[cv]
+    model = SelMixClassifier(cv=splitter, max_iter=20, device="cpu", random_state=0).fit(X, y)
+    path = tmp_path / "m.skops"
+    persistence.dump(model, path)
+    assert persistence.untrusted_foreign_types(path) == []
+    loaded = persistence.load(path)
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    if cv != "kfold":  # a RandomState instance was advanced by the fit's split
+        np.testing.assert_array_equal(loaded.fit(X, y).coef_, model.coef_)  # and it refits the same
+
+
+def test_every_fitted_attribute_is_declared_and_documented(data):
+    """FITTED_ATTRIBUTES is load's allow-list: fits in every mode stay within it."""
+    from skselmix import SelMixClassifierCV
+    from skselmix._classifier import FITTED_ATTRIBUTES
+    from skselmix._classifier_cv import SEARCH_ATTRIBUTES
+
+    X, y = data
+    y_semi = y.copy()
+    y_semi[::4] = -1
+    import pandas as pd
+
+    models = [
+        fitted(data),
+        SelMixClassifier(cv=None, max_iter=20, device="cpu").fit(pd.DataFrame(X, columns=list("abc")), y),
+        SelMixClassifier(unlabeled_label=-1, max_iter=20, device="cpu").fit(X, y_semi),
+    ]
+    for model in models:
+        assert set(vars(model)) - set(model._get_param_names()) <= set(FITTED_ATTRIBUTES)
+    search = SelMixClassifierCV(s_values=[1.0], max_iter=20, device="cpu").fit(X, y)
+    extra = set(vars(search)) - set(search._get_param_names())
+    assert extra <= set(FITTED_ATTRIBUTES + SEARCH_ATTRIBUTES) and set(SEARCH_ATTRIBUTES) <= extra
+    documented = SelMixClassifier.__doc__.split("    Attributes\n")[1].split("    See Also")[0]
+    for name in FITTED_ATTRIBUTES:
+        assert f"\n    {name} : " in documented, name
