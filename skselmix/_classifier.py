@@ -14,7 +14,7 @@ from ._parameters import PARAMETER_CONSTRAINTS
 from ._records import UnlabeledRows
 from ._training import LoopSettings, SelMixRun, loop_together
 from ._validation import local_random_state, tensor_to_numpy
-from .metrics._classification import _score as _objective_score
+from .metrics._classification import _score_with_class_counts
 
 #: Every attribute a fit may set (beyond the parameters): what a saved model may hold
 #: (``persistence.load`` refuses any other name). tests/test_persistence.py checks that
@@ -664,9 +664,13 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
 
         Not accuracy: ``GridSearchCV(SelMixClassifier(metric="min_recall"), ...)``
         without ``scoring=`` selects by min recall, the quantity the estimator
-        maximises. Recall is taken over the classes of ``classes_`` present in
-        ``y`` (a class absent from a test fold cannot be judged there), as
-        :mod:`skselmix.metrics` does with ``labels=`` those classes.
+        maximises. Recall is taken over the classes present in ``y`` (with a
+        row of positive weight: rows of weight zero are absent, as in
+        :meth:`fit`), as :mod:`skselmix.metrics` and
+        :func:`~skselmix.metrics.objective_scorer` do: a class absent from a
+        test fold is not judged there, and a label never seen in :meth:`fit`
+        is judged (its rows are always mispredicted). Head and tail classes of
+        ``"min_head_tail_recall"`` are decided by ``class_counts_``.
 
         Parameters
         ----------
@@ -684,11 +688,8 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
             ``metric="min_recall"``.
         """
         y_pred = self.predict(X)
-        y = np.asarray(tensor_to_numpy(y))
-        present = np.isin(self.classes_, y)
-        return _objective_score(
-            self.objective_, y, y_pred, self.classes_[present], sample_weight, self.class_counts_[present]
-        )
+        counts = dict(zip(self.classes_.tolist(), self.class_counts_.tolist()))
+        return _score_with_class_counts(self.objective_, tensor_to_numpy(y), y_pred, sample_weight, counts)
 
     def _logits(self, X):
         check_is_fitted(self)

@@ -54,3 +54,58 @@ def test_search_without_scoring_selects_by_the_objective(imbalanced):
     np.testing.assert_allclose(by_default.cv_results_["mean_test_score"], by_min_recall.cv_results_["mean_test_score"])
     assert by_default.best_params_ == {"init": "logit_adjusted"}
     assert by_accuracy.best_params_ == {"init": "cross_entropy"}  # accuracy would have picked the other head
+
+
+# ------------------------------------------------ reliability pass 3: score() is the scorer
+def _model(X, y, metric):
+    return SelMixClassifier(metric, max_iter=30, device="cpu", random_state=0).fit(X, y)
+
+
+@pytest.mark.parametrize("name", sorted(__import__("skselmix").get_objective_names()))
+def test_score_equals_the_objective_scorer_on_every_input(imbalanced, name):
+    """Unseen labels, a class of zero weight, huge weights, a Pipeline: one answer."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = imbalanced
+    model = _model(X, y, name)
+    pipeline = make_pipeline(StandardScaler(), SelMixClassifier(name, max_iter=30, device="cpu", random_state=0))
+    pipeline.fit(X, y)
+    rng = np.random.RandomState(3)
+    X_test = np.r_[X[::7], rng.normal(size=(5, 2))]
+    y_test = np.r_[y[::7], np.full(5, 9)]  # five rows of a label fit never saw
+    weights = rng.uniform(0.5, 2.0, size=y_test.shape[0])
+    weights[y_test == 1] = 0.0  # a class whose test rows all weigh zero
+    scorer = objective_scorer(name)
+    for estimator in (model, pipeline):
+        for w in (None, weights, weights / weights.max() * 1e308):
+            got = estimator.score(X_test, y_test, sample_weight=w)
+            assert np.isfinite(got)
+            assert got == scorer(estimator, X_test, y_test, sample_weight=w), (name, w is None)
+
+
+def test_rows_of_an_unseen_label_count_in_score(imbalanced):
+    X, y = imbalanced
+    model = _model(X, y, "min_recall")
+    X_test, y_test = np.r_[X, X[:5]], np.r_[y, np.full(5, 7)]
+    assert model.score(X_test, y_test) == 0.0 == min_recall_score(y_test, model.predict(X_test))
+
+
+def test_zero_weight_rows_are_absent_in_score_and_metrics(imbalanced):
+    """The rule of fit: rows of weight zero take no part; a class without positive weight
+    is not judged (it does not score recall 0)."""
+    X, y = imbalanced
+    model = _model(X, y, "min_recall")
+    weights = np.where(y == 2, 0.0, 1.0)
+    keep = y != 2
+    expected = min_recall_score(y[keep], model.predict(X[keep]))
+    assert model.score(X, y, sample_weight=weights) == expected
+    assert min_recall_score(y, model.predict(X), sample_weight=weights) == expected
+
+
+def test_metrics_do_not_overflow_with_huge_weights():
+    from skselmix.metrics import gmean_score, mean_recall_score
+
+    y_true, y_pred = np.array([0, 0, 1, 1, 2]), np.array([0, 1, 1, 1, 2])
+    for metric in (mean_recall_score, gmean_score, min_recall_score):
+        assert metric(y_true, y_pred, sample_weight=np.full(5, 1e308)) == pytest.approx(metric(y_true, y_pred))

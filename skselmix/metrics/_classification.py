@@ -46,10 +46,12 @@ def _confusion_tensor(y_true, y_pred, labels, sample_weight):
                 f"{name} must hold class labels (a binary or multiclass target), got a {target_type} target."
             )
     unique_labels(y_true, y_pred)
+    weights = _checked_metric_weights(sample_weight, y_true.shape[0])
     if labels is None:
         # Recall is a property of true classes: a class that is only predicted is an
-        # error of its true class, not a class of its own.
-        labels = np.unique(y_true)
+        # error of its true class, not a class of its own. Rows of weight zero are
+        # absent, as in fit: a class whose rows all weigh zero is not judged.
+        labels = np.unique(y_true[weights > 0])
     else:
         labels = np.asarray(labels)
         if labels.ndim != 1 or labels.size == 0:
@@ -67,11 +69,6 @@ def _confusion_tensor(y_true, y_pred, labels, sample_weight):
 
     true_idx, true_known = encode(y_true)
     pred_idx, _ = encode(y_pred)
-    weights = np.ones(y_true.shape[0]) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    if weights.ndim != 1 or not np.isfinite(weights).all() or (weights < 0).any():
-        raise ValueError("sample_weight must be a 1-d array of finite, non-negative numbers.")
-    if not weights.any():
-        raise ValueError("Sample weights must contain at least one non-zero number.")
     # Rows whose true label is outside `labels` do not enter (as in sklearn's recall).
     keep = true_known
     confusion, present = balanced_confusion(
@@ -91,6 +88,20 @@ def _confusion_tensor(y_true, y_pred, labels, sample_weight):
     return confusion, labels, class_totals
 
 
+def _checked_metric_weights(sample_weight, n_samples):
+    """Finite non-negative weights, not all zero, divided by the largest: every metric is a
+    ratio of weighted counts, so the scale is free, and sums of weights near 1e308 would
+    overflow to inf (and the metric to NaN)."""
+    if sample_weight is None:
+        return np.ones(n_samples)
+    weights = np.asarray(sample_weight, dtype=np.float64)
+    if weights.ndim != 1 or not np.isfinite(weights).all() or (weights < 0).any():
+        raise ValueError("sample_weight must be a 1-d array of finite, non-negative numbers.")
+    if not weights.any():
+        raise ValueError("Sample weights must contain at least one non-zero number.")
+    return weights / weights.max()
+
+
 def balanced_confusion_matrix(y_true, y_pred, *, labels=None, sample_weight=None):
     """Confusion matrix of the balanced distribution.
 
@@ -107,10 +118,13 @@ def balanced_confusion_matrix(y_true, y_pred, *, labels=None, sample_weight=None
         Predicted labels.
     labels : array-like of shape (n_classes,), default=None
         Classes (rows and columns, in this order). Defaults to the sorted
-        classes of ``y_true``. A listed class with no true sample gets a zero
-        row (recall 0.0) and an ``UndefinedMetricWarning``.
+        classes of ``y_true`` that have a row of positive weight. A listed
+        class with no such row gets a zero row (recall 0.0) and an
+        ``UndefinedMetricWarning``.
     sample_weight : array-like of shape (n_samples,), default=None
-        Sample weights.
+        Sample weights. Rows of weight zero are absent, as in
+        :meth:`SelMixClassifier.fit <skselmix.SelMixClassifier.fit>`; only
+        ratios of weights matter.
 
     Returns
     -------
@@ -129,6 +143,15 @@ def balanced_confusion_matrix(y_true, y_pred, *, labels=None, sample_weight=None
 def _score(objective, y_true, y_pred, labels, sample_weight, class_counts=None):
     confusion = _confusion_tensor(y_true, y_pred, labels, sample_weight)[0]
     return float(objective.value(confusion, class_counts))
+
+
+def _score_with_class_counts(objective, y_true, y_pred, sample_weight, class_counts):
+    """``objective`` on the classes of ``y_true`` (rows of positive weight), whose sizes for
+    head/tail objectives come from ``class_counts`` (``{label: size}``, 0 when missing):
+    what :meth:`SelMixClassifier.score` and the skselmix scorers compute alike."""
+    confusion, labels, _ = _confusion_tensor(y_true, y_pred, None, sample_weight)
+    counts = torch.as_tensor([float(class_counts.get(label, 0.0)) for label in labels.tolist()], dtype=torch.float64)
+    return float(objective.value(confusion, counts))
 
 
 def mean_recall_score(y_true, y_pred, *, labels=None, sample_weight=None):
@@ -307,7 +330,9 @@ def hmean_min_coverage_score(y_true, y_pred, *, alpha=0.95, labels=None, sample_
     return _score(HMeanMinCoverage(alpha=alpha), y_true, y_pred, labels, sample_weight)
 
 
-def min_head_tail_recall_score(y_true, y_pred, *, head_labels=None, head_fraction=0.9, labels=None, sample_weight=None):
+def min_head_tail_recall_score(
+    y_true, y_pred, *, head_labels=None, head_fraction=0.9, labels=None, sample_weight=None, class_counts=None
+):
     """``min(mean recall of head classes, mean recall of tail classes)``.
 
     Parameters
@@ -323,6 +348,13 @@ def min_head_tail_recall_score(y_true, y_pred, *, head_labels=None, head_fractio
         Fraction of classes forming the head when ``head_labels`` is None.
     labels : array-like, default=None
     sample_weight : array-like of shape (n_samples,), default=None
+    class_counts : dict, default=None
+        ``{label: size}`` deciding the head when ``head_labels`` is None, for
+        example the training counts (a label missing from it has size 0).
+        :func:`objective_scorer` passes a fitted
+        :class:`~skselmix.SelMixClassifier`'s ``class_counts_``, so that the
+        scorer and :meth:`~skselmix.SelMixClassifier.score` agree. None uses the
+        (weighted) counts of ``y_true``.
 
     Returns
     -------
@@ -337,6 +369,8 @@ def min_head_tail_recall_score(y_true, y_pred, *, head_labels=None, head_fractio
     0.5
     """
     confusion, labels, counts = _confusion_tensor(y_true, y_pred, labels, sample_weight)
+    if class_counts is not None and head_labels is None:
+        counts = np.array([float(class_counts.get(label, 0.0)) for label in labels.tolist()])
     return _head_tail_recall(confusion, labels, counts, head_labels, head_fraction)
 
 

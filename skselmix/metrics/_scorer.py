@@ -4,6 +4,7 @@ import functools
 
 import numpy as np
 from sklearn.metrics import make_scorer
+from sklearn.metrics._scorer import _Scorer
 
 from .._objectives import BUILTIN_OBJECTIVES
 from . import _classification as _metrics
@@ -81,7 +82,22 @@ def objective_scorer(name, *, unlabeled_label=None, **kwargs):
     func = _SCORE_FUNCS[name]
     if unlabeled_label is not None:
         func = _ignoring_unlabeled(func, unlabeled_label)
+    if name == "min_head_tail_recall":
+        return _TrainingCountsScorer(func, 1, kwargs)
     return make_scorer(func, **kwargs)
+
+
+class _TrainingCountsScorer(_Scorer):
+    """A scorer whose head and tail classes are the fitted model's largest training
+    classes (``class_counts_`` of a SelMixClassifier, also as a Pipeline's last step),
+    as :meth:`SelMixClassifier.score` decides them; other models: ``y_true``'s counts."""
+
+    def _score(self, method_caller, estimator, X, y_true, **kwargs):
+        model = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+        counts = getattr(model, "class_counts_", None)
+        if counts is not None and "head_labels" not in self._kwargs and "class_counts" not in kwargs:
+            kwargs = {**kwargs, "class_counts": dict(zip(model.classes_.tolist(), np.asarray(counts).tolist()))}
+        return super()._score(method_caller, estimator, X, y_true, **kwargs)
 
 
 def objective_scorers(names=None, *, unlabeled_label=None, labels=None):
