@@ -87,3 +87,66 @@ def test_small_fit_warm_starts_on_one_thread(blobs3, monkeypatch):
         assert seen == [("fit_linear_heads", 1, 1), ("fit_linear_heads", 1, 1)] and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(previous)
+
+
+def test_overlapping_limits_restore_the_callers_settings_in_any_order():
+    """Two fits at once in threads left numpy/scipy's BLAS at one thread for the rest of the
+    process (limits undone out of order; reliability pass 3)."""
+    from threadpoolctl import threadpool_info
+
+    from skselmix._threads import _BLAS, _TORCH
+
+    def blas_threads():
+        return sorted(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas")
+
+    previous_torch = torch.get_num_threads()
+    torch.set_num_threads(2)
+    before = blas_threads()
+    try:
+        first, second = _BLAS.held(), _BLAS.held()
+        first_torch, second_torch = _TORCH.held(), _TORCH.held()
+        first.__enter__(), first_torch.__enter__()
+        second.__enter__(), second_torch.__enter__()
+        assert torch.get_num_threads() == 1 and set(blas_threads()) <= {1}
+        first.__exit__(None, None, None), first_torch.__exit__(None, None, None)  # the first fit ends first
+        assert torch.get_num_threads() == 1 and set(blas_threads()) <= {1}  # the second still runs on one
+        second.__exit__(None, None, None), second_torch.__exit__(None, None, None)
+        assert torch.get_num_threads() == 2 and blas_threads() == before
+    finally:
+        torch.set_num_threads(previous_torch)
+
+
+def test_concurrent_fits_in_threads_leave_thread_settings_alone():
+    import threading
+
+    from threadpoolctl import threadpool_info
+
+    from skselmix import SelMixClassifier
+
+    def settings():
+        return torch.get_num_threads(), sorted(pool["num_threads"] for pool in threadpool_info())
+
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(90, 4)) + np.repeat(np.eye(3, 4) * 3, 30, axis=0), np.repeat([0, 1, 2], 30)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        before = settings()
+        errors = []
+
+        def fit(seed):
+            try:
+                for _ in range(3):
+                    SelMixClassifier(max_iter=30, device="cpu", random_state=seed).fit(X, y)
+            except Exception as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=fit, args=(seed,)) for seed in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not errors
+        assert settings() == before
+    finally:
+        torch.set_num_threads(previous)
