@@ -114,7 +114,11 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         selection of the step. Every labelled row both trains (``F - 1`` heads)
         and gives feedback, which matters when tail classes have a handful of
         rows: a 20 % hold-out judges a 10-row class on 2. The test folds must
-        partition the labelled rows. A class with fewer rows than folds is
+        partition the labelled rows, and each split's train part must be the
+        rest of them (a restricted or purged train set is refused, not
+        ignored). In semi-supervised mode the splits index the labelled rows
+        only, in their order in ``y``. A generator of splits is spent after one
+        fit: pass a list to refit or search. A class with fewer rows than folds is
         allowed: some fold heads then train without it, and its out-of-fold
         recall measures exactly that. The fitted head is the mean of the ``F``
         heads at the selected step (logits are linear, so this is one head of

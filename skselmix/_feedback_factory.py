@@ -5,10 +5,11 @@ subclass in ``_feedback.py`` and a branch of :func:`build_feedback` here.
 
 import numbers
 import warnings
+from collections.abc import Iterator
 
 import numpy as np
 import torch
-from sklearn.model_selection import StratifiedKFold, check_cv
+from sklearn.model_selection import StratifiedKFold
 
 from ._features import float64_tensor, scaled_float32_tensor
 from ._feedback import CrossFitFeedback, HoldOutFeedback, RowWeights
@@ -33,7 +34,7 @@ def build_feedback(data, fmap, device, rng, *, cv, validation_fraction, memory):
     fit_heads = HeadFitter(memory)
     as_labels = lambda y: torch.as_tensor(y, device=device, dtype=torch.long)  # noqa: E731
     if cv is not None:
-        fold, n_folds = fold_of_rows(cv, X, y_enc, rng)
+        fold, n_folds = fold_of_rows(cv, X, y_enc, rng, semi_supervised=data.X_unlabeled is not None)
         weights = RowWeights(float64_tensor(data.sample_weight, device), class_weight)
         return CrossFitFeedback(
             scaled_float32_tensor(X, fmap, device), as_labels(y_enc), torch.as_tensor(fold, device=device),
@@ -70,26 +71,104 @@ def stratified_split(y_enc, n_classes, validation_fraction, rng):
     return train_idx, val_idx
 
 
-def fold_of_rows(cv, X, y_enc, rng):
-    """Fold of every labelled row from ``cv``; each row must be in exactly one test fold."""
-    if isinstance(cv, numbers.Integral):
-        # Shuffled within classes: rows sorted by class or time must not make the folds.
-        splitter = StratifiedKFold(int(cv), shuffle=True, random_state=rng.randint(np.iinfo(np.int32).max))
-    else:  # a splitter or an iterable of (train, test) pairs, as sklearn accepts
-        splitter = check_cv(cv, y_enc, classifier=True)
-    fold = np.full(y_enc.shape[0], -1)
-    times_tested = np.zeros(y_enc.shape[0], dtype=int)
+def fold_of_rows(cv, X, y_enc, rng, semi_supervised=False):
+    """Fold of every labelled row from ``cv``, and the number of folds.
+
+    The test folds must partition the labelled rows, and each split's train set
+    must be the rows outside its test fold (what a fold head trains on); anything
+    else is a ``ValueError`` naming ``cv`` and the split. In semi-supervised mode the
+    splits index the labelled rows only, in their order in ``y``.
+    """
+    n = y_enc.shape[0]
     with warnings.catch_warnings():
         # A class with fewer rows than folds is expected on long-tailed data (see `cv`).
         warnings.filterwarnings("ignore", message="The least populated class in y has only", category=UserWarning)
-        for f, (_, test) in enumerate(splitter.split(X, y_enc)):
-            fold[test] = f
-            np.add.at(times_tested, test, 1)
-    n_folds = f + 1 if y_enc.shape[0] else 0
+        splits = list(_splits(cv, X, y_enc, rng))
+    fold = np.full(n, -1)
+    times_tested = np.zeros(n, dtype=int)
+    for index, split in enumerate(splits):
+        test = _checked_test_fold(split, index, n, semi_supervised)
+        fold[test] = index
+        np.add.at(times_tested, test, 1)
+    n_folds = len(splits)
     if n_folds < 2 or not (times_tested == 1).all():
+        spent = ""
+        if isinstance(cv, Iterator) and n_folds == 0:
+            spent = (" A generator of splits is spent after one fit (a refit, clone or search iterates it again): "
+                     "pass a list of splits or a splitter.")
         raise ValueError(
             f"cv must split the labelled rows into at least 2 folds, each row in exactly one test fold; "
             f"{cv!r} gave {n_folds} split(s) and tested {int((times_tested == 0).sum())} row(s) never and "
-            f"{int((times_tested > 1).sum())} more than once."
+            f"{int((times_tested > 1).sum())} more than once.{spent}"
         )
+    for index, split in enumerate(splits):
+        _check_train_is_the_rest(split[0], fold != index, index, n, semi_supervised)
     return fold, n_folds
+
+
+def _splits(cv, X, y_enc, rng):
+    """The ``(train, test)`` pairs of ``cv``: a number of folds, a splitter or an iterable."""
+    if isinstance(cv, numbers.Integral):
+        # Shuffled within classes: rows sorted by class or time must not make the folds.
+        return StratifiedKFold(int(cv), shuffle=True, random_state=rng.randint(np.iinfo(np.int32).max)).split(X, y_enc)
+    if hasattr(cv, "split") and not isinstance(cv, str):
+        return cv.split(X, y_enc)
+    if isinstance(cv, dict):
+        raise ValueError("cv is a dict; pass a list of (train, test) index pairs, a splitter or a number of folds.")
+    if isinstance(cv, np.ndarray) and cv.ndim == 1:
+        raise ValueError(
+            "cv is a 1-d array: if it holds a fold id per row, pass sklearn.model_selection.PredefinedSplit(fold_ids); "
+            "otherwise a list of (train, test) index pairs."
+        )
+    return cv
+
+
+def _index_array(part, what, index, n, semi_supervised):
+    """A split's ``train`` or ``test`` as integer indices in ``[0, n)`` (a boolean mask of
+    length ``n`` is accepted too)."""
+    indices = np.asarray(part)
+    if indices.dtype == bool and indices.shape == (n,):
+        return np.flatnonzero(indices)
+    if indices.ndim != 1 or not (indices.dtype.kind in "iu" or indices.size == 0):
+        raise ValueError(
+            f"cv split {index}: its {what} part must be a 1-d array of integer row indices, got "
+            f"{indices.dtype} of shape {indices.shape}."
+        )
+    if indices.size and (indices.min() < 0 or indices.max() >= n):
+        where = (" In semi-supervised mode the splits index the labelled rows only, in their order in y."
+                 if semi_supervised else "")
+        raise ValueError(
+            f"cv split {index}: its {what} indices must lie in [0, {n}) (the {n} labelled rows), "
+            f"got {int(indices.min())} to {int(indices.max())}.{where}"
+        )
+    return indices.astype(np.intp, copy=False)
+
+
+def _split_pair(split, index):
+    try:
+        train, test = split
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"cv must give (train, test) pairs of index arrays; split {index} is {type(split).__name__} "
+            f"{str(split)[:80]}."
+        ) from None
+    return train, test
+
+
+def _checked_test_fold(split, index, n, semi_supervised):
+    return _index_array(_split_pair(split, index)[1], "test", index, n, semi_supervised)
+
+
+def _check_train_is_the_rest(train, outside_test, index, n, semi_supervised):
+    """Fold head ``index`` trains on every labelled row outside its test fold: a user's train
+    set that is anything else (restricted, purged) cannot be honoured, so it is refused."""
+    rows = np.zeros(n, dtype=bool)
+    rows[_index_array(train, "train", index, n, semi_supervised)] = True
+    if not np.array_equal(rows, outside_test):
+        raise ValueError(
+            f"cv split {index}: its train part is not the labelled rows outside its test fold (it leaves out "
+            f"{int((outside_test & ~rows).sum())} of them and holds {int((rows & ~outside_test).sum())} test rows). "
+            "Cross-fitting trains each fold head on every labelled row outside its test fold, so a restricted or "
+            "purged train set cannot be honoured: give splits whose train part is the rest of the rows, or use "
+            "cv=None with X_val."
+        )

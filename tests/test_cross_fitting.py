@@ -182,3 +182,62 @@ def test_feedback_schemes_implement_the_written_interface():
 
     with pytest.raises(TypeError, match="abstract"):
         Partial(None, None, 1, 2)
+
+
+# ------------------------------------------------- reliability pass 3: cv that is not usable
+@pytest.mark.parametrize(
+    "make_cv, match",
+    [
+        (lambda n: [], r"at least 2 folds.*gave 0 split"),
+        (lambda n: iter([]), r"gave 0 split.*generator of splits is spent"),
+        (lambda n: [(np.arange(n // 2, n), np.arange(n // 2)), (np.arange(n // 2), np.arange(n // 2, n + 3))],
+         r"cv split 1: its test indices must lie in \[0, \d+\)"),
+        (lambda n: [(np.arange(1, n), np.array([-n - 5])), (np.arange(n), np.arange(n))], r"cv split 0: its test"),
+        (lambda n: [(np.arange(n // 2, n), np.arange(n // 2) * 1.0), (np.arange(n // 2), np.arange(n // 2, n))],
+         r"cv split 0: its test part must be a 1-d array of integer row indices, got float64"),
+        (lambda n: np.arange(n) % 3, r"PredefinedSplit"),
+        (lambda n: {0: 1, 1: 2}, r"cv is a dict"),
+        (lambda n: [(1, 2, 3), (4, 5, 6)], r"\(train, test\) pairs of index arrays; split 0 is tuple"),
+    ],
+)
+def test_unusable_cv_is_a_clear_error(data, make_cv, match):
+    X, y = data
+    with pytest.raises(ValueError, match=match):
+        clf(cv=make_cv(y.shape[0])).fit(X, y)
+
+
+def test_a_generator_cv_is_spent_by_the_first_fit(data):
+    from sklearn.model_selection import StratifiedKFold
+
+    X, y = data
+    model = clf(cv=StratifiedKFold(3).split(X, y))
+    model.fit(X, y)
+    with pytest.raises(ValueError, match="generator of splits is spent"):
+        model.fit(X, y)
+
+
+def test_a_restricted_train_set_is_refused_not_ignored(data):
+    from sklearn.model_selection import StratifiedKFold
+
+    X, y = data
+    splits = list(StratifiedKFold(3).split(X, y))
+    purged = [(train[5:], test) if index == 1 else (train, test) for index, (train, test) in enumerate(splits)]
+    with pytest.raises(ValueError, match=r"cv split 1: its train part is not the labelled rows outside its test fold "
+                                         r"\(it leaves out 5 of them"):
+        clf(cv=purged).fit(X, y)
+    clf(cv=splits).fit(X, y)  # complements are fine
+    masks = [(np.isin(np.arange(y.size), train), np.isin(np.arange(y.size), test)) for train, test in splits]
+    np.testing.assert_array_equal(clf(cv=masks).fit(X, y).coef_, clf(cv=splits).fit(X, y).coef_)
+
+
+def test_semi_supervised_splits_index_the_labelled_rows(data):
+    from sklearn.model_selection import StratifiedKFold
+
+    X, y = data
+    y_semi = np.r_[y, np.full(20, -1)]
+    X_semi = np.r_[X, X[:20]]
+    full = list(StratifiedKFold(3).split(X_semi, np.r_[y, np.zeros(20, int)]))  # indexes every row
+    with pytest.raises(ValueError, match="semi-supervised mode the splits index the labelled rows only"):
+        clf(cv=full, unlabeled_label=-1).fit(X_semi, y_semi)
+    labelled = list(StratifiedKFold(3).split(X, y))
+    assert clf(cv=labelled, unlabeled_label=-1).fit(X_semi, y_semi).n_unlabeled_ == 20
