@@ -8,7 +8,7 @@ from sklearn.utils.validation import check_is_fitted, check_memory, validate_dat
 from ._device import resolve_device
 from ._features import fit_feature_map, float64_tensor, scaled_float32_tensor, warn_if_on_another_scale
 from ._feedback_factory import build_feedback
-from ._fit_inputs import FLOAT_DTYPES, check_init_head, encode_hidden, mapped_float32_head, validate_fit_data
+from ._fit_inputs import check_init_head, encode_hidden, mapped_float32_head, validate_fit_data
 from ._objectives import get_objective
 from ._parameters import PARAMETER_CONSTRAINTS
 from ._records import UnlabeledRows
@@ -531,7 +531,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         data = validate_fit_data(
             self, X, y, sample_weight=sample_weight, X_val=X_val, y_val=y_val, sample_weight_val=sample_weight_val
         )
-        X, y_enc, classes = data.X, data.y, data.classes
+        X, classes = data.X, data.classes
         n_classes, n_features = classes.shape[0], X.shape[1]
         init_head = check_init_head(coef_init, intercept_init, n_classes, n_features)
         if init_head is None and previous_head is not None:
@@ -578,9 +578,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
                 f"{fmap.scale.min():g}); rescale X (e.g. StandardScaler)."
             )
         self.classes_ = classes
-        self.class_counts_ = np.bincount(y_enc, weights=data.sample_weight, minlength=n_classes)
-        if data.sample_weight is None:
-            self.class_counts_ = self.class_counts_.astype(np.int64)
+        self.class_counts_ = data.class_counts
         self.coef_, self.intercept_ = coef, intercept
         if result.stack[0].shape[0] > 1:
             self.cv_heads_ = fmap.head_to_original(*result.stack)
@@ -697,8 +695,10 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
 
     def _logits(self, X):
         check_is_fitted(self)
-        X = validate_data(self, tensor_to_numpy(X), reset=False, dtype=FLOAT_DTYPES)
-        return X @ self.coef_.T.astype(X.dtype, copy=False) + self.intercept_.astype(X.dtype, copy=False)
+        # float64 whatever X's dtype: the same values give the same predictions (float32
+        # products lost 1 % of predictions on columns near 3000 with a signal of 0.02).
+        X = validate_data(self, tensor_to_numpy(X), reset=False, dtype=np.float64)
+        return X @ self.coef_.T + self.intercept_
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

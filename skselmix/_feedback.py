@@ -51,7 +51,7 @@ def weighted_class_counts(y, n_classes, weights=None):
 class RowWeights:
     """What a feedback mode needs to know of ``sample_weight`` and ``class_weight``.
 
-    ``sample_weight`` (one per labelled training row, or None) weighs the rows
+    ``sample_weight`` (one per labelled training row, at most one, or None) weighs the rows
     in the warm start's loss, in the within-class draws of anchors and partners,
     in the class prototypes and in the (out-of-fold) confusion matrix.
     ``class_weight`` (one per class, or None) weighs the warm start's loss only:
@@ -59,9 +59,10 @@ class RowWeights:
     pair distribution decides how often each class is drawn.
     """
 
-    def __init__(self, sample_weight=None, class_weight=None):
+    def __init__(self, sample_weight=None, class_weight=None, unit=1.0):
         self.sample_weight = sample_weight
         self.class_weight = class_weight
+        self.unit = unit  # what the user's sample_weight was divided by (see _fit_inputs.relative_weights)
 
 
 def predict_classes(x, coef, intercept):
@@ -112,6 +113,12 @@ class Feedback(ABC):
         self.pools = head_pools(y_train, n_classes, fold=fold, n_heads=n_heads, weights=self.weights.sample_weight)
         self.class_counts = weighted_class_counts(y_train, n_classes, self.weights.sample_weight)
 
+    @property
+    def n_train(self):
+        """The training rows' count, or their total weight in the user's units: the ``n_train``
+        of ``weight_decay="auto"``."""
+        return float(self.class_counts.sum()) * self.weights.unit
+
     @abstractmethod
     def warm_start(self, kind, l2):
         """The warm-start stack ``(coef (H, K, D), intercept (H, K))`` of ``kind`` at L2 ``l2``."""
@@ -155,7 +162,10 @@ class HoldOutFeedback(Feedback):
         super().__init__(x_train, y_train, 1, n_classes, weights, fit_heads)
         self.x_val, self.y_val = x_val, y_val
         self.val_weight = val_weight
-        self.complete = bool((torch.bincount(y_val.cpu(), minlength=n_classes) > 0).all())
+        # A class whose validation rows all weigh zero has none, as one without rows.
+        weights = None if val_weight is None else val_weight.cpu()
+        judged = torch.bincount(y_val.cpu(), weights=weights, minlength=n_classes)
+        self.complete = bool((judged > 0).all())
 
     def prototypes(self):
         val_means, present = class_means(self.x_val, self.y_val, self.k, self.val_weight)

@@ -35,7 +35,8 @@ def build_feedback(data, fmap, device, rng, *, cv, validation_fraction, memory):
     as_labels = lambda y: torch.as_tensor(y, device=device, dtype=torch.long)  # noqa: E731
     if cv is not None:
         fold, n_folds = fold_of_rows(cv, X, y_enc, rng, semi_supervised=data.X_unlabeled is not None)
-        weights = RowWeights(float64_tensor(data.sample_weight, device), class_weight)
+        _check_every_fold_head_has_weight(data.sample_weight, fold, n_folds)
+        weights = RowWeights(float64_tensor(data.sample_weight, device), class_weight, data.weight_unit)
         return CrossFitFeedback(
             scaled_float32_tensor(X, fmap, device), as_labels(y_enc), torch.as_tensor(fold, device=device),
             n_folds, n_classes, weights, fit_heads,
@@ -51,9 +52,24 @@ def build_feedback(data, fmap, device, rng, *, cv, validation_fraction, memory):
         xt, xv = scaled_float32_tensor(X, fmap, device), scaled_float32_tensor(data.X_val, fmap, device)
         y_tr, y_va = y_enc, data.y_val
         w_tr, w_va = data.sample_weight, data.val_weight
-    weights = RowWeights(float64_tensor(w_tr, device), class_weight)
+    weights = RowWeights(float64_tensor(w_tr, device), class_weight, data.weight_unit)
     return HoldOutFeedback(xt, as_labels(y_tr), xv, as_labels(y_va), n_classes, weights, float64_tensor(w_va, device),
                            fit_heads)
+
+
+def _check_every_fold_head_has_weight(sample_weight, fold, n_folds):
+    """Fold head ``f`` trains on the rows outside fold ``f``: they need positive weight."""
+    if sample_weight is None:
+        return
+    per_fold = np.bincount(fold, weights=sample_weight, minlength=n_folds)
+    # Summed over the other folds, not total minus own: a heavy fold would swamp light ones.
+    outside = np.array([np.delete(per_fold, f).sum() for f in range(n_folds)])
+    empty = np.flatnonzero(outside <= 0)
+    if empty.size:
+        raise ValueError(
+            f"sample_weight is zero on every row outside cv fold(s) {empty.tolist()}: the fold head that predicts "
+            "those rows would train on nothing. Give rows of other folds positive weight, or use fewer folds."
+        )
 
 
 def stratified_split(y_enc, n_classes, validation_fraction, rng):

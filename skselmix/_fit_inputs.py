@@ -26,6 +26,16 @@ def checked_weights(sample_weight, X):
     return _check_sample_weight(tensor_to_numpy(sample_weight), X, dtype=np.float64, ensure_non_negative=True)
 
 
+def relative_weights(weights):
+    """``(weights / weights.max(), weights.max())``: a fit computes with weights of at most one
+    (float32 means and float64 sums of weights near 1e38 or 1e308 overflow) and keeps the
+    scale apart for what reads it (``weight_decay="auto"``). ``(None, 1.0)`` for None."""
+    if weights is None:
+        return None, 1.0
+    unit = float(weights.max())
+    return (weights / unit, unit) if unit > 0 else (weights, 1.0)
+
+
 def without_unit_weights(weights):
     """None for weights that are all one, so such a fit is the unweighted fit, bit for bit."""
     return None if weights is None or bool((weights == 1.0).all()) else weights
@@ -38,8 +48,10 @@ class FitData:
     X: np.ndarray
     y: np.ndarray
     classes: np.ndarray
-    sample_weight: Optional[np.ndarray] = None
+    sample_weight: Optional[np.ndarray] = None  # relative: at most one (see relative_weights)
     class_weight: Optional[np.ndarray] = None
+    weight_unit: float = 1.0  # what sample_weight was divided by
+    class_counts: Optional[np.ndarray] = None  # rows, or their total weight in the user's units, per class
     X_unlabeled: Optional[np.ndarray] = None
     unlabeled_weight: Optional[np.ndarray] = None
     X_val: Optional[np.ndarray] = None
@@ -58,7 +70,31 @@ class FitData:
                 f"sample_weight is zero on every row of class(es) {self.classes[totals <= 0].tolist()}; "
                 "a class needs rows of positive weight to be learnt."
             )
+        # The fit's float32 arithmetic (class means) sees rows lighter than float32's smallest
+        # normal number, relative to the heaviest row, as weightless.
+        float32_totals = np.bincount(self.y, weights=self.sample_weight.astype(np.float32), minlength=totals.shape[0])
+        tiny = float32_totals < np.finfo(np.float32).tiny
+        if tiny.any():
+            raise ValueError(
+                f"sample_weight spans more than the fit's float32 arithmetic holds: the rows of class(es) "
+                f"{self.classes[tiny].tolist()} weigh less than {np.finfo(np.float32).tiny:.1e} times the heaviest "
+                "row, which is zero in float32. Bring the weights closer together (for example clip the largest)."
+            )
         self.sample_weight = without_unit_weights(self.sample_weight)
+
+
+def checked_class_weight(class_weight, classes):
+    """Finite, positive weights of every class, divided by the largest (the warm start's
+    loss is a weighted mean, so only their ratios matter). The rules of ``sample_weight``:
+    NaN, infinite, negative or zero weights are a ``ValueError`` naming ``class_weight``."""
+    class_weight = np.asarray(class_weight, dtype=np.float64)
+    bad = ~np.isfinite(class_weight) | (class_weight <= 0)
+    if bad.any():
+        raise ValueError(
+            f"class_weight must give every class a finite, positive weight; class(es) {classes[bad].tolist()} "
+            f"got {class_weight[bad].tolist()}. A class of weight zero would not be learnt by the warm start."
+        )
+    return class_weight / class_weight.max()
 
 
 def validate_fit_data(estimator, X, y, *, sample_weight=None, X_val=None, y_val=None, sample_weight_val=None):
@@ -88,16 +124,22 @@ def validate_fit_data(estimator, X, y, *, sample_weight=None, X_val=None, y_val=
     classes, y_enc = np.unique(y, return_inverse=True)
     if classes.shape[0] < 2:
         raise ValueError(f"Classifier can't train when only one class is present: got the single class {classes[0]!r}.")
+    counts = np.bincount(y_enc, weights=weights, minlength=classes.shape[0])
+    counts = counts.astype(np.int64) if weights is None or bool((weights == 1.0).all()) else counts
+    weights, unit = relative_weights(weights)
     class_weight = None
     if estimator.class_weight is not None:
-        class_weight = compute_class_weight(estimator.class_weight, classes=classes, y=y, sample_weight=weights)
-    data = FitData(X, y_enc, classes, weights, class_weight)
+        class_weight = checked_class_weight(
+            compute_class_weight(estimator.class_weight, classes=classes, y=y, sample_weight=weights), classes
+        )
+    data = FitData(X, y_enc, classes, weights, class_weight, weight_unit=unit, class_counts=counts)
     if weights is not None:
         data.check_weighted_classes()
     if X_unlabeled is not None:
         keep = slice(None) if weights_unlabeled is None else weights_unlabeled > 0
         data.X_unlabeled = X_unlabeled[keep]
-        data.unlabeled_weight = None if weights_unlabeled is None else without_unit_weights(weights_unlabeled[keep])
+        data.unlabeled_weight = without_unit_weights(relative_weights(
+            None if weights_unlabeled is None else weights_unlabeled[keep])[0])
     if (X_val is None) != (y_val is None):
         raise ValueError("X_val and y_val must be passed together (or neither).")
     if X_val is None and sample_weight_val is not None:
@@ -117,7 +159,7 @@ def validate_fit_data(estimator, X, y, *, sample_weight=None, X_val=None, y_val=
         raise ValueError(f"y_val contains classes not present in y: {unknown.tolist()}.")
     data.X_val, data.y_val = X_val, np.searchsorted(classes, y_val)
     if sample_weight_val is not None:
-        data.val_weight = without_unit_weights(checked_weights(sample_weight_val, X_val))
+        data.val_weight = without_unit_weights(relative_weights(checked_weights(sample_weight_val, X_val))[0])
     return data
 
 

@@ -132,7 +132,7 @@ class SelMixRun:
     def _start(self, feedback, init_head):
         p = self.settings
         class_counts = feedback.class_counts
-        l2 = resolve_weight_decay(p.weight_decay, float(class_counts.sum()))
+        l2 = resolve_weight_decay(p.weight_decay, feedback.n_train)
         if not feedback.complete:
             warnings.warn(
                 "Some classes have no validation sample; their confusion rows come from the training data.",

@@ -43,11 +43,15 @@ def check_number(value, name, *, caller_name, integral=False, min_val=None, max_
 def tensor_to_numpy(data):
     """A torch tensor as a numpy array (detached, on the CPU); anything else unchanged.
 
-    ``np.asarray`` refuses a tensor that requires grad or lives on a GPU; a user
-    passing the output of their network should not have to know that.
+    ``np.asarray`` refuses a tensor that requires grad or lives on a GPU, and numpy has
+    no bfloat16 (or float8): such tensors become float32, which holds their values
+    exactly. A user passing the output of their network should not have to know that.
     """
     if isinstance(data, torch.Tensor):
-        return data.detach().cpu().numpy()
+        data = data.detach().cpu()
+        if data.dtype in (torch.bfloat16,) or str(data.dtype).startswith("torch.float8"):
+            data = data.to(torch.float32)  # numpy has no such dtype; float32 holds their values exactly
+        return data.numpy()
     return data
 
 

@@ -229,3 +229,73 @@ def test_class_weight_dict_with_string_labels(blobs3):
     plain = SelMixClassifier(**kw).fit(X, labels, X_val=X[::2], y_val=labels[::2])
     heavy = SelMixClassifier(class_weight={"c": 20.0}, **kw).fit(X, labels, X_val=X[::2], y_val=labels[::2])
     assert (heavy.predict(X) == "c").sum() > (plain.predict(X) == "c").sum()
+
+
+# ---------------------------------------------- reliability pass 3: weights at the extremes
+@pytest.mark.parametrize("class_weight", [{0: np.nan}, {0: np.inf}, {0: -1.0}, {0: 0.0, 1: 0.0, 2: 0.0}, {1: 0.0}])
+def test_bad_class_weight_values_are_refused(blobs3, class_weight):
+    with pytest.raises(ValueError, match=r"class_weight must give every class a finite, positive weight"):
+        SelMixClassifier(class_weight=class_weight, max_iter=10, device="cpu").fit(*blobs3)
+
+
+def test_class_weight_scale_does_not_matter(blobs3):
+    X, y = blobs3
+    small = SelMixClassifier(class_weight={0: 1.0, 1: 2.0, 2: 4.0}, max_iter=30, device="cpu", random_state=0)
+    huge = SelMixClassifier(class_weight={0: 1e300, 1: 2e300, 2: 4e300}, max_iter=30, device="cpu", random_state=0)
+    np.testing.assert_array_equal(small.fit(X, y).coef_, huge.fit(X, y).coef_)
+
+
+@pytest.mark.parametrize("cv", [None, 3])
+def test_huge_uniform_weights_fit_as_the_unweighted_model(blobs3, cv):
+    """Uniform 3e38 weights overflowed float32 class means ("every class is empty in the
+    mixing pools"). Uniform weights give the unweighted fit; weight_decay="auto" reads their
+    total as the row count, so with a fixed weight_decay they are the same model, bit for bit."""
+    X, y = blobs3
+    params = dict(max_iter=60, device="cpu", random_state=0, cv=cv, weight_decay=1e-3)
+    plain = SelMixClassifier(**params).fit(X, y)
+    for value in (3e38, 1e300):
+        heavy = SelMixClassifier(**params).fit(X, y, sample_weight=np.full(y.shape[0], value))
+        np.testing.assert_array_equal(heavy.coef_, plain.coef_)
+    auto = SelMixClassifier(**{**params, "weight_decay": "auto"}).fit(X, y, sample_weight=np.full(y.shape[0], 3e38))
+    assert auto.weight_decay_ == pytest.approx(0.1 / (3e38 * y.shape[0]))
+    assert np.isfinite(auto.coef_).all()
+
+
+def test_one_huge_weight_is_a_clear_error_or_a_fit(blobs3):
+    X, y = blobs3
+    w = np.ones(y.shape[0])
+    w[0] = 1e300  # every other row, and so classes 1 and 2, weigh 1e-300 of it: zero in float32
+    with pytest.raises(ValueError, match=r"sample_weight spans more than the fit's float32 arithmetic holds"):
+        SelMixClassifier(max_iter=10, device="cpu").fit(X, y, sample_weight=w)
+    w[0] = 1e30  # within float32's range: a fit
+    model = SelMixClassifier(max_iter=10, device="cpu", random_state=0).fit(X, y, sample_weight=w)
+    assert np.isfinite(model.coef_).all()
+
+
+def test_huge_validation_weights(blobs3):
+    X, y = blobs3
+    clf = SelMixClassifier(cv=None, max_iter=30, device="cpu", random_state=0)
+    plain = clf.fit(X, y, X_val=X[::2], y_val=y[::2]).coef_
+    heavy = clf.fit(X, y, X_val=X[::2], y_val=y[::2], sample_weight_val=np.full(y[::2].shape[0], 1e39)).coef_
+    np.testing.assert_array_equal(plain, heavy)
+
+
+def test_cv_with_a_fold_head_that_trains_on_nothing(blobs3):
+    from sklearn.model_selection import KFold
+
+    X, y = blobs3
+    splits = list(KFold(3, shuffle=True, random_state=0).split(X))
+    w = np.zeros(y.shape[0])
+    w[splits[1][1]] = 1.0  # only fold 1's rows weigh: head 1 trains on weight zero
+    with pytest.raises(ValueError, match=r"sample_weight is zero on every row outside cv fold\(s\) \[1\]"):
+        SelMixClassifier(cv=splits, max_iter=10, device="cpu").fit(X, y, sample_weight=w)
+
+
+def test_a_class_whose_validation_rows_weigh_zero_warns(blobs3):
+    X, y = blobs3
+    X_val, y_val = X[::2], y[::2]
+    w_val = np.where(y_val == 2, 0.0, 1.0)
+    with pytest.warns(UserWarning, match="no validation sample"):
+        SelMixClassifier(cv=None, max_iter=10, device="cpu").fit(
+            X, y, X_val=X_val, y_val=y_val, sample_weight_val=w_val
+        )
