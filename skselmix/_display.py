@@ -1,8 +1,34 @@
 """Matplotlib displays in scikit-learn's Display style (optional extra ``skselmix[plots]``)."""
 
 import numpy as np
+from sklearn.utils.validation import check_is_fitted
 
 from .metrics import balanced_confusion_matrix
+
+
+def _check_length(values, expected, name, what):
+    if values is not None and len(values) != expected:
+        raise ValueError(f"{name} has {len(values)} entries for {expected} {what}.")
+
+
+def _summary(recalls):
+    """``min 0.42, mean 0.71`` over the classes that have a recall (NaN: none to judge)."""
+    judged = recalls[~np.isnan(recalls)]
+    if judged.size == 0:
+        return "no class judged"
+    missing = recalls.size - judged.size
+    note = f", {missing} not judged" if missing else ""
+    return f"min {judged.min():.2f}, mean {judged.mean():.2f}{note}"
+
+
+def _fitted_selmix(estimator):
+    """The fitted SelMix step of ``estimator`` (itself, or a Pipeline's last step)."""
+    model = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+    check_is_fitted(model)
+    if not hasattr(model, "history_"):
+        raise TypeError(f"HistoryDisplay needs a fitted SelMixClassifier (or a Pipeline ending in one), got "
+                        f"{type(model).__name__}.")
+    return model
 
 
 def _pyplot():
@@ -48,6 +74,10 @@ class PerClassRecallDisplay:
         self.recalls = np.atleast_2d(np.asarray(recalls, dtype=float))
         self.display_labels = np.asarray(display_labels)
         self.names = names
+        if self.recalls.ndim != 2:
+            raise ValueError(f"recalls must have shape (n_models, n_classes), got {self.recalls.shape}.")
+        _check_length(self.display_labels, self.recalls.shape[1], "display_labels", "classes")
+        _check_length(names, self.recalls.shape[0], "names", "models")
 
     @classmethod
     def from_predictions(cls, y_true, y_preds, *, names=None, labels=None, sort=True, ax=None, orientation="auto"):
@@ -72,6 +102,7 @@ class PerClassRecallDisplay:
         display : PerClassRecallDisplay
         """
         y_preds = [y_preds] if np.ndim(y_preds[0]) == 0 else list(y_preds)
+        _check_length(names, len(y_preds), "names", "models")
         labels = np.unique(y_true) if labels is None else np.asarray(labels)
         recalls = np.stack(
             [np.diag(balanced_confusion_matrix(y_true, p, labels=labels)) * labels.size for p in y_preds]
@@ -98,6 +129,7 @@ class PerClassRecallDisplay:
         """
         estimators = estimators if isinstance(estimators, (list, tuple)) else [estimators]
         names = names if names is not None else [type(e).__name__ for e in estimators]
+        _check_length(names, len(estimators), "names", "estimators")
         return cls.from_predictions(
             y, [e.predict(X) for e in estimators], names=names, labels=labels, sort=sort, ax=ax, orientation=orientation
         )
@@ -140,7 +172,7 @@ class PerClassRecallDisplay:
         self.bars_ = []
         for m in range(n_models):
             r = self.recalls[m]
-            label = f"{names[m]} (min {r.min():.2f}, mean {r.mean():.2f})"
+            label = f"{names[m]} ({_summary(r)})"
             offset = position + (m - (n_models - 1) / 2) * width
             draw = ax.barh if horizontal else ax.bar
             self.bars_.append(draw(offset, r[order], width, label=label))
@@ -195,6 +227,9 @@ class HistoryDisplay:
 
     def __init__(self, history, *, objective_name="objective", best_step=None, display_labels=None, n_worst=5):
         self.history = [h for h in history if not h.get("diverged")]
+        if not self.history:
+            raise ValueError("history holds no refresh record to plot (a fitted model's history_ has at least one).")
+        _check_length(display_labels, len(self.history[0]["recalls"]), "display_labels", "classes")
         self.objective_name = objective_name
         self.best_step = best_step
         self.display_labels = display_labels
@@ -206,8 +241,8 @@ class HistoryDisplay:
 
         Parameters
         ----------
-        estimator : SelMixClassifier
-            A fitted estimator.
+        estimator : SelMixClassifier or Pipeline
+            A fitted estimator, or a fitted ``Pipeline`` whose last step is one.
         axes : array of matplotlib Axes, default=None
             Four axes (six for objectives with multipliers); new ones when None.
         n_worst : int, default=5
@@ -217,11 +252,12 @@ class HistoryDisplay:
         -------
         display : HistoryDisplay
         """
+        model = _fitted_selmix(estimator)
         return cls(
-            estimator.history_,
-            objective_name=estimator.objective_.name,
-            best_step=estimator.best_step_,
-            display_labels=estimator.classes_,
+            model.history_,
+            objective_name=model.objective_.name,
+            best_step=model.best_step_,
+            display_labels=model.classes_,
             n_worst=n_worst,
         ).plot(axes=axes)
 

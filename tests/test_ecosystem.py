@@ -215,3 +215,34 @@ def test_per_class_recall_display_stays_legible_at_100_classes():
     with pytest.raises(ValueError, match="orientation"):
         small_case.plot(orientation="sideways")
     plt.close("all")
+
+
+def test_display_input_errors_are_clear(data):
+    """Reliability pass 3: IndexError, AttributeError and numpy's 'need at least one array'
+    became errors that say what is wrong."""
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.exceptions import NotFittedError
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = data
+    model = small(max_iter=20).fit(X, y)
+    with pytest.raises(ValueError, match="names has 1 entries for 2 models"):
+        PerClassRecallDisplay.from_predictions(y, [y, y], names=["only one"])
+    with pytest.raises(ValueError, match="names has 1 entries for 2 estimators"):
+        PerClassRecallDisplay.from_estimator([model, model], X, y, names=["only one"])
+    with pytest.raises(ValueError, match="display_labels has 2 entries for 3 classes"):
+        PerClassRecallDisplay(np.ones((1, 3)), display_labels=["a", "b"])
+    with pytest.raises(ValueError, match="display_labels has 2 entries for 3 classes"):
+        HistoryDisplay(model.history_, display_labels=["a", "b"])
+    with pytest.raises(NotFittedError):
+        HistoryDisplay.from_estimator(small())
+    with pytest.raises(ValueError, match="history holds no refresh record"):
+        HistoryDisplay([])
+    nan = PerClassRecallDisplay(np.array([[0.5, np.nan, 0.9]]), display_labels=["a", "b", "c"], names=["m"]).plot()
+    assert nan.ax_.get_legend().get_texts()[0].get_text() == "m (min 0.50, mean 0.70, 1 not judged)"
+    pipeline = make_pipeline(StandardScaler(), small(max_iter=20)).fit(X, y)
+    assert HistoryDisplay.from_estimator(pipeline).axes_.shape == (2, 3)
+    plt.close("all")
