@@ -8,6 +8,7 @@ and scorers for the same objectives).
 from ._classifier import SelMixClassifier
 from ._classifier_cv import SelMixClassifierCV
 from ._display import HistoryDisplay, PerClassRecallDisplay
+from ._fit_report import FitOutcomeWarning
 from ._gain import gain_matrix
 from ._objectives import (
     CallableObjective,
@@ -30,6 +31,7 @@ __all__ = [
     "SelMixClassifierCV",
     "PerClassRecallDisplay",
     "HistoryDisplay",
+    "FitOutcomeWarning",
     "gain_matrix",
     "Objective",
     "CallableObjective",

@@ -9,6 +9,8 @@ from ._device import resolve_device
 from ._features import fit_feature_map, float64_tensor, scaled_float32_tensor, warn_if_on_another_scale
 from ._feedback_factory import build_feedback
 from ._fit_inputs import check_init_head, encode_hidden, mapped_float32_head, validate_fit_data
+from ._fit_report import kept_warm_start_message
+from ._fit_report import warn as report
 from ._objectives import get_objective
 from ._parameters import PARAMETER_CONSTRAINTS
 from ._records import UnlabeledRows
@@ -484,6 +486,16 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : SelMixClassifier
             Fitted estimator.
+
+        Warns
+        -----
+        FitOutcomeWarning
+            When the feedback cannot judge some classes (all of a class's
+            labelled rows in one test fold, typically a single row, under
+            cross-fitting; a single row on the internal hold-out), and when
+            the fit keeps its warm start because the objective never left a
+            floor held by classes at recall 0, or collapsed after the warm
+            start. ``verbose=1`` prints the same words.
         """
         return self._fit_and_commit(
             X,
@@ -556,7 +568,8 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         elif hidden_labels is not None:
             raise ValueError("hidden_labels was given but there are no unlabelled rows (see unlabeled_label).")
         feedback = build_feedback(
-            data, fmap, device, rng, cv=self.cv, validation_fraction=self.validation_fraction, memory=self.memory
+            data, fmap, device, rng, cv=self.cv, validation_fraction=self.validation_fraction, memory=self.memory,
+            verbose=self.verbose,
         )
 
         # One warm start serves every candidate; each candidate's loop draws the random
@@ -568,7 +581,12 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
             runs.append(SelMixRun(settings, objective, device, rng, n_classes, classes))
         warm = runs[0].start(feedback, init_head)
         results = loop_together(runs, feedback, warm, unlabeled)
-        result = results[self._select(results, candidates)]
+        selected = self._select(results, candidates)
+        result = results[selected]
+        why = kept_warm_start_message(result.history, result.best_step, classes.tolist(), objective.name,
+                                      settings_of[selected].learning_rate)
+        if why is not None:
+            report(why, self.verbose)
 
         coef, intercept = fmap.head_to_original(result.coef, result.intercept)
         if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):

@@ -101,6 +101,8 @@ class PerClassRecallDisplay:
         -------
         display : PerClassRecallDisplay
         """
+        if len(y_preds) == 0:
+            raise ValueError("y_preds is empty: give one model's predictions, or a list with one array per model.")
         y_preds = [y_preds] if np.ndim(y_preds[0]) == 0 else list(y_preds)
         _check_length(names, len(y_preds), "names", "models")
         labels = np.unique(y_true) if labels is None else np.asarray(labels)
@@ -230,6 +232,8 @@ class HistoryDisplay:
         if not self.history:
             raise ValueError("history holds no refresh record to plot (a fitted model's history_ has at least one).")
         _check_length(display_labels, len(self.history[0]["recalls"]), "display_labels", "classes")
+        if isinstance(n_worst, bool) or not isinstance(n_worst, (int, np.integer)) or n_worst < 1:
+            raise ValueError(f"n_worst must be a positive int, got {n_worst!r}.")
         self.objective_name = objective_name
         self.best_step = best_step
         self.display_labels = display_labels

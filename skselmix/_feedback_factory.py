@@ -13,13 +13,15 @@ from sklearn.model_selection import StratifiedKFold
 
 from ._features import float64_tensor, scaled_float32_tensor
 from ._feedback import CrossFitFeedback, HoldOutFeedback, RowWeights
+from ._fit_report import single_row_hold_out_message, unjudged_by_folds, unjudged_message
+from ._fit_report import warn as report
 from ._head_fitter import HeadFitter
 from ._stratify import shuffled_class_ranks
 
 AUTO_FOLDS = 5  # folds of cv="auto" when no X_val is given
 
 
-def build_feedback(data, fmap, device, rng, *, cv, validation_fraction, memory):
+def build_feedback(data, fmap, device, rng, *, cv, validation_fraction, memory, verbose=0):
     """The :class:`~skselmix._feedback.Feedback` of one fit, from its parameters.
 
     Cross-fitting when ``cv`` says so (``"auto"`` without ``X_val`` means
@@ -27,6 +29,7 @@ def build_feedback(data, fmap, device, rng, *, cv, validation_fraction, memory):
     ``validation_fraction`` of the rows. ``data`` is the fit's checked
     :class:`~skselmix._fit_inputs.FitData`, ``fmap`` its feature map; ``memory``
     caches the warm-start heads (see :class:`~skselmix._head_fitter.HeadFitter`).
+    Classes the feedback cannot judge are named in a ``FitOutcomeWarning``.
     """
     X, y_enc, n_classes = data.X, data.y, data.classes.shape[0]
     cv = (AUTO_FOLDS if data.X_val is None else None) if (isinstance(cv, str) and cv == "auto") else cv
@@ -36,6 +39,9 @@ def build_feedback(data, fmap, device, rng, *, cv, validation_fraction, memory):
     if cv is not None:
         fold, n_folds = fold_of_rows(cv, X, y_enc, rng, semi_supervised=data.X_unlabeled is not None)
         _check_every_fold_head_has_weight(data.sample_weight, fold, n_folds)
+        unjudged = unjudged_by_folds(y_enc, fold, n_folds, n_classes, data.sample_weight)
+        if unjudged.size:
+            report(unjudged_message(data.classes[unjudged].tolist(), "out of fold"), verbose)
         weights = RowWeights(float64_tensor(data.sample_weight, device), class_weight, data.weight_unit)
         return CrossFitFeedback(
             scaled_float32_tensor(X, fmap, device), as_labels(y_enc), torch.as_tensor(fold, device=device),
@@ -43,6 +49,9 @@ def build_feedback(data, fmap, device, rng, *, cv, validation_fraction, memory):
         )
     if data.X_val is None:
         train_idx, val_idx = stratified_split(y_enc, n_classes, validation_fraction, rng)
+        single = np.flatnonzero(np.bincount(y_enc, minlength=n_classes) == 1)
+        if single.size:
+            report(single_row_hold_out_message(data.classes[single].tolist()), verbose)
         xt = scaled_float32_tensor(X, fmap, device, rows=train_idx)
         xv = scaled_float32_tensor(X, fmap, device, rows=val_idx)
         y_tr, y_va = y_enc[train_idx], y_enc[val_idx]

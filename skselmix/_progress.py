@@ -40,13 +40,14 @@ class FitProgress:
             return
         now = time.perf_counter()
         elapsed = now - self.start
-        # Time per SGD step so far (refreshes included); unknown before the first step.
-        remaining = f"{(now - self.loop_start) / step * (self.max_iter - step):.1f} s" if step else "?"
+        # Time per SGD step so far (refreshes included); unknown before the first step, so
+        # step 0 says nothing about it.
+        remaining = f"  remaining <= {(now - self.loop_start) / step * (self.max_iter - step):.1f} s" if step else ""
         width = len(str(self.max_iter))
         line = (
             f"step {step:>{width}}/{self.max_iter}  {self.name} {value:.4f}  "
             f"best {best_value:.4f}{' *' if improved else '  '}"
-            f"  elapsed {elapsed:.1f} s  remaining <= {remaining}"
+            f"  elapsed {elapsed:.1f} s{remaining}"
         )
         if self.verbose >= 2:
             worst = np.argsort(recalls, kind="stable")[:3]

@@ -138,7 +138,11 @@ def _check_archive(file, max_bytes):
     """Refuse an archive whose members would inflate beyond ``max_bytes`` (in total), or
     whose ``.npy`` members' sizes disagree with the shape and dtype in their headers."""
     _rewind(file)
-    with zipfile.ZipFile(file) as archive:
+    try:
+        archive = zipfile.ZipFile(file)
+    except zipfile.BadZipFile as exc:
+        raise ValueError("Refusing to load: the file is not a skops archive (not a zip file).") from exc
+    with archive:
         members = archive.infolist()
         stored = sum(member.compress_size for member in members)
         limit = MAX_INFLATION * stored + INFLATION_ALLOWANCE if max_bytes is None else int(max_bytes)

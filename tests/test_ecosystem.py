@@ -246,3 +246,14 @@ def test_display_input_errors_are_clear(data):
     pipeline = make_pipeline(StandardScaler(), small(max_iter=20)).fit(X, y)
     assert HistoryDisplay.from_estimator(pipeline).axes_.shape == (2, 3)
     plt.close("all")
+
+
+def test_display_variants_of_bad_input(data):
+    pytest.importorskip("matplotlib")
+    X, y = data
+    model = small(max_iter=20).fit(X, y)
+    with pytest.raises(ValueError, match="y_preds is empty"):
+        PerClassRecallDisplay.from_predictions(y, [])
+    for n_worst in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="n_worst must be a positive int"):
+            HistoryDisplay(model.history_, n_worst=n_worst)

@@ -221,3 +221,8 @@ def test_every_fitted_attribute_is_declared_and_documented(data):
     documented = SelMixClassifier.__doc__.split("    Attributes\n")[1].split("    See Also")[0]
     for name in FITTED_ATTRIBUTES:
         assert f"\n    {name} : " in documented, name
+
+
+def test_a_file_that_is_not_an_archive_is_refused():
+    with pytest.raises(ValueError, match="not a skops archive"):
+        persistence.load(io.BytesIO(b"not a zip file at all"))

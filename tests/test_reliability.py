@@ -270,3 +270,53 @@ def test_a_read_only_sample_weight_fits_without_torch_warnings():
         SelMixClassifier(max_iter=10, device="cpu", random_state=0).fit(X, y, sample_weight=weights)
         SelMixClassifier(cv=None, max_iter=10, device="cpu", random_state=0).fit(
             X, y, sample_weight=weights, X_val=X[::3], y_val=y[::3], sample_weight_val=val_weights)
+
+
+# ---------------------------------------- reliability pass 3: a fit that says what it did
+def _labelled_rows():
+    rng = np.random.RandomState(0)
+    sizes = [300, 200, 150, 100, 80, 60, 40, 9]
+    names = np.array(["ant", "bee", "cat", "dog", "eel", "fox", "gnu", "hen"])
+    X = np.vstack([rng.normal(size=(n, 6)) + 3 * np.eye(8, 6)[c % 6] * (1 + c // 6) for c, n in enumerate(sizes)])
+    return X, np.repeat(names, sizes)
+
+
+def test_a_one_row_class_is_named_and_the_kept_warm_start_explained():
+    """One row with a typo label ('dgo') made the default fit return its warm start
+    (best_step_ 0, best_validation_score_ 0.0) without a word."""
+    from skselmix._fit_report import FitOutcomeWarning
+
+    X, y = _labelled_rows()
+    y = y.copy()
+    y[np.flatnonzero(y == "dog")[0]] = "dgo"
+    with pytest.warns(FitOutcomeWarning) as record:
+        model = SelMixClassifier(max_iter=200, device="cpu", random_state=0).fit(X, y)
+    messages = [str(w.message) for w in record]
+    assert any("Class(es) ['dgo'] have too few labelled rows to be judged out of fold" in m for m in messages)
+    assert model.best_step_ == 0 and model.best_validation_score_ == 0.0
+    assert any("stayed at 0 at every refresh, with class(es) ['dgo'] at recall 0 throughout" in m for m in messages)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FitOutcomeWarning)
+        clean = SelMixClassifier(max_iter=200, device="cpu", random_state=0).fit(*_labelled_rows())
+    assert clean.best_step_ > 0
+
+
+def test_a_collapse_after_the_warm_start_is_explained(capsys):
+    from skselmix._fit_report import FitOutcomeWarning
+
+    X, y = _labelled_rows()
+    with pytest.warns(FitOutcomeWarning, match=r"collapsed after it.*learning_rate=100"):
+        model = SelMixClassifier(learning_rate=100, max_iter=200, device="cpu", random_state=0, verbose=1).fit(X, y)
+    assert model.best_step_ == 0
+    out = capsys.readouterr().out
+    assert "[SelMix] note: SelMix kept its warm start" in out  # verbose=1 shows it too
+    assert "remaining <= ?" not in out
+
+
+def test_a_one_row_class_on_the_hold_out_is_named():
+    from skselmix._fit_report import FitOutcomeWarning
+
+    X, y = _labelled_rows()
+    X, y = np.r_[X, X[:1]], np.r_[y, ["owl"]]
+    with pytest.warns(FitOutcomeWarning, match=r"Class\(es\) \['owl'\] have a single labelled row"):
+        SelMixClassifier(cv=None, max_iter=20, device="cpu", random_state=0).fit(X, y)

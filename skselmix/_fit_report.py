@@ -1,0 +1,90 @@
+"""Warnings that say what a fit did when it could not do what was asked.
+
+Two silent outcomes surprised users: a class that feedback can never judge (one
+labelled row under cross-fitting is always predicted by a head that never saw its
+class), and a fit that returns its warm start because the objective never left a
+floor or collapsed after the warm start. Both are legitimate results; the user must
+hear about them. ``verbose`` prints the same words.
+"""
+
+import warnings
+
+import numpy as np
+
+
+class FitOutcomeWarning(UserWarning):
+    """A fit ran, but its feedback could not judge some classes, or it kept its warm start
+    for a reason the history shows.
+
+    Raised by :meth:`SelMixClassifier.fit <skselmix.SelMixClassifier.fit>`: when all of a
+    class's labelled rows sit in one test fold (typically one row with cross-fitting),
+    when a class has a single row on the internal hold-out, when the objective stays at
+    a floor held by classes at recall 0, and when it collapses after the warm start.
+    The message names the classes or the likely cause. Silence it like any warning,
+    for example ``warnings.filterwarnings("ignore", category=FitOutcomeWarning)``.
+    """
+
+
+def warn(message, verbose=0):
+    """Raise ``message`` as a :class:`FitOutcomeWarning`; with ``verbose``, print it too."""
+    if verbose:
+        print(f"[SelMix] note: {message}", flush=True)
+    warnings.warn(message, FitOutcomeWarning, stacklevel=4)
+
+
+def unjudged_by_folds(y_enc, fold, n_folds, n_classes, weights=None):
+    """Classes every row of which is predicted by a fold head that trained on none of the
+    class's rows (all its rows, often the only one, in one test fold)."""
+    positive = np.ones(y_enc.shape[0], dtype=bool) if weights is None else weights > 0
+    per_fold = np.zeros((n_classes, n_folds))
+    np.add.at(per_fold, (y_enc[positive], fold[positive]), 1)
+    seen_by_predicting_head = per_fold.sum(axis=1, keepdims=True) - per_fold  # rows the fold's head trains on
+    return np.flatnonzero(((per_fold > 0) & (seen_by_predicting_head > 0)).sum(axis=1) == 0)
+
+
+def unjudged_message(class_names, how):
+    worst = "min_recall, min_head_tail_recall, gmean, hmean and the coverage objectives' recalls"
+    return (
+        f"Class(es) {class_names} have too few labelled rows to be judged {how}: their recall is 0 at every "
+        f"refresh whatever the head does. Objectives that take the worst class ({worst}) then sit at a floor "
+        "that SelMix cannot move, and the fit will likely keep its warm start. Give such classes more rows, "
+        "merge or drop them, or pass X_val with cv=None."
+    )
+
+
+def single_row_hold_out_message(class_names):
+    return (
+        f"Class(es) {class_names} have a single labelled row, which the hold-out uses both to train and to "
+        "judge: their validation recall measures memorisation, not generalisation. Give such classes more "
+        "rows, or pass X_val."
+    )
+
+
+def kept_warm_start_message(history, best_step, class_labels, objective_name, learning_rate):
+    """Why a fit that ran SGD steps kept step 0, when the history says: the objective never
+    left a floor held by classes at recall 0, or it collapsed after the warm start; else None."""
+    records = [record for record in history if not record.get("diverged")]
+    if best_step != 0 or len(records) < 2:
+        return None
+    values = np.array([record["objective"] for record in records])
+    recalls = np.stack([record["recalls"] for record in records])
+    at_zero = np.flatnonzero((recalls == 0).all(axis=0))
+    if at_zero.size and np.ptp(values) == 0:
+        names = [class_labels[i] for i in at_zero.tolist()]
+        return (
+            f"SelMix kept its warm start (best_step_ = 0): the validation {objective_name} stayed at {values[0]:.4g} "
+            f"at every refresh, with class(es) {names} at recall 0 throughout. The objective is held at a floor "
+            "by classes the feedback never sees predicted right; see the warning about classes with too few "
+            "rows, or check the labels of those classes."
+        )
+    later = values[1:]
+    # Collapsed: most refreshes after the warm start sit below half its value (a dip that
+    # recovers is SGD noise, not a collapse).
+    if values[0] > 0 and np.median(later) < 0.5 * values[0]:
+        fell_at = records[1 + int(np.argmin(later))]["step"]
+        return (
+            f"SelMix kept its warm start (best_step_ = 0): the validation {objective_name} collapsed after it, from "
+            f"{values[0]:.4g} to {later.min():.4g} by step {fell_at}, and stayed low. A learning_rate too large for "
+            f"these features does this (learning_rate={learning_rate!r}); try a smaller one."
+        )
+    return None
