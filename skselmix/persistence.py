@@ -29,7 +29,7 @@ from ._classifier_cv import SEARCH_ATTRIBUTES, SelMixClassifierCV
 from ._objectives import BUILTIN_OBJECTIVES
 from .datasets._cache import require
 
-__all__ = ["dump", "load", "untrusted_foreign_types", "TRUSTED_TYPES"]
+__all__ = ["dump", "load", "untrusted_foreign_types", "TRUSTED_TYPES", "MAX_INFLATION", "INFLATION_ALLOWANCE"]
 
 # The splitters a saved model's ``cv`` may hold: those whose test folds partition the rows.
 _SPLITTERS = (KFold, StratifiedKFold, PredefinedSplit, LeaveOneOut)
@@ -47,6 +47,7 @@ TRUSTED_TYPES = frozenset(f"{cls.__module__}.{cls.__qualname__}" for cls in (*_E
 #: uncompressed (ratio 1) and float arrays barely compress, so a legitimate file is
 #: far below it; deflated zeros reach about 1000.
 MAX_INFLATION = 32
+#: Bytes :func:`load` allows beyond :data:`MAX_INFLATION` times the stored size (64 MiB).
 INFLATION_ALLOWANCE = 64 << 20
 
 
