@@ -30,6 +30,10 @@ from .naive_gain import naive_gain
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+
+# (N, D, K) of the fit timings, on the CPU and on CUDA.
+FIT_SIZES = [(n, 512, k) for n in (10_000, 100_000) for k in (10, 100, 1000)]
+
 def machine_description():
     """CPU model and the cores this process may use (taskset / cgroup affinity)."""
     import os
@@ -299,14 +303,7 @@ def cuda_main(out_dir):
             print(f"gain (cuda) K={k} D={d}: {t * 1e3:.2f} ms", flush=True)
     SelMixClassifier(max_iter=10, device=device).fit(*long_tailed_gaussians(1000, 16, 4))  # CUDA context warm-up
     fit_rows = bench_fit(
-        [
-            (10_000, 512, 10),
-            (10_000, 512, 100),
-            (10_000, 512, 1000),
-            (100_000, 512, 10),
-            (100_000, 512, 100),
-            (100_000, 512, 1000),
-        ],
+        FIT_SIZES,
         3,
         device=device,
     )
@@ -359,14 +356,7 @@ def main(argv=None):
     else:
         gain_rows, alone = bench_gain([10, 30, 100], [10, 30, 100, 300, 1000], [512, 1024], 5)
         fit_rows = bench_fit(
-            [
-                (10_000, 512, 10),
-                (10_000, 512, 100),
-                (10_000, 512, 1000),
-                (100_000, 512, 10),
-                (100_000, 512, 100),
-                (100_000, 512, 1000),
-            ],
+            FIT_SIZES,
             3,
         )
         mem_rows = bench_memory([(10_000, 512, 100), (100_000, 512, 10), (100_000, 512, 100), (100_000, 512, 1000)])

@@ -498,14 +498,8 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
             start. ``verbose=1`` prints the same words.
         """
         return self._fit_and_commit(
-            X,
-            y,
-            sample_weight=sample_weight,
-            X_val=X_val,
-            y_val=y_val,
-            sample_weight_val=sample_weight_val,
-            coef_init=coef_init,
-            intercept_init=intercept_init,
+            X, y, sample_weight=sample_weight, X_val=X_val, y_val=y_val, sample_weight_val=sample_weight_val,
+            coef_init=coef_init, intercept_init=intercept_init,
         )
 
     def _fit_and_commit(self, X, y, **fit_params):
@@ -522,19 +516,8 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         self.__dict__ = scratch.__dict__
         return self
 
-    def _fit(
-        self,
-        X,
-        y,
-        *,
-        sample_weight=None,
-        X_val=None,
-        y_val=None,
-        sample_weight_val=None,
-        coef_init=None,
-        intercept_init=None,
-        hidden_labels=None,
-    ):
+    def _fit(self, X, y, *, sample_weight=None, X_val=None, y_val=None, sample_weight_val=None, coef_init=None,
+             intercept_init=None, hidden_labels=None):
         previous_head = self._previous_head() if self.warm_start else None
         objective, device = self._validate_fit_params()
         candidates = self._candidate_params()

@@ -129,29 +129,11 @@ class SelMixClassifierCV(SelMixClassifier):
         self.n_candidates_ = len(params)
         return best
 
-    def fit(
-        self,
-        X,
-        y,
-        sample_weight=None,
-        *,
-        X_val=None,
-        y_val=None,
-        sample_weight_val=None,
-        coef_init=None,
-        intercept_init=None,
-    ):
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None, coef_init=None,
+            intercept_init=None):
         start = time.perf_counter()
-        super().fit(
-            X,
-            y,
-            sample_weight,
-            X_val=X_val,
-            y_val=y_val,
-            sample_weight_val=sample_weight_val,
-            coef_init=coef_init,
-            intercept_init=intercept_init,
-        )
+        super().fit(X, y, sample_weight, X_val=X_val, y_val=y_val, sample_weight_val=sample_weight_val,
+                    coef_init=coef_init, intercept_init=intercept_init)
         self.fit_time_ = time.perf_counter() - start
         return self
 

@@ -155,6 +155,46 @@ class Objective:
     def _param_names(self):
         return [name for name in vars(self) if not name.startswith("_")]
 
+    def get_params(self, deep=True):
+        """The objective's parameters, as scikit-learn's nested estimators give theirs.
+
+        ``SelMixClassifier(metric=MeanRecallMinCoverage()).get_params()`` lists
+        them as ``metric__alpha`` and so on, so ``GridSearchCV`` can search them,
+        and ``clone`` copies the objective with them.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Ignored: objectives hold no nested objects.
+
+        Returns
+        -------
+        params : dict
+            Parameter names mapped to their values.
+        """
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params):
+        """Set parameters (``metric__<name>`` of a SelMixClassifier lands here).
+
+        Parameters
+        ----------
+        **params : dict
+            Parameter names and their new values (checked when a fit uses the objective).
+
+        Returns
+        -------
+        self : Objective
+        """
+        valid = self._param_names()
+        for name, value in params.items():
+            if name not in valid:
+                raise ValueError(
+                    f"Invalid parameter {name!r} for objective {type(self).__name__}; valid parameters: {valid}."
+                )
+            setattr(self, name, value)
+        return self
+
     def __repr__(self):
         params = ", ".join(f"{k}={getattr(self, k)!r}" for k in self._param_names())
         return f"{type(self).__name__}({params})"
@@ -363,7 +403,7 @@ class MeanRecallMinCoverage(_MinCoverageObjective):
     """
 
     name = "mean_recall_min_coverage"
-    label = "mean recall, cov >= {alpha:g}/K"
+    label = "mean recall, penalised below cov {alpha:g}/K"
     _base_class = MeanRecall
 
 
@@ -383,7 +423,7 @@ class HMeanMinCoverage(_MinCoverageObjective):
     """
 
     name = "hmean_min_coverage"
-    label = "H-mean, cov >= {alpha:g}/K"
+    label = "H-mean, penalised below cov {alpha:g}/K"
     _base_class = HMean
 
     def __init__(self, alpha=0.95, tau=0.01, lambda_max=100.0, recall_floor=0.01):

@@ -167,3 +167,32 @@ def test_every_registered_objective_is_reachable_everywhere(cls):
     api = (Path(__file__).parents[1] / "docs" / "api.rst").read_text()
     assert f"   {cls.__name__}\n" in api and f"   {name}_score\n" in api
     assert f'``"{name}"``' in SelMixClassifier.__doc__.split("s : float")[0]
+
+
+# -------------------------------------------- objective parameters are estimator parameters
+def test_objective_parameters_are_searchable_as_metric_params():
+    from sklearn.base import clone
+    from sklearn.model_selection import GridSearchCV
+
+    from skselmix import HMeanMinCoverage, MeanRecallMinCoverage, SelMixClassifier
+
+    estimator = SelMixClassifier(metric=MeanRecallMinCoverage(alpha=0.9), max_iter=20, device="cpu", random_state=0)
+    params = estimator.get_params(deep=True)
+    assert params["metric__alpha"] == 0.9 and {"metric__tau", "metric__lambda_max"} <= set(params)
+    assert "metric__alpha" not in SelMixClassifier(metric="mean_recall_min_coverage").get_params()  # strings stay
+
+    copy = clone(estimator)
+    assert copy.metric is not estimator.metric and copy.metric == estimator.metric
+    copy.set_params(metric__alpha=0.5)
+    assert copy.metric.alpha == 0.5 and estimator.metric.alpha == 0.9  # clones do not share the objective
+    with pytest.raises(ValueError, match="Invalid parameter 'alpah' for objective MeanRecallMinCoverage"):
+        copy.set_params(metric__alpah=0.5)
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(150, 4)) + np.repeat(np.eye(3, 4) * 2, [80, 50, 20], axis=0)
+    y = np.repeat([0, 1, 2], [80, 50, 20])
+    search = GridSearchCV(estimator, {"metric__alpha": [0.5, 0.9]}, cv=3).fit(X, y)
+    assert [p["metric__alpha"] for p in search.cv_results_["params"]] == [0.5, 0.9]
+    assert search.best_estimator_.objective_.alpha == search.best_params_["metric__alpha"]
+    hmean = clone(SelMixClassifier(metric=HMeanMinCoverage(recall_floor=0.05)))
+    assert hmean.get_params()["metric__recall_floor"] == 0.05

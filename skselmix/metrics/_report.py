@@ -44,25 +44,30 @@ def classification_report_balanced(
     -------
     report : str or dict
         The text table, or ``{name: {"recall", "coverage x K", "support"}, ...,
-        "objectives": {objective name: value}}``.
+        "objectives": {objective name: value}}``. The constrained objectives
+        are *penalised*: the base metric minus ``K`` times the total shortfall
+        of coverage below ``alpha / K`` (the base metric itself when every class
+        meets it), so they can be negative; the text report says so under them.
 
     Examples
     --------
     >>> from skselmix.metrics import classification_report_balanced
     >>> print(classification_report_balanced([0, 0, 0, 1, 2, 2], [0, 0, 1, 1, 2, 0]))
-                                    recall  coverage x K   support
+                                                 recall  coverage x K   support
     <BLANKLINE>
-                             0       0.667         1.167         3
-                             1       1.000         1.333         1
-                             2       0.500         0.500         2
+                                          0       0.667         1.167         3
+                                          1       1.000         1.333         1
+                                          2       0.500         0.500         2
     <BLANKLINE>
-                   mean recall       0.722
-                    min recall       0.500
-                        G-mean       0.693
-                        H-mean       0.667
-              min coverage x K       0.500
-    mean recall, cov >= 0.95/K       0.272
-         H-mean, cov >= 0.95/K       0.217
+                                mean recall       0.722
+                                 min recall       0.500
+                                     G-mean       0.693
+                                     H-mean       0.667
+                           min coverage x K       0.500
+    mean recall, penalised below cov 0.95/K       0.272
+         H-mean, penalised below cov 0.95/K       0.217
+    <BLANKLINE>
+    penalised: the metric minus K x the shortfall of coverage below alpha/K
     """
     confusion, labels, totals = _confusion_tensor(y_true, y_pred, labels, sample_weight)
     k = labels.size
@@ -98,4 +103,6 @@ def classification_report_balanced(
     lines.append("")
     for name, value in values.items():
         lines.append(f"{name:>{width}}  {value:>10.{digits}f}")
+    if any("penalised" in name for name in values):
+        lines += ["", "penalised: the metric minus K x the shortfall of coverage below alpha/K"]
     return "\n".join(lines)
