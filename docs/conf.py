@@ -94,3 +94,48 @@ html_sidebars = {"index": [], "getting_started": [], "user_guide": [], "api": []
 html_show_sourcelink = False
 myst_heading_anchors = 3
 suppress_warnings = ["myst.header"]  # results files start at level 1 inside a page section
+
+
+# ---------------------------------------------------------------- the quickstart, shown
+# The Getting started page shows examples/quickstart.py as plain Python (no gallery cell
+# markers, no reStructuredText markup in its comments) and what it printed when the
+# gallery ran it during this build, so the page cannot drift from the script or its output.
+def _plain_python(path):
+    source = path.read_text()
+    body = source.split('"""', 2)[2].lstrip("\n")  # without the gallery's title docstring
+    lines = [line for line in body.splitlines()
+             if line.strip() != "# %%" and not line.startswith("# sphinx_gallery_")]
+    return "\n".join(line.replace("``", "`") if line.lstrip().startswith("#") else line for line in lines).strip()
+
+
+def _gallery_output(rst_path):
+    """The text of every printed-output block of a sphinx-gallery page, in order."""
+    blocks, lines, i = [], rst_path.read_text().splitlines(), 0
+    while i < len(lines):
+        if lines[i].strip() == ".. rst-class:: sphx-glr-script-out":
+            i += 4  # the blank line, ".. code-block:: none" and its blank line
+            block = []
+            while i < len(lines) and (not lines[i].strip() or lines[i].startswith("    ")):
+                block.append(lines[i][4:])
+                i += 1
+            blocks.append("\n".join(block).strip("\n"))
+        i += 1
+    return "\n\n".join(blocks)
+
+
+def _indent(text):
+    return "\n".join(("    " + line) if line.strip() else "" for line in text.splitlines())
+
+
+def _show_quickstart(app, docname, source):
+    if docname != "getting_started" or ".. quickstart-with-output::" not in source[0]:
+        return
+    code = _plain_python(ROOT / "examples" / "quickstart.py")
+    output = _gallery_output(Path(app.srcdir) / "auto_examples" / "quickstart.rst")
+    block = (f".. code-block:: python\n\n{_indent(code)}\n\nWhat it printed when this page was built:\n\n"
+             f".. code-block:: none\n\n{_indent(output)}\n")
+    source[0] = source[0].replace(".. quickstart-with-output::\n", block)
+
+
+def setup(app):
+    app.connect("source-read", _show_quickstart)

@@ -7,6 +7,8 @@ so the rarest class has one or two training images) and compare the
 logit-adjusted warm start with the fine-tuned head on a balanced test set.
 """
 
+# sphinx_gallery_thumbnail_path = "images/per_class_recall.png"
+
 # %%
 # A long-tailed training set with balanced validation and test sets.
 import numpy as np

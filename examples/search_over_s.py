@@ -18,6 +18,7 @@ for the warm start once per candidate:
 import tempfile
 import time
 
+import matplotlib.pyplot as plt
 from sklearn.datasets import load_digits
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
@@ -61,3 +62,12 @@ for s, score in zip(search.cv_results_["param_s"], search.cv_results_["mean_test
     print(f"s = {s:>6}: outer-fold min recall {score:.3f}")
 print(f"GridSearchCV: best s = {search.best_params_['s']}, test min recall "
       f"{min_recall_score(y_test, search.predict(X_test)):.3f}, {grid_seconds:.1f} s")
+
+# %%
+# Both searches' scores against ``s``.
+fig, ax = plt.subplots(figsize=(5.5, 3.5))
+ax.semilogx(s_values, cv_model.cv_results_["validation_score"], marker="o", label="SelMixClassifierCV (out of fold)")
+ax.semilogx(s_values, search.cv_results_["mean_test_score"], marker="s", label="GridSearchCV (outer folds)")
+ax.set(xlabel="s", ylabel="min recall")
+ax.legend(fontsize=8)
+fig.tight_layout()

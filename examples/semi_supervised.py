@@ -10,6 +10,8 @@ the fit; the example uses them afterwards only to say how accurate the final
 head's pseudo-labels are.
 """
 
+# sphinx_gallery_thumbnail_path = "images/per_class_recall.png"
+
 # %%
 import numpy as np
 from sklearn.datasets import load_digits

@@ -178,9 +178,12 @@ def warn_if_on_another_scale(X_val, fmap):
         if not (1.0 / SCALE_MISMATCH_FACTOR <= ratio <= SCALE_MISMATCH_FACTOR):
             warnings.warn(
                 f"X_val looks like it is on another scale than X: its {what} is {ratio:.3g} times that of "
-                "the training rows. If SelMixClassifier is the last step of a Pipeline, X_val is passed to it "
-                "untransformed; enable metadata routing (sklearn.set_config(enable_metadata_routing=True)) and "
-                "transform X_val yourself, or fit the earlier steps first and pass their output as X_val.",
+                "the training rows. If SelMixClassifier is the last step of a Pipeline, selmix__X_val reaches it "
+                "untransformed (a warning about feature names may come with this one, from the same cause). "
+                "Let the pipeline transform it: sklearn.set_config(enable_metadata_routing=True), "
+                "Pipeline(steps, transform_input=['X_val']) and SelMixClassifier().set_fit_request(X_val=True, "
+                "y_val=True), then fit(X, y, X_val=X_val, y_val=y_val) (user guide: 'Pipelines and a validation "
+                "set'); or pass the earlier steps' output as X_val.",
                 UserWarning,
             )
             return

@@ -193,7 +193,7 @@ def test_fit_requests_and_routing(blobs3):
 def test_unscaled_validation_set_warns_and_matching_one_does_not(digits_lt):
     X_train, y_train, X_val, y_val, _, _ = digits_lt[0]
     pipe = make_pipeline(StandardScaler(), SelMixClassifier(max_iter=0, cv=None, device="cpu"))
-    with pytest.warns(UserWarning, match="X_val looks like it is on another scale"):
+    with pytest.warns(UserWarning, match=r"X_val looks like it is on another scale.*transform_input=\[.X_val.\]"):
         pipe.fit(X_train, y_train, selmixclassifier__X_val=X_val, selmixclassifier__y_val=y_val)
     scaled = StandardScaler().fit(X_train)
     with pytest.warns(UserWarning, match="another scale"):  # the reverse mistake: scaled X_val, raw X
