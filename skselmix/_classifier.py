@@ -5,16 +5,10 @@ from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted, check_memory, validate_data
 
-from ._device import resolve_device
-from ._features import fit_feature_map, float64_tensor, scaled_float32_tensor, warn_if_on_another_scale
-from ._feedback_factory import build_feedback
-from ._fit_inputs import check_init_head, encode_hidden, mapped_float32_head, validate_fit_data
 from ._fit_report import kept_warm_start_message
 from ._fit_report import warn as report
 from ._objectives import get_objective
 from ._parameters import PARAMETER_CONSTRAINTS
-from ._records import UnlabeledRows
-from ._training import LoopSettings, SelMixRun, loop_together
 from ._validation import local_random_state, tensor_to_numpy
 from .metrics._classification import _score_with_class_counts
 
@@ -425,6 +419,8 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
     def _validate_fit_params(self):
         """Every parameter against ``_parameter_constraints``, then what a constraint cannot
         say: the objective (its name, or its own parameters) and the device."""
+        from ._device import resolve_device  # torch: fitting needs it, a fitted model does not
+
         self._validate_params()
         check_memory(self.memory)
         return get_objective(self.metric), resolve_device(self.device)
@@ -518,6 +514,14 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
 
     def _fit(self, X, y, *, sample_weight=None, X_val=None, y_val=None, sample_weight_val=None, coef_init=None,
              intercept_init=None, hidden_labels=None):
+        # The fit's modules import torch; importing them here keeps `import skselmix`, prediction,
+        # scoring and loading torch-free.
+        from ._features import fit_feature_map, float64_tensor, scaled_float32_tensor, warn_if_on_another_scale
+        from ._feedback_factory import build_feedback
+        from ._fit_inputs import check_init_head, encode_hidden, mapped_float32_head, validate_fit_data
+        from ._records import UnlabeledRows
+        from ._training import LoopSettings, SelMixRun, loop_together
+
         previous_head = self._previous_head() if self.warm_start else None
         objective, device = self._validate_fit_params()
         candidates = self._candidate_params()

@@ -8,8 +8,7 @@ import numpy as np
 from sklearn.model_selection import ParameterGrid
 
 from ._classifier import SelMixClassifier
-from ._parameters import PARAMETER_CONSTRAINTS
-from ._training import LOOP_ONLY_PARAMETERS
+from ._parameters import LOOP_ONLY_PARAMETERS, PARAMETER_CONSTRAINTS
 
 #: The search's fitted attributes, beyond SelMixClassifier's FITTED_ATTRIBUTES.
 SEARCH_ATTRIBUTES = ("s_", "best_params_", "best_index_", "n_candidates_", "cv_results_", "fit_time_")

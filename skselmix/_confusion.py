@@ -1,10 +1,13 @@
 """Balanced confusion matrices, the quantity every skselmix objective reads.
 
-One function builds them for both the metrics (numpy labels) and the estimator
-(torch labels on any device), so the two can never disagree on a definition.
+One function builds them for both the metrics (numpy labels, numpy matrix: scoring
+a fitted model needs no torch) and the estimator (torch labels on any device, torch
+matrix), so the two can never disagree on a definition.
 """
 
-import torch
+import numpy as np
+
+from ._lazy import torch
 
 
 def balanced_confusion(y_true, y_pred, n_classes, *, sample_weight=None):
@@ -12,26 +15,35 @@ def balanced_confusion(y_true, y_pred, n_classes, *, sample_weight=None):
 
     Parameters
     ----------
-    y_true : torch.Tensor of shape (n_samples,)
+    y_true : torch.Tensor or ndarray of shape (n_samples,)
         Integer class indices in ``[0, n_classes)``.
-    y_pred : torch.Tensor of shape (n_samples,)
+    y_pred : torch.Tensor or ndarray of shape (n_samples,)
         Integer class indices in ``[0, n_classes]``; the value ``n_classes``
         marks a prediction outside the K classes (an error for its row that
         counts towards no coverage).
     n_classes : int
         Number of classes K.
-    sample_weight : torch.Tensor of shape (n_samples,), default=None
+    sample_weight : torch.Tensor or ndarray of shape (n_samples,), default=None
         Non-negative weights; ``None`` weighs every sample by one.
 
     Returns
     -------
-    confusion : torch.Tensor of shape (K, K), float64
+    confusion : torch.Tensor or ndarray of shape (K, K), float64
+        Of ``y_true``'s kind.
         ``C[i, j] = P(yhat = j | y = i) / K``. A row sums to ``1/K`` unless some
         of its predictions fall outside the K classes. Rows of classes with no
         sample (or zero total weight) are all zero.
-    present : torch.Tensor of shape (K,), bool
+    present : torch.Tensor or ndarray of shape (K,), bool
         Which rows hold samples.
     """
+    if isinstance(y_true, np.ndarray):
+        flat = y_true.astype(np.int64) * (n_classes + 1) + np.asarray(y_pred, dtype=np.int64)
+        weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        counts = np.bincount(flat, weights=weights, minlength=n_classes * (n_classes + 1))
+        counts = counts.astype(np.float64).reshape(n_classes, n_classes + 1)
+        row_totals = counts.sum(axis=1, keepdims=True)
+        confusion = counts[:, :n_classes] / (np.maximum(row_totals, np.finfo(np.float64).tiny) * n_classes)
+        return confusion, row_totals[:, 0] > 0
     flat = y_true.long() * (n_classes + 1) + y_pred.long()
     weights = None if sample_weight is None else sample_weight.to(torch.float64)
     counts = torch.bincount(flat, weights=weights, minlength=n_classes * (n_classes + 1))
@@ -44,9 +56,9 @@ def balanced_confusion(y_true, y_pred, n_classes, *, sample_weight=None):
 
 def recalls(confusion):
     """Per-class recall ``r_i = K * C_ii`` of a balanced confusion matrix (zero for an empty row)."""
-    return torch.diagonal(confusion) * confusion.shape[0]
+    return confusion.diagonal() * confusion.shape[0]  # a numpy array or a torch tensor alike
 
 
 def coverages(confusion):
     """Per-class coverage ``sum_i C_ij``: the share of predictions of each class."""
-    return confusion.sum(dim=0)
+    return confusion.sum(0)

@@ -17,8 +17,8 @@ K^3 numbers; it factorises into three K x K matrix products
 """
 
 import numpy as np
-import torch
 
+from ._lazy import torch
 from ._objectives import get_objective
 
 # Share of each confusion row spread uniformly before it enters the softmax Jacobian.

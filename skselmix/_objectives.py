@@ -19,9 +19,10 @@ gives the same gains.
 
 import math
 
-import torch
+import numpy as np
 
 from ._confusion import coverages, recalls
+from ._lazy import torch
 from ._validation import check_number
 
 __all__ = [
@@ -37,6 +38,19 @@ __all__ = [
     "get_objective",
     "get_objective_names",
 ]
+
+
+def _is_numpy(array):
+    """Whether an objective's input is numpy (scoring a fitted model) rather than torch (fitting)."""
+    return isinstance(array, (np.ndarray, np.generic))
+
+
+def _clamp_min(array, floor):
+    return np.maximum(array, floor) if _is_numpy(array) else array.clamp_min(floor)
+
+
+def _zero_like(r):
+    return np.float64(0.0) if _is_numpy(r) else torch.zeros((), dtype=r.dtype, device=r.device)
 
 
 def _diagonal_gradient(confusion, recall_weights):
@@ -300,7 +314,9 @@ class GMean(_RecallMeanObjective):
     def value(self, confusion, class_counts=None):
         r = recalls(confusion)
         if bool((r <= 0).any()):
-            return torch.zeros((), dtype=r.dtype, device=r.device)
+            return _zero_like(r)
+        if _is_numpy(r):
+            return np.exp(np.log(r).mean())
         return torch.exp(torch.log(r).mean())
 
     def gradient(self, confusion, multipliers=None, class_counts=None):
@@ -324,7 +340,7 @@ class HMean(_RecallMeanObjective):
     def value(self, confusion, class_counts=None):
         r = recalls(confusion)
         if bool((r <= 0).any()):
-            return torch.zeros((), dtype=r.dtype, device=r.device)
+            return _zero_like(r)
         return r.shape[0] / (1.0 / r).sum()
 
     def gradient(self, confusion, multipliers=None, class_counts=None):
@@ -367,7 +383,7 @@ class _MinCoverageObjective(Objective):
 
     def value(self, confusion, class_counts=None):
         k = confusion.shape[0]
-        shortfall = (self.alpha / k - coverages(confusion)).clamp_min(0).sum()
+        shortfall = _clamp_min(self.alpha / k - coverages(confusion), 0).sum()
         return self._base().value(confusion) - k * shortfall
 
     def init_multipliers(self, n_classes, class_counts=None):
@@ -436,11 +452,16 @@ def head_class_mask(class_counts, head_fraction):
     Ties are broken by class index (stable sort); at least one class is head and
     at least one is tail.
     """
-    counts = torch.as_tensor(class_counts, dtype=torch.float64)
+    numpy = _is_numpy(class_counts)
+    counts = np.asarray(class_counts, dtype=np.float64) if numpy else torch.as_tensor(class_counts, dtype=torch.float64)
     k = counts.shape[0]
     if k < 2:
         raise ValueError("min head-tail recall needs at least 2 classes.")
     n_head = min(max(int(math.floor(head_fraction * k)), 1), k - 1)
+    if numpy:
+        mask = np.zeros(k, dtype=bool)
+        mask[np.argsort(-counts, kind="stable")[:n_head]] = True
+        return mask
     order = torch.argsort(-counts, stable=True)
     mask = torch.zeros(k, dtype=torch.bool)
     mask[order[:n_head]] = True
@@ -477,8 +498,11 @@ class MinHeadTailRecall(Objective):
     def _group_means(self, confusion, class_counts):
         if class_counts is None:
             raise ValueError("min_head_tail_recall needs class_counts to tell head from tail classes.")
-        head = head_class_mask(class_counts, self.head_fraction).to(confusion.device)
         r = recalls(confusion)
+        if _is_numpy(confusion):
+            head = head_class_mask(np.asarray(class_counts, dtype=np.float64), self.head_fraction)
+            return head, np.stack([r[head].mean(), r[~head].mean()])
+        head = head_class_mask(class_counts, self.head_fraction).to(confusion.device)
         return head, torch.stack([r[head].mean(), r[~head].mean()])
 
     def value(self, confusion, class_counts=None):
@@ -531,6 +555,8 @@ class CallableObjective(Objective):
         return out.reshape(())
 
     def value(self, confusion, class_counts=None):
+        # A custom objective is a torch function: scoring with it needs torch.
+        confusion = torch.as_tensor(confusion) if _is_numpy(confusion) else confusion
         with torch.no_grad():
             return self._call(confusion)
 

@@ -12,9 +12,7 @@ from numbers import Integral, Real
 from sklearn.utils._param_validation import HasMethods, Hidden, StrOptions, validate_parameter_constraints
 
 from ._objectives import Objective
-from ._sampler import MIXUPS
 from ._validation import Finite
-from ._warm_start import WARM_STARTS
 
 
 class _Splits(HasMethods):
@@ -27,6 +25,17 @@ class _Splits(HasMethods):
     def is_satisfied_by(self, val):
         return not isinstance(val, str) and super().is_satisfied_by(val)
 
+
+#: How SelMix mixes an anchor with its partner (``mixup=``).
+MIXUPS = ("mixup", "cutmix")
+#: The warm starts ``init=`` names (besides ``"auto"``).
+WARM_STARTS = ("logit_adjusted", "balanced", "cross_entropy")
+#: Parameters of SelMixClassifier that only the refresh/SGD loop reads: a search over them
+#: can share one warm start (SelMixClassifierCV, or ``memory=``).
+LOOP_ONLY_PARAMETERS = (
+    "s", "lambda_min", "mixup", "max_iter", "refresh_every", "batch_size", "learning_rate", "average_decay",
+    "n_iter_no_change", "tol", "pseudo_label_threshold", "calibrate",
+)
 
 #: Constraints of every parameter of ``SelMixClassifier`` (keyed exactly by ``get_params()``).
 PARAMETER_CONSTRAINTS = {

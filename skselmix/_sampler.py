@@ -8,6 +8,8 @@ global random state is left alone.
 
 import torch
 
+from ._parameters import MIXUPS  # noqa: F401 (re-exported)
+
 # Floor on the probability of a pair with positive gain (the reference's 1e-8):
 # keeps every useful pair reachable when s is large.
 PROBABILITY_FLOOR = 1e-8
@@ -196,7 +198,6 @@ def sample_pairs(probs, batch_size, generator):
     return flat // k, flat % k
 
 
-MIXUPS = ("mixup", "cutmix")
 
 
 def mix_features(x1, x2, lambda_min, generator, mode="mixup"):

@@ -19,7 +19,7 @@ from ._calibration import balanced_row_weights, calibration_rows, fit_temperatur
 from ._confusion import coverages, recalls
 from ._device import profile_for
 from ._gain import DEFAULT_CONFUSION_SMOOTHING, gain_from_sensitivity, objective_logit_sensitivity
-from ._parameters import check_params
+from ._parameters import LOOP_ONLY_PARAMETERS, check_params  # noqa: F401 (re-exported)
 from ._progress import FitProgress
 from ._records import GivenHead, Heads, LoopResult, RefitRecipe, StepSources, WarmStart
 from ._sampler import (
@@ -47,14 +47,6 @@ def resolve_weight_decay(weight_decay, n_train):
     ``n_train`` is the number of training rows, or their total ``sample_weight``.
     """
     return AUTO_WEIGHT_DECAY / max(float(n_train), 1.0) if weight_decay == "auto" else float(weight_decay)
-
-
-#: Parameters of SelMixClassifier that only the refresh/SGD loop reads: a search over them
-#: can share one warm start (SelMixClassifierCV, or ``memory=``).
-LOOP_ONLY_PARAMETERS = (
-    "s", "lambda_min", "mixup", "max_iter", "refresh_every", "batch_size", "learning_rate", "average_decay",
-    "n_iter_no_change", "tol", "pseudo_label_threshold", "calibrate",
-)
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,10 @@
 """Checks shared by the estimator and the objectives: finite numeric parameters,
 tensors given as data, and the fit's local random state."""
 
+import sys
 from numbers import Integral, Real
 
 import numpy as np
-import torch
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, validate_parameter_constraints
 
@@ -47,7 +47,8 @@ def tensor_to_numpy(data):
     no bfloat16 (or float8): such tensors become float32, which holds their values
     exactly. A user passing the output of their network should not have to know that.
     """
-    if isinstance(data, torch.Tensor):
+    torch = sys.modules.get("torch")  # without torch imported, data cannot be a tensor
+    if torch is not None and isinstance(data, torch.Tensor):
         data = data.detach().cpu()
         if data.dtype in (torch.bfloat16,) or str(data.dtype).startswith("torch.float8"):
             data = data.to(torch.float32)  # numpy has no such dtype; float32 holds their values exactly

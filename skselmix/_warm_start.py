@@ -13,9 +13,9 @@ from scipy.optimize import minimize
 
 from ._device import profile_for
 from ._features import row_blocks
+from ._parameters import WARM_STARTS
 from ._softmax import picked_log_proba_and_proba_
 
-WARM_STARTS = ("logit_adjusted", "balanced", "cross_entropy")
 LBFGS_MEMORY = 10  # scipy's L-BFGS-B default number of correction pairs (maxcor)
 # Widest features that L-BFGS is preconditioned for (a D x D matrix, and K x D x D work an
 # evaluation); wider features keep the scalar preconditioner.

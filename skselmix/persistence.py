@@ -18,16 +18,19 @@ skops format stores objects as data; :func:`load` accepts a file only when
 Needs the optional extra ``skselmix[persistence]``.
 """
 
+import importlib.abc
 import inspect
+import sys
 import zipfile
+from contextlib import contextmanager
 
 import numpy as np
 from sklearn.model_selection import KFold, LeaveOneOut, PredefinedSplit, StratifiedKFold
 
 from ._classifier import FITTED_ATTRIBUTES, SelMixClassifier
 from ._classifier_cv import SEARCH_ATTRIBUTES, SelMixClassifierCV
+from ._lazy import require
 from ._objectives import BUILTIN_OBJECTIVES
-from .datasets._cache import require
 
 __all__ = ["dump", "load", "untrusted_foreign_types", "TRUSTED_TYPES", "MAX_INFLATION", "INFLATION_ALLOWANCE"]
 
@@ -52,7 +55,31 @@ INFLATION_ALLOWANCE = 64 << 20
 
 
 def _sio():
+    if "skops.io" not in sys.modules and "torch" not in sys.modules:
+        # skops builds its trusted types from sklearn.utils.all_estimators, whose walk over
+        # scikit-learn's packages imports torch through sklearn's array-API shim when torch
+        # is installed (seconds, and 750 MB of library) although no loaded model needs it.
+        # The walk skips packages that fail to import, so torch is hidden while it runs.
+        with _torch_hidden():
+            return require("skops.io", "the PyPI package 'skops' (pip install 'skselmix[persistence]')")
     return require("skops.io", "the PyPI package 'skops' (pip install 'skselmix[persistence]')")
+
+
+class _HideTorch(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ModuleNotFoundError(f"No module named {name!r} (hidden while skops.io is imported)", name=name)
+        return None
+
+
+@contextmanager
+def _torch_hidden():
+    finder = _HideTorch()
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
 
 
 def dump(model, file):

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .._lazy import require  # noqa: F401 (the loaders import it from here)
+
 DATA_HOME_ENV = "SKSELMIX_DATA"
 
 
@@ -28,16 +30,6 @@ def get_data_home(data_home=None):
     path = Path(data_home or os.environ.get(DATA_HOME_ENV) or Path.home() / "skselmix_data").expanduser()
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def require(module_name, package_hint):
-    """Import an optional dependency or raise an ImportError that says what to install."""
-    import importlib
-
-    try:
-        return importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ImportError(f"{module_name} is needed here: install {package_hint}.") from exc
 
 
 class Progress:

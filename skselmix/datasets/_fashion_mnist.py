@@ -4,8 +4,8 @@ import gzip
 from pathlib import Path
 
 import numpy as np
-import torch
 
+from .._lazy import torch  # computing embeddings needs torch; splitting them does not
 from ._cache import Progress, cached_arrays, get_data_home, require
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")

@@ -10,7 +10,6 @@ estimator optimises (:mod:`skselmix._objectives`).
 import warnings
 
 import numpy as np
-import torch
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.utils import check_consistent_length, column_or_1d
 from sklearn.utils.multiclass import type_of_target, unique_labels
@@ -29,7 +28,7 @@ from .._objectives import (
 
 
 def _confusion_tensor(y_true, y_pred, labels, sample_weight):
-    """Balanced confusion (torch float64), the label set, and each class's total true weight."""
+    """Balanced confusion (numpy float64), the label set, and each class's total true weight."""
     check_label_types(y_true, "y_true")
     check_label_types(y_pred, "y_pred")
     y_true = column_or_1d(y_true)
@@ -71,14 +70,9 @@ def _confusion_tensor(y_true, y_pred, labels, sample_weight):
     pred_idx, _ = encode(y_pred)
     # Rows whose true label is outside `labels` do not enter (as in sklearn's recall).
     keep = true_known
-    confusion, present = balanced_confusion(
-        torch.as_tensor(true_idx[keep]),
-        torch.as_tensor(pred_idx[keep]),
-        k,
-        sample_weight=torch.as_tensor(weights[keep]),
-    )
+    confusion, present = balanced_confusion(true_idx[keep], pred_idx[keep], k, sample_weight=weights[keep])
     if not bool(present.all()):
-        missing = labels[~present.numpy()].tolist()
+        missing = labels[~present].tolist()
         warnings.warn(
             f"Recall is ill-defined for labels {missing} with no true sample; their recall is set to 0.0.",
             UndefinedMetricWarning,
@@ -137,7 +131,7 @@ def balanced_confusion_matrix(y_true, y_pred, *, labels=None, sample_weight=None
     array([[0.33333333, 0.16666667],
            [0.        , 0.5       ]])
     """
-    return _confusion_tensor(y_true, y_pred, labels, sample_weight)[0].numpy()
+    return _confusion_tensor(y_true, y_pred, labels, sample_weight)[0]
 
 
 def _score(objective, y_true, y_pred, labels, sample_weight, class_counts=None):
@@ -150,7 +144,7 @@ def _score_with_class_counts(objective, y_true, y_pred, sample_weight, class_cou
     head/tail objectives come from ``class_counts`` (``{label: size}``, 0 when missing):
     what :meth:`SelMixClassifier.score` and the skselmix scorers compute alike."""
     confusion, labels, _ = _confusion_tensor(y_true, y_pred, None, sample_weight)
-    counts = torch.as_tensor([float(class_counts.get(label, 0.0)) for label in labels.tolist()], dtype=torch.float64)
+    counts = np.array([float(class_counts.get(label, 0.0)) for label in labels.tolist()])
     return float(objective.value(confusion, counts))
 
 
@@ -389,4 +383,4 @@ def _head_tail_recall(confusion, labels, counts, head_labels=None, head_fraction
         # Half a class above the head size, so floor(head_fraction * K) is exact.
         head_fraction = (is_head.sum() + 0.5) / labels.size
     objective = MinHeadTailRecall(head_fraction=head_fraction)
-    return float(objective.value(confusion, torch.as_tensor(counts)))
+    return float(objective.value(confusion, np.asarray(counts, dtype=np.float64)))

@@ -74,8 +74,8 @@ def classification_report_balanced(
     names = [str(label) for label in labels] if target_names is None else [str(name) for name in target_names]
     if len(names) != k:
         raise ValueError(f"target_names has {len(names)} names for {k} labels.")
-    per_class_recall = recalls(confusion).numpy()
-    per_class_coverage = k * coverages(confusion).numpy()
+    per_class_recall = recalls(confusion)
+    per_class_coverage = k * coverages(confusion)
     values = {}
     for cls in BUILTIN_OBJECTIVES:  # the registry's order
         if cls is MinHeadTailRecall:  # needs to know the head: only with head_labels
