@@ -106,3 +106,28 @@ def test_fit_imports_torch_when_it_needs_it(tmp_path):
         del sys.modules["torch"]  # the check appended below is about the paths above, not fit
     """, tmp_path)
     assert out.strip() == "True"
+
+
+def test_serving_works_where_torch_is_not_installed(fitted, tmp_path):
+    """With torch impossible to import (a serving machine without it), everything but fit works,
+    and fit says what to install."""
+    out = _run_fresh(f"""
+        import importlib.abc, pickle, sys
+        class NoTorch(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path, target=None):
+                if name == "torch" or name.startswith("torch."):
+                    raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+        sys.meta_path.insert(0, NoTorch())
+        import numpy as np
+        with open({str(fitted / "models.pkl")!r}, "rb") as f:
+            saved = pickle.load(f)
+        X, y = saved["X"], saved["y"]
+        model = saved["models"]["gmean"]
+        np.testing.assert_array_equal(model.predict_proba(X), saved["expected"]["gmean"]["proba"])
+        assert model.score(X, y) == saved["expected"]["gmean"]["score"]
+        try:
+            model.fit(X, y)
+        except ModuleNotFoundError as exc:
+            print("fit needs", exc.name)
+    """, tmp_path)
+    assert out.strip() == "fit needs torch"
