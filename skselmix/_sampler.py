@@ -8,8 +8,6 @@ global random state is left alone.
 
 import torch
 
-from ._parameters import MIXUPS  # noqa: F401 (re-exported)
-
 # Floor on the probability of a pair with positive gain (the reference's 1e-8):
 # keeps every useful pair reachable when s is large.
 PROBABILITY_FLOOR = 1e-8

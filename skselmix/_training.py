@@ -19,7 +19,7 @@ from ._calibration import balanced_row_weights, calibration_rows, fit_temperatur
 from ._confusion import coverages, recalls
 from ._device import profile_for
 from ._gain import DEFAULT_CONFUSION_SMOOTHING, gain_from_sensitivity, objective_logit_sensitivity
-from ._parameters import LOOP_ONLY_PARAMETERS, check_params  # noqa: F401 (re-exported)
+from ._parameters import check_params
 from ._progress import FitProgress
 from ._records import GivenHead, Heads, LoopResult, RefitRecipe, StepSources, WarmStart
 from ._sampler import (
