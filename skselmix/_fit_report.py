@@ -7,9 +7,13 @@ floor or collapsed after the warm start. Both are legitimate results; the user m
 hear about them. ``verbose`` prints the same words.
 """
 
+import os
+import sys
 import warnings
 
 import numpy as np
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
 class FitOutcomeWarning(UserWarning):
@@ -26,10 +30,19 @@ class FitOutcomeWarning(UserWarning):
 
 
 def warn(message, verbose=0):
-    """Raise ``message`` as a :class:`FitOutcomeWarning`; with ``verbose``, print it too."""
+    """Raise ``message`` as a :class:`FitOutcomeWarning` at the user's call of ``fit``; with
+    ``verbose``, print it too."""
     if verbose:
         print(f"[SelMix] note: {message}", flush=True)
-    warnings.warn(message, FitOutcomeWarning, stacklevel=4)
+    warnings.warn(message, FitOutcomeWarning, stacklevel=_outside_the_package())
+
+
+def _outside_the_package():
+    """The ``stacklevel`` of the first caller outside skselmix (``fit``'s caller)."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def unjudged_by_folds(y_enc, fold, n_folds, n_classes, weights=None):
