@@ -134,3 +134,28 @@ def test_cost_quick_runs():
     (row,) = record["rows"]
     assert row["N"] == 523 and row["cv_search_s_"] in (0.1, 1.0, 10.0, 100.0, 1000.0)
     assert row["default_s"] > 0 and row["ratio_cv_search"] == row["cv_search_s"] / row["logreg_s"]
+
+
+def test_tabular_benchmark_report_is_paired_per_split(tmp_path, monkeypatch):
+    """benchmarks.tabular on a tiny problem: every method on every split, paired differences
+    computed split by split (fast stand-ins for the slow baselines)."""
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression
+
+    from benchmarks import tabular
+    from skselmix import SelMixClassifier
+
+    monkeypatch.setattr(tabular, "RESULTS", tmp_path)
+    monkeypatch.setattr(tabular, "DATASETS", {"tiny": (
+        lambda: make_classification(n_samples=900, n_features=6, n_informative=4, n_classes=3, random_state=0),
+        dict(rho=5, n_val_per_class=0, n_test_per_class=40))})
+    monkeypatch.setattr(tabular, "METHODS", {
+        "SelMix": lambda seed: SelMixClassifier(max_iter=20, device="cpu", random_state=seed),
+        "LR": lambda seed: LogisticRegression(max_iter=500),
+    })
+    tabular.main(["--splits", "3"])
+    text = (tmp_path / "tabular.md").read_text()
+    runs = __import__("json").loads((tmp_path / "tabular.json").read_text())["results"]["tiny"]
+    d = np.array([run["SelMix"]["min recall"] - run["LR"]["min recall"] for run in runs])
+    assert len(runs) == 3 and f"| LR | {d.mean():+.3f} |" in text
+    assert all(run["SelMix"]["best_step"] is not None and run["LR"]["best_step"] is None for run in runs)
