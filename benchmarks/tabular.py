@@ -67,7 +67,8 @@ METHODS = {
 }
 
 
-def run_split(X, y, split_params, seed, methods=METHODS):
+def run_split(X, y, split_params, seed, methods=None):
+    methods = METHODS if methods is None else methods
     X_tr, y_tr, _, _, X_te, y_te = long_tailed_split(X, y, random_state=seed, **split_params)
     out = {"train sizes": np.bincount(y_tr).tolist()}
     for name, make in methods.items():
