@@ -113,6 +113,13 @@ class Feedback(ABC):
         self.pools = head_pools(y_train, n_classes, fold=fold, n_heads=n_heads, weights=self.weights.sample_weight)
         self.class_counts = weighted_class_counts(y_train, n_classes, self.weights.sample_weight)
 
+    def _fit_heads(self, kind, l2, **options):
+        """Warm-start heads of ``kind`` on the training rows, with their sample and class weights."""
+        return self.fit_heads(
+            self.x_train, self.y_train, self.k, kind=kind, l2=l2, class_weight=self.weights.class_weight,
+            sample_weight=self.weights.sample_weight, **options,
+        )
+
     @property
     def n_train(self):
         """The training rows' count, or their total weight in the user's units: the ``n_train``
@@ -174,15 +181,7 @@ class HoldOutFeedback(Feedback):
 
     def warm_start(self, kind, l2):
         """The warm-start stack (1, K, D): ``kind`` fitted on the training rows."""
-        return self.fit_heads(
-            self.x_train,
-            self.y_train,
-            self.k,
-            kind=kind,
-            l2=l2,
-            class_weight=self.weights.class_weight,
-            sample_weight=self.weights.sample_weight,
-        )
+        return self._fit_heads(kind, l2)
 
     def given_start(self, coef, intercept):
         return coef.unsqueeze(0), intercept.unsqueeze(0)
@@ -247,17 +246,7 @@ class CrossFitFeedback(Feedback):
         with a private one-hot feature and random labels, out-of-fold recall was
         then far above chance (tests/test_cross_fitting.py checks it is not).
         """
-        return self.fit_heads(
-            self.x_train,
-            self.y_train,
-            self.k,
-            kind=kind,
-            l2=l2,
-            fold=self.fold,
-            n_folds=self.n_heads,
-            class_weight=self.weights.class_weight,
-            sample_weight=self.weights.sample_weight,
-        )
+        return self._fit_heads(kind, l2, fold=self.fold, n_folds=self.n_heads)
 
     def given_start(self, coef, intercept):
         # A user's head is the start of every fold head; it may have seen every row, so
@@ -295,15 +284,8 @@ class CrossFitFeedback(Feedback):
         if step > 0:
             return coef.mean(dim=0), intercept.mean(dim=0)
         if isinstance(start, RefitRecipe):
-            coef, intercept = self.fit_heads(
-                self.x_train,
-                self.y_train,
-                self.k,
-                kind=start.kind,
-                l2=start.l2,
-                init=(coef.mean(dim=0, keepdim=True), intercept.mean(dim=0, keepdim=True)),
-                class_weight=self.weights.class_weight,
-                sample_weight=self.weights.sample_weight,
+            coef, intercept = self._fit_heads(
+                start.kind, start.l2, init=(coef.mean(dim=0, keepdim=True), intercept.mean(dim=0, keepdim=True))
             )
             return coef[0], intercept[0]
         return start.coef, start.intercept
