@@ -3,6 +3,7 @@
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from ._validation import final_estimator
 from .metrics import balanced_confusion_matrix
 
 
@@ -23,7 +24,7 @@ def _summary(recalls):
 
 def _fitted_selmix(estimator):
     """The fitted SelMix step of ``estimator`` (itself, or a Pipeline's last step)."""
-    model = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+    model = final_estimator(estimator)
     check_is_fitted(model)
     if not hasattr(model, "history_"):
         raise TypeError(f"HistoryDisplay needs a fitted SelMixClassifier (or a Pipeline ending in one), got "

@@ -41,6 +41,11 @@ def without_unit_weights(weights):
     return None if weights is None or bool((weights == 1.0).all()) else weights
 
 
+def relative_or_none(weights):
+    """Relative weights (:func:`relative_weights`), or None when they are uniform or absent."""
+    return without_unit_weights(relative_weights(weights)[0])
+
+
 @dataclass
 class FitData:
     """The checked arrays of one fit, labels encoded as indices into ``classes``."""
@@ -138,8 +143,7 @@ def validate_fit_data(estimator, X, y, *, sample_weight=None, X_val=None, y_val=
     if X_unlabeled is not None:
         keep = slice(None) if weights_unlabeled is None else weights_unlabeled > 0
         data.X_unlabeled = X_unlabeled[keep]
-        data.unlabeled_weight = without_unit_weights(relative_weights(
-            None if weights_unlabeled is None else weights_unlabeled[keep])[0])
+        data.unlabeled_weight = relative_or_none(None if weights_unlabeled is None else weights_unlabeled[keep])
     if (X_val is None) != (y_val is None):
         raise ValueError("X_val and y_val must be passed together (or neither).")
     if X_val is None and sample_weight_val is not None:
@@ -159,7 +163,7 @@ def validate_fit_data(estimator, X, y, *, sample_weight=None, X_val=None, y_val=
         raise ValueError(f"y_val contains classes not present in y: {unknown.tolist()}.")
     data.X_val, data.y_val = X_val, np.searchsorted(classes, y_val)
     if sample_weight_val is not None:
-        data.val_weight = without_unit_weights(relative_weights(checked_weights(sample_weight_val, X_val))[0])
+        data.val_weight = relative_or_none(checked_weights(sample_weight_val, X_val))
     return data
 
 

@@ -56,6 +56,11 @@ def tensor_to_numpy(data):
     return data
 
 
+def final_estimator(estimator):
+    """The estimator itself, or a Pipeline's last step (where a SelMixClassifier sits)."""
+    return estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+
+
 def local_random_state(random_state):
     """A ``RandomState`` for one fit that never reads or advances numpy's global stream.
 

@@ -22,7 +22,7 @@ import importlib.abc
 import inspect
 import sys
 import zipfile
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import numpy as np
 from sklearn.model_selection import KFold, LeaveOneOut, PredefinedSplit, StratifiedKFold
@@ -55,14 +55,13 @@ INFLATION_ALLOWANCE = 64 << 20
 
 
 def _sio():
-    if "skops.io" not in sys.modules and "torch" not in sys.modules:
-        # skops builds its trusted types from sklearn.utils.all_estimators, whose walk over
-        # scikit-learn's packages imports torch through sklearn's array-API shim when torch
-        # is installed (seconds, and 750 MB of library) although no loaded model needs it.
-        # The walk skips packages that fail to import, so torch is hidden while it runs.
-        with _torch_hidden():
-            return require("skops.io", "the PyPI package 'skops' (pip install 'skselmix[persistence]')")
-    return require("skops.io", "the PyPI package 'skops' (pip install 'skselmix[persistence]')")
+    # skops builds its trusted types from sklearn.utils.all_estimators, whose walk over
+    # scikit-learn's packages imports torch through sklearn's array-API shim when torch is
+    # installed (seconds, and 750 MB of library) although no loaded model needs it. The walk
+    # skips packages that fail to import, so torch is hidden while skops.io is first imported.
+    hide = "skops.io" not in sys.modules and "torch" not in sys.modules
+    with _torch_hidden() if hide else nullcontext():
+        return require("skops.io", "the PyPI package 'skops' (pip install 'skselmix[persistence]')")
 
 
 class _HideTorch(importlib.abc.MetaPathFinder):

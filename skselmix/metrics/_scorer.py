@@ -7,6 +7,7 @@ from sklearn.metrics import make_scorer
 from sklearn.metrics._scorer import _Scorer
 
 from .._objectives import BUILTIN_OBJECTIVES
+from .._validation import final_estimator
 from . import _classification as _metrics
 
 #: Every built-in objective's metric function, and min coverage (a constraint's measure,
@@ -93,7 +94,7 @@ class _TrainingCountsScorer(_Scorer):
     as :meth:`SelMixClassifier.score` decides them; other models: ``y_true``'s counts."""
 
     def _score(self, method_caller, estimator, X, y_true, **kwargs):
-        model = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+        model = final_estimator(estimator)
         counts = getattr(model, "class_counts_", None)
         if counts is not None and "head_labels" not in self._kwargs and "class_counts" not in kwargs:
             kwargs = {**kwargs, "class_counts": dict(zip(model.classes_.tolist(), np.asarray(counts).tolist()))}
