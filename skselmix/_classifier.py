@@ -19,19 +19,23 @@ FITTED_ATTRIBUTES = (
     "classes_", "n_features_in_", "feature_names_in_", "coef_", "intercept_", "n_iter_", "history_", "gain_matrix_",
     "sampling_distribution_", "prototypes_", "best_validation_score_", "best_step_", "objective_",
     "feature_offset_", "feature_scale_", "cv_heads_", "temperature_", "init_", "n_iter_warm_start_",
-    "weight_decay_", "n_unlabeled_", "class_counts_",
+    "weight_decay_", "n_unlabeled_", "class_counts_", "network_coefs_", "network_intercepts_",
 )
+#: Attributes of one kind of model only: a refit of the other kind must not keep them.
+_LINEAR_ONLY = ("coef_", "intercept_", "cv_heads_")
+_NETWORK_ONLY = ("network_coefs_", "network_intercepts_")
 
 # Where the site built from docs/ is published; the API pages are docs/_build/html/generated/.
 DOCUMENTATION_URL = "https://skselmix.readthedocs.io/en/latest/"
 
 
 class SelMixClassifier(ClassifierMixin, BaseEstimator):
-    """Linear head fine-tuned by SelMix for a non-decomposable objective.
+    """Linear head (or small network) fine-tuned by SelMix for a non-decomposable objective.
 
     SelMix (Ramasubramanian et al., ICLR 2024) starts from a linear head fitted
     on fixed features (embeddings of a pretrained network, or tabular
-    features) and fine-tunes it with mixups chosen for the objective: every
+    features), or with ``hidden_layer_sizes`` from a small network trained
+    under it, and fine-tunes it with mixups chosen for the objective: every
     ``refresh_every`` SGD steps it measures the validation confusion matrix,
     computes the first-order gain ``G[i, j]`` of the objective from an SGD step
     on mixups of class ``i`` with class ``j`` (label ``i``), and samples pairs
@@ -69,12 +73,18 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         gains and pair distribution.
     batch_size : int, default=64
         Mixed samples per SGD step.
-    learning_rate : float, default=0.01
+    learning_rate : float or "auto", default="auto"
         Initial SGD step size, decayed by a cosine schedule over ``max_iter``.
+        ``"auto"`` is 0.01 for the linear head and 0.003 with
+        ``hidden_layer_sizes``, whose penultimate activations are much longer
+        than the rows a linear head reads.
         Features are centred and divided by the root-mean-square norm of the
         centred rows before training (see Notes), so this value transfers
         across feature scales. Too large a rate makes the validation objective
         collapse before it recovers (see :ref:`the user guide <fine_tuning>`).
+
+        .. versionchanged:: 0.7
+           The default became ``"auto"`` (0.01, as before, for the linear head).
     weight_decay : float or "auto", default="auto"
         L2 penalty ``weight_decay / 2 * ||W||^2`` on the weights, in the warm
         start and in the SGD steps. It is measured on the mapped features of
@@ -150,6 +160,26 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         which), at twice the warm-start cost; it picked the logit-adjusted head
         on every tuning run of the quality benchmark (:ref:`user guide
         <fine_tuning>`).
+    hidden_layer_sizes : tuple of int, default=()
+        Widths of a trainable adapter under the head: ReLU layers, as in
+        ``MLPClassifier``. ``()`` is the linear head on the features. With
+        layers, the warm start trains the whole network (every layer, with
+        the ``init`` loss, by minibatch Adam: 30 epochs and at least 300
+        steps, a fixed schedule); SelMix's gains are computed for the last
+        linear layer with class prototypes taken from the penultimate
+        activations (re-measured at every refresh), the mixup of anchor and
+        partner happens at the penultimate layer, and the SGD steps update
+        the adapter too. With ``cv`` there is one network per fold, trained
+        in lockstep; the fitted model is those networks at the selected step,
+        their logits averaged (the warm start's networks when
+        ``best_step_ == 0``: no network is refitted on every row), stored in
+        ``network_coefs_`` and ``network_intercepts_`` instead of ``coef_``.
+        ``weight_decay="auto"`` uses ``1 / n_train`` with layers (ten times
+        the linear head's). Not with ``coef_init``, ``warm_start`` or
+        ``unlabeled_label``. An adapter is for tabular features, where a
+        linear head is the ceiling (see :ref:`the user guide <adapter>`);
+        embeddings of a pretrained network are usually best served by the
+        linear head.
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes in the warm start's loss, as in
         ``LogisticRegression``: ``{label: weight}`` (missing classes weigh 1),
@@ -224,9 +254,19 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
     feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Names of features seen during fit, when ``X`` has string column names.
     coef_ : ndarray of shape (n_classes, n_features)
-        Weights of the selected head (also for two classes).
+        Weights of the selected head (also for two classes); linear head only
+        (``hidden_layer_sizes=()``).
     intercept_ : ndarray of shape (n_classes,)
-        Biases of the selected head.
+        Biases of the selected head; linear head only.
+    network_coefs_ : list of ndarray
+        With ``hidden_layer_sizes`` only: the weights of every layer of the
+        fitted networks, element ``l`` of shape (n_networks, n_out, n_in),
+        hidden layers first and the head last (the first layer acts on the
+        original features). ``n_networks`` is 1 with a hold-out and ``F``
+        with ``cv``; the model's logits are the mean of the networks' logits.
+    network_intercepts_ : list of ndarray
+        With ``hidden_layer_sizes`` only: the biases, element ``l`` of shape
+        (n_networks, n_out).
     n_iter_ : int
         SGD steps taken.
     history_ : list of dict
@@ -370,7 +410,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         max_iter=1000,
         refresh_every=50,
         batch_size=64,
-        learning_rate=0.01,
+        learning_rate="auto",
         weight_decay="auto",
         average_decay=0.0,
         validation_fraction=0.2,
@@ -378,6 +418,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         n_iter_no_change=10,
         tol=1e-4,
         init="logit_adjusted",
+        hidden_layer_sizes=(),
         class_weight=None,
         calibrate=True,
         unlabeled_label=None,
@@ -403,6 +444,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.init = init
+        self.hidden_layer_sizes = hidden_layer_sizes
         self.class_weight = class_weight
         self.calibrate = calibrate
         self.unlabeled_label = unlabeled_label
@@ -526,13 +568,17 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         objective, device = self._validate_fit_params()
         candidates = self._candidate_params()
         base = self.get_params(deep=False)
-        settings_of = [LoopSettings.from_params({**base, **params}) for params in candidates]
+        sizes = tuple(int(size) for size in self.hidden_layer_sizes)
+        settings_of = [LoopSettings.from_params({**base, **params}).resolved(network=bool(sizes))
+                       for params in candidates]
         data = validate_fit_data(
             self, X, y, sample_weight=sample_weight, X_val=X_val, y_val=y_val, sample_weight_val=sample_weight_val
         )
         X, classes = data.X, data.classes
         n_classes, n_features = classes.shape[0], X.shape[1]
         init_head = check_init_head(coef_init, intercept_init, n_classes, n_features)
+        if sizes:
+            _check_network_fit(init_head is not None, self.warm_start, data.X_unlabeled is not None)
         if init_head is None and previous_head is not None:
             if not np.array_equal(previous_head[2], classes) or previous_head[0].shape[1] != n_features:
                 raise ValueError("warm_start=True needs the same classes and number of features as the previous fit.")
@@ -556,7 +602,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError("hidden_labels was given but there are no unlabelled rows (see unlabeled_label).")
         feedback = build_feedback(
             data, fmap, device, rng, cv=self.cv, validation_fraction=self.validation_fraction, memory=self.memory,
-            verbose=self.verbose,
+            hidden_layer_sizes=sizes, verbose=self.verbose,
         )
 
         # One warm start serves every candidate; each candidate's loop draws the random
@@ -575,20 +621,24 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         if why is not None:
             report(why, self.verbose)
 
-        coef, intercept = fmap.head_to_original(result.coef, result.intercept)
-        if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
-            # Safety net: tiny-but-normal X can still push coef_ = coef / scale past float64.
-            raise ValueError(
-                f"The fitted weights overflow float64 on features this small (smallest feature scale "
-                f"{fmap.scale.min():g}); rescale X (e.g. StandardScaler)."
-            )
+        for name in _LINEAR_ONLY if sizes else _NETWORK_ONLY:  # left by an earlier fit of the other kind
+            self.__dict__.pop(name, None)
+        if sizes:
+            weights, biases = result.adapter
+            weights[0], biases[0] = fmap.head_to_original(weights[0], biases[0])  # the first layer reads X
+            _check_finite_weights(weights[0], biases[0], fmap)
+            self.network_coefs_ = [*weights, result.coef]
+            self.network_intercepts_ = [*biases, result.intercept]
+        else:
+            coef, intercept = fmap.head_to_original(result.coef, result.intercept)
+            _check_finite_weights(coef, intercept, fmap)
+            self.coef_, self.intercept_ = coef, intercept
+            if result.stack[0].shape[0] > 1:
+                self.cv_heads_ = fmap.head_to_original(*result.stack)
+            else:
+                self.__dict__.pop("cv_heads_", None)
         self.classes_ = classes
         self.class_counts_ = data.class_counts
-        self.coef_, self.intercept_ = coef, intercept
-        if result.stack[0].shape[0] > 1:
-            self.cv_heads_ = fmap.head_to_original(*result.stack)
-        elif hasattr(self, "cv_heads_"):
-            del self.cv_heads_
         self.prototypes_ = result.prototypes * fmap.scale + fmap.offset
         self.feature_offset_, self.feature_scale_ = fmap.offset, fmap.scale
         self.n_unlabeled_ = 0 if unlabeled is None else int(unlabeled.features.shape[0])
@@ -605,7 +655,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         self.n_iter_warm_start_ = feedback.fit_heads.n_iter
 
     def _previous_head(self):
-        if not hasattr(self, "coef_"):
+        if not hasattr(self, "coef_"):  # unfitted, or a network
             return None
         return self.coef_.copy(), self.intercept_.copy(), self.classes_
 
@@ -703,6 +753,12 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         # float64 whatever X's dtype: the same values give the same predictions (float32
         # products lost 1 % of predictions on columns near 3000 with a signal of 0.02).
         X = validate_data(self, tensor_to_numpy(X), reset=False, dtype=np.float64)
+        if hasattr(self, "network_coefs_"):
+            from ._adapter import network_logits
+
+            *hidden, coef = self.network_coefs_
+            *hidden_biases, intercept = self.network_intercepts_
+            return network_logits(X, hidden, hidden_biases, coef, intercept)
         return X @ self.coef_.T + self.intercept_
 
     def __sklearn_tags__(self):
@@ -710,3 +766,20 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         tags.input_tags.allow_nan = False
         tags.input_tags.sparse = False
         return tags
+
+
+def _check_network_fit(has_init_head, warm_start, semi_supervised):
+    """What ``hidden_layer_sizes`` cannot be combined with, as a ``ValueError``."""
+    for given, what in ((has_init_head, "coef_init"), (warm_start, "warm_start=True"),
+                        (semi_supervised, "unlabeled_label (semi-supervised mode)")):
+        if given:
+            raise ValueError(f"{what} works with the linear head only; set hidden_layer_sizes=() or drop {what}.")
+
+
+def _check_finite_weights(coef, intercept, fmap):
+    """Safety net: tiny-but-normal X can still push ``coef / scale`` past float64."""
+    if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
+        raise ValueError(
+            f"The fitted weights overflow float64 on features this small (smallest feature scale "
+            f"{fmap.scale.min():g}); rescale X (e.g. StandardScaler)."
+        )

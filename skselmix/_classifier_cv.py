@@ -44,7 +44,7 @@ class SelMixClassifierCV(SelMixClassifier):
         max_iter=1000,
         refresh_every=50,
         batch_size=64,
-        learning_rate=0.01,
+        learning_rate="auto",
         weight_decay="auto",
         average_decay=0.0,
         validation_fraction=0.2,
@@ -52,6 +52,7 @@ class SelMixClassifierCV(SelMixClassifier):
         n_iter_no_change=10,
         tol=1e-4,
         init="logit_adjusted",
+        hidden_layer_sizes=(),
         class_weight=None,
         calibrate=True,
         unlabeled_label=None,
@@ -78,6 +79,7 @@ class SelMixClassifierCV(SelMixClassifier):
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.init = init
+        self.hidden_layer_sizes = hidden_layer_sizes
         self.class_weight = class_weight
         self.calibrate = calibrate
         self.unlabeled_label = unlabeled_label

@@ -65,19 +65,32 @@ class RowWeights:
         self.unit = unit  # what the user's sample_weight was divided by (see _fit_inputs.relative_weights)
 
 
+def represent(x, adapter=None, head=0):
+    """What head ``head`` reads of rows ``x``: the rows themselves, or with an adapter its
+    network's penultimate activations."""
+    return x if adapter is None else adapter.forward_head(x, head)
+
+
 def predict_classes(x, coef, intercept):
     return torch.argmax(torch.addmm(intercept, x, coef.T), dim=1)
 
 
-def predict_rows(x, rows, coef, intercept):
-    """``predict_classes(x[rows], ...)``, gathering at most the device profile's ``activation_block`` features
-    (and logits) at a time instead of a copy of all the rows."""
+def predict_rows(x, rows, coef, intercept, adapter=None, head=0):
+    """``predict_classes(represent(x[rows]), ...)``, gathering at most the device profile's
+    ``activation_block`` features (and logits) at a time instead of a copy of all the rows."""
     pred = torch.empty(rows.shape[0], dtype=torch.long, device=x.device)
-    for start, stop in row_blocks(
-        rows.shape[0], max(coef.shape[0], x.shape[1]), profile_for(x.device).activation_block
-    ):
-        pred[start:stop] = predict_classes(x.index_select(0, rows[start:stop]), coef, intercept)
+    width = max(coef.shape[0], x.shape[1], 0 if adapter is None else max(w.shape[1] for w in adapter.weights))
+    for start, stop in row_blocks(rows.shape[0], width, profile_for(x.device).activation_block):
+        pred[start:stop] = predict_classes(represent(x.index_select(0, rows[start:stop]), adapter, head), coef,
+                                           intercept)
     return pred
+
+
+def class_means_by_head(x, y, n_classes, adapter, weights=None):
+    """(H, K, width): :func:`class_means` of the penultimate activations of each network."""
+    return torch.stack([
+        class_means(adapter.forward_head(x, h), y, n_classes, weights)[0] for h in range(adapter.weights[0].shape[0])
+    ])
 
 
 class Feedback(ABC):
@@ -128,34 +141,37 @@ class Feedback(ABC):
 
     @abstractmethod
     def warm_start(self, kind, l2):
-        """The warm-start stack ``(coef (H, K, D), intercept (H, K))`` of ``kind`` at L2 ``l2``."""
+        """The warm-start stack ``(coef (H, K, D), intercept (H, K))`` of ``kind`` at L2 ``l2``,
+        and its adapter when :attr:`fit_heads` fits networks."""
 
     @abstractmethod
     def given_start(self, coef, intercept):
         """The stack that starts from a user's head ``coef`` (K, D), ``intercept`` (K,)."""
 
     @abstractmethod
-    def prototypes(self):
-        """Class prototypes (K, D): the mean feature of each class, for the gains."""
+    def prototypes(self, adapter=None):
+        """Class prototypes (K, D): the mean feature of each class, for the gains; with an
+        adapter, (H, K, width): the mean penultimate activations under each network."""
 
     @abstractmethod
-    def confusion(self, coef, intercept):
-        """The balanced confusion matrix (K, K) that judges the stack."""
+    def confusion(self, coef, intercept, adapter=None):
+        """The balanced confusion matrix (K, K) that judges the stack (with its adapter)."""
 
     @abstractmethod
     def held_out_labels(self):
         """Labels and weights (or None) of the rows that judge the stack."""
 
     @abstractmethod
-    def held_out_logits(self, coef, intercept, rows):
+    def held_out_logits(self, coef, intercept, rows, adapter=None):
         """Logits of the judging rows ``rows`` (indices into :meth:`held_out_labels`), each
-        by a head that never trained on it."""
+        by a head (and network) that never trained on it."""
 
     @abstractmethod
     def final_head(self, coef, intercept, step, start):
         """The fitted head ``(coef (K, D), intercept (K,))`` from the selected stack of
         step ``step``; ``start`` is the warm start's ``refit`` (a
-        :class:`~skselmix._records.RefitRecipe` or :class:`~skselmix._records.GivenHead`)."""
+        :class:`~skselmix._records.RefitRecipe` or :class:`~skselmix._records.GivenHead`).
+        Linear heads only: a stack with an adapter is its own fitted model."""
 
 
 class HoldOutFeedback(Feedback):
@@ -174,10 +190,12 @@ class HoldOutFeedback(Feedback):
         judged = torch.bincount(y_val.cpu(), weights=weights, minlength=n_classes)
         self.complete = bool((judged > 0).all())
 
-    def prototypes(self):
-        val_means, present = class_means(self.x_val, self.y_val, self.k, self.val_weight)
-        train_means, _ = class_means(self.x_train, self.y_train, self.k, self.weights.sample_weight)
-        return torch.where(present.unsqueeze(1), val_means, train_means)
+    def prototypes(self, adapter=None):
+        x_val, x_train = represent(self.x_val, adapter), represent(self.x_train, adapter)
+        val_means, present = class_means(x_val, self.y_val, self.k, self.val_weight)
+        train_means, _ = class_means(x_train, self.y_train, self.k, self.weights.sample_weight)
+        means = torch.where(present.unsqueeze(1), val_means, train_means)
+        return means if adapter is None else means.unsqueeze(0)
 
     def warm_start(self, kind, l2):
         """The warm-start stack (1, K, D): ``kind`` fitted on the training rows."""
@@ -190,15 +208,15 @@ class HoldOutFeedback(Feedback):
         """Labels and weights (or None) of the rows that judge the head: the validation rows."""
         return self.y_val, self.val_weight
 
-    def held_out_logits(self, coef, intercept, rows):
+    def held_out_logits(self, coef, intercept, rows, adapter=None):
         """Logits of the head on validation rows ``rows`` (indices into them)."""
-        return torch.addmm(intercept[0], self.x_val[rows], coef[0].T)
+        return torch.addmm(intercept[0], represent(self.x_val[rows], adapter), coef[0].T)
 
-    def confusion(self, coef, intercept):
-        pred = predict_classes(self.x_val, coef[0], intercept[0])
+    def confusion(self, coef, intercept, adapter=None):
+        pred = predict_classes(represent(self.x_val, adapter), coef[0], intercept[0])
         confusion, present = balanced_confusion(self.y_val, pred, self.k, sample_weight=self.val_weight)
         if not bool(present.all()):
-            train_pred = predict_classes(self.x_train, coef[0], intercept[0])
+            train_pred = predict_classes(represent(self.x_train, adapter), coef[0], intercept[0])
             train_conf, _ = balanced_confusion(
                 self.y_train, train_pred, self.k, sample_weight=self.weights.sample_weight
             )
@@ -234,7 +252,9 @@ class CrossFitFeedback(Feedback):
         self.fold_rows = [torch.nonzero(fold == f).squeeze(1) for f in range(n_folds)]
         self.complete = True  # every class is predicted out of fold on all of its rows
 
-    def prototypes(self):
+    def prototypes(self, adapter=None):
+        if adapter is not None:
+            return class_means_by_head(self.x_train, self.y_train, self.k, adapter, self.weights.sample_weight)
         return class_means(self.x_train, self.y_train, self.k, self.weights.sample_weight)[0]
 
     def warm_start(self, kind, l2):
@@ -257,19 +277,19 @@ class CrossFitFeedback(Feedback):
         """Labels and sample weights (or None) of the rows that judge the heads: every labelled row."""
         return self.y_train, self.weights.sample_weight
 
-    def held_out_logits(self, coef, intercept, rows):
+    def held_out_logits(self, coef, intercept, rows, adapter=None):
         """Out-of-fold logits of labelled rows ``rows``, each by the head that never trained on it."""
         fold = self.fold[rows]
         logits = torch.empty((rows.shape[0], self.k), dtype=coef.dtype, device=coef.device)
         for f in range(self.n_heads):
             mine = torch.nonzero(fold == f).squeeze(1)
-            logits[mine] = torch.addmm(intercept[f], self.x_train[rows[mine]], coef[f].T)
+            logits[mine] = torch.addmm(intercept[f], represent(self.x_train[rows[mine]], adapter, f), coef[f].T)
         return logits
 
-    def confusion(self, coef, intercept):
+    def confusion(self, coef, intercept, adapter=None):
         pred = torch.empty_like(self.y_train)
         for f, rows in enumerate(self.fold_rows):  # each row by the head that never trained on it
-            pred.index_copy_(0, rows, predict_rows(self.x_train, rows, coef[f], intercept[f]))
+            pred.index_copy_(0, rows, predict_rows(self.x_train, rows, coef[f], intercept[f], adapter, f))
         return balanced_confusion(self.y_train, pred, self.k, sample_weight=self.weights.sample_weight)[0]
 
     def final_head(self, coef, intercept, step, start):

@@ -21,20 +21,23 @@ from ._stratify import shuffled_class_ranks
 AUTO_FOLDS = 5  # folds of cv="auto" when no X_val is given
 
 
-def build_feedback(data, fmap, device, rng, *, cv, validation_fraction, memory, verbose=0):
+def build_feedback(data, fmap, device, rng, *, cv, validation_fraction, memory, hidden_layer_sizes=(), verbose=0):
     """The :class:`~skselmix._feedback.Feedback` of one fit, from its parameters.
 
     Cross-fitting when ``cv`` says so (``"auto"`` without ``X_val`` means
     ``AUTO_FOLDS`` folds), a user's ``X_val``, or a stratified hold-out of
     ``validation_fraction`` of the rows. ``data`` is the fit's checked
     :class:`~skselmix._fit_inputs.FitData`, ``fmap`` its feature map; ``memory``
-    caches the warm-start heads (see :class:`~skselmix._head_fitter.HeadFitter`).
+    caches the warm-start heads (see :class:`~skselmix._head_fitter.HeadFitter`),
+    which are networks with ``hidden_layer_sizes`` (seeded from ``rng``).
     Classes the feedback cannot judge are named in a ``FitOutcomeWarning``.
     """
     X, y_enc, n_classes = data.X, data.y, data.classes.shape[0]
     cv = (AUTO_FOLDS if data.X_val is None else None) if (isinstance(cv, str) and cv == "auto") else cv
     class_weight = float64_tensor(data.class_weight, device)
-    fit_heads = HeadFitter(memory)
+    # The networks' seed is drawn only when there are networks: a linear fit draws what it always drew.
+    seed = rng.randint(np.iinfo(np.int32).max) if hidden_layer_sizes else 0
+    fit_heads = HeadFitter(memory, hidden_layer_sizes, seed)
     as_labels = lambda y: torch.as_tensor(y, device=device, dtype=torch.long)  # noqa: E731
     if cv is not None:
         fold, n_folds = fold_of_rows(cv, X, y_enc, rng, semi_supervised=data.X_unlabeled is not None)

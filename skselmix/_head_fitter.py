@@ -16,6 +16,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_memory
 
+from ._adapter import fit_networks
 from ._warm_start import feature_preconditioner, fit_linear_heads
 
 _TENSOR_OPTIONS = ("fold", "class_weight", "sample_weight")
@@ -37,6 +38,19 @@ def _fit_heads_on_numpy(X, y, n_classes, device, options):
     return heads.coef.cpu().numpy(), heads.intercept.cpu().numpy(), heads.n_iter, heads.at_cap
 
 
+def _fit_networks_on_numpy(X, y, n_classes, device, hidden_layer_sizes, seed, options):
+    """:func:`fit_networks` on numpy inputs, returning numpy arrays (what joblib caches)."""
+    device = torch.device(device)
+    options = {name: None if value is None else torch.as_tensor(value, device=device)
+               if name in _TENSOR_OPTIONS else value for name, value in options.items()}
+    fitted = fit_networks(torch.as_tensor(X, device=device), torch.as_tensor(y, device=device), n_classes,
+                          hidden_layer_sizes, seed=seed, **options)
+    adapter = fitted.adapter
+    return (fitted.coef.cpu().numpy(), fitted.intercept.cpu().numpy(),
+            [w.cpu().numpy() for w in adapter.weights], [b.cpu().numpy() for b in adapter.biases],
+            adapter.input_scale, fitted.n_iter)
+
+
 class HeadFitter:
     """Fits the heads of one set of labelled rows (a feedback mode's training rows).
 
@@ -51,10 +65,16 @@ class HeadFitter:
     the most L-BFGS iterations of any call so far (what ``n_iter_warm_start_``
     reports), and a call that stops at its iteration cap raises a
     ``ConvergenceWarning`` (from the cache too: the cached heads are the same).
+
+    With ``hidden_layer_sizes`` it fits networks instead
+    (:func:`~skselmix._adapter.fit_networks`, seeded by ``seed``) and returns
+    ``(coef, intercept, adapter)``; ``n_iter`` is then their Adam steps.
     """
 
-    def __init__(self, memory=None):
+    def __init__(self, memory=None, hidden_layer_sizes=(), seed=0):
         self.memory = check_memory(memory)
+        self.hidden_layer_sizes = tuple(hidden_layer_sizes)
+        self.seed = seed
         self._preconditioner = "auto"
         self.n_iter = 0
 
@@ -63,6 +83,8 @@ class HeadFitter:
         return getattr(self.memory, "location", None) is not None
 
     def __call__(self, X, y, n_classes, **options):
+        if self.hidden_layer_sizes:
+            return self._networks(X, y, n_classes, options)
         if not self.caches:
             if isinstance(self._preconditioner, str):
                 self._preconditioner = feature_preconditioner(X, options.get("sample_weight"))
@@ -80,6 +102,25 @@ class HeadFitter:
         )
         coef = torch.as_tensor(np.asarray(coef), device=X.device)
         return self._report(coef, torch.as_tensor(np.asarray(intercept), device=X.device), n_iter, at_cap, options)
+
+    def _networks(self, X, y, n_classes, options):
+        from ._adapter import Adapter
+
+        sizes, seed = self.hidden_layer_sizes, self.seed
+        if not self.caches:
+            fitted = fit_networks(X, y, n_classes, sizes, seed=seed, **options)
+            self.n_iter = max(self.n_iter, fitted.n_iter)
+            return fitted.coef, fitted.intercept, fitted.adapter
+        numpy_options = {name: value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else value
+                         for name, value in options.items()}
+        coef, intercept, weights, biases, input_scale, n_iter = self.memory.cache(_fit_networks_on_numpy)(
+            X.detach().cpu().numpy(), y.detach().cpu().numpy(), int(n_classes), str(X.device), sizes, int(seed),
+            numpy_options,
+        )
+        self.n_iter = max(self.n_iter, int(n_iter))
+        tensor = lambda array: torch.as_tensor(np.asarray(array), device=X.device)  # noqa: E731
+        adapter = Adapter(tuple(map(tensor, weights)), tuple(map(tensor, biases)), float(input_scale))
+        return tensor(coef), tensor(intercept), adapter
 
     def _report(self, coef, intercept, n_iter, at_cap, options):
         self.n_iter = max(self.n_iter, int(n_iter))

@@ -9,7 +9,13 @@ which refuses what scikit-learn's ``Interval`` lets through (infinities, bools).
 
 from numbers import Integral, Real
 
-from sklearn.utils._param_validation import HasMethods, Hidden, StrOptions, validate_parameter_constraints
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Hidden,
+    Options,
+    StrOptions,
+    validate_parameter_constraints,
+)
 
 from ._objectives import Objective
 from ._validation import Finite
@@ -24,6 +30,22 @@ class _Splits(HasMethods):
 
     def is_satisfied_by(self, val):
         return not isinstance(val, str) and super().is_satisfied_by(val)
+
+
+class _LayerSizes(Options):
+    """``hidden_layer_sizes``: a tuple or list of positive ints (``()``: no adapter). An
+    ``Options`` only because scikit-learn accepts constraints of its own classes."""
+
+    def __init__(self):
+        super().__init__(object, set())
+
+    def is_satisfied_by(self, val):
+        return isinstance(val, (tuple, list)) and all(
+            isinstance(size, Integral) and not isinstance(size, bool) and size > 0 for size in val
+        )
+
+    def __str__(self):
+        return "a tuple of positive ints (() for the linear head)"
 
 
 #: How SelMix mixes an anchor with its partner (``mixup=``).
@@ -46,7 +68,7 @@ PARAMETER_CONSTRAINTS = {
     "max_iter": [Finite(Integral, 0, None, closed="left")],
     "refresh_every": [Finite(Integral, 1, None, closed="left")],
     "batch_size": [Finite(Integral, 1, None, closed="left")],
-    "learning_rate": [Finite(Real, 0, None, closed="neither")],
+    "learning_rate": [StrOptions({"auto"}), Finite(Real, 0, None, closed="neither")],
     "weight_decay": [StrOptions({"auto"}), Finite(Real, 0, None, closed="left")],
     "average_decay": [Finite(Real, 0, 1, closed="left")],
     "validation_fraction": [Finite(Real, 0, 1, closed="neither")],
@@ -54,6 +76,7 @@ PARAMETER_CONSTRAINTS = {
     "n_iter_no_change": [Finite(Integral, 1, None, closed="left"), None],
     "tol": [Finite(Real, 0, None, closed="left")],
     "init": [StrOptions(set(WARM_STARTS) | {"auto"})],
+    "hidden_layer_sizes": [_LayerSizes()],
     "class_weight": [dict, StrOptions({"balanced"}), None],
     "calibrate": ["boolean"],
     "unlabeled_label": "no_validation",  # any label value; checked against y's type at fit (check_marker_type)

@@ -14,10 +14,17 @@ from ._sampler import ClassIndex
 
 
 class Heads(NamedTuple):
-    """A stack of ``H`` linear heads on the scaled features: ``coef`` (H, K, D), ``intercept`` (H, K)."""
+    """A stack of ``H`` linear heads: ``coef`` (H, K, D), ``intercept`` (H, K), on the scaled
+    features, or with an ``adapter`` (:class:`~skselmix._adapter.Adapter`, ``hidden_layer_sizes``)
+    on its penultimate activations: ``coef`` (H, K, width), one network per head."""
 
     coef: torch.Tensor
     intercept: torch.Tensor
+    adapter: Optional[object] = None
+
+    def tensors(self):
+        """Every tensor of the stack (the adapter's too)."""
+        return (self.coef, self.intercept) + (() if self.adapter is None else self.adapter.tensors())
 
 
 class InitHead(NamedTuple):
@@ -89,7 +96,11 @@ class LoopResult:
 
     ``coef`` (K, D) and ``intercept`` (K,) are the selected head; ``stack`` the
     selected step's heads (H, K, D) and (H, K); the other fields are the fitted
-    attributes of the same name with a trailing underscore.
+    attributes of the same name with a trailing underscore. With an adapter the
+    model is the selected stack itself (its networks' logits are averaged):
+    ``coef`` (H, K, width) and ``intercept`` (H, K) are its heads and ``adapter`` its
+    hidden layers, ``(weights, biases)`` as lists of (H, out, in) and (H, out) arrays
+    acting on the scaled rows times the adapter's ``input_scale`` (folded into the first layer).
     """
 
     coef: np.ndarray
@@ -105,3 +116,4 @@ class LoopResult:
     init: str
     weight_decay: float
     temperature: float
+    adapter: Optional[tuple] = None

@@ -8,13 +8,14 @@ the public attributes.
 import math
 import time
 import warnings
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Optional, Union
 
 import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
+from ._adapter import network_layers_as_numpy, network_sgd_steps
 from ._calibration import balanced_row_weights, calibration_rows, fit_temperature
 from ._confusion import coverages, recalls
 from ._device import profile_for
@@ -39,14 +40,25 @@ from ._threads import one_thread_below
 # tuning seeds of the quality benchmark (benchmarks/quality_notes.md): 5e-4 (the
 # paper's SGD weight decay, used as the probe's penalty) under-fitted both real datasets.
 AUTO_WEIGHT_DECAY = 0.1
+# learning_rate="auto": the linear head's rate of every release before 0.7, and a smaller one for
+# networks, whose penultimate activations are far longer than the unit-RMS rows a linear head reads
+# (0.01 lost 0.10 of test min recall to 0.003 on the tuning splits: benchmarks/perf_notes.md).
+AUTO_LEARNING_RATE = 0.01
+AUTO_NETWORK_LEARNING_RATE = 0.003
+# weight_decay="auto" for networks (hidden_layer_sizes): chosen on the tuning splits of
+# benchmarks/tabular.py (benchmarks/perf_notes.md, "Adapter warm start").
+AUTO_NETWORK_WEIGHT_DECAY = 1.0
 
 
-def resolve_weight_decay(weight_decay, n_train):
-    """The L2 strength used by a fit: ``weight_decay`` itself, or ``0.1 / n_train`` for "auto".
+def resolve_weight_decay(weight_decay, n_train, network=False):
+    """The L2 strength used by a fit: ``weight_decay`` itself, or for "auto" ``0.1 / n_train``
+    (``1 / n_train`` when ``network``: the fit has hidden layers).
 
     ``n_train`` is the number of training rows, or their total ``sample_weight``.
     """
-    return AUTO_WEIGHT_DECAY / max(float(n_train), 1.0) if weight_decay == "auto" else float(weight_decay)
+    if weight_decay != "auto":
+        return float(weight_decay)
+    return (AUTO_NETWORK_WEIGHT_DECAY if network else AUTO_WEIGHT_DECAY) / max(float(n_train), 1.0)
 
 
 @dataclass(frozen=True)
@@ -60,7 +72,7 @@ class LoopSettings:
     max_iter: int
     refresh_every: int
     batch_size: int
-    learning_rate: float
+    learning_rate: Union[float, str]
     average_decay: float
     n_iter_no_change: Optional[int]
     tol: float
@@ -76,6 +88,13 @@ class LoopSettings:
         settings = cls(**{field.name: params[field.name] for field in fields(cls)})
         settings.check()
         return settings
+
+    def resolved(self, network=False):
+        """These settings with ``learning_rate="auto"`` made a number: ``AUTO_LEARNING_RATE``,
+        or ``AUTO_NETWORK_LEARNING_RATE`` when ``network`` (the fit has hidden layers)."""
+        if self.learning_rate != "auto":
+            return self
+        return replace(self, learning_rate=AUTO_NETWORK_LEARNING_RATE if network else AUTO_LEARNING_RATE)
 
     def check(self):
         """``InvalidParameterError`` naming the first parameter outside its constraint."""
@@ -124,7 +143,7 @@ class SelMixRun:
     def _start(self, feedback, init_head):
         p = self.settings
         class_counts = feedback.class_counts
-        l2 = resolve_weight_decay(p.weight_decay, feedback.n_train)
+        l2 = resolve_weight_decay(p.weight_decay, feedback.n_train, network=bool(feedback.fit_heads.hidden_layer_sizes))
         if not feedback.complete:
             warnings.warn(
                 "Some classes have no validation sample; their confusion rows come from the training data.",
@@ -181,26 +200,23 @@ class SelMixRun:
         heads = evaluated = stack
         history, best, step, stale = [], None, 0, 0
         while True:
-            coef, intercept = evaluated
-            confusion = feedback.confusion(coef, intercept)
+            coef, intercept, adapter = evaluated
+            confusion = feedback.confusion(coef, intercept, adapter)
             value = self._objective_value(confusion, class_counts, step)
             multipliers = self.objective.update_multipliers(multipliers, confusion, class_counts)
             grad = self._objective_gradient(confusion, multipliers, class_counts, step)
             sensitivity = objective_logit_sensitivity(confusion.to(torch.float32), grad, DEFAULT_CONFUSION_SMOOTHING)
-            # One gain matrix for the whole stack, at the mean head: one matrix per fold head
-            # tied with it on Fashion-MNIST-LT (benchmarks/paired_notes.md) at F times the cost.
-            mean_coef, mean_intercept = coef.mean(dim=0), intercept.mean(dim=0)
-            gain = gain_from_sensitivity(prototypes, mean_coef, mean_intercept, sensitivity, lambda_mean)
+            gain = self._gain(feedback, evaluated, prototypes, sensitivity, lambda_mean)
             gain_n = normalize_gain(gain)
             probs = restrict_to_heads(sampling_distribution(gain_n, p.s), pools.counts.reshape(-1, k))
             history.append(self._record(step, value, confusion, multipliers, gain, probs.mean(dim=0)))
             partners = None
             if unlabeled is not None:
-                partners, extra = self._pseudo_label_pool(mean_coef, mean_intercept, unlabeled)
+                partners, extra = self._pseudo_label_pool(coef.mean(dim=0), intercept.mean(dim=0), unlabeled)
                 history[-1].update(extra)
             improved = best is None or value > best["value"] + p.tol
             if improved:
-                best = {"value": value, "step": step, "coef": coef.clone(), "intercept": intercept.clone()}
+                best = {"value": value, "step": step, "stack": _cloned(evaluated)}
                 stale = 0
             elif step > 0:
                 stale += 1
@@ -215,7 +231,7 @@ class SelMixRun:
             )
             heads, evaluated = yield StepRequest(self, heads, evaluated, sources, probs, step, n_steps)
             step += n_steps
-            if not all(bool(torch.isfinite(t).all()) for t in heads + evaluated):
+            if not all(bool(torch.isfinite(t).all()) for t in heads.tensors() + evaluated.tensors()):
                 warnings.warn(
                     f"SelMix diverged: the head became non-finite by step {step} (learning_rate="
                     f"{p.learning_rate!r} is too large). Kept the best head so far, from step {best['step']}.",
@@ -224,13 +240,17 @@ class SelMixRun:
                 history.append(dict.fromkeys(history[-1]) | {"step": step, "objective": float("nan"), "diverged": True})
                 break
 
-        coef, intercept = feedback.final_head(best["coef"], best["intercept"], best["step"], warm.refit)
-        temperature = self._temperature(feedback, best["coef"], best["intercept"]) if p.calibrate else 1.0
+        chosen = best["stack"]
+        if chosen.adapter is None:
+            coef, intercept = feedback.final_head(chosen.coef, chosen.intercept, best["step"], warm.refit)
+        else:  # the selected networks are the model (their logits averaged): nothing to refit or merge
+            coef, intercept = chosen.coef, chosen.intercept
+        temperature = self._temperature(feedback, chosen) if p.calibrate else 1.0
         as_numpy = lambda tensor: tensor.cpu().numpy().astype(np.float64)  # noqa: E731
         return LoopResult(
             coef=as_numpy(coef),
             intercept=as_numpy(intercept),
-            stack=(as_numpy(best["coef"]), as_numpy(best["intercept"])),
+            stack=(as_numpy(chosen.coef), as_numpy(chosen.intercept)),
             prototypes=as_numpy(prototypes),
             n_iter=step,
             history=history,
@@ -241,15 +261,36 @@ class SelMixRun:
             init=init_used,
             weight_decay=self.l2,
             temperature=temperature,
+            adapter=None if chosen.adapter is None else network_layers_as_numpy(chosen.adapter),
         )
 
-    def _temperature(self, feedback, coef, intercept):
+    def _gain(self, feedback, evaluated, prototypes, sensitivity, lambda_mean):
+        """The gain matrix (K, K) of the stack ``evaluated``.
+
+        Linear heads on fixed features: one gain matrix for the whole stack, at the mean
+        head, with the warm start's ``prototypes`` (one matrix per fold head tied with it
+        on Fashion-MNIST-LT, benchmarks/paired_notes.md, at F times the cost). With an
+        adapter the fold networks share no feature space, so a mean head means nothing:
+        each network's gain is taken with its own prototypes, re-measured from its
+        penultimate activations (the adapter moves), and the gains are averaged.
+        """
+        coef, intercept, adapter = evaluated
+        if adapter is None:
+            return gain_from_sensitivity(prototypes, coef.mean(dim=0), intercept.mean(dim=0), sensitivity, lambda_mean)
+        prototypes = feedback.prototypes(adapter)
+        return torch.stack([
+            gain_from_sensitivity(prototypes[h], coef[h], intercept[h], sensitivity, lambda_mean)
+            for h in range(coef.shape[0])
+        ]).mean(dim=0)
+
+    def _temperature(self, feedback, stack):
         """Temperature of the selected heads, fitted on their held-out (or out-of-fold) logits."""
         y, weights = feedback.held_out_labels()
         y = y.cpu().numpy()
         weights = balanced_row_weights(y, self.k, None if weights is None else weights.cpu().numpy())
         rows = calibration_rows(y, self.k, self.calibration_rng)
-        logits = feedback.held_out_logits(coef, intercept, torch.as_tensor(rows, device=coef.device))
+        logits = feedback.held_out_logits(stack.coef, stack.intercept,
+                                          torch.as_tensor(rows, device=stack.coef.device), stack.adapter)
         return fit_temperature(logits.cpu().numpy(), y[rows], weights[rows])
 
     def _objective_value(self, confusion, class_counts, step):
@@ -321,12 +362,12 @@ class SelMixRun:
         p = self.settings
         return 0.5 * p.learning_rate * (1.0 + math.cos(math.pi * min(step, p.max_iter) / max(p.max_iter, 1)))
 
-    def _draw_chunk(self, request, chunk):
-        """The mixed features and one-hot targets of ``chunk`` steps of ``request``'s heads,
-        drawn from this run's generator: (chunk, H, batch, D) and (chunk, H, batch, K)."""
+    def _draw_rows(self, request, chunk):
+        """Anchor rows, partner rows and anchor classes of ``chunk`` steps of ``request``'s
+        heads, drawn from this run's generator: (chunk, H, batch, D) twice and (chunk, H, batch)."""
         p, k = self.settings, self.k
         x_all, pools = request.sources.features, request.sources.pools
-        n_heads, batch = request.heads[0].shape[0], p.batch_size
+        n_heads, batch = request.heads.coef.shape[0], p.batch_size
         device = x_all.device
         i, j = request.pairs.sample(chunk * batch, self.generator)  # (H, chunk * batch)
         i = i.reshape(n_heads, chunk, batch).transpose(0, 1).reshape(-1)  # step-major
@@ -334,9 +375,19 @@ class SelMixRun:
         head_ids = torch.arange(n_heads, device=device).repeat_interleave(batch).repeat(chunk)
         # index_select gathers rows several times faster than x_all[index] (benchmarks/perf_notes.md).
         x1 = x_all.index_select(0, pools.draw(head_ids * k + i, self.generator))
-        mixed = mix_features(x1, self._partners(head_ids, j, request.sources), p.lambda_min, self.generator, p.mixup)
-        eye = torch.eye(k, dtype=request.heads[0].dtype, device=device)
-        return mixed.reshape(chunk, n_heads, batch, -1), eye.index_select(0, i).reshape(chunk, n_heads, batch, k)
+        x2 = self._partners(head_ids, j, request.sources)
+        shape = (chunk, n_heads, batch)
+        return x1.reshape(*shape, -1), x2.reshape(*shape, -1), i.reshape(shape)
+
+    def _draw_chunk(self, request, chunk):
+        """The mixed features and one-hot targets of ``chunk`` steps of ``request``'s heads,
+        drawn from this run's generator: (chunk, H, batch, D) and (chunk, H, batch, K)."""
+        p, k = self.settings, self.k
+        x1, x2, i = self._draw_rows(request, chunk)
+        mixed = mix_features(x1.reshape(-1, x1.shape[-1]), x2.reshape(-1, x2.shape[-1]), p.lambda_min,
+                             self.generator, p.mixup)
+        eye = torch.eye(k, dtype=request.heads.coef.dtype, device=x1.device)
+        return mixed.reshape(x1.shape), eye.index_select(0, i.reshape(-1)).reshape(*i.shape, k)
 
     def _sgd_steps(self, requests):
         """The SGD steps of ``requests`` (runs with the same step settings, see
@@ -358,6 +409,8 @@ class SelMixRun:
         and mixed at once.
         """
         p, first = self.settings, requests[0]
+        if first.heads.adapter is not None:
+            return network_sgd_steps(requests)
         decay = float(p.average_decay)
         sizes = [request.heads[0].shape[0] for request in requests]
         coef = torch.cat([request.heads[0] for request in requests])
@@ -416,6 +469,7 @@ class StepRequest:
             p.average_decay,
             self.run.l2,
             tuple(self.heads[0].shape),
+            None if self.heads.adapter is None else tuple(tuple(w.shape) for w in self.heads.adapter.weights),
         )
 
 
@@ -455,6 +509,12 @@ def loop_together(runs, feedback, warm, unlabeled=None):
                         results[index] = stop.value
             pending = answered
     return results
+
+
+def _cloned(stack):
+    """A copy of a :class:`Heads` stack (its adapter too) that later in-place steps leave alone."""
+    adapter = None if stack.adapter is None else stack.adapter.replace([t.clone() for t in stack.adapter.tensors()])
+    return Heads(stack.coef.clone(), stack.intercept.clone(), adapter)
 
 
 def step_chunks(n_steps, per_step, budget):

@@ -169,22 +169,11 @@ def fit_linear_heads(
     k = n_classes
     n_heads = 1 if fold is None else n_folds
     heads = torch.arange(n_heads, device=device)
-    # weights[r, h]: weight of row r in head h's loss (0 for a row of fold h).
-    weights = torch.ones((n, 1), dtype=torch.float64, device=device) if fold is None else (
-        fold.unsqueeze(1) != heads).to(torch.float64)
-    if sample_weight is not None:
-        weights = weights * sample_weight.to(device=device, dtype=torch.float64).unsqueeze(1)
-    counts = torch.zeros((k, n_heads), dtype=torch.float64, device=device).index_add_(0, y, weights).T  # (H, K)
-    log_prior = _log_prior(counts)
-    offset = log_prior.to(dtype) if kind == "logit_adjusted" else None
-    if kind == "balanced" and class_weight is None:
-        class_weight = torch.exp(-log_prior)
-        class_weight = class_weight / class_weight.mean(dim=1, keepdim=True)
-    if class_weight is not None:
-        weights = weights * class_weight.to(device=device, dtype=torch.float64).expand(n_heads, k).T[y]
+    weights, offset = head_loss_weights(y, k, n_heads, kind, fold, class_weight, sample_weight)
+    offset = None if offset is None else offset.to(dtype)
     # Each head's loss is the weighted mean over its rows: normalise its weights to sum to one.
     # Unweighted single heads keep no weight matrix and divide by n at the end.
-    plain = fold is None and sample_weight is None and class_weight is None
+    plain = fold is None and sample_weight is None and class_weight is None and kind != "balanced"
     scale = 1.0 / max(n, 1) if plain else 1.0
     weights = None if plain else (weights / weights.sum(dim=0)).to(dtype)
     if isinstance(preconditioner, str) and preconditioner == "auto":
@@ -216,6 +205,32 @@ def fit_linear_heads(
                               **options))
     return FittedHeads(torch.cat([run.coef for run in fitted]), torch.cat([run.intercept for run in fitted]),
                        max(run.n_iter for run in fitted), any(run.at_cap for run in fitted))
+
+
+def head_loss_weights(y, n_classes, n_heads, kind, fold=None, class_weight=None, sample_weight=None):
+    """Each row's weight in each head's loss, and the heads' logit offsets.
+
+    Returns ``weights`` (n, H) float64, zero for a row of head ``h``'s own fold,
+    carrying ``sample_weight`` and the class weights (``class_weight``, or
+    ``1 / pi`` for ``kind="balanced"``), and ``offset`` (H, K) float64, the log class
+    frequencies of each head's rows for ``kind="logit_adjusted"`` (None otherwise).
+    See :func:`fit_linear_heads` for the kinds.
+    """
+    device, k = y.device, n_classes
+    # weights[r, h]: weight of row r in head h's loss (0 for a row of fold h).
+    weights = torch.ones((y.shape[0], 1), dtype=torch.float64, device=device) if fold is None else (
+        fold.unsqueeze(1) != torch.arange(n_heads, device=device)).to(torch.float64)
+    if sample_weight is not None:
+        weights = weights * sample_weight.to(device=device, dtype=torch.float64).unsqueeze(1)
+    counts = torch.zeros((k, n_heads), dtype=torch.float64, device=device).index_add_(0, y, weights).T  # (H, K)
+    log_prior = _log_prior(counts)
+    offset = log_prior if kind == "logit_adjusted" else None
+    if kind == "balanced" and class_weight is None:
+        class_weight = torch.exp(-log_prior)
+        class_weight = class_weight / class_weight.mean(dim=1, keepdim=True)
+    if class_weight is not None:
+        weights = weights * class_weight.to(device=device, dtype=torch.float64).expand(n_heads, k).T[y]
+    return weights, offset
 
 
 class _Rows:

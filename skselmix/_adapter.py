@@ -1,0 +1,281 @@
+"""A trainable adapter under the head: small ReLU networks, stacked ``H`` deep like the heads.
+
+With ``hidden_layer_sizes`` the model is ``logits = W relu(... relu(A_1 x + c_1) ...) + b``:
+the hidden layers are the *adapter*, ``(W, b)`` the linear head SelMix's gains are
+written for. Everything is stacked along a leading head axis (one network per fold
+under cross-fitting), so ``H`` networks train and predict in batched products, as
+the linear heads do.
+
+* :func:`fit_networks` is the warm start: every layer trained together with the
+  logit-adjusted (or balanced, or plain) cross-entropy, by minibatch Adam.
+* :func:`network_sgd_steps` is SelMix's SGD on mixups *at the penultimate layer*
+  (anchors and partners pass through the adapter, their activations are mixed), which
+  updates the adapter as well as the head.
+
+Rows enter the adapter multiplied by ``sqrt(D)``: the fit's rows have unit RMS norm,
+so each coordinate then has unit RMS on average, the scale He initialisation and Adam's
+step size are written for (a network on the unscaled rows learnt its first layer
+``sqrt(D)`` times slower).
+
+Prediction (:func:`network_logits`) is numpy alone: a fitted model never imports torch.
+"""
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from ._lazy import torch
+
+# The warm start's Adam: epochs over the rows (at least ADAPTER_MIN_STEPS steps on small
+# sets), minibatch size and peak step size under a cosine decay. Chosen on tuning splits
+# of benchmarks/tabular.py (seeds 100 and up, never the reported ones): see
+# benchmarks/perf_notes.md, "Adapter warm start".
+ADAPTER_EPOCHS = 30
+ADAPTER_MIN_STEPS = 300
+ADAPTER_BATCH = 256
+ADAPTER_LEARNING_RATE = 1e-2
+_ADAM_BETAS = (0.9, 0.999)
+_ADAM_EPS = 1e-8
+
+
+class Adapter(NamedTuple):
+    """The hidden layers of ``H`` networks: ``weights[l]`` (H, out, in), ``biases[l]`` (H, out);
+    rows are multiplied by ``input_scale`` before the first layer."""
+
+    weights: tuple
+    biases: tuple
+    input_scale: float
+
+    @property
+    def width(self):
+        """Width of the last hidden layer: the features the head sees."""
+        return self.weights[-1].shape[1]
+
+    def tensors(self):
+        return (*self.weights, *self.biases)
+
+    def replace(self, tensors):
+        """The same architecture with ``tensors`` (in :meth:`tensors` order)."""
+        n = len(self.weights)
+        return Adapter(tuple(tensors[:n]), tuple(tensors[n:]), self.input_scale)
+
+    def forward(self, x):
+        """Penultimate activations of every network: ``x`` (n, D) shared by all of them,
+        or (H, n, D) one set of rows each; returns (H, n, width)."""
+        h = x * self.input_scale
+        for weight, bias in zip(self.weights, self.biases):
+            h = torch.relu(torch.matmul(h, weight.transpose(1, 2)) + bias.unsqueeze(1))
+        return h
+
+    def forward_head(self, x, head):
+        """Penultimate activations (n, width) of network ``head`` on rows ``x`` (n, D)."""
+        h = x * self.input_scale
+        for weight, bias in zip(self.weights, self.biases):
+            h = torch.relu(torch.addmm(bias[head], h, weight[head].T))
+        return h
+
+    def lerp_(self, other, weight):
+        """Move every tensor towards ``other``'s in place (the moving average of the iterates)."""
+        for mine, theirs in zip(self.tensors(), other.tensors()):
+            mine.lerp_(theirs, weight)
+
+
+def init_adapter(n_heads, n_features, sizes, generator, dtype, device):
+    """He-initialised hidden layers (zero biases) for ``n_heads`` networks, drawn on the CPU
+    from ``generator`` so that a seed gives the same network on every device.
+
+    The first layer's fan-in counts ``n_features`` unit-RMS coordinates: rows enter
+    multiplied by ``input_scale = sqrt(n_features)`` (see the module's docstring)."""
+    weights, biases, fan_in = [], [], n_features
+    for width in sizes:
+        weight = torch.randn(n_heads, width, fan_in, generator=generator, dtype=torch.float32) * math.sqrt(2.0 / fan_in)
+        weights.append(weight.to(device=device, dtype=dtype))
+        biases.append(torch.zeros(n_heads, width, dtype=dtype, device=device))
+        fan_in = width
+    return Adapter(tuple(weights), tuple(biases), math.sqrt(n_features))
+
+
+class FittedNetworks(NamedTuple):
+    """What :func:`fit_networks` returns: the heads (``coef`` (H, K, width), ``intercept``
+    (H, K)), their ``adapter``, and the Adam steps taken (``n_iter``; ``at_cap`` is always
+    False: a fixed schedule has no tolerance to miss)."""
+
+    coef: object  # torch tensors; the annotation would import torch
+    intercept: object
+    adapter: Adapter
+    n_iter: int
+    at_cap: bool
+
+
+def network_warm_start_steps(n_rows):
+    """Adam steps of the warm start on ``n_rows`` rows."""
+    return max(ADAPTER_EPOCHS * math.ceil(n_rows / ADAPTER_BATCH), ADAPTER_MIN_STEPS)
+
+
+def fit_networks(X, y, n_classes, hidden_layer_sizes, *, kind, l2, seed, fold=None, n_folds=1, class_weight=None,
+                 sample_weight=None):
+    """Fit ``H`` networks (adapter and head) on the (logit-adjusted) cross-entropy by Adam.
+
+    One network on every row, or with ``fold`` one per fold, network ``h`` trained on
+    the rows outside fold ``h`` (its loss weighs the rows of fold ``h`` by zero). The
+    networks share each minibatch's rows but no parameter, and Adam is coordinate-wise,
+    so each trains exactly as it would alone on its rows. ``kind``, ``l2``,
+    ``class_weight`` and ``sample_weight`` mean what they mean for
+    :func:`~skselmix._warm_start.fit_linear_heads` (the penalty covers every weight
+    matrix, not the biases). ``seed`` fixes the initialisation and the minibatches.
+    """
+    from ._warm_start import head_loss_weights
+
+    device, dtype = X.device, X.dtype
+    n, d = X.shape
+    k = n_classes
+    n_heads = 1 if fold is None else n_folds
+    weights, offset = head_loss_weights(y, k, n_heads, kind, fold, class_weight, sample_weight)
+    # Each network's weights averaged to one over all rows: a minibatch's weighted mean loss
+    # is then an unbiased estimate of the network's loss.
+    weights = (weights / weights.mean(dim=0)).to(dtype)
+    generator = torch.Generator().manual_seed(int(seed))
+    adapter = init_adapter(n_heads, d, hidden_layer_sizes, generator, dtype, device)
+    coef = torch.zeros(n_heads, k, adapter.width, dtype=dtype, device=device)
+    intercept = torch.zeros(n_heads, k, dtype=dtype, device=device)
+    params = [coef, *adapter.weights, intercept, *adapter.biases]
+    decayed = 1 + len(adapter.weights)  # the weight matrices come first
+    state = [(torch.zeros_like(p), torch.zeros_like(p)) for p in params]
+    offset = None if offset is None else offset.to(dtype).unsqueeze(1)  # (H, 1, K)
+    batch = min(ADAPTER_BATCH, n)
+    n_steps = network_warm_start_steps(n)
+    per_epoch = math.ceil(n / batch)
+    beta1, beta2 = _ADAM_BETAS
+    step = 0
+    while step < n_steps:
+        order = torch.randperm(n, generator=generator).to(device)
+        for start in range(0, per_epoch * batch, batch):
+            if step == n_steps:
+                break
+            rows = order[start : start + batch]
+            for p in params:
+                p.requires_grad_(True)
+            net = adapter.replace(params[1:decayed] + params[decayed + 1 :])
+            logits = torch.baddbmm(params[decayed].unsqueeze(1), net.forward(X.index_select(0, rows)),
+                                   params[0].transpose(1, 2))  # (H, b, K)
+            if offset is not None:
+                logits = logits + offset
+            log_proba = torch.log_softmax(logits, dim=2)
+            picked = log_proba.gather(2, y.index_select(0, rows).view(1, -1, 1).expand(n_heads, -1, 1)).squeeze(2)
+            loss = -(picked * weights.index_select(0, rows).T).sum() / rows.shape[0]
+            grads = torch.autograd.grad(loss, params)
+            lr = 0.5 * ADAPTER_LEARNING_RATE * (1.0 + math.cos(math.pi * step / n_steps))
+            step += 1
+            with torch.no_grad():
+                for index, (p, g, (m, v)) in enumerate(zip(params, grads, state)):
+                    p.requires_grad_(False)
+                    if index < decayed and l2:
+                        g = g + l2 * p
+                    m.mul_(beta1).add_(g, alpha=1.0 - beta1)
+                    v.mul_(beta2).addcmul_(g, g, value=1.0 - beta2)
+                    denom = (v / (1.0 - beta2**step)).sqrt_().add_(_ADAM_EPS)
+                    p.addcdiv_(m, denom, value=-lr / (1.0 - beta1**step))
+    adapter = adapter.replace(params[1:decayed] + params[decayed + 1 :])
+    return FittedNetworks(params[0], params[decayed], adapter, n_steps, False)
+
+
+def network_sgd_steps(requests):
+    """SelMix's SGD steps for runs whose stacks carry an adapter (see
+    :meth:`~skselmix._training.SelMixRun._sgd_steps`, which this replaces for them).
+
+    Each step draws anchor and partner *rows* (as the linear steps do, from each run's
+    own generator), passes both through the network's adapter, mixes their penultimate
+    activations (``mix_features``) and takes one SGD step of the cross-entropy (label =
+    anchor class) on every weight, with the weight decay on the weight matrices.
+    Returns each request's new iterates and their moving average.
+    """
+    from ._records import Heads
+    from ._sampler import PairDistribution, mix_features
+
+    for request in requests:
+        request.pairs = PairDistribution(request.probs)
+    first = requests[0]
+    run, p = first.run, first.run.settings
+    decay = float(p.average_decay)
+    sizes = [request.heads.coef.shape[0] for request in requests]
+
+    def stacked(stacks):  # every run's tensors, concatenated along the head axis
+        return [torch.cat(parts) for parts in zip(*(stack_tensors(stack) for stack in stacks))]
+
+    params = stacked([request.heads for request in requests])
+    averaged = stacked([request.evaluated for request in requests]) if decay else params
+    template = first.heads.adapter
+    n_layers = len(template.weights)
+    batch, step = p.batch_size, first.step
+    for _ in range(first.n_steps):
+        drawn = [request.run._draw_rows(request, 1) for request in requests]
+        x1 = torch.cat([rows[0][0] for rows in drawn])  # (H, batch, D)
+        x2 = torch.cat([rows[1][0] for rows in drawn])
+        target = torch.cat([rows[2][0] for rows in drawn])  # (H, batch) anchor classes
+        for t in params:
+            t.requires_grad_(True)
+        coef, intercept, adapter = unstack_tensors(params, template)
+        z1, z2 = adapter.forward(x1), adapter.forward(x2)
+        # Mixed at the penultimate layer, with each run's own draws and mixing settings.
+        mixed = torch.cat([
+            mix_features(a.flatten(0, 1), b.flatten(0, 1), request.run.settings.lambda_min, request.run.generator,
+                         request.run.settings.mixup).view(a.shape)
+            for a, b, request in zip(z1.split(sizes), z2.split(sizes), requests)
+        ])
+        logits = torch.baddbmm(intercept.unsqueeze(1), mixed, coef.transpose(1, 2))
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
+                                                 reduction="sum") / batch
+        grads = torch.autograd.grad(loss, params)
+        lr = run._lr(step)
+        with torch.no_grad():
+            for index, (t, g) in enumerate(zip(params, grads)):
+                t.requires_grad_(False)
+                if _is_weight(index, n_layers):
+                    t.mul_(1.0 - lr * run.l2)
+                t.sub_(g, alpha=lr)
+            if decay:
+                for a, t in zip(averaged, params):
+                    a.lerp_(t, 1.0 - decay)
+        step += 1
+    out = []
+    for own, avg in zip(zip(*(t.split(sizes) for t in params)), zip(*(t.split(sizes) for t in averaged))):
+        c, b, a = unstack_tensors(list(own), template)
+        ac, ab, aa = unstack_tensors(list(avg), template)
+        out.append((Heads(c, b, a), Heads(ac, ab, aa)))
+    return out
+
+
+def stack_tensors(stack):
+    """The tensors of a stack with an adapter: ``coef``, ``intercept``, then the adapter's."""
+    return [stack.coef, stack.intercept, *stack.adapter.tensors()]
+
+
+def unstack_tensors(tensors, template):
+    """``(coef, intercept, adapter)`` from :func:`stack_tensors`'s list (``template``: an
+    adapter of the same architecture)."""
+    return tensors[0], tensors[1], template.replace(tensors[2:])
+
+
+def _is_weight(index, n_layers):
+    """Whether tensor ``index`` of :func:`stack_tensors`'s list is a weight matrix (decayed)."""
+    return index == 0 or 2 <= index < 2 + n_layers
+
+
+def network_layers_as_numpy(adapter):
+    """The adapter's layers as float64 numpy ``(weights, biases)`` lists, ``input_scale``
+    folded into the first layer (so they act on the scaled rows themselves)."""
+    as_numpy = lambda tensor: tensor.detach().cpu().numpy().astype(np.float64)  # noqa: E731
+    weights = [as_numpy(w) for w in adapter.weights]
+    weights[0] = weights[0] * adapter.input_scale
+    return weights, [as_numpy(b) for b in adapter.biases]
+
+
+def network_logits(X, weights, biases, coef, intercept):
+    """Logits (n, K) of the networks ``weights``/``biases`` (lists of (M, out, in) and (M, out)
+    arrays) with heads ``coef`` (M, K, width), ``intercept`` (M, K) on rows ``X`` (n, D):
+    the mean of the ``M`` networks' logits, in numpy (prediction needs no torch)."""
+    h = X[np.newaxis]
+    for weight, bias in zip(weights, biases):
+        h = np.maximum(np.matmul(h, weight.transpose(0, 2, 1)) + bias[:, np.newaxis, :], 0.0)
+    return (np.matmul(h, coef.transpose(0, 2, 1)) + intercept[:, np.newaxis, :]).mean(axis=0)
