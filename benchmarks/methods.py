@@ -315,6 +315,25 @@ def selmix_cv(split, objective, cv=5, **params):
     return Head(clf.coef_, clf.intercept_, history=clf.history_, best_step=clf.best_step_)
 
 
+class Model:
+    """A fitted SelMixClassifier judged like a :class:`Head` (through its own ``predict``):
+    what an adapter fit (``hidden_layer_sizes``) is, having no single linear head."""
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+        self.history, self.best_step = estimator.history_, estimator.best_step_
+
+    def predict(self, X):
+        return self.estimator.predict(X)
+
+
+def selmix_adapter_cv(split, objective, hidden_layer_sizes, cv=5, **params):
+    """SelMix with an adapter and cross-fitted feedback on every labelled row."""
+    full = labelled(split)
+    clf = SelMixClassifier(metric=objective, hidden_layer_sizes=hidden_layer_sizes, device="cpu", cv=cv, **params)
+    return Model(clf.fit(full.X_train, full.y_train))
+
+
 def selmix_search(split, objective, s_values, random_state=None):
     """SelMixClassifierCV over ``s_values`` on every labelled row; the head and the chosen ``s``."""
     full = labelled(split)

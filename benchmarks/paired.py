@@ -5,6 +5,7 @@ its own warm start and the strongest baselines, each with the same two kinds of 
     python -m benchmarks.paired --group baselines        # CSL and the plug-in, hold-out and cross-fitted
     python -m benchmarks.paired --group objectives --seeds 10 11 12   # the other SelMix objectives
     python -m benchmarks.paired --group search --datasets fashion     # SelMixClassifierCV vs GridSearchCV over s
+    python -m benchmarks.paired --group adapter --datasets fashion    # hidden_layer_sizes=(256,) vs the linear head
     python -m benchmarks.paired --report-only            # rebuild paired.md from the stored runs
 
 The quality benchmark reports mean ± std over 3 seeds. Most of that std is the split
@@ -57,7 +58,9 @@ OBJECTIVE_METRIC = {
 }
 
 
-GROUPS = ("core", "baselines", "objectives", "search")
+GROUPS = ("core", "baselines", "objectives", "search", "adapter")
+SELMIX_ADAPTER = "SelMix [min_recall], adapter (256,), cv=5"
+ADAPTER_WARM = "Adapter (256,) warm start, max_iter=0"
 SELMIX_SEARCH = "SelMixClassifierCV [min_recall]"
 GRID_SEARCH = "GridSearchCV(SelMix [min_recall], s, cv=3)"
 SELMIX_DEFAULT = "SelMix [min_recall], cv=5, s=10"
@@ -76,7 +79,17 @@ def run_seed(make_split, seed, group, objectives=()):
     split = make_split(seed)
     if group == "search":
         return search_rows(split, seed)
-    if group == "baselines":
+    if group == "adapter":
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as cache:  # the two adapter fits share their warm start
+            heads = {
+                SELMIX_CV: M.selmix_cv(split, "min_recall", random_state=seed),
+                ADAPTER_WARM: M.selmix_adapter_cv(split, "min_recall", (256,), max_iter=0, random_state=seed,
+                                                  memory=cache),
+                SELMIX_ADAPTER: M.selmix_adapter_cv(split, "min_recall", (256,), random_state=seed, memory=cache),
+            }
+    elif group == "baselines":
         heads = {
             "CSL [min_recall], hold-out": M.csl(split, "min_recall"),
             "CSL [min_recall], cv=5": M.csl_cv(split, "min_recall", seed=seed),
@@ -213,6 +226,9 @@ def write_report(results):
                 )
                 + "."
             )
+        if any(SELMIX_ADAPTER in rows for rows in per_seed.values()):
+            parts.append(_section("An adapter under the head (hidden_layer_sizes=(256,)) against the linear head",
+                                  per_seed, [SELMIX_CV, ADAPTER_WARM, SELMIX_ADAPTER], SELMIX_ADAPTER, METRICS))
         baseline_labels = sorted(
             {label for rows in per_seed.values() for label in rows if label.startswith(("CSL", "Plug-in"))}
         )

@@ -126,8 +126,10 @@ class SelMixRun:
         self.start_time = time.perf_counter()
 
     def _threads(self, feedback):
-        """One thread for the whole fit when a pass over the rows is small."""
-        work = feedback.x_train.shape[0] * feedback.x_train.shape[1] * self.k
+        """One thread for the whole fit when a pass over the rows is small (its multiply-adds:
+        rows x D x K for a linear head, every layer's product with an adapter)."""
+        widths = (feedback.x_train.shape[1], *feedback.fit_heads.hidden_layer_sizes, self.k)
+        work = feedback.x_train.shape[0] * sum(a * b for a, b in zip(widths, widths[1:]))
         return one_thread_below(work, profile_for(self.device).small_fit_work, self.device, blas=True)
 
     def start(self, feedback, init_head):
@@ -499,7 +501,10 @@ def loop_together(runs, feedback, warm, unlabeled=None):
             for members in groups.values():
                 requests = [pending[index] for index in members]
                 run = requests[0].run
-                work = requests[0].heads[0].numel() * run.settings.batch_size
+                adapter = requests[0].heads.adapter
+                weights = requests[0].heads.coef.numel() + (0 if adapter is None else sum(
+                    w.numel() for w in adapter.weights))
+                work = weights * run.settings.batch_size
                 with one_thread_below(work, profile_for(run.device).small_step_work, run.device):
                     stepped = run._sgd_steps(requests)
                 for index, state in zip(members, stepped):

@@ -150,12 +150,13 @@ def test_tabular_benchmark_report_is_paired_per_split(tmp_path, monkeypatch):
         lambda: make_classification(n_samples=900, n_features=6, n_informative=4, n_classes=3, random_state=0),
         dict(rho=5, n_val_per_class=0, n_test_per_class=40))})
     monkeypatch.setattr(tabular, "METHODS", {
-        "SelMix": lambda seed: SelMixClassifier(max_iter=20, device="cpu", random_state=seed),
+        "SelMix": lambda seed: SelMixClassifier(hidden_layer_sizes=(8,), max_iter=20, device="cpu", random_state=seed),
         "LR": lambda seed: LogisticRegression(max_iter=500),
     })
+    monkeypatch.setattr(tabular, "COMPARISONS", [("SelMix", "LR")])
     tabular.main(["--splits", "3"])
     text = (tmp_path / "tabular.md").read_text()
     runs = __import__("json").loads((tmp_path / "tabular.json").read_text())["results"]["tiny"]
     d = np.array([run["SelMix"]["min recall"] - run["LR"]["min recall"] for run in runs])
-    assert len(runs) == 3 and f"| LR | {d.mean():+.3f} |" in text
+    assert len(runs) == 3 and f"| SelMix minus LR | {d.mean():+.3f} |" in text
     assert all(run["SelMix"]["best_step"] is not None and run["LR"]["best_step"] is None for run in runs)

@@ -102,3 +102,13 @@ def test_cross_fitting_on_cuda(digits_lt):
     assert gpu.cv_heads_[0].shape == (5, 10, X.shape[1])
     # Draws are seeded alike but come from another generator on the GPU: compare quality, not bits.
     assert abs(min_recall_score(y_test, gpu.predict(X_test)) - min_recall_score(y_test, cpu.predict(X_test))) <= 0.1
+
+
+def test_adapter_on_cuda_matches_cpu_in_quality(digits_lt):
+    """hidden_layer_sizes on CUDA: the same initialisation (drawn on the CPU), a model that
+    predicts like the CPU one and unpickles as numpy."""
+    (X, y), val, _ = _digits_split(digits_lt)
+    cpu = SelMixClassifier(hidden_layer_sizes=(64,), max_iter=200, device="cpu", random_state=0).fit(X, y)
+    gpu = SelMixClassifier(hidden_layer_sizes=(64,), max_iter=200, device="cuda", random_state=0).fit(X, y)
+    assert all(isinstance(w, np.ndarray) and w.dtype == np.float64 for w in gpu.network_coefs_)
+    assert np.mean(cpu.predict(val["X_val"]) == gpu.predict(val["X_val"])) > 0.9

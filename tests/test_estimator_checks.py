@@ -19,7 +19,10 @@ EXPECTED_FAILED_CHECKS = {
 
 
 @parametrize_with_checks(
-    [SelMixClassifier(max_iter=100, device="cpu", random_state=0)],
+    [
+        SelMixClassifier(max_iter=100, device="cpu", random_state=0),
+        SelMixClassifier(hidden_layer_sizes=(8,), max_iter=50, device="cpu", random_state=0),
+    ],
     expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
 )
 def test_sklearn_compatible_estimator(estimator, check):

@@ -27,6 +27,14 @@ def test_example_runs(path, tmp_path, monkeypatch, capsys):
     CHECKS.get(path.stem, lambda out: None)(out)
 
 
+def _tabular_adapter(out):
+    # The example's point: the adapter lifts what a linear head cannot reach, above gradient boosting.
+    rows = {line.split("  min recall")[0].strip(): line for line in out.splitlines() if "min recall" in line}
+    value = lambda name, what: float(rows[name].split(what + " ")[1].split()[0])  # noqa: E731
+    assert value("SelMix, adapter (128,)", "min recall") > value("SelMix, linear head", "min recall") + 0.1
+    assert value("SelMix, adapter (128,)", "mean recall") > value("gradient boosting (balanced)", "mean recall")
+
+
 def _constrained_selection(out):
     # The example exists to show both cases, and a refit that picks a feasible candidate. Its
     # docstring says the cross-entropy starts get about half their fair share of predictions
@@ -53,4 +61,5 @@ def _search_over_s(out):
         assert dict(listed)[float(out.split(chosen)[1].split(",")[0])] == best
 
 
-CHECKS = {"constrained_selection": _constrained_selection, "search_over_s": _search_over_s}
+CHECKS = {"constrained_selection": _constrained_selection, "search_over_s": _search_over_s,
+          "tabular_adapter": _tabular_adapter}

@@ -212,6 +212,7 @@ def test_every_fitted_attribute_is_declared_and_documented(data):
         fitted(data),
         SelMixClassifier(cv=None, max_iter=20, device="cpu").fit(pd.DataFrame(X, columns=list("abc")), y),
         SelMixClassifier(unlabeled_label=-1, max_iter=20, device="cpu").fit(X, y_semi),
+        SelMixClassifier(hidden_layer_sizes=(6,), max_iter=20, device="cpu").fit(X, y),
     ]
     for model in models:
         assert set(vars(model)) - set(model._get_param_names()) <= set(FITTED_ATTRIBUTES)

@@ -32,6 +32,7 @@ def fitted(tmp_path_factory):
     models = {name: SelMixClassifier(name, max_iter=40, device="cpu", random_state=0).fit(X, y)
               for name in get_objective_names()}
     models["search"] = SelMixClassifierCV(s_values=[1.0, 10.0], max_iter=40, device="cpu", random_state=0).fit(X, y)
+    models["adapter"] = SelMixClassifier(hidden_layer_sizes=(8, 4), max_iter=40, device="cpu", random_state=0).fit(X, y)
     folder = tmp_path_factory.mktemp("models")
     X_test = rng.normal(size=(80, 5)) + np.repeat(np.eye(4, 5) * 2.5, 20, axis=0)
     y_test = np.repeat(np.array(["a", "b", "c", "d"]), 20)
@@ -84,12 +85,13 @@ def test_persistence_and_displays_without_torch(fitted, tmp_path):
         with open({str(fitted / "models.pkl")!r}, "rb") as f:
             saved = pickle.load(f)
         X, y = saved["X"], saved["y"]
-        model = saved["models"]["min_recall"]
-        persistence.dump(model, "m.skops")
-        loaded = persistence.load("m.skops")
-        np.testing.assert_array_equal(loaded.predict_proba(X), saved["expected"]["min_recall"]["proba"])
-        PerClassRecallDisplay.from_estimator([model, loaded], X, y, names=["pickled", "loaded"])
-        HistoryDisplay.from_estimator(loaded)
+        for name in ("min_recall", "adapter"):
+            model = saved["models"][name]
+            persistence.dump(model, "m.skops")
+            loaded = persistence.load("m.skops")
+            np.testing.assert_array_equal(loaded.predict_proba(X), saved["expected"][name]["proba"])
+            PerClassRecallDisplay.from_estimator([model, loaded], X, y, names=["pickled", "loaded"])
+            HistoryDisplay.from_estimator(loaded)
         print("ok")
     """, tmp_path)
     assert out.strip() == "ok"
