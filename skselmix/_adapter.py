@@ -119,8 +119,9 @@ def fit_networks(X, y, n_classes, hidden_layer_sizes, *, kind, l2, seed, fold=No
 
     One network on every row, or with ``fold`` one per fold, network ``h`` trained on
     the rows outside fold ``h`` (its loss weighs the rows of fold ``h`` by zero). The
-    networks share each minibatch's rows but no parameter, and Adam is coordinate-wise,
-    so each trains exactly as it would alone on its rows. ``kind``, ``l2``,
+    networks share each minibatch's rows but no parameter (Adam is coordinate-wise), so
+    each trains on the minibatches' rows outside its fold, about ``(F - 1) / F`` of
+    each batch, and never on a row of its fold. ``kind``, ``l2``,
     ``class_weight`` and ``sample_weight`` mean what they mean for
     :func:`~skselmix._warm_start.fit_linear_heads` (the penalty covers every weight
     matrix, not the biases). ``seed`` fixes the initialisation and the minibatches.

@@ -218,7 +218,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         Torch device of the fit; ``"auto"`` uses CUDA when available. Fitted
         state is numpy, so prediction and unpickling never need the device.
     memory : str, joblib.Memory or None, default=None
-        Cache of the warm-start heads, as ``Pipeline`` caches its
+        Cache of the warm-start heads (or networks), as ``Pipeline`` caches its
         transformers: a directory or a ``joblib.Memory``. Nothing of the warm
         start depends on the loop-only parameters (``s``, ``lambda_min``,
         ``mixup``, ``max_iter``, ``refresh_every``, ``batch_size``,
@@ -293,7 +293,9 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
     prototypes_ : ndarray of shape (n_classes, n_features)
         Class prototypes (mean validation feature; training mean for a class
         absent from the validation data; with ``cv``, the mean of all labelled
-        rows of the class).
+        rows of the class). With ``hidden_layer_sizes`` the gains use the
+        prototypes of the penultimate activations instead, re-measured at
+        every refresh and not stored.
     best_validation_score_ : float
         Validation objective of the selected head (with ``cv``, the pooled
         out-of-fold objective of the selected step).
@@ -320,7 +322,8 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         fold heads, each ``init`` of ``"auto"``, the refit on every row when
         step 0 is selected); 0 when the fit started from ``coef_init`` or the
         previous head. A run that stops at its cap of 100 iterations raises a
-        ``ConvergenceWarning``, as ``LogisticRegression`` does.
+        ``ConvergenceWarning``, as ``LogisticRegression`` does. With
+        ``hidden_layer_sizes``: the networks' Adam steps (a fixed schedule).
     weight_decay_ : float
         The L2 strength used (``weight_decay``, or its ``"auto"`` value).
     n_unlabeled_ : int

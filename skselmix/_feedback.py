@@ -1,7 +1,9 @@
 """Where SelMix's feedback comes from: a hold-out, or out-of-fold predictions (cross-fitting).
 
 The training loop steps a stack of ``H`` linear heads, ``coef`` of shape (H, K, D)
-and ``intercept`` of shape (H, K), and asks its feedback object (the interface
+and ``intercept`` of shape (H, K) (with ``hidden_layer_sizes``, on the penultimate
+activations of ``H`` networks whose adapter the methods take as ``adapter``), and
+asks its feedback object (the interface
 :class:`Feedback`) for the warm-start stack, which rows each head trains on, the
 confusion matrix that judges the stack (and drives multipliers, gains and
 selection), the held-out logits that calibrate it, and the head to return.

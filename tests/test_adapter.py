@@ -193,3 +193,15 @@ def test_what_an_adapter_cannot_combine_with_is_a_clear_error(data, fitted):
     y_semi[::5] = -1
     with pytest.raises(ValueError, match="unlabeled_label"):
         net(unlabeled_label=-1).fit(X, y_semi)
+
+
+def test_fold_networks_never_see_their_fold():
+    """Rows with a private one-hot feature and random labels: a network that trained on a
+    row memorises it, so feedback on seen rows is near 1; out of fold it stays at chance,
+    through the warm start and the SGD steps."""
+    rng = np.random.RandomState(0)
+    X, y = np.eye(200), rng.permutation(np.repeat([0, 1], 100))
+    seen = net(metric="mean_recall", max_iter=0, weight_decay=1e-6, cv=None).fit(X, y, X_val=X, y_val=y)
+    assert seen.history_[0]["objective"] > 0.95  # the probe detects a leak
+    cross = net(metric="mean_recall", max_iter=200, weight_decay=1e-6, n_iter_no_change=None).fit(X, y)
+    assert max(h["objective"] for h in cross.history_) < 0.65
