@@ -205,3 +205,22 @@ def test_fold_networks_never_see_their_fold():
     assert seen.history_[0]["objective"] > 0.95  # the probe detects a leak
     cross = net(metric="mean_recall", max_iter=200, weight_decay=1e-6, n_iter_no_change=None).fit(X, y)
     assert max(h["objective"] for h in cross.history_) < 0.65
+
+
+@pytest.mark.parametrize("params", [
+    {"average_decay": 0.5}, {"mixup": "cutmix"}, {"init": "auto"}, {"init": "balanced", "class_weight": "balanced"},
+    {"metric": "mean_recall_min_coverage"}, {"hidden_layer_sizes": (8, 8)},
+])
+def test_loop_options_work_with_an_adapter(data, params):
+    X, y, X_test, y_test = data
+    model = net(**params).fit(X, y)
+    assert model.init_ in ("logit_adjusted", "balanced") and np.isfinite(model.best_validation_score_)
+    assert len(model.network_coefs_) == len(model.hidden_layer_sizes) + 1
+    assert model.score(X_test, y_test) > 0.5
+
+
+def test_hold_out_with_a_users_validation_rows(data):
+    X, y, X_test, y_test = data
+    model = net().fit(X, y, X_val=X_test, y_val=y_test)
+    assert model.network_coefs_[0].shape[0] == 1
+    assert model.best_validation_score_ == max(h["objective"] for h in model.history_)
