@@ -45,8 +45,10 @@ AUTO_WEIGHT_DECAY = 0.1
 # (0.01 lost 0.10 of test min recall to 0.003 on the tuning splits: benchmarks/perf_notes.md).
 AUTO_LEARNING_RATE = 0.01
 AUTO_NETWORK_LEARNING_RATE = 0.003
-# weight_decay="auto" for networks (hidden_layer_sizes): chosen on the tuning splits of
-# benchmarks/tabular.py (benchmarks/perf_notes.md, "Adapter warm start").
+# weight_decay="auto" for networks (hidden_layer_sizes): chosen on tuning splits of
+# benchmarks/tabular.py. A penalty growing with the input's width (sqrt(D) / n_train) made
+# the warm start better on Fashion-MNIST-LT embeddings but SelMix's steps from it unsafe
+# on long-tailed digits (benchmarks/perf_notes.md, "Adapter warm start").
 AUTO_NETWORK_WEIGHT_DECAY = 1.0
 
 
