@@ -12,8 +12,9 @@ set (imbalance ratio 50) and a balanced test set (``long_tailed_split``).
 Methods: SelMix [min_recall] with an adapter of 256 units and otherwise its defaults
 (``cv=5``: five fold networks), that adapter's own warm start (``max_iter=0``: the five
 fold networks as fitted), SelMix with its defaults (linear head) and its warm start,
-``HistGradientBoostingClassifier(class_weight="balanced")`` and ``MLPClassifier((256,))``
-on standardised columns. The reported splits are seeds 0 to 9. The adapter's weight decay
+``HistGradientBoostingClassifier(class_weight="balanced")``, and ``MLPClassifier((256,))``
+and ``LogisticRegression(C=1)`` (the cost yardstick of ``perf_cost.md``) on standardised
+columns. The reported splits are seeds 0 to 9. The adapter's weight decay
 and learning rate were tuned on seeds 100 to 103; its Adam schedule was fixed by a first
 probe on splits 0 and 1 (``benchmarks/perf_notes.md``, "Adapter warm start").
 
@@ -33,6 +34,7 @@ import torch
 from sklearn.datasets import load_digits, make_classification
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -75,6 +77,9 @@ METHODS = {
                                                                                    random_state=seed),
     "MLPClassifier((256,)), standardised": lambda seed: make_pipeline(
         StandardScaler(), MLPClassifier((256,), max_iter=300, random_state=seed)),
+    # The cost yardstick of benchmarks/results/perf_cost.md, on the same rows.
+    "LogisticRegression(C=1), standardised": lambda seed: make_pipeline(
+        StandardScaler(), LogisticRegression(C=1.0, max_iter=1000)),
 }
 #: The paired comparisons reported: (method, minus method).
 COMPARISONS = [(ADAPTER, other) for other in METHODS if other != ADAPTER] + [
