@@ -22,29 +22,42 @@ from ._warm_start import feature_preconditioner, fit_linear_heads
 _TENSOR_OPTIONS = ("fold", "class_weight", "sample_weight")
 
 
-def _fit_heads_on_numpy(X, y, n_classes, device, options):
-    """:func:`fit_linear_heads` on numpy inputs, returning numpy heads (what joblib caches)."""
-    device = torch.device(device)
+def _as_numpy(value):
+    return value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else value
 
+
+def _options_as_numpy(options):
+    """Fit options with their tensors as numpy arrays: what the cache hashes and stores."""
+    numpy_options = {name: _as_numpy(value) for name, value in options.items()}
+    if numpy_options.get("init") is not None:
+        numpy_options["init"] = tuple(_as_numpy(part) for part in numpy_options["init"])
+    return numpy_options
+
+
+def _options_as_tensors(options, device):
+    """The inverse of :func:`_options_as_numpy`, on ``device``."""
     def tensor(array):
         return None if array is None else torch.as_tensor(array, device=device)
 
-    options = dict(options)
-    for name in _TENSOR_OPTIONS:
-        options[name] = tensor(options.get(name))
+    options = {name: tensor(value) if name in _TENSOR_OPTIONS else value for name, value in options.items()}
     if options.get("init") is not None:
         options["init"] = tuple(tensor(part) for part in options["init"])
-    heads = fit_linear_heads(tensor(X), tensor(y), n_classes, **options)
+    return options
+
+
+def _fit_heads_on_numpy(X, y, n_classes, device, options):
+    """:func:`fit_linear_heads` on numpy inputs, returning numpy heads (what joblib caches)."""
+    device = torch.device(device)
+    heads = fit_linear_heads(torch.as_tensor(X, device=device), torch.as_tensor(y, device=device), n_classes,
+                             **_options_as_tensors(options, device))
     return heads.coef.cpu().numpy(), heads.intercept.cpu().numpy(), heads.n_iter, heads.at_cap
 
 
 def _fit_networks_on_numpy(X, y, n_classes, device, hidden_layer_sizes, seed, options):
     """:func:`fit_networks` on numpy inputs, returning numpy arrays (what joblib caches)."""
     device = torch.device(device)
-    options = {name: None if value is None else torch.as_tensor(value, device=device)
-               if name in _TENSOR_OPTIONS else value for name, value in options.items()}
     fitted = fit_networks(torch.as_tensor(X, device=device), torch.as_tensor(y, device=device), n_classes,
-                          hidden_layer_sizes, seed=seed, **options)
+                          hidden_layer_sizes, seed=seed, **_options_as_tensors(options, device))
     adapter = fitted.adapter
     return (fitted.coef.cpu().numpy(), fitted.intercept.cpu().numpy(),
             [w.cpu().numpy() for w in adapter.weights], [b.cpu().numpy() for b in adapter.biases],
@@ -91,14 +104,8 @@ class HeadFitter:
             return self._report(*fit_linear_heads(X, y, n_classes, preconditioner=self._preconditioner, **options),
                                 options)
 
-        def to_numpy(value):
-            return value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else value
-
-        numpy_options = {name: to_numpy(value) for name, value in options.items()}
-        if numpy_options.get("init") is not None:
-            numpy_options["init"] = tuple(to_numpy(part) for part in numpy_options["init"])
         coef, intercept, n_iter, at_cap = self.memory.cache(_fit_heads_on_numpy)(
-            to_numpy(X), to_numpy(y), int(n_classes), str(X.device), numpy_options
+            _as_numpy(X), _as_numpy(y), int(n_classes), str(X.device), _options_as_numpy(options)
         )
         coef = torch.as_tensor(np.asarray(coef), device=X.device)
         return self._report(coef, torch.as_tensor(np.asarray(intercept), device=X.device), n_iter, at_cap, options)
@@ -111,11 +118,8 @@ class HeadFitter:
             fitted = fit_networks(X, y, n_classes, sizes, seed=seed, **options)
             self.n_iter = max(self.n_iter, fitted.n_iter)
             return fitted.coef, fitted.intercept, fitted.adapter
-        numpy_options = {name: value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else value
-                         for name, value in options.items()}
         coef, intercept, weights, biases, input_scale, n_iter = self.memory.cache(_fit_networks_on_numpy)(
-            X.detach().cpu().numpy(), y.detach().cpu().numpy(), int(n_classes), str(X.device), sizes, int(seed),
-            numpy_options,
+            _as_numpy(X), _as_numpy(y), int(n_classes), str(X.device), sizes, int(seed), _options_as_numpy(options)
         )
         self.n_iter = max(self.n_iter, int(n_iter))
         tensor = lambda array: torch.as_tensor(np.asarray(array), device=X.device)  # noqa: E731
