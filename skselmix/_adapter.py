@@ -75,11 +75,6 @@ class Adapter(NamedTuple):
             h = torch.relu(torch.addmm(bias[head], h, weight[head].T))
         return h
 
-    def lerp_(self, other, weight):
-        """Move every tensor towards ``other``'s in place (the moving average of the iterates)."""
-        for mine, theirs in zip(self.tensors(), other.tensors()):
-            mine.lerp_(theirs, weight)
-
 
 def init_adapter(n_heads, n_features, sizes, generator, dtype, device):
     """He-initialised hidden layers (zero biases) for ``n_heads`` networks, drawn on the CPU
@@ -126,6 +121,7 @@ def fit_networks(X, y, n_classes, hidden_layer_sizes, *, kind, l2, seed, fold=No
     :func:`~skselmix._warm_start.fit_linear_heads` (the penalty covers every weight
     matrix, not the biases). ``seed`` fixes the initialisation and the minibatches.
     """
+    from ._records import Heads
     from ._warm_start import head_loss_weights
 
     device, dtype = X.device, X.dtype
@@ -138,10 +134,9 @@ def fit_networks(X, y, n_classes, hidden_layer_sizes, *, kind, l2, seed, fold=No
     weights = (weights / weights.mean(dim=0)).to(dtype)
     generator = torch.Generator().manual_seed(int(seed))
     adapter = init_adapter(n_heads, d, hidden_layer_sizes, generator, dtype, device)
-    coef = torch.zeros(n_heads, k, adapter.width, dtype=dtype, device=device)
-    intercept = torch.zeros(n_heads, k, dtype=dtype, device=device)
-    params = [coef, *adapter.weights, intercept, *adapter.biases]
-    decayed = 1 + len(adapter.weights)  # the weight matrices come first
+    stack = Heads(torch.zeros(n_heads, k, adapter.width, dtype=dtype, device=device),
+                  torch.zeros(n_heads, k, dtype=dtype, device=device), adapter)
+    params = list(stack.tensors())
     state = [(torch.zeros_like(p), torch.zeros_like(p)) for p in params]
     offset = None if offset is None else offset.to(dtype).unsqueeze(1)  # (H, 1, K)
     batch = min(ADAPTER_BATCH, n)
@@ -157,9 +152,9 @@ def fit_networks(X, y, n_classes, hidden_layer_sizes, *, kind, l2, seed, fold=No
             rows = order[start : start + batch]
             for p in params:
                 p.requires_grad_(True)
-            net = adapter.replace(params[1:decayed] + params[decayed + 1 :])
-            logits = torch.baddbmm(params[decayed].unsqueeze(1), net.forward(X.index_select(0, rows)),
-                                   params[0].transpose(1, 2))  # (H, b, K)
+            net = stack.with_tensors(params)
+            logits = torch.baddbmm(net.intercept.unsqueeze(1), net.adapter.forward(X.index_select(0, rows)),
+                                   net.coef.transpose(1, 2))  # (H, b, K)
             if offset is not None:
                 logits = logits + offset
             log_proba = torch.log_softmax(logits, dim=2)
@@ -171,14 +166,14 @@ def fit_networks(X, y, n_classes, hidden_layer_sizes, *, kind, l2, seed, fold=No
             with torch.no_grad():
                 for index, (p, g, (m, v)) in enumerate(zip(params, grads, state)):
                     p.requires_grad_(False)
-                    if index < decayed and l2:
+                    if l2 and stack.is_weight_matrix(index):
                         g = g + l2 * p
                     m.mul_(beta1).add_(g, alpha=1.0 - beta1)
                     v.mul_(beta2).addcmul_(g, g, value=1.0 - beta2)
                     denom = (v / (1.0 - beta2**step)).sqrt_().add_(_ADAM_EPS)
                     p.addcdiv_(m, denom, value=-lr / (1.0 - beta1**step))
-    adapter = adapter.replace(params[1:decayed] + params[decayed + 1 :])
-    return FittedNetworks(params[0], params[decayed], adapter, n_steps, False)
+    fitted = stack.with_tensors(params)
+    return FittedNetworks(fitted.coef, fitted.intercept, fitted.adapter, n_steps, False)
 
 
 def network_sgd_steps(requests):
@@ -191,7 +186,6 @@ def network_sgd_steps(requests):
     anchor class) on every weight, with the weight decay on the weight matrices.
     Returns each request's new iterates and their moving average.
     """
-    from ._records import Heads
     from ._sampler import PairDistribution, mix_features
 
     for request in requests:
@@ -202,12 +196,11 @@ def network_sgd_steps(requests):
     sizes = [request.heads.coef.shape[0] for request in requests]
 
     def stacked(stacks):  # every run's tensors, concatenated along the head axis
-        return [torch.cat(parts) for parts in zip(*(stack_tensors(stack) for stack in stacks))]
+        return [torch.cat(parts) for parts in zip(*(stack.tensors() for stack in stacks))]
 
     params = stacked([request.heads for request in requests])
     averaged = stacked([request.evaluated for request in requests]) if decay else params
-    template = first.heads.adapter
-    n_layers = len(template.weights)
+    template = first.heads  # the architecture every request shares (their key says so)
     batch, step = p.batch_size, first.step
     for _ in range(first.n_steps):
         drawn = [request.run._draw_rows(request, 1) for request in requests]
@@ -216,7 +209,7 @@ def network_sgd_steps(requests):
         target = torch.cat([rows[2][0] for rows in drawn])  # (H, batch) anchor classes
         for t in params:
             t.requires_grad_(True)
-        coef, intercept, adapter = unstack_tensors(params, template)
+        coef, intercept, adapter = template.with_tensors(params)
         z1, z2 = adapter.forward(x1), adapter.forward(x2)
         # Mixed at the penultimate layer, with each run's own draws and mixing settings.
         mixed = torch.cat([
@@ -232,35 +225,16 @@ def network_sgd_steps(requests):
         with torch.no_grad():
             for index, (t, g) in enumerate(zip(params, grads)):
                 t.requires_grad_(False)
-                if _is_weight(index, n_layers):
+                if template.is_weight_matrix(index):
                     t.mul_(1.0 - lr * run.l2)
                 t.sub_(g, alpha=lr)
             if decay:
                 for a, t in zip(averaged, params):
                     a.lerp_(t, 1.0 - decay)
         step += 1
-    out = []
-    for own, avg in zip(zip(*(t.split(sizes) for t in params)), zip(*(t.split(sizes) for t in averaged))):
-        c, b, a = unstack_tensors(list(own), template)
-        ac, ab, aa = unstack_tensors(list(avg), template)
-        out.append((Heads(c, b, a), Heads(ac, ab, aa)))
-    return out
-
-
-def stack_tensors(stack):
-    """The tensors of a stack with an adapter: ``coef``, ``intercept``, then the adapter's."""
-    return [stack.coef, stack.intercept, *stack.adapter.tensors()]
-
-
-def unstack_tensors(tensors, template):
-    """``(coef, intercept, adapter)`` from :func:`stack_tensors`'s list (``template``: an
-    adapter of the same architecture)."""
-    return tensors[0], tensors[1], template.replace(tensors[2:])
-
-
-def _is_weight(index, n_layers):
-    """Whether tensor ``index`` of :func:`stack_tensors`'s list is a weight matrix (decayed)."""
-    return index == 0 or 2 <= index < 2 + n_layers
+    own = zip(*(t.split(sizes) for t in params))
+    avg = zip(*(t.split(sizes) for t in averaged))
+    return [(template.with_tensors(mine), template.with_tensors(mean)) for mine, mean in zip(own, avg)]
 
 
 def network_layers_as_numpy(adapter):

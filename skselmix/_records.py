@@ -23,8 +23,18 @@ class Heads(NamedTuple):
     adapter: Optional[object] = None
 
     def tensors(self):
-        """Every tensor of the stack (the adapter's too)."""
+        """Every tensor of the stack: ``coef``, ``intercept``, then the adapter's (weights, biases)."""
         return (self.coef, self.intercept) + (() if self.adapter is None else self.adapter.tensors())
+
+    def with_tensors(self, tensors):
+        """A stack of the same architecture holding ``tensors`` (in :meth:`tensors` order)."""
+        adapter = None if self.adapter is None else self.adapter.replace(tensors[2:])
+        return Heads(tensors[0], tensors[1], adapter)
+
+    def is_weight_matrix(self, index):
+        """Whether tensor ``index`` of :meth:`tensors` is a weight matrix (what weight decay shrinks)."""
+        n_weights = 0 if self.adapter is None else len(self.adapter.weights)
+        return index == 0 or 2 <= index < 2 + n_weights
 
 
 class InitHead(NamedTuple):

@@ -220,7 +220,9 @@ class SelMixRun:
                 history[-1].update(extra)
             improved = best is None or value > best["value"] + p.tol
             if improved:
-                best = {"value": value, "step": step, "stack": _cloned(evaluated)}
+                # A copy (the adapter's too) that later in-place steps leave alone.
+                kept = evaluated.with_tensors([t.clone() for t in evaluated.tensors()])
+                best = {"value": value, "step": step, "stack": kept}
                 stale = 0
             elif step > 0:
                 stale += 1
@@ -516,12 +518,6 @@ def loop_together(runs, feedback, warm, unlabeled=None):
                         results[index] = stop.value
             pending = answered
     return results
-
-
-def _cloned(stack):
-    """A copy of a :class:`Heads` stack (its adapter too) that later in-place steps leave alone."""
-    adapter = None if stack.adapter is None else stack.adapter.replace([t.clone() for t in stack.adapter.tensors()])
-    return Heads(stack.coef.clone(), stack.intercept.clone(), adapter)
 
 
 def step_chunks(n_steps, per_step, budget):
