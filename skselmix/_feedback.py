@@ -193,10 +193,11 @@ class HoldOutFeedback(Feedback):
         self.complete = bool((judged > 0).all())
 
     def prototypes(self, adapter=None):
-        x_val, x_train = represent(self.x_val, adapter), represent(self.x_train, adapter)
-        val_means, present = class_means(x_val, self.y_val, self.k, self.val_weight)
-        train_means, _ = class_means(x_train, self.y_train, self.k, self.weights.sample_weight)
-        means = torch.where(present.unsqueeze(1), val_means, train_means)
+        means, present = class_means(represent(self.x_val, adapter), self.y_val, self.k, self.val_weight)
+        if not bool(present.all()):  # only then the training rows (through the adapter, at every refresh)
+            train_means, _ = class_means(represent(self.x_train, adapter), self.y_train, self.k,
+                                         self.weights.sample_weight)
+            means = torch.where(present.unsqueeze(1), means, train_means)
         return means if adapter is None else means.unsqueeze(0)
 
     def warm_start(self, kind, l2):
