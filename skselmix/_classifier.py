@@ -19,7 +19,8 @@ FITTED_ATTRIBUTES = (
     "classes_", "n_features_in_", "feature_names_in_", "coef_", "intercept_", "n_iter_", "history_", "gain_matrix_",
     "sampling_distribution_", "prototypes_", "best_validation_score_", "best_step_", "objective_",
     "feature_offset_", "feature_scale_", "cv_heads_", "temperature_", "init_", "n_iter_warm_start_",
-    "weight_decay_", "n_unlabeled_", "class_counts_", "network_coefs_", "network_intercepts_",
+    "weight_decay_", "n_unlabeled_", "class_counts_", "network_coefs_", "network_intercepts_", "validation_gain_",
+    "validation_gain_std_",
 )
 #: Attributes of one kind of model only: a refit of the other kind must not keep them.
 _LINEAR_ONLY = ("coef_", "intercept_", "cv_heads_")
@@ -148,9 +149,28 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         The unit is a refresh (``refresh_every`` SGD steps, 500 steps at the
         defaults), not an iteration or epoch as in ``SGDClassifier`` or
         ``HistGradientBoostingClassifier``: the objective is only measured at
-        refreshes.
+        refreshes. When it is not ``None`` (and ``selection_confidence > 0``)
+        and the feedback judges some class on fewer than 10 rows, the fit
+        also takes an early verdict: if after 4 refreshes no step has beaten
+        the warm start on half of the bootstrap resamples of the feedback
+        rows (see ``selection_confidence``), the feedback cannot show a gain
+        and the fit stops, returning its warm start.
     tol : float, default=1e-4
         Smallest improvement of the validation objective that counts.
+    selection_confidence : float, default=0.8
+        How sure the feedback must be before the fit leaves its warm start.
+        The best step (the refresh with the best validation objective) is
+        returned only if it beats the warm start on at least this share of
+        paired bootstrap resamples of the feedback rows (the out-of-fold
+        rows with ``cv``, else the validation rows; resampled within each
+        class) and its gain, corrected for the optimism of taking the best of
+        many refreshes, is positive; otherwise the fitted model is the warm
+        start (``best_step_ == 0``) and a ``FitOutcomeWarning`` says why.
+        ``0`` returns the best step whatever the noise (the rule of releases
+        before 0.8). Tails of a few rows make the objective too noisy to
+        tell a gain from luck; see :ref:`the user guide <honest_selection>`.
+
+        .. versionadded:: 0.8
     init : {"logit_adjusted", "balanced", "cross_entropy", "auto"}, default="logit_adjusted"
         Warm start fitted on the training part when ``coef_init`` is not given:
         logit-adjusted cross-entropy (Menon et al., 2021; the paper's warm
@@ -273,7 +293,9 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         One record per refresh: ``step``, ``objective`` (validation value;
         with ``cv``, pooled out-of-fold),
         ``recalls``, ``coverages``, ``multipliers`` (or None), ``max_gain``,
-        ``entropy`` (of P), ``lr`` and ``time`` (seconds since fit started).
+        ``entropy`` (of P), ``lr``, ``time`` (seconds since fit started) and
+        ``p_beats_start`` (the share of bootstrap resamples of the feedback
+        rows on which the step beats the warm start; NaN at step 0).
         In semi-supervised mode also ``unlabeled_counts`` (confident unlabelled
         rows per pseudo-class) and, when the true labels are known (benchmarks, through
         ``benchmarks/_hidden_labels.py``),
@@ -297,10 +319,25 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         prototypes of the penultimate activations instead, re-measured at
         every refresh and not stored.
     best_validation_score_ : float
-        Validation objective of the selected head (with ``cv``, the pooled
-        out-of-fold objective of the selected step).
+        Validation objective of the returned head (with ``cv``, the pooled
+        out-of-fold objective of the returned step). At ``best_step_ == 0``
+        it is the warm start's, an honest estimate; after a step was chosen
+        it is the largest of many noisy values and therefore optimistic; the
+        warm start's value (``history_[0]["objective"]``) plus
+        ``validation_gain_`` is the estimate corrected for the selection
+        (both beside the test score: :ref:`the user guide <honest_selection>`).
     best_step_ : int
-        SGD step at which the selected head was reached (0: the warm start).
+        SGD step at which the returned head was reached (0: the warm start).
+    validation_gain_ : float
+        What the fine-tuning bought: the estimated gain of the returned head
+        over the warm start in the validation objective, corrected for the
+        optimism of choosing the best of the refreshes (Efron's bootstrap
+        optimism, over resamples of the feedback rows). ``0.0`` when the
+        warm start is returned.
+    validation_gain_std_ : float
+        Bootstrap standard deviation of the paired difference between the
+        returned step's and the warm start's validation objective (``0.0``
+        when the warm start is returned).
     objective_ : Objective
         The resolved objective.
     feature_offset_ : ndarray of shape (n_features,)
@@ -420,6 +457,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         cv="auto",
         n_iter_no_change=10,
         tol=1e-4,
+        selection_confidence=0.8,
         init="logit_adjusted",
         hidden_layer_sizes=(),
         class_weight=None,
@@ -446,6 +484,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         self.cv = cv
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
+        self.selection_confidence = selection_confidence
         self.init = init
         self.hidden_layer_sizes = hidden_layer_sizes
         self.class_weight = class_weight
@@ -533,10 +572,13 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         FitOutcomeWarning
             When the feedback cannot judge some classes (all of a class's
             labelled rows in one test fold, typically a single row, under
-            cross-fitting; a single row on the internal hold-out), and when
-            the fit keeps its warm start because the objective never left a
-            floor held by classes at recall 0, or collapsed after the warm
-            start. ``verbose=1`` prints the same words.
+            cross-fitting; a single row on the internal hold-out), and
+            whenever a fit that ran SGD steps returns its warm start, with
+            the reason: the objective never left a floor held by classes at
+            recall 0, collapsed after the warm start, took the early verdict
+            (no step beat the warm start on half the resamples), or its best
+            step's gain was within noise (``selection_confidence``).
+            ``verbose=1`` prints the same words.
         """
         return self._fit_and_commit(
             X, y, sample_weight=sample_weight, X_val=X_val, y_val=y_val, sample_weight_val=sample_weight_val,
@@ -619,8 +661,8 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         results = loop_together(runs, feedback, warm, unlabeled)
         selected = self._select(results, candidates)
         result = results[selected]
-        why = kept_warm_start_message(result.history, result.best_step, classes.tolist(), objective.name,
-                                      settings_of[selected].learning_rate)
+        why = kept_warm_start_message(result, classes.tolist(), objective.name, settings_of[selected].learning_rate,
+                                      settings_of[selected].selection_confidence)
         if why is not None:
             report(why, self.verbose)
 
@@ -652,6 +694,8 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         self.sampling_distribution_ = result.sampling_distribution
         self.best_validation_score_ = result.best_validation_score
         self.best_step_ = result.best_step
+        self.validation_gain_ = result.selection.gain
+        self.validation_gain_std_ = result.selection.gain_std
         self.init_ = result.init
         self.weight_decay_ = result.weight_decay
         self.temperature_ = result.temperature

@@ -5,9 +5,11 @@ import time
 from numbers import Real
 
 import numpy as np
+from scipy.stats import rankdata
 from sklearn.model_selection import ParameterGrid
 
 from ._classifier import SelMixClassifier
+from ._fit_report import warn as report
 from ._parameters import LOOP_ONLY_PARAMETERS, PARAMETER_CONSTRAINTS
 
 #: The search's fitted attributes, beyond SelMixClassifier's FITTED_ATTRIBUTES.
@@ -15,6 +17,24 @@ SEARCH_ATTRIBUTES = ("s_", "best_params_", "best_index_", "n_candidates_", "cv_r
 
 #: The default grid of ``s``: four decades around SelMixClassifier's default of 10.
 DEFAULT_S_VALUES = (0.1, 1.0, 10.0, 100.0, 1000.0)
+
+
+def tied_with_best(results, scores, confidence):
+    """Which candidates the best-scoring one does not beat beyond noise: those on which it is
+    better on fewer than ``confidence`` of the paired bootstrap resamples of the feedback
+    rows (every candidate draws the same resamples), the best one included. With
+    ``confidence`` 0, only exact ties of the score."""
+    best = int(np.argmax(scores))
+    if confidence <= 0:
+        return scores == scores[best]
+    values = np.stack([result.selection_values for result in results])  # (candidates, B)
+    return np.mean(values[best] > values, axis=1) < confidence
+
+
+def _is_default(candidate):
+    """Whether a candidate's parameters are all SelMixClassifier's defaults."""
+    defaults = SelMixClassifier().get_params()
+    return all(value == defaults[name] for name, value in candidate.items())
 
 
 def _numpydoc_entries(docstring, section):
@@ -51,6 +71,7 @@ class SelMixClassifierCV(SelMixClassifier):
         cv="auto",
         n_iter_no_change=10,
         tol=1e-4,
+        selection_confidence=0.8,
         init="logit_adjusted",
         hidden_layer_sizes=(),
         class_weight=None,
@@ -78,6 +99,7 @@ class SelMixClassifierCV(SelMixClassifier):
         self.cv = cv
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
+        self.selection_confidence = selection_confidence
         self.init = init
         self.hidden_layer_sizes = hidden_layer_sizes
         self.class_weight = class_weight
@@ -109,17 +131,22 @@ class SelMixClassifierCV(SelMixClassifier):
         return [{"s": s, **params} for s in s_values.tolist() for params in grid]
 
     def _select(self, results, params):
-        """The candidate of the best feedback objective (the first of equals, in grid order)."""
+        """The candidate to return: among those the best one does not beat beyond noise, the
+        default ``s`` (else the one that moved least), so that ``s_`` reports no choice the
+        feedback cannot tell apart (see :func:`tied_with_best`)."""
         scores = np.array([result.best_validation_score for result in results])
-        best = int(np.argmax(scores))
-        ranks = np.empty(len(scores), dtype=np.int32)
-        ranks[np.argsort(-scores, kind="stable")] = np.arange(1, len(scores) + 1)
+        tied = tied_with_best(results, scores, self.selection_confidence)
+        steps = np.array([result.best_step for result in results])
+        default = np.array([_is_default(candidate) for candidate in params])
+        # Among the tied: the default s first, then the fewest steps, then grid order.
+        best = int(np.lexsort((np.arange(len(params)), steps, ~default, ~tied))[0])
         results_table = {
             "params": params,
             "validation_score": scores,
-            "rank_validation_score": ranks,
-            "best_step": np.array([result.best_step for result in results]),
+            "rank_validation_score": rankdata(-np.where(tied, scores.max(), scores), method="min").astype(np.int32),
+            "best_step": steps,
             "n_iter": np.array([result.n_iter for result in results]),
+            "validation_gain": np.array([result.selection.gain for result in results]),
         }
         for name in params[0]:
             results_table[f"param_{name}"] = np.ma.MaskedArray(np.array([p[name] for p in params], dtype=object))
@@ -128,6 +155,10 @@ class SelMixClassifierCV(SelMixClassifier):
         self.best_params_ = dict(params[best])
         self.s_ = params[best]["s"]
         self.n_candidates_ = len(params)
+        if len(params) > 1 and not steps.any():
+            report(f"Every one of the {len(params)} candidates kept the warm start (best_step_ = 0 for all): the "
+                   f"search changed nothing, and s_ = {self.s_!r} is {'the default' if default[best] else 'the first'}"
+                   ". The warning about the returned candidate says why its steps were not kept.", self.verbose)
         return best
 
     def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None, coef_init=None,
@@ -180,8 +211,11 @@ def _cv_docstring():
         One entry per candidate, in grid order (``s`` varying slowest):
         ``params`` (list of dict), ``param_<name>`` (masked arrays, as in
         ``GridSearchCV``), ``validation_score`` (the candidate's
-        ``best_validation_score_``), ``rank_validation_score`` (1 is best),
-        ``best_step`` and ``n_iter``.""",
+        ``best_validation_score_``), ``rank_validation_score`` (1 is best;
+        candidates the best one does not beat beyond noise share rank 1, the
+        others are ranked by score, equal scores equally, as ``GridSearchCV``
+        ranks), ``best_step``, ``n_iter`` and ``validation_gain`` (the
+        candidate's ``validation_gain_``).""",
         "fit_time_": """    fit_time_ : float
         Seconds the whole search took (one warm start, every candidate's loop).""",
     }
@@ -193,8 +227,13 @@ def _cv_docstring():
     loop, so it is fitted once and every candidate runs its loop from it. Every
     candidate is judged by the same feedback objective that a
     :class:`SelMixClassifier` fit selects its step by (the pooled out-of-fold
-    objective with ``cv``, else the validation objective), and the candidate
-    with the best one is the fitted model: its attributes are exactly those of
+    objective with ``cv``, else the validation objective). Candidates that the
+    best one does not beat beyond noise (on fewer than ``selection_confidence``
+    of the paired bootstrap resamples of the feedback rows that every candidate
+    shares) tie with it; among tied candidates the default ``s`` (10) wins, else
+    the one that moved least from the warm start, so ``s_`` reports no choice
+    the feedback cannot tell apart. The returned candidate is the fitted model:
+    its attributes are exactly those of
     ``SelMixClassifier(s=s_, **best_params_, random_state=...)`` fitted with the
     same ``random_state`` on the same data (each candidate draws the random
     numbers that fit would draw). ``GridSearchCV(SelMixClassifier(), {{"s": ...}},
@@ -219,7 +258,9 @@ def _cv_docstring():
     The selection adds one more maximum to the one over steps that every
     SelMix fit takes: ``best_validation_score_`` of the selected candidate is
     an optimistic estimate of its objective on new data, more so the larger
-    the grid. Judge the model on rows it did not see.
+    the grid (the ties above temper, but do not remove, that optimism). Judge
+    the model on rows it did not see. When every candidate keeps its warm
+    start, a ``FitOutcomeWarning`` says that the search changed nothing.
 
     Examples
     --------

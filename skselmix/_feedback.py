@@ -44,6 +44,11 @@ def class_means(x, y, n_classes, weights=None):
     return sums / torch.where(counts > 0, counts, 1.0).unsqueeze(1), counts > 0
 
 
+def _ones_or(weights, like):
+    """``weights``, or float64 ones for every row of ``like`` when there are none."""
+    return torch.ones(like.shape[0], dtype=torch.float64, device=like.device) if weights is None else weights
+
+
 def weighted_class_counts(y, n_classes, weights=None):
     """Rows (or their total weight) per class, float64 on the CPU."""
     weights = None if weights is None else weights.cpu().to(torch.float64)
@@ -156,8 +161,21 @@ class Feedback(ABC):
         adapter, (H, K, width): the mean penultimate activations under each network."""
 
     @abstractmethod
-    def confusion(self, coef, intercept, adapter=None):
-        """The balanced confusion matrix (K, K) that judges the stack (with its adapter)."""
+    def judging_rows(self):
+        """Labels and weights (or None) of the rows whose predictions make up :meth:`confusion`,
+        in the order of :meth:`judged_predictions`: the unit the step selection resamples."""
+
+    @abstractmethod
+    def judged_predictions(self, coef, intercept, adapter=None):
+        """Predicted classes of the :meth:`judging_rows`, each by a head that never trained on it."""
+
+    def confusion(self, coef, intercept, adapter=None, predictions=None):
+        """The balanced confusion matrix (K, K) that judges the stack (with its adapter), from
+        its :meth:`judged_predictions` (``predictions``, when the caller has them already)."""
+        y, weights = self.judging_rows()
+        if predictions is None:
+            predictions = self.judged_predictions(coef, intercept, adapter)
+        return balanced_confusion(y, predictions, self.k, sample_weight=weights)[0]
 
     @abstractmethod
     def held_out_labels(self):
@@ -191,6 +209,17 @@ class HoldOutFeedback(Feedback):
         weights = None if val_weight is None else val_weight.cpu()
         judged = torch.bincount(y_val.cpu(), weights=weights, minlength=n_classes)
         self.complete = bool((judged > 0).all())
+        # Training rows stand in for the classes the validation rows cannot judge.
+        self._stand_in, self._judging = None, (y_val, val_weight)
+        if not self.complete:
+            unjudged = (judged <= 0).to(y_train.device)
+            self._stand_in = torch.nonzero(unjudged[y_train]).squeeze(1)
+            train_weight = self.weights.sample_weight
+            self._judging = (
+                torch.cat([y_val, y_train[self._stand_in]]),
+                None if val_weight is None and train_weight is None else torch.cat([
+                    _ones_or(val_weight, y_val), _ones_or(train_weight, y_train)[self._stand_in]]),
+            )
 
     def prototypes(self, adapter=None):
         means, present = class_means(represent(self.x_val, adapter), self.y_val, self.k, self.val_weight)
@@ -215,16 +244,17 @@ class HoldOutFeedback(Feedback):
         """Logits of the head on validation rows ``rows`` (indices into them)."""
         return torch.addmm(intercept[0], represent(self.x_val[rows], adapter), coef[0].T)
 
-    def confusion(self, coef, intercept, adapter=None):
+    def judging_rows(self):
+        """The validation rows, then the training rows of classes with none (or only rows of
+        zero weight) there: each class is judged by its validation rows when it has any."""
+        return self._judging
+
+    def judged_predictions(self, coef, intercept, adapter=None):
         pred = predict_classes(represent(self.x_val, adapter), coef[0], intercept[0])
-        confusion, present = balanced_confusion(self.y_val, pred, self.k, sample_weight=self.val_weight)
-        if not bool(present.all()):
-            train_pred = predict_classes(represent(self.x_train, adapter), coef[0], intercept[0])
-            train_conf, _ = balanced_confusion(
-                self.y_train, train_pred, self.k, sample_weight=self.weights.sample_weight
-            )
-            confusion = torch.where(present.unsqueeze(1), confusion, train_conf)
-        return confusion
+        if self._stand_in is None:
+            return pred
+        x_in = self.x_train.index_select(0, self._stand_in)
+        return torch.cat([pred, predict_classes(represent(x_in, adapter), coef[0], intercept[0])])
 
     def final_head(self, coef, intercept, step, start):
         return coef[0], intercept[0]
@@ -253,6 +283,7 @@ class CrossFitFeedback(Feedback):
         super().__init__(x, y, n_folds, n_classes, weights, fit_heads, fold=fold)
         self.fold = fold
         self.fold_rows = [torch.nonzero(fold == f).squeeze(1) for f in range(n_folds)]
+        self._refitted_start = None  # (recipe, head): the candidates of a search share one refit
         self.complete = True  # every class is predicted out of fold on all of its rows
 
     def prototypes(self, adapter=None):
@@ -289,11 +320,15 @@ class CrossFitFeedback(Feedback):
             logits[mine] = torch.addmm(intercept[f], represent(self.x_train[rows[mine]], adapter, f), coef[f].T)
         return logits
 
-    def confusion(self, coef, intercept, adapter=None):
+    def judging_rows(self):
+        """Every labelled row, with its sample weight (or None)."""
+        return self.y_train, self.weights.sample_weight
+
+    def judged_predictions(self, coef, intercept, adapter=None):
         pred = torch.empty_like(self.y_train)
         for f, rows in enumerate(self.fold_rows):  # each row by the head that never trained on it
             pred.index_copy_(0, rows, predict_rows(self.x_train, rows, coef[f], intercept[f], adapter, f))
-        return balanced_confusion(self.y_train, pred, self.k, sample_weight=self.weights.sample_weight)[0]
+        return pred
 
     def final_head(self, coef, intercept, step, start):
         """The mean of the fold heads (one linear head); at step 0, the warm start on all rows.
@@ -307,8 +342,10 @@ class CrossFitFeedback(Feedback):
         if step > 0:
             return coef.mean(dim=0), intercept.mean(dim=0)
         if isinstance(start, RefitRecipe):
-            coef, intercept = self._fit_heads(
-                start.kind, start.l2, init=(coef.mean(dim=0, keepdim=True), intercept.mean(dim=0, keepdim=True))
-            )
-            return coef[0], intercept[0]
+            if self._refitted_start is None or self._refitted_start[0] is not start:
+                coef, intercept = self._fit_heads(
+                    start.kind, start.l2, init=(coef.mean(dim=0, keepdim=True), intercept.mean(dim=0, keepdim=True))
+                )
+                self._refitted_start = (start, (coef[0], intercept[0]))
+            return self._refitted_start[1]
         return start.coef, start.intercept

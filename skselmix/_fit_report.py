@@ -1,10 +1,10 @@
 """Warnings that say what a fit did when it could not do what was asked.
 
-Two silent outcomes surprised users: a class that feedback can never judge (one
-labelled row under cross-fitting is always predicted by a head that never saw its
-class), and a fit that returns its warm start because the objective never left a
-floor or collapsed after the warm start. Both are legitimate results; the user must
-hear about them. ``verbose`` prints the same words.
+Silent outcomes surprised users: a class that feedback can never judge (one labelled
+row under cross-fitting is always predicted by a head that never saw its class), and a
+fit that returns its warm start (the objective never left a floor, collapsed after the
+warm start, or no step beat it beyond noise). They are legitimate results; the user
+must hear about them. ``verbose`` prints the same words.
 """
 
 import os
@@ -73,12 +73,44 @@ def single_row_hold_out_message(class_names):
     )
 
 
-def kept_warm_start_message(history, best_step, class_labels, objective_name, learning_rate):
-    """Why a fit that ran SGD steps kept step 0, when the history says: the objective never
-    left a floor held by classes at recall 0, or it collapsed after the warm start; else None."""
-    records = [record for record in history if not record.get("diverged")]
-    if best_step != 0 or len(records) < 2:
+def kept_warm_start_message(result, class_labels, objective_name, learning_rate, confidence):
+    """Why a fit that ran SGD steps returned its warm start, in one sentence; None when it
+    moved or ran no step. ``result`` is the run's :class:`~skselmix._records.LoopResult`.
+
+    The specific causes first (the objective held at a floor by classes at recall 0, a
+    collapse after the warm start), then the step selection's verdicts (see ``_selection``):
+    the early verdict, a best step within noise, or no step above the warm start at all."""
+    records = [record for record in result.history if not record.get("diverged")]
+    if result.best_step != 0 or len(records) < 2:
         return None
+    specific = _held_or_collapsed(records, class_labels, objective_name, learning_rate)
+    if specific is not None:
+        return specific
+    choice, first = result.selection, records[0]["objective"]
+    if result.stopped_by_verdict:
+        return (
+            f"SelMix kept its warm start (best_step_ = 0) and stopped early, at step {records[-1]['step']}: no step "
+            f"beat the warm start's feedback {objective_name} ({first:.4g}) on half of the bootstrap resamples of "
+            "the feedback rows, which judge some class on fewer than 10 rows: they cannot show a gain. The warm "
+            "start is the model; n_iter_no_change=None runs every step regardless."
+        )
+    if result.candidate_step > 0:
+        best = next(record for record in records if record["step"] == result.candidate_step)
+        return (
+            f"SelMix kept its warm start (best_step_ = 0): its best step ({result.candidate_step}) raised the "
+            f"feedback {objective_name} from {first:.4g} to {best['objective']:.4g}, a gain within noise: it beat the "
+            f"warm start on {choice.probability:.0%} of the bootstrap resamples of the feedback rows "
+            f"({confidence:.0%} needed, selection_confidence), and corrected for the selection over steps the gain "
+            f"is {choice.best_gain:+.3g} (a positive one needed)."
+        )
+    return (
+        f"SelMix kept its warm start (best_step_ = 0): no step raised the feedback {objective_name} above the warm "
+        f"start's {first:.4g}."
+    )
+
+
+def _held_or_collapsed(records, class_labels, objective_name, learning_rate):
+    """The floor or collapse sentence of :func:`kept_warm_start_message`, or None."""
     values = np.array([record["objective"] for record in records])
     recalls = np.stack([record["recalls"] for record in records])
     at_zero = np.flatnonzero((recalls == 0).all(axis=0))

@@ -110,6 +110,28 @@ class Objective:
         """
         raise NotImplementedError
 
+    def values_from_rates(self, recalls, coverages, class_counts=None):
+        """The objective of many balanced confusion matrices at once, from their rates.
+
+        What a fit's step selection evaluates on every bootstrap resample of its
+        feedback rows (``_selection``); built-in objectives read only per-class recalls
+        and coverages, so they need no K x K matrix per resample.
+
+        Parameters
+        ----------
+        recalls, coverages : ndarray of shape (n_matrices, K)
+            Per-class recall ``K C_ii`` and coverage ``sum_i C_ij`` of each matrix.
+        class_counts : ndarray of shape (K,), default=None
+            As in :meth:`value`.
+
+        Returns
+        -------
+        values : ndarray of shape (n_matrices,) or None
+            :meth:`value` of each matrix; None (the default) when the objective
+            needs the whole matrix, which is then built for each resample.
+        """
+        return None
+
     def gradient(self, confusion, multipliers=None, class_counts=None):
         """Derivative of the surrogate objective that SelMix ascends.
 
@@ -229,6 +251,9 @@ class MeanRecall(Objective):
     def value(self, confusion, class_counts=None):
         return recalls(confusion).mean()
 
+    def values_from_rates(self, recalls, coverages, class_counts=None):
+        return recalls.mean(axis=1)
+
     def gradient(self, confusion, multipliers=None, class_counts=None):
         k = confusion.shape[0]
         return _diagonal_gradient(confusion, torch.full((k,), 1.0 / k, dtype=confusion.dtype, device=confusion.device))
@@ -263,6 +288,9 @@ class MinRecall(Objective):
 
     def value(self, confusion, class_counts=None):
         return recalls(confusion).min()
+
+    def values_from_rates(self, recalls, coverages, class_counts=None):
+        return recalls.min(axis=1)
 
     def init_multipliers(self, n_classes, class_counts=None):
         return torch.full((n_classes,), 1.0 / n_classes, dtype=torch.float64)
@@ -319,6 +347,10 @@ class GMean(_RecallMeanObjective):
             return np.exp(np.log(r).mean())
         return torch.exp(torch.log(r).mean())
 
+    def values_from_rates(self, recalls, coverages, class_counts=None):
+        positive = (recalls > 0).all(axis=1)
+        return np.where(positive, np.exp(np.log(np.where(positive[:, np.newaxis], recalls, 1.0)).mean(axis=1)), 0.0)
+
     def gradient(self, confusion, multipliers=None, class_counts=None):
         r = self._clipped_recalls(confusion)
         psi = torch.exp(torch.log(r).mean())
@@ -342,6 +374,11 @@ class HMean(_RecallMeanObjective):
         if bool((r <= 0).any()):
             return _zero_like(r)
         return r.shape[0] / (1.0 / r).sum()
+
+    def values_from_rates(self, recalls, coverages, class_counts=None):
+        positive = (recalls > 0).all(axis=1)
+        safe = np.where(positive[:, np.newaxis], recalls, 1.0)
+        return np.where(positive, recalls.shape[1] / (1.0 / safe).sum(axis=1), 0.0)
 
     def gradient(self, confusion, multipliers=None, class_counts=None):
         r = self._clipped_recalls(confusion)
@@ -385,6 +422,11 @@ class _MinCoverageObjective(Objective):
         k = confusion.shape[0]
         shortfall = _clamp_min(self.alpha / k - coverages(confusion), 0).sum()
         return self._base().value(confusion) - k * shortfall
+
+    def values_from_rates(self, recalls, coverages, class_counts=None):
+        k = recalls.shape[1]
+        shortfall = np.maximum(self.alpha / k - coverages, 0).sum(axis=1)
+        return self._base().values_from_rates(recalls, coverages) - k * shortfall
 
     def init_multipliers(self, n_classes, class_counts=None):
         return torch.zeros(n_classes, dtype=torch.float64)
@@ -507,6 +549,12 @@ class MinHeadTailRecall(Objective):
 
     def value(self, confusion, class_counts=None):
         return self._group_means(confusion, class_counts)[1].min()
+
+    def values_from_rates(self, recalls, coverages, class_counts=None):
+        if class_counts is None:
+            raise ValueError("min_head_tail_recall needs class_counts to tell head from tail classes.")
+        head = head_class_mask(np.asarray(class_counts, dtype=np.float64), self.head_fraction)
+        return np.minimum(recalls[:, head].mean(axis=1), recalls[:, ~head].mean(axis=1))
 
     def init_multipliers(self, n_classes, class_counts=None):
         return torch.full((2,), 0.5, dtype=torch.float64)

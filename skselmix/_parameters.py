@@ -56,7 +56,7 @@ WARM_STARTS = ("logit_adjusted", "balanced", "cross_entropy")
 #: can share one warm start (SelMixClassifierCV, or ``memory=``).
 LOOP_ONLY_PARAMETERS = (
     "s", "lambda_min", "mixup", "max_iter", "refresh_every", "batch_size", "learning_rate", "average_decay",
-    "n_iter_no_change", "tol", "pseudo_label_threshold", "calibrate",
+    "n_iter_no_change", "tol", "selection_confidence", "pseudo_label_threshold", "calibrate",
 )
 
 #: Constraints of every parameter of ``SelMixClassifier`` (keyed exactly by ``get_params()``).
@@ -75,6 +75,7 @@ PARAMETER_CONSTRAINTS = {
     "cv": [StrOptions({"auto"}), "cv_object", Hidden(_Splits())],
     "n_iter_no_change": [Finite(Integral, 1, None, closed="left"), None],
     "tol": [Finite(Real, 0, None, closed="left")],
+    "selection_confidence": [Finite(Real, 0, 1, closed="both")],
     "init": [StrOptions(set(WARM_STARTS) | {"auto"})],
     "hidden_layer_sizes": [_LayerSizes()],
     "class_weight": [dict, StrOptions({"balanced"}), None],

@@ -106,7 +106,10 @@ class LoopResult:
 
     ``coef`` (K, D) and ``intercept`` (K,) are the selected head; ``stack`` the
     selected step's heads (H, K, D) and (H, K); the other fields are the fitted
-    attributes of the same name with a trailing underscore. With an adapter the
+    attributes of the same name with a trailing underscore. ``selection`` is the
+    :class:`~skselmix._selection.Choice` of the step, ``selection_values`` the returned
+    step's objective on every bootstrap resample, ``candidate_step`` the best refresh's step
+    (returned or not) and ``stopped_by_verdict`` whether the early verdict ended the loop. With an adapter the
     model is the selected stack itself (its networks' logits are averaged):
     ``coef`` (H, K, width) and ``intercept`` (H, K) are its heads and ``adapter`` its
     hidden layers, ``(weights, biases)`` as lists of (H, out, in) and (H, out) arrays
@@ -126,4 +129,8 @@ class LoopResult:
     init: str
     weight_decay: float
     temperature: float
+    selection: object = None
+    selection_values: Optional[np.ndarray] = None
+    candidate_step: int = 0
+    stopped_by_verdict: bool = False
     adapter: Optional[tuple] = None

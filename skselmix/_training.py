@@ -23,6 +23,7 @@ from ._gain import DEFAULT_CONFUSION_SMOOTHING, gain_from_sensitivity, objective
 from ._parameters import check_params
 from ._progress import FitProgress
 from ._records import GivenHead, Heads, LoopResult, RefitRecipe, StepSources, WarmStart
+from ._selection import StepSelection
 from ._sampler import (
     ClassIndex,
     PairDistribution,
@@ -78,6 +79,7 @@ class LoopSettings:
     average_decay: float
     n_iter_no_change: Optional[int]
     tol: float
+    selection_confidence: float
     pseudo_label_threshold: float
     calibrate: bool
     init: str
@@ -125,6 +127,9 @@ class SelMixRun:
         self.generator = torch.Generator(device=device)
         self.generator.manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
         self.calibration_rng = np.random.RandomState(rng.randint(np.iinfo(np.int32).max))
+        # Drawn last, so the draws above are those of every earlier release; the candidates of a
+        # search draw the same seed, so they share the resamples (their comparison is paired).
+        self.selection_rng = np.random.RandomState(rng.randint(np.iinfo(np.int32).max))
         self.start_time = time.perf_counter()
 
     def _threads(self, feedback):
@@ -202,11 +207,14 @@ class SelMixRun:
         # `heads` is the stack of SGD iterates; `evaluated` is what feedback and selection see:
         # the iterates themselves, or their moving average when average_decay > 0.
         heads = evaluated = stack
-        history, best, step, stale = [], None, 0, 0
+        history, best, step, stale, verdict = [], None, 0, 0, False
+        selection = self._selection(feedback)
         while True:
             coef, intercept, adapter = evaluated
-            confusion = feedback.confusion(coef, intercept, adapter)
+            predictions = feedback.judged_predictions(coef, intercept, adapter)
+            confusion = feedback.confusion(coef, intercept, adapter, predictions=predictions)
             value = self._objective_value(confusion, class_counts, step)
+            beats_start = self._judge_resamples(selection, predictions, step)
             multipliers = self.objective.update_multipliers(multipliers, confusion, class_counts)
             grad = self._objective_gradient(confusion, multipliers, class_counts, step)
             sensitivity = objective_logit_sensitivity(confusion.to(torch.float32), grad, DEFAULT_CONFUSION_SMOOTHING)
@@ -214,6 +222,7 @@ class SelMixRun:
             gain_n = normalize_gain(gain)
             probs = restrict_to_heads(sampling_distribution(gain_n, p.s), pools.counts.reshape(-1, k))
             history.append(self._record(step, value, confusion, multipliers, gain, probs.mean(dim=0)))
+            history[-1]["p_beats_start"] = beats_start
             partners = None
             if unlabeled is not None:
                 partners, extra = self._pseudo_label_pool(coef.mean(dim=0), intercept.mean(dim=0), unlabeled)
@@ -222,12 +231,19 @@ class SelMixRun:
             if improved:
                 # A copy (the adapter's too) that later in-place steps leave alone.
                 kept = evaluated.with_tensors([t.clone() for t in evaluated.tensors()])
-                best = {"value": value, "step": step, "stack": kept}
+                best = {"value": value, "step": step, "stack": kept, "index": len(history) - 1}
                 stale = 0
             elif step > 0:
                 stale += 1
+            if step == 0:
+                start = best
             self.progress.refresh(step, value, best["value"], improved, history[-1]["recalls"])
             if step >= p.max_iter or (p.n_iter_no_change is not None and stale >= p.n_iter_no_change):
+                break
+            # The early verdict (see _selection): a fit whose steps keep failing to beat the
+            # warm start beyond noise stops, unless told to run max_iter.
+            verdict = p.n_iter_no_change is not None and p.selection_confidence > 0 and selection.futile()
+            if verdict:
                 break
             n_steps = min(p.refresh_every, p.max_iter - step)
             sources = (
@@ -246,9 +262,11 @@ class SelMixRun:
                 history.append(dict.fromkeys(history[-1]) | {"step": step, "objective": float("nan"), "diverged": True})
                 break
 
-        chosen = best["stack"]
+        choice = selection.choose(best["index"], [record["objective"] for record in history[:len(selection.values)]])
+        returned = best if choice.index else start
+        chosen = returned["stack"]
         if chosen.adapter is None:
-            coef, intercept = feedback.final_head(chosen.coef, chosen.intercept, best["step"], warm.refit)
+            coef, intercept = feedback.final_head(chosen.coef, chosen.intercept, returned["step"], warm.refit)
         else:  # the selected networks are the model (their logits averaged): nothing to refit or merge
             coef, intercept = chosen.coef, chosen.intercept
         temperature = self._temperature(feedback, chosen) if p.calibrate else 1.0
@@ -262,8 +280,12 @@ class SelMixRun:
             history=history,
             gain_matrix=as_numpy(gain_n),
             sampling_distribution=probs.mean(dim=0).cpu().numpy(),  # one head's, or the heads' mean
-            best_validation_score=best["value"],
-            best_step=best["step"],
+            best_validation_score=returned["value"],
+            best_step=returned["step"],
+            selection=choice,
+            selection_values=selection.values_of(choice.index),
+            candidate_step=best["step"],
+            stopped_by_verdict=verdict,
             init=init_used,
             weight_decay=self.l2,
             temperature=temperature,
@@ -288,6 +310,14 @@ class SelMixRun:
             gain_from_sensitivity(prototypes[h], coef[h], intercept[h], sensitivity, lambda_mean)
             for h in range(coef.shape[0])
         ]).mean(dim=0)
+
+    def _selection(self, feedback):
+        """The :class:`StepSelection` of this run, over the feedback's judging rows."""
+        y, weights = feedback.judging_rows()
+        return StepSelection(
+            y.cpu().numpy(), None if weights is None else weights.cpu().numpy(), self.k, self.objective,
+            feedback.class_counts.numpy(), self.selection_rng, self.settings.selection_confidence,
+        )
 
     def _temperature(self, feedback, stack):
         """Temperature of the selected heads, fitted on their held-out (or out-of-fold) logits."""
@@ -317,6 +347,13 @@ class SelMixRun:
                 "for every confusion matrix."
             )
         return value
+
+    def _judge_resamples(self, selection, predictions, step):
+        """:meth:`StepSelection.add`, a metric that fails on a resample being an error that names it."""
+        try:
+            return selection.add(predictions.cpu().numpy())
+        except Exception as exc:
+            raise ValueError(f"metric {self.objective.name!r} failed at step {step}: {exc}") from exc
 
     def _objective_gradient(self, confusion, multipliers, class_counts, step):
         """dpsi/dC as float32; a non-finite derivative is an error (it would make every gain NaN)."""

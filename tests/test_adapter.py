@@ -223,4 +223,7 @@ def test_hold_out_with_a_users_validation_rows(data):
     X, y, X_test, y_test = data
     model = net().fit(X, y, X_val=X_test, y_val=y_test)
     assert model.network_coefs_[0].shape[0] == 1
-    assert model.best_validation_score_ == max(h["objective"] for h in model.history_)
+    returned = next(h["objective"] for h in model.history_ if h["step"] == model.best_step_)
+    assert model.best_validation_score_ == returned
+    if model.best_step_:  # a step is returned only as the best of the refreshes
+        assert returned == max(h["objective"] for h in model.history_)

@@ -55,7 +55,7 @@ def test_out_of_fold_feedback_never_sees_its_rows(max_iter):
 
 def test_averaged_head_is_the_mean_of_the_fold_heads(data):
     X, y = data
-    model = clf(metric="min_recall").fit(X, y)
+    model = clf(metric="min_recall", selection_confidence=0).fit(X, y)  # the best step, noise or not
     assert model.best_step_ > 0
     coefs, intercepts = model.cv_heads_
     assert coefs.shape == (5, 4, 6) and intercepts.shape == (5, 4)
@@ -85,7 +85,12 @@ def test_every_objective(data, metric):
     X, y = data
     model = clf(metric=metric).fit(X, y)
     assert np.isfinite(model.coef_).all() and model.coef_.shape == (4, 6)
-    assert model.best_validation_score_ == max(h["objective"] for h in model.history_[: len(model.history_)])
+    returned = next(h["objective"] for h in model.history_ if h["step"] == model.best_step_)
+    assert model.best_validation_score_ == returned
+    if model.best_step_:
+        assert returned == max(h["objective"] for h in model.history_)
+    else:
+        assert model.validation_gain_ == model.validation_gain_std_ == 0.0
     assert model.history_[0]["recalls"].shape == (4,)
 
 
@@ -171,13 +176,14 @@ def test_feedback_schemes_implement_the_written_interface():
     from skselmix._feedback import CrossFitFeedback, Feedback, HoldOutFeedback
 
     assert Feedback.__abstractmethods__ == {
-        "warm_start", "given_start", "prototypes", "confusion", "held_out_labels", "held_out_logits", "final_head",
+        "warm_start", "given_start", "prototypes", "judging_rows", "judged_predictions", "held_out_labels",
+        "held_out_logits", "final_head",
     }
     assert issubclass(HoldOutFeedback, Feedback) and issubclass(CrossFitFeedback, Feedback)
     assert not HoldOutFeedback.__abstractmethods__ and not CrossFitFeedback.__abstractmethods__
 
     class Partial(Feedback):
-        def confusion(self, coef, intercept):
+        def judged_predictions(self, coef, intercept):
             return None
 
     with pytest.raises(TypeError, match="abstract"):

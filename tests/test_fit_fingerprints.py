@@ -21,7 +21,7 @@ RECORD = Path(__file__).parent / "data" / "fit_fingerprints.npz"
 RECORDING = os.environ.get("SKSELMIX_RECORD_FINGERPRINTS") == "1"
 ATTRIBUTES = (
     "coef_", "intercept_", "temperature_", "best_step_", "n_iter_", "best_validation_score_", "gain_matrix_",
-    "sampling_distribution_", "prototypes_", "weight_decay_", "class_counts_",
+    "sampling_distribution_", "prototypes_", "weight_decay_", "class_counts_", "validation_gain_", "validation_gain_std_",
 )
 
 
@@ -53,6 +53,10 @@ def _fit_cases():
     return {
         "hold_out": lambda: SelMixClassifier(cv=None, **short).fit(X, y),
         "cross_fit": lambda: SelMixClassifier(cv=3, **short).fit(X, y),
+        # The best step whatever the noise: the returned head is an SGD iterate (most fits above
+        # keep their warm start under the default selection_confidence).
+        "hold_out_best_step": lambda: SelMixClassifier(cv=None, selection_confidence=0, **short).fit(X, y),
+        "cross_fit_best_step": lambda: SelMixClassifier(cv=3, selection_confidence=0, **short).fit(X, y),
         "x_val": lambda: SelMixClassifier(metric="gmean", **short).fit(X, y, X_val=Xv, y_val=yv),
         "weights": lambda: SelMixClassifier(cv=3, class_weight="balanced", **short).fit(X, y, sample_weight=w),
         "hold_out_weights": lambda: SelMixClassifier(cv=None, **short).fit(

@@ -130,8 +130,17 @@ def test_metric_turning_nan_later_is_an_error_not_a_silent_keep(data):
         calls.append(1)
         return confusion.trace() * (float("nan") if len(calls) > 2 else 1.0)
 
-    with pytest.raises(ValueError, match="returned nan at step 50"):
+    # Its third call is on a bootstrap resample of the step-0 feedback (the step selection's).
+    with pytest.raises(ValueError, match="metric 'flaky' failed at step 0: it returned nan on a bootstrap resample"):
         clf(metric=flaky, max_iter=200, refresh_every=50).fit(*data)
+    calls.clear()
+
+    def flaky_later(confusion):  # finite at step 0 (its value, 200 resamples, its derivative), NaN after
+        calls.append(1)
+        return confusion.trace() * (float("nan") if len(calls) > 202 else 1.0)
+
+    with pytest.raises(ValueError, match="returned nan at step 50"):
+        clf(metric=flaky_later, max_iter=200, refresh_every=50).fit(*data)
 
 
 # ------------------------------------------------------------ initial heads

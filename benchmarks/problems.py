@@ -1,0 +1,113 @@
+"""Long-tailed problems for judging SelMix against its own warm start (issue 31).
+
+Each entry maps a seed to ``(X, y, X_test, y_test, params)``: labelled rows (the fit gets
+no ``X_val``, so the default is 5-fold cross-fitting), a balanced test set, and the
+``SelMixClassifier`` parameters that differ from its defaults. The shapes follow the
+problems a new user tried (shared/REFERENCE.md, "A new user's five problems") and the
+project's own benchmarks:
+
+* ``digits_tiny``: raw digit pixels, imbalance 50 (tails of 2 or 3 rows), as
+  ``benchmarks.tabular``;
+* ``digits_12``: raw digit pixels, imbalance 10 (tails of about 12 rows);
+* ``breast``: breast cancer, standardised, 300 benign to 12 malignant rows;
+* ``fashion_pca64``: raw Fashion-MNIST pixels projected on 64 principal components,
+  500 down to 10 rows a class;
+* ``fashion_lt``: Fashion-MNIST-LT embeddings, ``benchmarks.paired``'s split (every
+  labelled row: training and validation);
+* ``synthetic``: ``benchmarks.tabular``'s nonlinear synthetic problem (K = 20, tails of 25);
+* ``synthetic_adapter``: the same with ``hidden_layer_sizes=(256,)``.
+"""
+
+from functools import lru_cache
+
+import numpy as np
+from sklearn.datasets import load_breast_cancer, load_digits, make_classification
+from sklearn.decomposition import PCA
+
+from skselmix.datasets import long_tailed_split
+
+
+@lru_cache(maxsize=None)
+def _digits():
+    return load_digits(return_X_y=True)
+
+
+@lru_cache(maxsize=None)
+def _synthetic():
+    return make_classification(n_samples=30_000, n_features=16, n_informative=12, n_redundant=2, n_classes=20,
+                               n_clusters_per_class=3, class_sep=1.5, random_state=0)
+
+
+def _tabular(X, y, seed, **split):
+    X_tr, y_tr, _, _, X_te, y_te = long_tailed_split(X, y, n_val_per_class=0, random_state=seed, **split)
+    return X_tr, y_tr, X_te, y_te
+
+
+def digits_tiny(seed):
+    return (*_tabular(*_digits(), seed, rho=50, n_test_per_class=50), {})
+
+
+def digits_12(seed):
+    return (*_tabular(*_digits(), seed, rho=10, n_test_per_class=50), {})
+
+
+def breast(seed):
+    """300 benign and 12 malignant training rows, 50 of each in the test set, standardised
+    with the training rows' moments."""
+    X, y = load_breast_cancer(return_X_y=True)
+    rng = np.random.RandomState(seed)
+    malignant, benign = rng.permutation(np.flatnonzero(y == 0)), rng.permutation(np.flatnonzero(y == 1))
+    train = np.r_[benign[:300], malignant[:12]]
+    test = np.r_[benign[300:350], malignant[12:62]]
+    mean, std = X[train].mean(axis=0), X[train].std(axis=0)
+    return (X[train] - mean) / std, y[train], (X[test] - mean) / std, y[test], {}
+
+
+@lru_cache(maxsize=None)
+def _fashion_pixels():
+    from skselmix.datasets import load_fashion_mnist
+
+    images, labels = load_fashion_mnist("train")
+    test_images, test_labels = load_fashion_mnist("test")
+    flat = lambda a: a.reshape(a.shape[0], -1).astype(np.float64) / 255.0  # noqa: E731
+    return flat(images), labels, flat(test_images), test_labels
+
+
+def fashion_pca64(seed):
+    """Raw Fashion-MNIST pixels: 500 down to 10 training rows a class (imbalance 50), PCA-64
+    fitted on the training rows; 100 test images a class."""
+    X, y, X_test, y_test = _fashion_pixels()
+    X_tr, y_tr, _, _, _, _ = long_tailed_split(X, y, rho=50, n_max=500, n_val_per_class=0, n_test_per_class=0,
+                                               random_state=seed)
+    rng = np.random.RandomState(seed)
+    test = np.concatenate([rng.choice(np.flatnonzero(y_test == c), 100, replace=False) for c in range(10)])
+    pca = PCA(64, random_state=seed).fit(X_tr)
+    return pca.transform(X_tr), y_tr, pca.transform(X_test[test]), y_test[test], {}
+
+
+def fashion_lt(seed):
+    """benchmarks.paired's Fashion-MNIST-LT split, every labelled row (training and validation)."""
+    from .methods import labelled
+    from .quality import fashion_split
+
+    split = labelled(fashion_split(seed))
+    return split.X_train, split.y_train, split.X_test, split.y_test, {}
+
+
+def synthetic(seed):
+    return (*_tabular(*_synthetic(), seed, rho=50, n_test_per_class=200), {})
+
+
+def synthetic_adapter(seed):
+    return (*_tabular(*_synthetic(), seed, rho=50, n_test_per_class=200), {"hidden_layer_sizes": (256,)})
+
+
+PROBLEMS = {
+    "digits_tiny": digits_tiny,
+    "digits_12": digits_12,
+    "breast": breast,
+    "fashion_pca64": fashion_pca64,
+    "fashion_lt": fashion_lt,
+    "synthetic": synthetic,
+    "synthetic_adapter": synthetic_adapter,
+}
