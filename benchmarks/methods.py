@@ -52,6 +52,10 @@ class Head:
     post_hoc: object = None
     history: list = None
     best_step: int = None
+    #: What a SelMix fit said of itself: best_validation_score_, and the warm start's feedback
+    #: value plus validation_gain_ (the estimate corrected for the selection).
+    reported: float = None
+    corrected: float = None
 
     def predict(self, X):
         logits = X @ self.coef.T + self.intercept
@@ -312,7 +316,8 @@ def selmix_cv(split, objective, cv=5, **params):
     """SelMix with cross-fitted feedback on every labelled row (training and validation rows)."""
     full = labelled(split)
     clf = SelMixClassifier(metric=objective, device="cpu", cv=cv, **params).fit(full.X_train, full.y_train)
-    return Head(clf.coef_, clf.intercept_, history=clf.history_, best_step=clf.best_step_)
+    return Head(clf.coef_, clf.intercept_, history=clf.history_, best_step=clf.best_step_,
+                reported=clf.best_validation_score_, corrected=clf.history_[0]["objective"] + clf.validation_gain_)
 
 
 class Model:

@@ -151,7 +151,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         ``HistGradientBoostingClassifier``: the objective is only measured at
         refreshes. When it is not ``None`` (and ``selection_confidence > 0``)
         and the feedback judges some class on fewer than 10 rows, the fit
-        also takes an early verdict: if after 4 refreshes no step has beaten
+        also takes an early verdict: if after 3 refreshes no step has beaten
         the warm start on half of the bootstrap resamples of the feedback
         rows (see ``selection_confidence``), the feedback cannot show a gain
         and the fit stops, returning its warm start.

@@ -1,0 +1,250 @@
+"""The step selection (issue 31): leave the warm start only for a gain beyond noise."""
+
+import warnings
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits, make_classification
+
+from skselmix import FitOutcomeWarning, SelMixClassifier, SelMixClassifierCV
+from skselmix._classifier_cv import tied_with_best
+from skselmix._confusion import balanced_confusion, coverages, recalls
+from skselmix._objectives import BUILTIN_OBJECTIVES, CallableObjective, get_objective
+from skselmix._selection import VERDICT_REFRESHES, StepSelection, stratified_resample_counts
+from skselmix.datasets import long_tailed_split
+
+
+def _labels(sizes):
+    return np.repeat(np.arange(len(sizes)), sizes)
+
+
+def test_resamples_keep_each_class_size_and_follow_the_weights():
+    y = _labels([30, 7, 2])
+    weights = np.r_[np.ones(30), np.linspace(1, 7, 7), [0.0, 5.0]]
+    counts = stratified_resample_counts(y, weights, 3, 400, np.random.RandomState(0))
+    assert counts.dtype == np.uint8 and counts.shape == (400, 39)
+    per_class = np.stack([counts[:, y == c].sum(axis=1) for c in range(3)], axis=1)
+    assert (per_class == [30, 7, 1]).all()  # rows of positive weight, every resample
+    assert (counts[:, 37] == 0).all() and (counts[:, 38] == 1).all()  # the zero-weight row is never drawn
+    drawn = counts[:, 30:37].mean(axis=0)
+    assert np.corrcoef(drawn, weights[30:37])[0, 1] > 0.95  # in proportion to the weights
+    again = stratified_resample_counts(y, weights, 3, 400, np.random.RandomState(0))
+    np.testing.assert_array_equal(counts, again)
+
+
+@pytest.mark.parametrize("objective", [cls.name for cls in BUILTIN_OBJECTIVES])
+def test_values_from_rates_equal_value_for_every_builtin_objective(objective):
+    rng = np.random.RandomState(1)
+    obj = get_objective(objective)
+    class_counts = np.array([50.0, 20, 9, 4, 2])
+    matrices = []
+    for _ in range(6):
+        y = rng.randint(0, 5, 80)
+        pred = np.where(rng.rand(80) < 0.6, y, rng.randint(0, 5, 80))
+        if len(matrices) == 5:  # a class never predicted right: G- and H-mean are 0
+            pred = np.where(y == 4, 0, pred)
+        matrices.append(balanced_confusion(y, pred, 5)[0])
+    r = np.stack([recalls(c) for c in matrices])
+    cov = np.stack([coverages(c) for c in matrices])
+    expected = [float(obj.value(c, class_counts)) for c in matrices]
+    np.testing.assert_allclose(obj.values_from_rates(r, cov, class_counts), expected, rtol=1e-12, atol=1e-12)
+
+
+def _selection(y, confidence=0.8, objective="min_recall", seed=0):
+    return StepSelection(y, None, int(y.max()) + 1, get_objective(objective), np.bincount(y).astype(float),
+                         np.random.RandomState(seed), confidence)
+
+
+def test_a_step_that_fixes_a_well_judged_class_is_kept():
+    y = _labels([40, 40, 30])
+    start = y.copy()
+    start[80:95] = 0  # class 2 at recall 0.5
+    better = start.copy()
+    better[80:92] = 2  # class 2 at 0.9
+    selection = _selection(y)
+    assert np.isnan(selection.add(start))
+    assert selection.add(better) > 0.99
+    choice = selection.choose(1, [0.5, 0.9])
+    assert choice.index == 1 and choice.probability > 0.99
+    # The raw gain is 0.4; the optimism correction moves it a little (either way).
+    assert 0.3 < choice.gain < 0.45 and 0 < choice.gain_std < 0.15
+
+
+def test_one_row_of_a_two_row_class_is_within_noise():
+    y = _labels([40, 40, 2])
+    start = y.copy()
+    start[80:82] = 0  # class 2 at recall 0
+    one_right = start.copy()
+    one_right[80] = 2  # 0.5: beats the start on the 3 resamples in 4 that draw that row
+    selection = _selection(y)
+    selection.add(start)
+    probability = selection.add(one_right)
+    assert 0.6 < probability < 0.9
+    choice = selection.choose(1, [0.0, 0.5])
+    assert choice.index == 0 and choice.best_index == 1 and choice.gain == choice.gain_std == 0.0
+    anyway = _selection(y, confidence=0)
+    anyway.add(start)
+    anyway.add(one_right)
+    assert anyway.choose(1, [0.0, 0.5]).index == 1  # confidence 0: the best refresh, whatever the noise
+
+
+def test_the_selection_optimism_is_taken_off_the_gain():
+    """Refreshes that are pure noise around the warm start: the best of them looks better than
+    it is, and the corrected gain is smaller than the raw one."""
+    rng = np.random.RandomState(3)
+    y = _labels([60, 30, 12])
+    start = np.where(rng.rand(y.size) < 0.75, y, (y + 1) % 3)
+    right = start == y
+    selection = _selection(y)
+    full = [float(get_objective("min_recall").value(balanced_confusion(y, start, 3)[0]))]
+    selection.add(start)
+    for _ in range(20):  # as many right rows turned wrong as wrong ones right, on average
+        flip = np.where(right, rng.rand(y.size) < 0.3 * (~right).mean() / right.mean(), rng.rand(y.size) < 0.3)
+        noisy = np.where(flip, np.where(right, (y + 1) % 3, y), start)
+        selection.add(noisy)
+        full.append(float(get_objective("min_recall").value(balanced_confusion(y, noisy, 3)[0])))
+    best = int(np.argmax(full))
+    assert best > 0 and full[best] > full[0]
+    choice = selection.choose(best, full)
+    assert choice.best_gain < full[best] - full[0]
+
+
+def test_the_early_verdict_needs_coarse_feedback_and_four_refreshes():
+    tiny, wide = _labels([40, 40, 3]), _labels([40, 40, 12])
+    for y, expected in ((tiny, True), (wide, False)):
+        selection = _selection(y)
+        for refresh in range(VERDICT_REFRESHES + 1):
+            selection.add(y * 0)  # every refresh as bad as the warm start: never beats it
+            if refresh < VERDICT_REFRESHES:
+                assert not selection.futile()
+        assert selection.futile() is expected
+
+
+def test_a_custom_objective_is_judged_on_whole_matrices():
+    y = _labels([20, 20, 10])
+    recall_of_2 = CallableObjective(lambda c: c[2, 2] * 3, name="recall_of_2")
+    selection = StepSelection(y, None, 3, recall_of_2, np.bincount(y).astype(float), np.random.RandomState(0), 0.8)
+    selection.add(np.zeros_like(y))
+    probability = selection.add(y)
+    assert probability == 1.0 and (selection.values_of(1) == 1.0).all()
+
+
+def test_a_nan_on_a_resample_is_an_error_naming_the_metric():
+    X, y = make_classification(n_samples=150, n_classes=3, n_informative=4, random_state=0)
+    calls = []
+
+    def nan_on_resamples(confusion):
+        calls.append(1)
+        return confusion.trace() * (float("nan") if len(calls) == 5 else 1.0)
+
+    with pytest.raises(ValueError, match="metric 'nan_on_resamples' failed at step 0: it returned nan on a bootstrap"):
+        SelMixClassifier(nan_on_resamples, max_iter=50, device="cpu", random_state=0).fit(X, y)
+
+
+# ----------------------------------------------------------------- estimator level
+def _digits_tiny(seed):
+    X, y = load_digits(return_X_y=True)
+    X_tr, y_tr, _, _, X_te, y_te = long_tailed_split(X, y, rho=50, n_val_per_class=0, n_test_per_class=50,
+                                                     random_state=seed)
+    return X_tr, y_tr, X_te, y_te
+
+
+def _synthetic(seed):
+    X, y = make_classification(n_samples=8000, n_features=16, n_informative=12, n_redundant=2, n_classes=10,
+                               n_clusters_per_class=3, class_sep=1.5, random_state=0)
+    X_tr, y_tr, _, _, X_te, y_te = long_tailed_split(X, y, rho=20, n_val_per_class=0, n_test_per_class=200,
+                                                     random_state=seed)
+    return X_tr, y_tr, X_te, y_te
+
+
+@pytest.mark.parametrize("seed", [102, 103])
+def test_tiny_tails_keep_the_warm_start_cheaply_and_say_why(seed):
+    """Tails of 2 to 3 rows (tuning seeds of benchmarks/selection_traces.py): the early verdict
+    stops the loop at step 150 and the fit is its warm start, with one sentence why."""
+    X, y, _, _ = _digits_tiny(seed)
+    with pytest.warns(FitOutcomeWarning, match="kept its warm start .* stopped early, at step 150"):
+        model = SelMixClassifier(device="cpu", random_state=seed).fit(X, y)
+    warm = SelMixClassifier(max_iter=0, device="cpu", random_state=seed).fit(X, y)
+    assert model.best_step_ == 0 and model.n_iter_ == 150
+    np.testing.assert_array_equal(model.coef_, warm.coef_)
+    assert model.validation_gain_ == model.validation_gain_std_ == 0.0
+    assert model.best_validation_score_ == model.history_[0]["objective"]
+    assert np.isnan(model.history_[0]["p_beats_start"])
+    assert all(record["p_beats_start"] < 0.5 for record in model.history_[1:])
+
+
+def test_a_real_gain_leaves_the_warm_start():
+    """Tails of 20 rows of a nonlinear problem (a smaller cousin of benchmarks.tabular's):
+    the steps beat the warm start beyond noise, on the feedback and on the test set."""
+    X, y, X_te, y_te = _synthetic(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FitOutcomeWarning)
+        model = SelMixClassifier(device="cpu", random_state=0).fit(X, y)
+    warm = SelMixClassifier(max_iter=0, device="cpu", random_state=0).fit(X, y)
+    assert model.best_step_ > 0
+    returned = next(record for record in model.history_ if record["step"] == model.best_step_)
+    assert returned["p_beats_start"] >= 0.8
+    assert 0 < model.validation_gain_ < model.best_validation_score_ - model.history_[0]["objective"] + 1e-12
+    assert model.validation_gain_std_ > 0
+    assert model.score(X_te, y_te) > warm.score(X_te, y_te)
+
+
+def test_selection_confidence_zero_returns_the_best_step():
+    X, y, _, _ = _digits_tiny(102)
+    model = SelMixClassifier(device="cpu", random_state=102, selection_confidence=0, max_iter=300).fit(X, y)
+    assert model.best_validation_score_ == max(record["objective"] for record in model.history_)
+    assert model.n_iter_ == 300  # no early verdict either
+
+
+def test_a_search_whose_candidates_all_keep_the_warm_start_says_so_and_reports_the_default():
+    X, y, _, _ = _digits_tiny(102)
+    with pytest.warns(FitOutcomeWarning, match="Every one of the 3 candidates kept the warm start"):
+        search = SelMixClassifierCV(s_values=[1.0, 10.0, 100.0], device="cpu", random_state=102).fit(X, y)
+    assert search.s_ == 10.0 and search.best_step_ == 0
+    assert list(search.cv_results_["rank_validation_score"]) == [1, 1, 1]
+
+
+def test_candidates_tied_within_noise_rank_equally_and_the_default_wins():
+    def result(values, score, step):
+        return SimpleNamespace(selection_values=np.asarray(values, dtype=float), best_validation_score=score,
+                               best_step=step)
+
+    resamples = np.linspace(0.4, 0.6, 50)
+    results = [result(resamples + 0.01, 0.51, 300), result(resamples, 0.50, 0), result(resamples - 0.2, 0.3, 100)]
+    scores = np.array([r.best_validation_score for r in results])
+    # The best beats the second on every resample: never tied with it.
+    assert list(tied_with_best(results, scores, 0.8)) == [True, False, False]
+    assert list(tied_with_best(results, scores, 1.0)) == [True, False, False]
+    mostly = resamples + np.where(np.arange(50) < 5, -0.05, 0.01)  # better on 45 of 50 resamples
+    results[0] = result(mostly, 0.51, 300)
+    assert list(tied_with_best(results, scores, 0.8)) == [True, False, False]
+    assert list(tied_with_best(results, scores, 0.95)) == [True, True, False]
+    noisy = [result(resamples[::-1], 0.52, 300), result(resamples, 0.50, 0), results[2]]  # better on half
+    assert list(tied_with_best(noisy, np.array([0.52, 0.50, 0.3]), 0.8)) == [True, True, False]
+    assert list(tied_with_best(noisy, np.array([0.52, 0.50, 0.3]), 0.0)) == [True, False, False]
+
+
+def test_search_ranks_ties_equally_and_prefers_the_default_s(monkeypatch):
+    """Three candidates whose results tie within noise: all rank 1, the default s (10) is
+    returned although another has the higher score."""
+    X, y, _, _ = _synthetic(0)
+    search = SelMixClassifierCV(s_values=[1.0, 10.0, 100.0], max_iter=300, device="cpu", random_state=0)
+    import skselmix._classifier_cv as cv_module
+
+    monkeypatch.setattr(cv_module, "tied_with_best", lambda results, scores, confidence: np.ones(len(scores), bool))
+    search.fit(X, y)
+    assert search.s_ == 10.0 and list(search.cv_results_["rank_validation_score"]) == [1, 1, 1]
+    single = SelMixClassifier(s=10.0, max_iter=300, device="cpu", random_state=0).fit(X, y)
+    np.testing.assert_array_equal(search.coef_, single.coef_)
+
+
+def test_history_and_gain_attributes_survive_pickling():
+    import pickle
+
+    X, y, _, _ = _synthetic(0)
+    model = SelMixClassifier(max_iter=200, device="cpu", random_state=0).fit(X, y)
+    again = pickle.loads(pickle.dumps(model))
+    assert again.validation_gain_ == model.validation_gain_
+    assert torch.is_tensor(model.validation_gain_) is False and isinstance(model.validation_gain_, float)
