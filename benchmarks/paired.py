@@ -138,9 +138,13 @@ def search_rows(split, seed):
 
 
 def merged(stores):
-    """The stored runs of every group, merged per dataset and seed (seeds that every group ran)."""
+    """The stored runs of every group, merged per dataset and seed (seeds that every group ran).
+
+    A method that several groups ran (the adapter group reruns SelMix cv=5 beside its
+    adapter) is reported from the first group in ``GROUPS`` order that has it: ``core``'s
+    rows are never replaced by another group's older run."""
     out = {}
-    for store in stores.values():
+    for store in reversed(list(stores.values())):
         for name, res in store.items():
             target = out.setdefault(name, {"started": [], "per_seed": {}})
             target["started"].append(res["started"])
@@ -161,7 +165,8 @@ def _paired(diff):
 def paired_lines(per_seed, reference=SELMIX_CV, metrics=METRICS, labels=None):
     """Markdown rows: each method's mean ± std and the reference minus it, split by split."""
     seeds = sorted(per_seed, key=int)
-    labels = [label for label in per_seed[seeds[0]] if labels is None or label in labels]
+    first = per_seed[seeds[0]]
+    labels = list(first) if labels is None else [label for label in labels if label in first]
     value = lambda label, metric: np.array([per_seed[s][label][metric] for s in seeds])  # noqa: E731
     head = "| method | " + " | ".join(metrics) + " | " + " | ".join(
         f"{reference} - method, {m}: mean ± sd | paired t | wins / ties / losses" for m in metrics

@@ -68,7 +68,10 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         variants such as PuzzleMix need pixels and saliency maps, which
         precomputed features do not have.
     max_iter : int, default=1000
-        Largest number of SGD steps of fine-tuning.
+        Largest number of SGD steps of fine-tuning. ``0`` fits the warm start
+        alone (the logit-adjusted head on the centred, rescaled features,
+        refitted on every labelled row), the recommended model where tail
+        classes hold a few rows (see :ref:`the user guide <warm_start_only>`).
     refresh_every : int, default=50
         SGD steps between two refreshes of the confusion matrix, multipliers,
         gains and pair distribution.

@@ -13,16 +13,36 @@ skops format stores objects as data; :func:`load` accepts a file only when
 * every attribute of those objects is one they have (their parameters and, for the
   estimators, their fitted attributes): a tampered file cannot shadow a method such
   as ``predict`` with an allowed numpy function;
-* its archive inflates to a bounded size, checked before anything is inflated.
+* its archive inflates to a bounded size: the bound is taken from the bytes the file
+  really holds (not from sizes its zip directory declares), every member is inflated
+  and counted against it before skops reads anything, and ``schema.json`` (which skops
+  parses into Python objects, several times its size) has a bound of its own,
+  :data:`MAX_SCHEMA_BYTES`;
+* its schema is a tree of bounded depth and size: no node id repeated (a repeated id
+  makes skops walk a graph as a tree, for ever), at most :data:`MAX_SCHEMA_NODES` nodes;
+* the loaded object is a skselmix estimator, or a ``Pipeline`` whose last step is one,
+  and no object in it holds an attribute that shadows one of its class's methods (a
+  scikit-learn step whose ``predict`` is a numpy function is refused too); a skselmix
+  estimator's ``objective_`` is a built-in objective.
+
+``memory`` is never taken from a file: every estimator in the loaded tree gets
+``memory=None``, because a cache directory chosen by the file's author would be read
+(joblib entries are pickles: code) and written by the next ``fit`` of the model.
+
+Every refusal is a ``ValueError`` that says why. The same archive and schema checks
+run before :func:`untrusted_foreign_types` inspects a file.
 
 Needs the optional extra ``skselmix[persistence]``.
 """
 
 import importlib.abc
 import inspect
+import json
+import os
 import sys
 import zipfile
 from contextlib import contextmanager, nullcontext
+from numbers import Integral
 
 import numpy as np
 from sklearn.model_selection import KFold, LeaveOneOut, PredefinedSplit, StratifiedKFold
@@ -52,6 +72,13 @@ TRUSTED_TYPES = frozenset(f"{cls.__module__}.{cls.__qualname__}" for cls in (*_E
 MAX_INFLATION = 32
 #: Bytes :func:`load` allows beyond :data:`MAX_INFLATION` times the stored size (64 MiB).
 INFLATION_ALLOWANCE = 64 << 20
+#: Largest inflated ``schema.json`` :func:`load` reads (8 MiB; a fitted model's is kilobytes:
+#: its arrays are separate members). ``json`` makes Python objects of several times its size.
+MAX_SCHEMA_BYTES = 8 << 20
+#: Most nodes, and deepest nesting, a schema may have.
+MAX_SCHEMA_NODES = 200_000
+MAX_SCHEMA_DEPTH = 100
+_CHUNK = 1 << 20  # bytes inflated at a time while counting
 
 
 def _sio():
@@ -109,7 +136,9 @@ def untrusted_foreign_types(file):
         that are not in :data:`TRUSTED_TYPES`; empty when :func:`load` accepts
         the file.
     """
-    return [t for t in _sio().get_untrusted_types(file=file) if t not in TRUSTED_TYPES]
+    sio = _sio()
+    _check_archive(file, None)
+    return [t for t in sio.get_untrusted_types(file=file) if t not in TRUSTED_TYPES]
 
 
 def load(file, *, max_bytes=None):
@@ -121,14 +150,16 @@ def load(file, *, max_bytes=None):
         A file written by :func:`dump`.
     max_bytes : int or None, default=None
         Largest total size the archive's members may inflate to; ``None``
-        allows :data:`MAX_INFLATION` times the file's size plus
-        :data:`INFLATION_ALLOWANCE` bytes. Checked from the archive's
-        directory and each array's header before anything is inflated.
+        allows :data:`MAX_INFLATION` times the file's size (the bytes it
+        holds) plus :data:`INFLATION_ALLOWANCE` bytes. Every member is
+        inflated and counted against it, and each array's size checked
+        against its header, before skops reads anything.
 
     Returns
     -------
-    model : SelMixClassifier
-        The loaded estimator.
+    model : SelMixClassifier, SelMixClassifierCV or Pipeline
+        The loaded estimator (a ``Pipeline`` must end in a skselmix estimator),
+        with ``memory=None`` wherever the file had a cache directory.
 
     Raises
     ------
@@ -137,10 +168,13 @@ def load(file, *, max_bytes=None):
         (a model whose ``metric`` is a user function, or a tampered file naming
         a function or an imported class): the message names the types. Inspect
         them and load with ``skops.io.load(file, trusted=[...])`` if you trust
-        them. Also when an object holds an attribute its class does not have,
-        or when the archive would inflate beyond ``max_bytes`` or its arrays'
-        sizes disagree with their headers.
+        them. Also when an object holds an attribute its class does not have
+        or one that shadows a method, when the root is not a skselmix
+        estimator (or a Pipeline ending in one), when the archive would
+        inflate beyond ``max_bytes``, its arrays' sizes disagree with their
+        headers, or its schema is too large, too deep or not a tree.
     """
+    max_bytes = _checked_max_bytes(max_bytes)
     sio = _sio()
     _check_archive(file, max_bytes)
     untrusted = sio.get_untrusted_types(file=file)
@@ -151,9 +185,35 @@ def load(file, *, max_bytes=None):
             "Inspect them and use skops.io.load(file, trusted=[...]) if you trust them."
         )
     _rewind(file)
-    model = sio.load(file, trusted=untrusted)
+    try:
+        model = sio.load(file, trusted=untrusted)
+    except (KeyError, TypeError, AttributeError, RuntimeError, NotImplementedError, RecursionError,
+            OverflowError, IndexError) as exc:
+        raise ValueError(f"Refusing to load: the file is not a valid skops model ({type(exc).__name__}: {exc}).") \
+            from exc
+    _check_root(model)
     _check_attribute_names(model)
+    _forget_memory(model)
     return model
+
+
+def _checked_max_bytes(max_bytes):
+    """``max_bytes`` as an int (None stays None): a positive integer, not a bool, float or string."""
+    if max_bytes is None:
+        return None
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, Integral) or max_bytes <= 0:
+        raise ValueError(f"max_bytes must be a positive int or None, got {max_bytes!r}.")
+    return int(max_bytes)
+
+
+def _file_size(file):
+    """Bytes the file really holds (a path, or a file object's length)."""
+    if hasattr(file, "seek"):
+        file.seek(0, os.SEEK_END)
+        size = file.tell()
+        file.seek(0)
+        return size
+    return os.path.getsize(file)
 
 
 def _rewind(file):
@@ -162,28 +222,91 @@ def _rewind(file):
 
 
 def _check_archive(file, max_bytes):
-    """Refuse an archive whose members would inflate beyond ``max_bytes`` (in total), or
-    whose ``.npy`` members' sizes disagree with the shape and dtype in their headers."""
-    _rewind(file)
+    """Refuse an archive whose members inflate beyond ``max_bytes`` (in total, counted on the
+    bytes actually inflated), whose ``.npy`` members' sizes disagree with the shape and dtype
+    in their headers, or whose schema is too large or not a bounded tree."""
+    stored = _file_size(file)
+    limit = MAX_INFLATION * stored + INFLATION_ALLOWANCE if max_bytes is None else max_bytes
     try:
         archive = zipfile.ZipFile(file)
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
         raise ValueError("Refusing to load: the file is not a skops archive (not a zip file).") from exc
     with archive:
         members = archive.infolist()
-        stored = sum(member.compress_size for member in members)
-        limit = MAX_INFLATION * stored + INFLATION_ALLOWANCE if max_bytes is None else int(max_bytes)
-        total = sum(member.file_size for member in members)
-        if total > limit:
-            raise ValueError(
-                f"Refusing to load: the archive would inflate to {total} bytes from {stored} stored, above the "
-                f"bound of {limit} bytes (max_bytes). A model's arrays barely compress; pass a larger max_bytes "
-                "only for a file you trust."
-            )
+        declared = sum(member.file_size for member in members)
+        if declared > limit:
+            raise _too_large(declared, stored, limit)
+        inflated = 0
         for member in members:
+            inflated += _inflated_size(archive, member, limit - inflated, stored)
             if member.filename.endswith(".npy"):
                 _check_array_member(archive, member)
+        names = {member.filename for member in members}
+        if "schema.json" not in names:
+            raise ValueError("Refusing to load: the archive has no schema.json (not a skops file).")
+        _check_schema(archive, archive.getinfo("schema.json"))
     _rewind(file)
+
+
+def _too_large(size, stored, limit):
+    return ValueError(
+        f"Refusing to load: the archive would inflate to at least {size} bytes from {stored} stored, above the "
+        f"bound of {limit} bytes (max_bytes). A model's arrays barely compress; pass a larger max_bytes only for a "
+        "file you trust."
+    )
+
+
+def _inflated_size(archive, member, budget, stored):
+    """Inflate ``member`` a chunk at a time, counting: its size, or a ValueError past ``budget``
+    or when it is not the size the directory declares (a patched directory)."""
+    size = 0
+    try:
+        with archive.open(member) as stream:
+            while chunk := stream.read(_CHUNK):
+                size += len(chunk)
+                if size > budget:
+                    raise _too_large(size, stored, size - budget + max(budget, 0))
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
+        raise ValueError(f"Refusing to load: the member {member.filename!r} cannot be inflated ({exc}).") from exc
+    if size != member.file_size:
+        raise ValueError(f"Refusing to load: the member {member.filename!r} inflates to {size} bytes, not the "
+                         f"{member.file_size} its directory entry declares.")
+    return size
+
+
+def _check_schema(archive, member):
+    """``schema.json`` within :data:`MAX_SCHEMA_BYTES`, valid JSON, and a tree of at most
+    :data:`MAX_SCHEMA_NODES` nodes and :data:`MAX_SCHEMA_DEPTH` levels in which no node with
+    children appears twice under one id (skops refers to an object seen before with a
+    ``CachedNode``, which has none)."""
+    if member.file_size > MAX_SCHEMA_BYTES:
+        raise ValueError(f"Refusing to load: schema.json inflates to {member.file_size} bytes, above the bound of "
+                         f"{MAX_SCHEMA_BYTES}.")
+    try:
+        schema = json.loads(archive.read(member))
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(f"Refusing to load: schema.json is not valid JSON ({type(exc).__name__}).") from exc
+    seen, stack, nodes = set(), [(schema, 0)], 0
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, list):
+            stack.extend((item, depth + 1) for item in node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        nodes += 1
+        if nodes > MAX_SCHEMA_NODES or depth > MAX_SCHEMA_DEPTH:
+            raise ValueError(f"Refusing to load: the schema has more than {MAX_SCHEMA_NODES} nodes or "
+                             f"{MAX_SCHEMA_DEPTH} levels.")
+        children = [value for value in node.values() if isinstance(value, (dict, list))]
+        node_id = node.get("__id__")
+        # skops writes leaves of one value (None, a repeated number) once per use under one id;
+        # a node with children under an id seen before would be walked once per path to it.
+        if node_id is not None and children:
+            if node_id in seen:
+                raise ValueError(f"Refusing to load: the schema repeats the node id {node_id!r} (not a tree).")
+            seen.add(node_id)
+        stack.extend((value, depth + 1) for value in children)
 
 
 def _check_array_member(archive, member):
@@ -204,6 +327,50 @@ def _check_array_member(archive, member):
         )
 
 
+def _check_root(model):
+    """A skselmix estimator, or a Pipeline whose last step is one."""
+    from sklearn.pipeline import Pipeline
+
+    last = model
+    if isinstance(model, Pipeline):
+        steps = getattr(model, "steps", None)
+        if not isinstance(steps, list) or not steps or not isinstance(steps[-1], tuple) or len(steps[-1]) != 2:
+            raise ValueError("Refusing to load: the file holds a Pipeline without valid steps.")
+        last = steps[-1][1]
+    if type(last) not in _ESTIMATORS:
+        raise ValueError(f"Refusing to load: the file holds a {type(model).__name__}, not a skselmix estimator "
+                         "or a Pipeline ending in one.")
+
+
+def _forget_memory(obj, seen=None):
+    """``memory=None`` on every object of the tree that has the parameter (see the module docstring)."""
+    seen = set() if seen is None else seen
+    if id(obj) in seen:
+        return
+    seen.add(id(obj))
+    children = obj if isinstance(obj, (list, tuple)) else obj.values() if isinstance(obj, dict) else None
+    if children is None:
+        if not hasattr(obj, "__dict__") or isinstance(obj, type):
+            return
+        if "memory" in vars(obj):
+            obj.memory = None
+        children = list(vars(obj).values())
+    for child in children:
+        _forget_memory(child, seen)
+
+
+def _shadowed_methods(obj):
+    """Instance attributes of ``obj`` that shadow something its class defines as a method,
+    property or other descriptor (``predict`` set to a numpy function, say)."""
+    def method_like(attribute):
+        return not isinstance(attribute, type) and (
+            inspect.isroutine(attribute) or isinstance(attribute, (property, staticmethod, classmethod))
+            or inspect.isdatadescriptor(attribute))
+
+    return sorted(name for name in vars(obj)
+                  if any(name in vars(base) and method_like(vars(base)[name]) for base in type(obj).__mro__))
+
+
 def _check_attribute_names(obj, seen=None):
     """Every trusted object in the loaded tree holds only attributes its class has."""
     seen = set() if seen is None else seen
@@ -220,6 +387,10 @@ def _check_attribute_names(obj, seen=None):
         return
     cls = type(obj)
     if cls in _ESTIMATORS:
+        objective = vars(obj).get("objective_")
+        if objective is not None and type(objective) not in BUILTIN_OBJECTIVES:
+            raise ValueError(f"Refusing to load: the {cls.__name__} in the file holds an objective_ of type "
+                             f"{type(objective).__name__}, not a built-in objective.")
         allowed = set(cls._get_param_names()) | set(_ESTIMATORS[cls])
     elif cls in BUILTIN_OBJECTIVES:
         allowed = set(vars(cls()))  # every built-in objective has defaults for all its parameters
@@ -227,7 +398,14 @@ def _check_attribute_names(obj, seen=None):
         named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
         allowed = {name for name, p in inspect.signature(cls.__init__).parameters.items() if p.kind in named} - {"self"}
         allowed |= _SPLITTER_STATE.get(cls, set())
-    else:
+    else:  # other objects (a Pipeline, its other steps): no attribute may shadow a method
+        if hasattr(obj, "__dict__") and not isinstance(obj, type):
+            shadowing = _shadowed_methods(obj)
+            if shadowing:
+                raise ValueError(f"Refusing to load: the {cls.__name__} in the file holds attributes that shadow "
+                                 f"its methods: {shadowing}.")
+            for value in vars(obj).values():
+                _check_attribute_names(value, seen)
         return
     unknown = sorted(set(vars(obj)) - allowed)
     if unknown:
