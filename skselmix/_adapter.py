@@ -21,6 +21,7 @@ Prediction (:func:`network_logits`) is numpy alone: a fitted model never imports
 """
 
 import math
+import os
 from typing import NamedTuple
 
 import numpy as np
@@ -108,6 +109,41 @@ def network_warm_start_steps(n_rows):
     return max(ADAPTER_EPOCHS * math.ceil(n_rows / ADAPTER_BATCH), ADAPTER_MIN_STEPS)
 
 
+# Copies of every parameter the Adam warm start holds (the weights, their gradient, two moments)
+# and a margin for the SGD steps' clones and the activations of a batch.
+_PARAMETER_COPIES = 6
+# Each layer's pre- and post-activation and its gradient.
+_ACTIVATION_COPIES = 4
+
+
+def check_network_size(n_heads, n_features, hidden_layer_sizes, n_classes, itemsize, device, batch=None):
+    """A ``ValueError`` naming ``hidden_layer_sizes`` when the networks' parameters (with the
+    copies the fit keeps) and a minibatch's activations (kept for the backward pass) would
+    not fit in the device's memory: asked of the allocator, a width of 10**7 made requests
+    of 1.2 GB to 120 TB, or an int overflow deep in C++."""
+    widths = (n_features, *hidden_layer_sizes, n_classes)
+    parameters = n_heads * sum((a + 1) * b for a, b in zip(widths, widths[1:]))
+    activations = n_heads * (ADAPTER_BATCH if batch is None else batch) * sum(widths[1:])
+    needed = (parameters * _PARAMETER_COPIES + activations * _ACTIVATION_COPIES) * itemsize
+    available = _device_memory(device)
+    if needed > available:
+        raise ValueError(
+            f"hidden_layer_sizes={tuple(hidden_layer_sizes)!r} gives {n_heads} network(s) of "
+            f"{parameters // n_heads:,} parameters: about {needed / 2**30:.1f} GiB to fit, more than the "
+            f"{available / 2**30:.1f} GiB of memory this {device.type} device has. Use narrower layers."
+        )
+
+
+def _device_memory(device):
+    """Bytes of memory of ``device`` (the machine's physical memory for the CPU)."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_properties(device).total_memory
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows): no bound but the allocator's
+        return float("inf")
+
+
 def fit_networks(X, y, n_classes, hidden_layer_sizes, *, kind, l2, seed, fold=None, n_folds=1, class_weight=None,
                  sample_weight=None):
     """Fit ``H`` networks (adapter and head) on the (logit-adjusted) cross-entropy by Adam.
@@ -128,6 +164,7 @@ def fit_networks(X, y, n_classes, hidden_layer_sizes, *, kind, l2, seed, fold=No
     n, d = X.shape
     k = n_classes
     n_heads = 1 if fold is None else n_folds
+    check_network_size(n_heads, d, hidden_layer_sizes, k, X.element_size(), device, batch=min(ADAPTER_BATCH, n))
     weights, offset = head_loss_weights(y, k, n_heads, kind, fold, class_weight, sample_weight)
     # Each network's weights averaged to one over all rows: a minibatch's weighted mean loss
     # is then an unbiased estimate of the network's loss.

@@ -1,11 +1,14 @@
 """SelMixClassifier: gain-driven selective mixup fine-tuning of a linear head."""
 
+import numbers
+import warnings
+
 import numpy as np
 from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted, check_memory, validate_data
 
-from ._fit_report import kept_warm_start_message
+from ._fit_report import kept_warm_start_message, one_class_message
 from ._fit_report import warn as report
 from ._objectives import get_objective
 from ._parameters import PARAMETER_CONSTRAINTS
@@ -249,9 +252,15 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         ``pseudo_label_threshold``, ``calibrate``), so ``GridSearchCV`` over
         them fits each split's warm start once instead of once per candidate.
         The cache key is everything the heads are computed from (features,
-        labels, folds, weights, ``init``, L2 strength), so a fold head is only
-        reused for the rows it was fitted on. Hashing the features costs about
-        a second per 200 MB. To search ``s`` on one set of rows, use
+        labels, folds, weights, ``init``, L2 strength, and the versions of
+        skselmix and the numeric libraries), so a fold head is only reused
+        for the rows it was fitted on, and only by the code that fitted it;
+        entries are checked before use. The folds (or the hold-out) are
+        drawn from ``random_state``, so with ``None`` the cache cannot hit (a
+        warning says so). The directory must be trusted: joblib's entries are
+        pickles, and a fit that loads one runs the code it names;
+        :func:`~skselmix.persistence.load` never restores ``memory``. Hashing
+        the features costs about a second per 200 MB. To search ``s`` on one set of rows, use
         :class:`SelMixClassifierCV`, which shares the warm start in memory.
         ``None`` caches nothing.
     random_state : int, RandomState instance or None, default=None
@@ -632,6 +641,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError("warm_start=True needs the same classes and number of features as the previous fit.")
             init_head = (previous_head[0], previous_head[1], "warm_start")
         rng = local_random_state(self.random_state)
+        _warn_if_memory_cannot_hit(self.memory, self.random_state, self.cv, data.X_val is not None, bool(sizes))
 
         fmap = fit_feature_map(X, data.sample_weight)
         if data.X_val is not None:
@@ -668,6 +678,9 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
                                       settings_of[selected].selection_confidence)
         if why is not None:
             report(why, self.verbose)
+        degenerate = one_class_message(result.history, result.best_step, classes.tolist())
+        if degenerate is not None:
+            report(degenerate, self.verbose)
 
         for name in _LINEAR_ONLY if sizes else _NETWORK_ONLY:  # left by an earlier fit of the other kind
             self.__dict__.pop(name, None)
@@ -705,7 +718,13 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         self.n_iter_warm_start_ = feedback.fit_heads.n_iter
 
     def _previous_head(self):
-        if not hasattr(self, "coef_"):  # unfitted, or a network
+        if hasattr(self, "network_coefs_"):
+            raise ValueError(
+                "warm_start=True continues from the previous fit's linear head, but the previous fit was a "
+                "network (network_coefs_); warm_start works with the linear head only: set warm_start=False to "
+                "fit anew."
+            )
+        if not hasattr(self, "coef_"):  # unfitted
             return None
         return self.coef_.copy(), self.intercept_.copy(), self.classes_
 
@@ -816,6 +835,21 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         tags.input_tags.allow_nan = False
         tags.input_tags.sparse = False
         return tags
+
+
+def _warn_if_memory_cannot_hit(memory, random_state, cv, has_x_val, network):
+    """A cache keyed by folds (or a hold-out, or networks' seeds) drawn from fresh entropy never
+    hits: say so rather than cache silently in vain."""
+    if memory is None or random_state is not None:
+        return
+    draws_rows = not has_x_val and (cv is None or isinstance(cv, (numbers.Integral, str)))
+    if draws_rows or network:
+        warnings.warn(
+            "memory= is set but random_state=None: every fit draws its own "
+            + ("networks' seeds" if network and not draws_rows else "folds (or hold-out)")
+            + ", so the cache of warm starts can never hit. Pass an int random_state.",
+            UserWarning, stacklevel=3,
+        )
 
 
 def _check_network_fit(has_init_head, warm_start, semi_supervised):

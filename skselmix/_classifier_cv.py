@@ -118,6 +118,9 @@ class SelMixClassifierCV(SelMixClassifier):
         if s_values.ndim != 1 or s_values.size == 0:
             raise ValueError(f"s_values must be a non-empty sequence of numbers, got {self.s_values!r}.")
         grid = [{}] if self.param_grid is None else list(ParameterGrid(self.param_grid))
+        if not grid:
+            raise ValueError(f"param_grid must give at least one candidate, got {self.param_grid!r}; use None to "
+                             "search s_values alone.")
         names = {name for params in grid for name in params}
         if "s" in names:
             raise ValueError("param_grid must not hold 's': give its values as s_values.")
@@ -148,8 +151,12 @@ class SelMixClassifierCV(SelMixClassifier):
             "n_iter": np.array([result.n_iter for result in results]),
             "validation_gain": np.array([result.selection.gain for result in results]),
         }
-        for name in params[0]:
-            results_table[f"param_{name}"] = np.ma.MaskedArray(np.array([p[name] for p in params], dtype=object))
+        # As GridSearchCV: one masked column per parameter any candidate sets (a list of grids
+        # may name different parameters), masked where a candidate does not set it.
+        for name in dict.fromkeys(name for candidate in params for name in candidate):
+            values = np.array([candidate.get(name) for candidate in params], dtype=object)
+            missing = np.array([name not in candidate for candidate in params])
+            results_table[f"param_{name}"] = np.ma.MaskedArray(values, mask=missing)
         self.cv_results_ = results_table
         self.best_index_ = best
         self.best_params_ = dict(params[best])

@@ -38,7 +38,7 @@ def build_feedback(data, fmap, device, rng, *, cv, validation_fraction, memory, 
     # The networks' seed is drawn only when there are networks: a linear fit draws what it always drew.
     seed = rng.randint(np.iinfo(np.int32).max) if hidden_layer_sizes else 0
     fit_heads = HeadFitter(memory, hidden_layer_sizes, seed)
-    as_labels = lambda y: torch.as_tensor(y, device=device, dtype=torch.long)  # noqa: E731
+    as_labels = lambda y: torch.as_tensor(np.array(y), device=device, dtype=torch.long)  # noqa: E731
     if cv is not None:
         fold, n_folds = fold_of_rows(cv, X, y_enc, rng, semi_supervised=data.X_unlabeled is not None)
         _check_every_fold_head_has_weight(data.sample_weight, fold, n_folds)
@@ -115,6 +115,12 @@ def fold_of_rows(cv, X, y_enc, rng, semi_supervised=False):
     fold = np.full(n, -1)
     times_tested = np.zeros(n, dtype=int)
     for index, split in enumerate(splits):
+        if any(type(part).__module__.split(".")[0] == "torch" for part in (split if isinstance(split, tuple) else ())):
+            raise ValueError(
+                f"cv holds torch tensors (split {index}); give numpy arrays or lists of indices "
+                "(tensor.cpu().numpy()): the estimator keeps cv, and a fitted model must unpickle and save "
+                "without torch."
+            )
         test = _checked_test_fold(split, index, n, semi_supervised)
         fold[test] = index
         np.add.at(times_tested, test, 1)

@@ -133,3 +133,22 @@ def _held_or_collapsed(records, class_labels, objective_name, learning_rate):
             f"these features does this (learning_rate={learning_rate!r}); try a smaller one."
         )
     return None
+
+
+def one_class_message(history, best_step, class_labels):
+    """When the returned model predicts one class for every feedback row (a degenerate fit:
+    dead ReLU units of an adapter, a learning rate far too large), the sentence that says
+    so; else None. Such a fit keeps min recall at 0 whatever the refresh, unnoticed before."""
+    record = next((r for r in history if r["step"] == best_step and not r.get("diverged")), None)
+    if record is None:
+        return None
+    coverages = np.asarray(record["coverages"])
+    only = np.flatnonzero(coverages >= 1 - 1e-9)
+    if not only.size:
+        return None
+    return (
+        f"The fitted model predicts class {class_labels[int(only[0])]!r} for every feedback row: a degenerate fit "
+        "(an adapter whose ReLU units died, or a learning rate far too large). Try another random_state, a smaller "
+        "learning_rate, or the linear head (hidden_layer_sizes=())."
+    )
+

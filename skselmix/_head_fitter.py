@@ -6,7 +6,14 @@ the same L-BFGS runs again for every candidate. With ``memory=`` the heads are
 cached on disk, keyed by everything they are computed from (the mapped features,
 labels, folds, weights, kind, L2 strength, start and solver settings): a
 candidate whose rows or folds differ misses the cache, so a fold head is only
-ever reused for the very rows it was fitted on.
+ever reused for the very rows it was fitted on. The key also holds the versions of
+skselmix and of the numeric libraries (:func:`code_version`), so an upgrade that changes
+the solver misses the cache instead of serving heads of the old code, and every entry is
+checked (shapes, dtypes, finite values) before use: an entry that is not a warm start of
+these rows is a ``ValueError`` naming the cache.
+
+The cache is joblib's: entries are pickles, and loading one runs whatever code it names.
+Its directory must be as trusted as the code itself.
 """
 
 import warnings
@@ -45,16 +52,28 @@ def _options_as_tensors(options, device):
     return options
 
 
-def _fit_heads_on_numpy(X, y, n_classes, device, options):
-    """:func:`fit_linear_heads` on numpy inputs, returning numpy heads (what joblib caches)."""
+def code_version():
+    """What the cache key holds of the code: skselmix's version and the numeric libraries'."""
+    import scipy
+    import sklearn
+
+    from . import __version__
+
+    return (__version__, torch.__version__, np.__version__, scipy.__version__, sklearn.__version__)
+
+
+def _fit_heads_on_numpy(X, y, n_classes, device, options, code=None):
+    """:func:`fit_linear_heads` on numpy inputs, returning numpy heads (what joblib caches).
+    ``code`` (:func:`code_version`) is not read: it is part of the cache key."""
     device = torch.device(device)
     heads = fit_linear_heads(torch.as_tensor(X, device=device), torch.as_tensor(y, device=device), n_classes,
                              **_options_as_tensors(options, device))
     return heads.coef.cpu().numpy(), heads.intercept.cpu().numpy(), heads.n_iter, heads.at_cap
 
 
-def _fit_networks_on_numpy(X, y, n_classes, device, hidden_layer_sizes, seed, options):
-    """:func:`fit_networks` on numpy inputs, returning numpy arrays (what joblib caches)."""
+def _fit_networks_on_numpy(X, y, n_classes, device, hidden_layer_sizes, seed, options, code=None):
+    """:func:`fit_networks` on numpy inputs, returning numpy arrays (what joblib caches);
+    ``code`` as in :func:`_fit_heads_on_numpy`."""
     device = torch.device(device)
     fitted = fit_networks(torch.as_tensor(X, device=device), torch.as_tensor(y, device=device), n_classes,
                           hidden_layer_sizes, seed=seed, **_options_as_tensors(options, device))
@@ -62,6 +81,14 @@ def _fit_networks_on_numpy(X, y, n_classes, device, hidden_layer_sizes, seed, op
     return (fitted.coef.cpu().numpy(), fitted.intercept.cpu().numpy(),
             [w.cpu().numpy() for w in adapter.weights], [b.cpu().numpy() for b in adapter.biases],
             adapter.input_scale, fitted.n_iter)
+
+
+def _checked_array(value, shape, what):
+    array = np.array(value)  # a copy: a memory-mapped entry (mmap_mode="r") is read-only, which torch warns of
+    if array.dtype.kind != "f" or array.shape != tuple(shape) or not np.isfinite(array).all():
+        raise ValueError(f"{what} is a {array.dtype} array of shape {array.shape}, not finite floats of shape "
+                         f"{tuple(shape)}")
+    return array
 
 
 class HeadFitter:
@@ -104,11 +131,13 @@ class HeadFitter:
             return self._report(*fit_linear_heads(X, y, n_classes, preconditioner=self._preconditioner, **options),
                                 options)
 
-        coef, intercept, n_iter, at_cap = self.memory.cache(_fit_heads_on_numpy)(
-            _as_numpy(X), _as_numpy(y), int(n_classes), str(X.device), _options_as_numpy(options)
+        entry = self.memory.cache(_fit_heads_on_numpy)(
+            _as_numpy(X), _as_numpy(y), int(n_classes), str(X.device), _options_as_numpy(options), code_version()
         )
-        coef = torch.as_tensor(np.asarray(coef), device=X.device)
-        return self._report(coef, torch.as_tensor(np.asarray(intercept), device=X.device), n_iter, at_cap, options)
+        n_heads = 1 if options.get("n_folds") is None else int(options["n_folds"])
+        coef, intercept, n_iter, at_cap = self._checked(entry, [(n_heads, n_classes, X.shape[1]), (n_heads, n_classes)])
+        coef = torch.as_tensor(coef, device=X.device)
+        return self._report(coef, torch.as_tensor(intercept, device=X.device), n_iter, at_cap, options)
 
     def _networks(self, X, y, n_classes, options):
         from ._adapter import Adapter
@@ -118,13 +147,47 @@ class HeadFitter:
             fitted = fit_networks(X, y, n_classes, sizes, seed=seed, **options)
             self.n_iter = max(self.n_iter, fitted.n_iter)
             return fitted.coef, fitted.intercept, fitted.adapter
-        coef, intercept, weights, biases, input_scale, n_iter = self.memory.cache(_fit_networks_on_numpy)(
-            _as_numpy(X), _as_numpy(y), int(n_classes), str(X.device), sizes, int(seed), _options_as_numpy(options)
+        entry = self.memory.cache(_fit_networks_on_numpy)(
+            _as_numpy(X), _as_numpy(y), int(n_classes), str(X.device), sizes, int(seed), _options_as_numpy(options),
+            code_version(),
         )
+        n_heads = 1 if options.get("n_folds") is None else int(options["n_folds"])
+        widths = (X.shape[1], *sizes)
+        shapes = [(n_heads, n_classes, sizes[-1]), (n_heads, n_classes),
+                  [(n_heads, out, inp) for inp, out in zip(widths, widths[1:])], [(n_heads, out) for out in sizes]]
+        coef, intercept, weights, biases, input_scale, n_iter = self._checked(entry, shapes, n_numbers=2)
         self.n_iter = max(self.n_iter, int(n_iter))
         tensor = lambda array: torch.as_tensor(np.asarray(array), device=X.device)  # noqa: E731
         adapter = Adapter(tuple(map(tensor, weights)), tuple(map(tensor, biases)), float(input_scale))
         return tensor(coef), tensor(intercept), adapter
+
+    def _checked(self, entry, shapes, n_numbers=None):
+        """A cache entry whose arrays have ``shapes`` (a shape, or a list of shapes for a list of
+        arrays), finite float values, followed by plain numbers; else a ``ValueError`` naming
+        the cache (another version's or a tampered entry)."""
+        where = getattr(self.memory, "location", self.memory)
+        n_arrays = len(shapes)
+        try:
+            entry = list(entry)
+            if len(entry) != n_arrays + (2 if n_numbers is None else n_numbers):
+                raise ValueError(f"{len(entry)} parts")
+            for i, shape in enumerate(shapes):
+                if isinstance(shape, list):
+                    if not isinstance(entry[i], (list, tuple)) or len(entry[i]) != len(shape):
+                        raise ValueError(f"part {i} is not a list of {len(shape)} arrays")
+                    entry[i] = [_checked_array(a, s, f"part {i}") for a, s in zip(entry[i], shape)]
+                else:
+                    entry[i] = _checked_array(entry[i], shape, f"part {i}")
+            for value in entry[n_arrays:]:
+                if isinstance(value, (str, bytes)) or not np.isfinite(float(value)):
+                    raise ValueError(f"{value!r} is not a finite number")
+        except (ValueError, TypeError) as exc:
+            raise ValueError(
+                f"The memory= cache at {where!r} returned a warm start that does not fit this fit ({exc}): it was "
+                "written by other code, or tampered with. Clear it (joblib.Memory(...).clear()) or use another "
+                "directory."
+            ) from exc
+        return entry
 
     def _report(self, coef, intercept, n_iter, at_cap, options):
         self.n_iter = max(self.n_iter, int(n_iter))

@@ -48,6 +48,20 @@ class _LayerSizes(Options):
         return "a tuple of positive ints (() for the linear head)"
 
 
+class _TorchDevice(Options):
+    """A ``torch.device``, recognised by its type's name so that checking it imports no torch
+    (its ``type`` and ``index`` are attributes, not the methods ``HasMethods`` asks for)."""
+
+    def __init__(self):
+        super().__init__(object, set())
+
+    def is_satisfied_by(self, val):
+        return type(val).__module__ == "torch" and type(val).__name__ == "device"
+
+    def __str__(self):
+        return "a torch.device"
+
+
 #: How SelMix mixes an anchor with its partner (``mixup=``).
 MIXUPS = ("mixup", "cutmix")
 #: The warm starts ``init=`` names (besides ``"auto"``).
@@ -83,7 +97,7 @@ PARAMETER_CONSTRAINTS = {
     "unlabeled_label": "no_validation",  # any label value; checked against y's type at fit (check_marker_type)
     "pseudo_label_threshold": [Finite(Real, 0, 1, closed="both")],
     "warm_start": ["boolean"],
-    "device": [str, HasMethods(["type", "index"])],  # a name, or a torch.device; resolve_device checks it
+    "device": [str, _TorchDevice()],  # a name, or a torch.device; resolve_device checks it
     "memory": [str, HasMethods(["cache"]), None],
     "random_state": ["random_state"],
     "verbose": ["verbose"],

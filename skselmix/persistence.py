@@ -18,8 +18,9 @@ skops format stores objects as data; :func:`load` accepts a file only when
   and counted against it before skops reads anything, and ``schema.json`` (which skops
   parses into Python objects, several times its size) has a bound of its own,
   :data:`MAX_SCHEMA_BYTES`;
-* its schema is a tree of bounded depth and size: no node id repeated (a repeated id
-  makes skops walk a graph as a tree, for ever), at most :data:`MAX_SCHEMA_NODES` nodes;
+* its schema is of bounded depth, and of bounded size as skops walks it: a repeated node
+  id makes skops walk a small graph as a huge tree (for ever, in effect), or a cycle;
+  at most :data:`MAX_SCHEMA_NODES` visits;
 * the loaded object is a skselmix estimator, or a ``Pipeline`` whose last step is one,
   and no object in it holds an attribute that shadows one of its class's methods (a
   scikit-learn step whose ``predict`` is a numpy function is refused too); a skselmix
@@ -138,7 +139,7 @@ def untrusted_foreign_types(file):
     """
     sio = _sio()
     _check_archive(file, None)
-    return [t for t in sio.get_untrusted_types(file=file) if t not in TRUSTED_TYPES]
+    return [t for t in _skops_call(sio.get_untrusted_types, file=file) if t not in TRUSTED_TYPES]
 
 
 def load(file, *, max_bytes=None):
@@ -177,7 +178,7 @@ def load(file, *, max_bytes=None):
     max_bytes = _checked_max_bytes(max_bytes)
     sio = _sio()
     _check_archive(file, max_bytes)
-    untrusted = sio.get_untrusted_types(file=file)
+    untrusted = _skops_call(sio.get_untrusted_types, file=file)
     foreign = [t for t in untrusted if t not in TRUSTED_TYPES]
     if foreign:
         raise ValueError(
@@ -185,16 +186,24 @@ def load(file, *, max_bytes=None):
             "Inspect them and use skops.io.load(file, trusted=[...]) if you trust them."
         )
     _rewind(file)
-    try:
-        model = sio.load(file, trusted=untrusted)
-    except (KeyError, TypeError, AttributeError, RuntimeError, NotImplementedError, RecursionError,
-            OverflowError, IndexError) as exc:
-        raise ValueError(f"Refusing to load: the file is not a valid skops model ({type(exc).__name__}: {exc}).") \
-            from exc
+    model = _skops_call(sio.load, file, trusted=untrusted)
     _check_root(model)
     _check_attribute_names(model)
     _forget_memory(model)
     return model
+
+
+def _skops_call(function, *args, **kwargs):
+    """A skops reader, its errors on a malformed file (a missing member or key, an unknown
+    loader, a node of the wrong shape) a ``ValueError``."""
+    try:
+        return function(*args, **kwargs)
+    except ValueError:
+        raise
+    except (KeyError, TypeError, AttributeError, RuntimeError, NotImplementedError, RecursionError, OverflowError,
+            IndexError, zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise ValueError(f"Refusing to load: the file is not a valid skops model ({type(exc).__name__}: {exc}).") \
+            from exc
 
 
 def _checked_max_bytes(max_bytes):
@@ -275,10 +284,12 @@ def _inflated_size(archive, member, budget, stored):
 
 
 def _check_schema(archive, member):
-    """``schema.json`` within :data:`MAX_SCHEMA_BYTES`, valid JSON, and a tree of at most
-    :data:`MAX_SCHEMA_NODES` nodes and :data:`MAX_SCHEMA_DEPTH` levels in which no node with
-    children appears twice under one id (skops refers to an object seen before with a
-    ``CachedNode``, which has none)."""
+    """``schema.json`` within :data:`MAX_SCHEMA_BYTES`, valid JSON, at most
+    :data:`MAX_SCHEMA_DEPTH` levels deep, and at most :data:`MAX_SCHEMA_NODES` nodes *as
+    skops walks it*: skops builds a node once per ``__id__`` and returns that node wherever
+    the id appears again (whatever the later node holds), so a file that repeats ids can
+    make a graph of a few kilobytes that its audit walks as a tree of 2**60 paths, or a
+    cycle. Counting each node as often as skops would visit it refuses both."""
     if member.file_size > MAX_SCHEMA_BYTES:
         raise ValueError(f"Refusing to load: schema.json inflates to {member.file_size} bytes, above the bound of "
                          f"{MAX_SCHEMA_BYTES}.")
@@ -286,27 +297,36 @@ def _check_schema(archive, member):
         schema = json.loads(archive.read(member))
     except (ValueError, RecursionError) as exc:
         raise ValueError(f"Refusing to load: schema.json is not valid JSON ({type(exc).__name__}).") from exc
-    seen, stack, nodes = set(), [(schema, 0)], 0
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, list):
-            stack.extend((item, depth + 1) for item in node)
-            continue
-        if not isinstance(node, dict):
-            continue
-        nodes += 1
-        if nodes > MAX_SCHEMA_NODES or depth > MAX_SCHEMA_DEPTH:
-            raise ValueError(f"Refusing to load: the schema has more than {MAX_SCHEMA_NODES} nodes or "
-                             f"{MAX_SCHEMA_DEPTH} levels.")
-        children = [value for value in node.values() if isinstance(value, (dict, list))]
-        node_id = node.get("__id__")
-        # skops writes leaves of one value (None, a repeated number) once per use under one id;
-        # a node with children under an id seen before would be walked once per path to it.
-        if node_id is not None and children:
-            if node_id in seen:
-                raise ValueError(f"Refusing to load: the schema repeats the node id {node_id!r} (not a tree).")
-            seen.add(node_id)
-        stack.extend((value, depth + 1) for value in children)
+    _walked_size(schema, {}, set(), 0)
+
+
+def _walked_size(node, built, building, depth):
+    """Nodes skops's audit visits under ``node``: ``built`` maps an id to the size of the node
+    first built under it; an id met again while its node is still being built is a cycle."""
+    if depth > MAX_SCHEMA_DEPTH:
+        raise ValueError(f"Refusing to load: the schema is more than {MAX_SCHEMA_DEPTH} levels deep.")
+    if isinstance(node, list):
+        return sum(_walked_size(item, built, building, depth + 1) for item in node)
+    if not isinstance(node, dict):
+        return 0
+    node_id = node.get("__id__")
+    if node_id is not None:
+        if node_id in building:
+            raise ValueError(f"Refusing to load: the schema refers to node {node_id!r} inside itself (a cycle).")
+        if node_id in built:
+            return built[node_id]
+        if not isinstance(node_id, int):
+            raise ValueError(f"Refusing to load: the schema has a node id that is not an int: {node_id!r}.")
+        building.add(node_id)
+    size = 1 + sum(_walked_size(value, built, building, depth + 1) for value in node.values()
+                   if isinstance(value, (dict, list)))
+    if size > MAX_SCHEMA_NODES:
+        raise ValueError(f"Refusing to load: the schema makes skops walk more than {MAX_SCHEMA_NODES} nodes "
+                         "(a node id repeated to make a graph of a tree).")
+    if node_id is not None:
+        building.discard(node_id)
+        built[node_id] = size
+    return size
 
 
 def _check_array_member(archive, member):
@@ -408,6 +428,11 @@ def _check_attribute_names(obj, seen=None):
                 _check_attribute_names(value, seen)
         return
     unknown = sorted(set(vars(obj)) - allowed)
+    parameters = cls._get_param_names() if cls in _ESTIMATORS else allowed if cls in BUILTIN_OBJECTIVES else ()
+    missing = sorted(set(parameters) - set(vars(obj)))
+    if missing:
+        raise ValueError(f"Refusing to load: the {cls.__name__} in the file has no value for its parameters "
+                         f"{missing}.")
     if unknown:
         raise ValueError(
             f"Refusing to load: the {cls.__name__} in the file holds attributes it does not have: {unknown}."

@@ -1,0 +1,107 @@
+"""Issue 32's defects on valid input (M10, M11, M14, M16 to M19, M21): each a clear result or a
+clear error naming the argument at fault."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import make_classification
+from sklearn.model_selection import StratifiedKFold
+
+from skselmix import FitOutcomeWarning, SelMixClassifier, SelMixClassifierCV
+from skselmix._fit_report import one_class_message
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_classification(200, n_features=6, n_classes=3, n_informative=4, random_state=0)
+
+
+def clf(**params):
+    return SelMixClassifier(**{"max_iter": 20, "device": "cpu", "random_state": 0, **params})
+
+
+@pytest.mark.parametrize("view", ["rows", "columns", "x_val", "both"])
+def test_negative_strides_fit_as_their_copies(data, view):
+    """M10: reversed views are valid numpy arrays; they fit exactly as their contiguous copies."""
+    X, y = data
+    views = {
+        "rows": ((X[::-1], y[::-1]), {}),
+        "columns": ((X[:, ::-1], y), {}),
+        "x_val": ((X, y), {"X_val": X[::-1], "y_val": y[::-1]}),
+        "both": ((X[::-2, ::-1], y[::-2]), {}),
+    }
+    (Xv, yv), extra = views[view]
+    copies = (np.ascontiguousarray(Xv), np.ascontiguousarray(yv))
+    extra_copies = {k: np.ascontiguousarray(v) for k, v in extra.items()}
+    np.testing.assert_array_equal(clf().fit(Xv, yv, **extra).coef_, clf().fit(*copies, **extra_copies).coef_)
+
+
+def test_param_grid_errors_and_mixed_grids(data):
+    """M11: an empty grid is a clear error; grids naming different parameters are masked columns."""
+    X, y = data
+    with pytest.raises(ValueError, match="param_grid must give at least one candidate"):
+        SelMixClassifierCV(param_grid=[], max_iter=10, device="cpu").fit(X, y)
+    search = SelMixClassifierCV(s_values=[1.0], param_grid=[{"learning_rate": [0.01]}, {"batch_size": [32, 16]}],
+                                max_iter=20, device="cpu", random_state=0).fit(X, y)
+    table = search.cv_results_
+    assert list(table["param_learning_rate"].mask) == [False, True, True]
+    assert list(table["param_batch_size"].mask) == [True, False, False]
+    assert list(table["param_batch_size"].compressed()) == [32, 16]
+
+
+@pytest.mark.parametrize("sizes", [(10**7,), (10**5, 10**5), (2**40,)])
+def test_networks_too_large_for_memory_name_the_parameter(data, sizes):
+    """M14: a ValueError naming hidden_layer_sizes, before torch's allocator is asked."""
+    with pytest.raises(ValueError, match=r"hidden_layer_sizes=.* GiB to fit, more than the .* GiB of memory"):
+        clf(hidden_layer_sizes=sizes).fit(*data)
+
+
+def test_warm_start_after_a_network_is_an_error(data):
+    """M16: the other direction already was."""
+    model = clf(hidden_layer_sizes=(4,)).fit(*data)
+    with pytest.raises(ValueError, match="previous fit was a network"):
+        model.set_params(hidden_layer_sizes=(), warm_start=True).fit(*data)
+
+
+def test_a_model_that_predicts_one_class_says_so(data):
+    """M17: a degenerate model (here a given head whose bias always picks class 0, as a dead
+    ReLU adapter does) is reported, not returned silently."""
+    X, y = data
+    with pytest.warns(FitOutcomeWarning, match="predicts class 0 for every feedback row"):
+        model = clf(max_iter=0).fit(X, y, coef_init=np.zeros((3, 6)), intercept_init=[5.0, 0.0, 0.0])
+    assert (model.predict(X) == 0).all()
+    history = [{"step": 0, "coverages": np.array([0.2, 0.5, 0.3])}]
+    assert one_class_message(history, 0, [0, 1, 2]) is None
+
+
+def test_cv_of_torch_tensors_is_refused(data):
+    """M18: the estimator keeps cv; a fitted model must unpickle and save without torch."""
+    X, y = data
+    splits = [(torch.as_tensor(a), torch.as_tensor(b)) for a, b in StratifiedKFold(3).split(X, y)]
+    with pytest.raises(ValueError, match="cv holds torch tensors"):
+        clf(cv=splits).fit(X, y)
+    numpy_splits = [(a.numpy(), b.numpy()) for a, b in splits]
+    assert clf(cv=numpy_splits).fit(X, y).cv_heads_[0].shape[0] == 3
+
+
+def test_a_torch_device_is_accepted(data):
+    """M19: torch.device has type and index as attributes, not methods."""
+    model = clf(device=torch.device("cpu")).fit(*data)
+    np.testing.assert_array_equal(model.coef_, clf().fit(*data).coef_)
+    with pytest.raises(ValueError, match="device"):
+        clf(device=object()).fit(*data)
+
+
+def test_a_read_only_memory_mapped_cache_gives_no_torch_warning(data, tmp_path):
+    """M21: joblib.Memory(mmap_mode="r") hands back read-only arrays."""
+    import joblib
+
+    memory = joblib.Memory(tmp_path, mmap_mode="r", verbose=0)
+    clf(memory=memory).fit(*data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", category=FitOutcomeWarning)
+        again = clf(memory=memory).fit(*data)  # served from the memory-mapped cache
+    np.testing.assert_array_equal(again.coef_, clf().fit(*data).coef_)
