@@ -18,7 +18,7 @@ project's own benchmarks:
 * ``synthetic_adapter``: the same with ``hidden_layer_sizes=(256,)``.
 """
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 from sklearn.datasets import load_breast_cancer, load_digits, make_classification
@@ -27,12 +27,12 @@ from sklearn.decomposition import PCA
 from skselmix.datasets import long_tailed_split
 
 
-@lru_cache(maxsize=None)
+@cache
 def _digits():
     return load_digits(return_X_y=True)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _synthetic():
     return make_classification(n_samples=30_000, n_features=16, n_informative=12, n_redundant=2, n_classes=20,
                                n_clusters_per_class=3, class_sep=1.5, random_state=0)
@@ -63,7 +63,7 @@ def breast(seed):
     return (X[train] - mean) / std, y[train], (X[test] - mean) / std, y[test], {}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _fashion_pixels():
     from skselmix.datasets import load_fashion_mnist
 

@@ -35,10 +35,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._lazy import torch
+
 #: Resamples of the judging rows (fewer when the rows are many: :func:`n_resamples`).
 N_RESAMPLES = 200
-#: Bytes the resample counts (uint8, resamples x rows) may take.
-RESAMPLE_BYTES = 40_000_000
+#: Entries the resample counts (float32, resamples x rows) may hold: 80 MB.
+RESAMPLE_ELEMENTS = 20_000_000
+#: Entries of the dense (rows x 2K) matrix that turns counts into recalls and coverages in one
+#: product (a sparse one beyond: K in the thousands).
+DENSE_RATE_ELEMENTS = 1 << 24
 #: Fewest resamples, whatever the rows.
 MIN_RESAMPLES = 50
 #: The early verdict is for feedback that judges some class on fewer rows than this...
@@ -48,14 +53,14 @@ VERDICT_ROWS = 10
 VERDICT_REFRESHES = 3
 #: ...and stops a fit none of whose refreshes beat the warm start on this share of resamples.
 VERDICT_PROBABILITY = 0.5
-#: Elements of the (resamples x confusion cells) count matrix built at once.
+#: Elements of the (resamples x rows) draws made at once.
 _CHUNK_ELEMENTS = 1 << 22
 
 
 def n_resamples(n_rows):
     """Resamples for ``n_rows`` judging rows: :data:`N_RESAMPLES`, fewer when their counts
-    would take more than :data:`RESAMPLE_BYTES` (at least :data:`MIN_RESAMPLES`)."""
-    return int(min(N_RESAMPLES, max(MIN_RESAMPLES, RESAMPLE_BYTES // max(n_rows, 1))))
+    would hold more than :data:`RESAMPLE_ELEMENTS` (at least :data:`MIN_RESAMPLES`)."""
+    return int(min(N_RESAMPLES, max(MIN_RESAMPLES, RESAMPLE_ELEMENTS // max(n_rows, 1))))
 
 
 def stratified_resample_counts(y, weights, n_classes, n_draws, rng):
@@ -65,23 +70,30 @@ def stratified_resample_counts(y, weights, n_classes, n_draws, rng):
     Within each class, as many rows are drawn (with replacement) as the class has rows of
     positive weight, each in proportion to its weight (``weights`` None: uniformly), so
     every resample judges the classes the rows judge. Vectorised: each draw picks a
-    point uniformly in its class's stretch of the rows' cumulative weight.
+    uniform position among its class's rows, or with unequal weights a uniform point of
+    its class's stretch of the rows' cumulative weight.
     """
     n = y.shape[0]
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
-    order = np.argsort(y, kind="stable")  # rows grouped by class
+    positive = w > 0
+    order = np.flatnonzero(positive)[np.argsort(y[positive], kind="stable")]  # drawable rows, by class
+    uniform = weights is None or bool((w[positive] == w[positive][0]).all())
+    sizes = np.bincount(y[positive], minlength=n_classes)
+    firsts = np.cumsum(sizes) - sizes
     cum = np.cumsum(w[order])
-    totals = np.bincount(y, weights=w, minlength=n_classes)
-    ends = np.cumsum(totals)
-    starts = ends - totals
-    slot_class = y[w > 0]  # one draw per row of positive weight, from its class
+    totals = np.bincount(y[order], weights=w[order], minlength=n_classes)
+    starts = np.cumsum(totals) - totals
+    slot_class = y[positive]  # one draw per row of positive weight, from its class
     counts = np.zeros((n_draws, n), dtype=np.uint8)
     per_chunk = max(1, _CHUNK_ELEMENTS // max(slot_class.size, 1))
     for first in range(0, n_draws, per_chunk):
         size = min(per_chunk, n_draws - first)
         u = rng.random_sample((size, slot_class.size))
-        targets = starts[slot_class] + u * totals[slot_class]
-        picked = order[np.minimum(np.searchsorted(cum, targets, side="right"), n - 1)]
+        if uniform:  # equal weights: a uniform position within the class
+            position = firsts[slot_class] + (u * sizes[slot_class]).astype(np.int64)
+        else:  # a uniform point of the class's stretch of the cumulative weight
+            position = np.searchsorted(cum, starts[slot_class] + u * totals[slot_class], side="right")
+        picked = order[np.minimum(position, order.size - 1)]
         flat = (np.arange(size)[:, np.newaxis] * n + picked).ravel()
         drawn = np.bincount(flat, minlength=size * n).reshape(size, n)
         counts[first:first + size] = np.minimum(drawn, np.iinfo(np.uint8).max)
@@ -123,24 +135,31 @@ class StepSelection:
         Share of resamples on which the best refresh must beat the warm start.
     """
 
-    def __init__(self, y, weights, n_classes, objective, class_counts, rng, confidence):
+    def __init__(self, y, weights, n_classes, objective, class_counts, rng, confidence, device="cpu"):
         self.y = np.asarray(y, dtype=np.int64)
         self.k = n_classes
         self.objective, self.class_counts = objective, class_counts
         self.confidence = float(confidence)
-        self.counts = stratified_resample_counts(self.y, weights, n_classes, n_resamples(self.y.shape[0]), rng)
+        # float32 tensors on the fit's device, once: every refresh multiplies them (a torch
+        # product, so numpy's BLAS threads never wake between torch's steps), and counts are
+        # small integers.
+        counts = stratified_resample_counts(self.y, weights, n_classes, n_resamples(self.y.shape[0]), rng)
+        self.counts = torch.as_tensor(counts, device=device).to(torch.float32)
+        self._y = torch.as_tensor(self.y, device=device)
         # Rows drawn from each class in every resample (its rows of positive weight): the
         # denominators of its recall; at least 1, so a class without rows reads 0.
         positive = np.ones(self.y.shape[0], dtype=bool) if weights is None else np.asarray(weights) > 0
         judged = np.bincount(self.y[positive], minlength=n_classes)
         self.drawn_per_class = np.maximum(judged, 1).astype(np.float64)
+        self._share = torch.as_tensor(1.0 / self.drawn_per_class[self.y], device=device, dtype=torch.float32)
         self.coarse = bool(judged[judged > 0].min(initial=VERDICT_ROWS) < VERDICT_ROWS)
         self.values = []  # per refresh: the objective on every resample, (B,)
 
     def add(self, predictions):
-        """Record a refresh's judged predictions; the share of resamples on which it beats
-        the warm start (the first refresh recorded), NaN for the warm start itself."""
-        predictions = np.asarray(predictions, dtype=np.int64)
+        """Record a refresh's judged predictions (a tensor of class indices on the fit's
+        device, or an array); the share of resamples on which it beats the warm start (the
+        first refresh recorded), NaN for the warm start itself."""
+        predictions = torch.as_tensor(predictions, device=self.counts.device).long()
         values = self._values_from_rates(predictions)
         if values is None:
             values = self._values_from_matrices(predictions)
@@ -153,31 +172,39 @@ class StepSelection:
 
     def _values_from_rates(self, predictions):
         """Every resample's objective from its recalls and coverages (built-in objectives):
-        two sparse products of the resample counts, no K x K matrix per resample."""
-        n, k = self.y.shape[0], self.k
-        rows = np.arange(n)
-        correct = (predictions == self.y) / self.drawn_per_class[self.y]
-        recall_rows = _sparse(rows, self.y, correct, (n, k))
-        coverage_rows = _sparse(rows, predictions, 1.0 / (k * self.drawn_per_class[self.y]), (n, k))
-        recalls, coverages = self._chunked(lambda counts: (_times(counts, recall_rows), _times(counts, coverage_rows)),
-                                           k)
-        return self.objective.values_from_rates(recalls, coverages, self.class_counts)
+        one product of the resample counts with a (rows x 2K) matrix whose row holds the
+        row's share of its class's recall and of its prediction's coverage; no K x K matrix
+        per resample."""
+        k = self.k
+        correct = (predictions == self._y).to(torch.float32) * self._share
+        rates = self._per_resample(torch.cat([self._y, k + predictions]), torch.cat([correct, self._share / k]), 2 * k)
+        return self.objective.values_from_rates(rates[:, :k], rates[:, k:], self.class_counts)
 
     def _values_from_matrices(self, predictions):
         """Every resample's objective from its balanced confusion matrix (custom objectives)."""
-        n, k = self.y.shape[0], self.k
-        cells = _sparse(np.arange(n), self.y * k + predictions, np.ones(n), (n, k * k))
-        by_cell = self._chunked(lambda counts: (_times(counts, cells),), k * k)[0]
-        confusions = by_cell.reshape(-1, k, k) / (self.drawn_per_class[:, np.newaxis] * k)
+        k = self.k
+        cells = self._per_resample(self._y * k + predictions, torch.ones_like(self._share), k * k)
+        confusions = cells.reshape(-1, k, k) / (self.drawn_per_class[:, np.newaxis] * k)
         return [float(self.objective.value(confusion, self.class_counts)) for confusion in confusions]
 
-    def _chunked(self, products, width):
-        """``products`` of the resample counts, a block of resamples at a time (each block's
-        results at most ``_CHUNK_ELEMENTS`` wide), concatenated."""
-        per_chunk = max(1, _CHUNK_ELEMENTS // max(width, 1))
-        parts = [products(self.counts[first:first + per_chunk].astype(np.float64))
-                 for first in range(0, self.counts.shape[0], per_chunk)]
-        return [np.concatenate(part) for part in zip(*parts)]
+    def _per_resample(self, columns, values, width):
+        """(B, width) float64 numpy: for each resample, the drawn rows' ``values`` summed by
+        column (``columns`` and ``values`` list one or two entries per row: a row's entries are
+        the first, then the second, ``n`` of them). Dense up to :data:`DENSE_RATE_ELEMENTS`
+        (a matrix product), else a sparse product."""
+        n = self._y.shape[0]
+        rows = torch.arange(columns.shape[0], device=columns.device) % n
+        if n * width <= DENSE_RATE_ELEMENTS:
+            matrix = torch.zeros((n, width), dtype=torch.float32, device=columns.device)
+            matrix.index_put_((rows, columns), values, accumulate=True)
+            product = self.counts @ matrix
+        else:
+            # Indices in range by construction (classes below K, rows below n): say so, rather
+            # than leave torch to warn that it skipped the check.
+            matrix = torch.sparse_coo_tensor(torch.stack([columns, rows]), values, (width, n),
+                                             check_invariants=False)
+            product = torch.sparse.mm(matrix, self.counts.T).T
+        return product.cpu().numpy().astype(np.float64)
 
     def probability(self, index):
         """Share of resamples on which refresh ``index`` beats the warm start."""
@@ -214,16 +241,3 @@ class StepSelection:
         """The objective of refresh ``index`` on every resample (paired across runs that share
         the resamples: the candidates of a search)."""
         return self.values[index]
-
-
-def _sparse(rows, columns, values, shape):
-    """A (rows x columns) sparse matrix holding ``values``."""
-    from scipy.sparse import csr_matrix
-
-    return csr_matrix((values, (rows, columns)), shape=shape)
-
-
-def _times(counts, matrix):
-    """``counts @ matrix`` for dense resample counts (b, n) and a sparse (n, m) matrix."""
-    return np.asarray((matrix.T @ counts.T).T)
-

@@ -23,7 +23,6 @@ from ._gain import DEFAULT_CONFUSION_SMOOTHING, gain_from_sensitivity, objective
 from ._parameters import check_params
 from ._progress import FitProgress
 from ._records import GivenHead, Heads, LoopResult, RefitRecipe, StepSources, WarmStart
-from ._selection import StepSelection
 from ._sampler import (
     ClassIndex,
     PairDistribution,
@@ -33,6 +32,7 @@ from ._sampler import (
     restrict_to_heads,
     sampling_distribution,
 )
+from ._selection import StepSelection
 from ._softmax import softmax_
 from ._threads import one_thread_below
 
@@ -316,7 +316,7 @@ class SelMixRun:
         y, weights = feedback.judging_rows()
         return StepSelection(
             y.cpu().numpy(), None if weights is None else weights.cpu().numpy(), self.k, self.objective,
-            feedback.class_counts.numpy(), self.selection_rng, self.settings.selection_confidence,
+            feedback.class_counts.numpy(), self.selection_rng, self.settings.selection_confidence, self.device,
         )
 
     def _temperature(self, feedback, stack):
@@ -351,7 +351,7 @@ class SelMixRun:
     def _judge_resamples(self, selection, predictions, step):
         """:meth:`StepSelection.add`, a metric that fails on a resample being an error that names it."""
         try:
-            return selection.add(predictions.cpu().numpy())
+            return selection.add(predictions)
         except Exception as exc:
             raise ValueError(f"metric {self.objective.name!r} failed at step {step}: {exc}") from exc
 

@@ -221,12 +221,13 @@ def test_a_model_with_a_memory_path_loads_and_one_with_a_memory_object_is_refuse
     from skselmix import persistence
 
     X, y = data
-    with_path = SelMixClassifier(max_iter=20, device="cpu", memory=str(tmp_path / "cache")).fit(X, y)
+    with_path = SelMixClassifier(max_iter=20, device="cpu", memory=str(tmp_path / "cache"), random_state=0).fit(X, y)
     persistence.dump(with_path, tmp_path / "path.skops")
     loaded = persistence.load(tmp_path / "path.skops")
     assert loaded.memory is None
     np.testing.assert_array_equal(loaded.predict(X), with_path.predict(X))
-    with_object = SelMixClassifier(max_iter=20, device="cpu", memory=joblib.Memory(tmp_path / "cache", verbose=0)).fit(
+    with_object = SelMixClassifier(max_iter=20, device="cpu", memory=joblib.Memory(tmp_path / "cache", verbose=0),
+                                   random_state=0).fit(
         X, y
     )
     persistence.dump(with_object, tmp_path / "object.skops")

@@ -21,7 +21,8 @@ RECORD = Path(__file__).parent / "data" / "fit_fingerprints.npz"
 RECORDING = os.environ.get("SKSELMIX_RECORD_FINGERPRINTS") == "1"
 ATTRIBUTES = (
     "coef_", "intercept_", "temperature_", "best_step_", "n_iter_", "best_validation_score_", "gain_matrix_",
-    "sampling_distribution_", "prototypes_", "weight_decay_", "class_counts_", "validation_gain_", "validation_gain_std_",
+    "sampling_distribution_", "prototypes_", "weight_decay_", "class_counts_", "validation_gain_",
+    "validation_gain_std_",
 )
 
 

@@ -248,3 +248,24 @@ def test_history_and_gain_attributes_survive_pickling():
     again = pickle.loads(pickle.dumps(model))
     assert again.validation_gain_ == model.validation_gain_
     assert torch.is_tensor(model.validation_gain_) is False and isinstance(model.validation_gain_, float)
+
+
+@pytest.mark.parametrize("objective", ["min_recall", "mean_recall_min_coverage", "custom"])
+def test_the_sparse_product_for_many_classes_equals_the_dense_one(monkeypatch, objective):
+    """K in the thousands takes a sparse product (a dense rows x 2K matrix would not fit)."""
+    import skselmix._selection as selection_module
+
+    rng = np.random.RandomState(5)
+    y = rng.randint(0, 6, 300)
+    pred = np.where(rng.rand(300) < 0.6, y, rng.randint(0, 6, 300))
+    obj = CallableObjective(lambda c: c.trace(), name="trace") if objective == "custom" else get_objective(objective)
+
+    def values():
+        selection = StepSelection(y, None, 6, obj, np.bincount(y).astype(float), np.random.RandomState(0), 0.8)
+        selection.add(y)
+        selection.add(pred)
+        return selection.values_of(1)
+
+    dense = values()
+    monkeypatch.setattr(selection_module, "DENSE_RATE_ELEMENTS", 0)
+    np.testing.assert_allclose(values(), dense, rtol=1e-6)
