@@ -56,7 +56,7 @@ numpydoc_validation_exclude = {
     r"\.__sklearn_tags__$",
     # Overrides of the Objective API: documented once, on skselmix.Objective (autodoc shows
     # that docstring on every subclass).
-    r"^skselmix\.(?!Objective\.)\w+\.(value|gradient|init_multipliers|update_multipliers|validate)$",
+    r"^skselmix\.(?!Objective\.)\w+\.(value|values_from_rates|gradient|init_multipliers|update_multipliers|validate)$",
     r"^skselmix\.\w+\.(name|label)$",  # class attributes, documented by their #: comments
 }
 

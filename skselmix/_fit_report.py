@@ -17,15 +17,19 @@ _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
 class FitOutcomeWarning(UserWarning):
-    """A fit ran, but its feedback could not judge some classes, or it kept its warm start
-    for a reason the history shows.
+    """A fit ran, but its feedback could not judge some classes, it returned its warm start,
+    or its model is degenerate; the message says which and why.
 
     Raised by :meth:`SelMixClassifier.fit <skselmix.SelMixClassifier.fit>`: when all of a
     class's labelled rows sit in one test fold (typically one row with cross-fitting),
-    when a class has a single row on the internal hold-out, when the objective stays at
-    a floor held by classes at recall 0, and when it collapses after the warm start.
-    The message names the classes or the likely cause. Silence it like any warning,
-    for example ``warnings.filterwarnings("ignore", category=FitOutcomeWarning)``.
+    when a class has a single row on the internal hold-out, whenever a fit that ran SGD
+    steps returns its warm start (the objective held at a floor by classes at recall 0, a
+    collapse after the warm start, the early verdict of coarse feedback, a best step whose
+    gain was within noise, or no step above the warm start: see :ref:`the user guide
+    <honest_selection>`), when the model predicts one class for every feedback row, and
+    from :class:`SelMixClassifierCV` when every candidate kept its warm start. Silence it
+    like any warning, for example
+    ``warnings.filterwarnings("ignore", category=FitOutcomeWarning)``.
     """
 
 

@@ -53,7 +53,10 @@ from ._classifier_cv import SEARCH_ATTRIBUTES, SelMixClassifierCV
 from ._lazy import require
 from ._objectives import BUILTIN_OBJECTIVES
 
-__all__ = ["dump", "load", "untrusted_foreign_types", "TRUSTED_TYPES", "MAX_INFLATION", "INFLATION_ALLOWANCE"]
+__all__ = [
+    "dump", "load", "untrusted_foreign_types", "TRUSTED_TYPES", "MAX_INFLATION", "INFLATION_ALLOWANCE",
+    "MAX_SCHEMA_BYTES", "MAX_SCHEMA_NODES", "MAX_SCHEMA_DEPTH",
+]
 
 # The splitters a saved model's ``cv`` may hold: those whose test folds partition the rows.
 _SPLITTERS = (KFold, StratifiedKFold, PredefinedSplit, LeaveOneOut)
@@ -73,11 +76,12 @@ TRUSTED_TYPES = frozenset(f"{cls.__module__}.{cls.__qualname__}" for cls in (*_E
 MAX_INFLATION = 32
 #: Bytes :func:`load` allows beyond :data:`MAX_INFLATION` times the stored size (64 MiB).
 INFLATION_ALLOWANCE = 64 << 20
-#: Largest inflated ``schema.json`` :func:`load` reads (8 MiB; a fitted model's is kilobytes:
+#: Largest inflated ``schema.json`` :func:`load` reads (8 MiB; a fitted model's is about 0.1 to 0.2 MiB:
 #: its arrays are separate members). ``json`` makes Python objects of several times its size.
 MAX_SCHEMA_BYTES = 8 << 20
-#: Most nodes, and deepest nesting, a schema may have.
+#: Most node visits skops's walk of a schema may make (a fitted model's: under a thousand).
 MAX_SCHEMA_NODES = 200_000
+#: Deepest nesting of ``schema.json`` :func:`load` reads (a fitted model's: 9 to 16 levels).
 MAX_SCHEMA_DEPTH = 100
 _CHUNK = 1 << 20  # bytes inflated at a time while counting
 
@@ -154,7 +158,10 @@ def load(file, *, max_bytes=None):
         allows :data:`MAX_INFLATION` times the file's size (the bytes it
         holds) plus :data:`INFLATION_ALLOWANCE` bytes. Every member is
         inflated and counted against it, and each array's size checked
-        against its header, before skops reads anything.
+        against its header, before skops reads anything. Given, it also
+        raises the schema's bounds (:data:`MAX_SCHEMA_BYTES`,
+        :data:`MAX_SCHEMA_NODES`), which a model whose ``history_`` has a
+        record per step over very many steps exceeds.
 
     Returns
     -------
@@ -253,7 +260,7 @@ def _check_archive(file, max_bytes):
         names = {member.filename for member in members}
         if "schema.json" not in names:
             raise ValueError("Refusing to load: the archive has no schema.json (not a skops file).")
-        _check_schema(archive, archive.getinfo("schema.json"))
+        _check_schema(archive, archive.getinfo("schema.json"), max_bytes)
     _rewind(file)
 
 
@@ -283,30 +290,36 @@ def _inflated_size(archive, member, budget, stored):
     return size
 
 
-def _check_schema(archive, member):
+def _check_schema(archive, member, max_bytes=None):
     """``schema.json`` within :data:`MAX_SCHEMA_BYTES`, valid JSON, at most
     :data:`MAX_SCHEMA_DEPTH` levels deep, and at most :data:`MAX_SCHEMA_NODES` nodes *as
     skops walks it*: skops builds a node once per ``__id__`` and returns that node wherever
     the id appears again (whatever the later node holds), so a file that repeats ids can
     make a graph of a few kilobytes that its audit walks as a tree of 2**60 paths, or a
-    cycle. Counting each node as often as skops would visit it refuses both."""
-    if member.file_size > MAX_SCHEMA_BYTES:
+    cycle. Counting each node as often as skops would visit it refuses both.
+
+    An explicit ``max_bytes`` (a file the user trusts) raises both bounds: to ``max_bytes``
+    bytes and one visit per 64 of them. A model whose ``history_`` holds a refresh per
+    step over many steps needs that."""
+    byte_bound = MAX_SCHEMA_BYTES if max_bytes is None else max(MAX_SCHEMA_BYTES, max_bytes)
+    visit_bound = MAX_SCHEMA_NODES if max_bytes is None else max(MAX_SCHEMA_NODES, max_bytes // 64)
+    if member.file_size > byte_bound:
         raise ValueError(f"Refusing to load: schema.json inflates to {member.file_size} bytes, above the bound of "
-                         f"{MAX_SCHEMA_BYTES}.")
+                         f"{byte_bound} (a larger max_bytes raises it, for a file you trust).")
     try:
         schema = json.loads(archive.read(member))
     except (ValueError, RecursionError) as exc:
         raise ValueError(f"Refusing to load: schema.json is not valid JSON ({type(exc).__name__}).") from exc
-    _walked_size(schema, {}, set(), 0)
+    _walked_size(schema, {}, set(), 0, visit_bound)
 
 
-def _walked_size(node, built, building, depth):
+def _walked_size(node, built, building, depth, bound=MAX_SCHEMA_NODES):
     """Nodes skops's audit visits under ``node``: ``built`` maps an id to the size of the node
     first built under it; an id met again while its node is still being built is a cycle."""
     if depth > MAX_SCHEMA_DEPTH:
         raise ValueError(f"Refusing to load: the schema is more than {MAX_SCHEMA_DEPTH} levels deep.")
     if isinstance(node, list):
-        return sum(_walked_size(item, built, building, depth + 1) for item in node)
+        return sum(_walked_size(item, built, building, depth + 1, bound) for item in node)
     if not isinstance(node, dict):
         return 0
     node_id = node.get("__id__")
@@ -318,11 +331,12 @@ def _walked_size(node, built, building, depth):
         if not isinstance(node_id, int):
             raise ValueError(f"Refusing to load: the schema has a node id that is not an int: {node_id!r}.")
         building.add(node_id)
-    size = 1 + sum(_walked_size(value, built, building, depth + 1) for value in node.values()
+    size = 1 + sum(_walked_size(value, built, building, depth + 1, bound) for value in node.values()
                    if isinstance(value, (dict, list)))
-    if size > MAX_SCHEMA_NODES:
-        raise ValueError(f"Refusing to load: the schema makes skops walk more than {MAX_SCHEMA_NODES} nodes "
-                         "(a node id repeated to make a graph of a tree).")
+    if size > bound:
+        raise ValueError(f"Refusing to load: the schema makes skops walk more than {bound} nodes (a node id "
+                         "repeated to make a graph of a tree, or a very long history_: a larger max_bytes raises "
+                         "the bound, for a file you trust).")
     if node_id is not None:
         building.discard(node_id)
         built[node_id] = size

@@ -6,6 +6,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from saved_models import fitted, three_classes
 
 from skselmix import SelMixClassifier, get_objective_names
 
@@ -15,18 +16,12 @@ persistence = pytest.importorskip("skselmix.persistence")
 
 @pytest.fixture(scope="module")
 def data():
-    rng = np.random.RandomState(0)
-    X = np.r_[rng.normal(size=(40, 3)), rng.normal(size=(20, 3)) + 2, rng.normal(size=(10, 3)) - 2]
-    return X, np.repeat([0, 1, 2], [40, 20, 10])
-
-
-def fitted(data, metric="min_recall"):
-    return SelMixClassifier(metric=metric, max_iter=20, device="cpu", random_state=0).fit(*data)
+    return three_classes()
 
 
 @pytest.mark.parametrize("metric", get_objective_names())
 def test_every_objective_round_trips(data, metric, tmp_path):
-    model = fitted(data, metric)
+    model = fitted(data, metric=metric)
     path = tmp_path / "m.skops"
     persistence.dump(model, path)
     assert persistence.untrusted_foreign_types(path) == []

@@ -10,6 +10,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from saved_models import fitted, three_classes
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -22,13 +23,7 @@ persistence = pytest.importorskip("skselmix.persistence")
 
 @pytest.fixture(scope="module")
 def data():
-    rng = np.random.RandomState(0)
-    X = np.r_[rng.normal(size=(40, 3)), rng.normal(size=(20, 3)) + 2, rng.normal(size=(10, 3)) - 2]
-    return X, np.repeat([0, 1, 2], [40, 20, 10])
-
-
-def fitted(data, **params):
-    return SelMixClassifier(**{"max_iter": 20, "device": "cpu", "random_state": 0, **params}).fit(*data)
+    return three_classes()
 
 
 def _members(blob):
@@ -323,3 +318,15 @@ def test_a_cache_that_cannot_hit_says_so(data, tmp_path):
         SelMixClassifier(max_iter=0, device="cpu", memory=str(tmp_path), random_state=0).fit(*data)
         X, y = data  # a user's X_val draws nothing
         SelMixClassifier(max_iter=0, device="cpu", memory=str(tmp_path)).fit(X, y, X_val=X, y_val=y)
+
+
+def test_a_long_history_loads_with_an_explicit_max_bytes(data, monkeypatch):
+    """The schema's bounds refuse what a hostile file would need, and a trusted file with a
+    long history_ (a record per step) loads once the user raises them with max_bytes."""
+    model = fitted(data, refresh_every=1, max_iter=200, n_iter_no_change=None, selection_confidence=0)
+    blob = sio.dumps(model)
+    monkeypatch.setattr(persistence, "MAX_SCHEMA_NODES", 1000)  # as if the history were a hundred times longer
+    with pytest.raises(ValueError, match="a larger max_bytes raises"):
+        persistence.load(io.BytesIO(blob))
+    loaded = persistence.load(io.BytesIO(blob), max_bytes=200 << 20)
+    assert len(loaded.history_) == len(model.history_) == 201
