@@ -9,6 +9,7 @@ thresholds are the device profile's (measurements: benchmarks/perf_notes.md).
 """
 
 import threading
+import time
 from contextlib import contextmanager
 
 import torch
@@ -17,6 +18,9 @@ from threadpoolctl import ThreadpoolController
 from ._device import profile_for
 
 _controller = None
+#: How long, and how often, an ignored restore of a thread count is retried (seconds).
+RESTORE_PATIENCE = 60.0
+RESTORE_INTERVAL = 0.005
 
 
 def _blas_controller():
@@ -30,26 +34,39 @@ def _blas_controller():
 
 
 class _SharedLimit:
-    """A process-wide setting held at one thread while any fit needs it.
+    """A process-wide thread count held at one while any fit needs it.
 
     Thread counts are process state, and fits may overlap (two threads fitting at
     once). Each limiter saves the setting it found and restores it on exit, so limits
     undone out of order would leave the second fit's saved "1" in place for the rest of
     the process. Here the first fit to enter saves the caller's setting and the last
     to leave restores it, whatever the order.
+
+    A restore can also be ignored: OpenBLAS drops a change of its thread count made
+    while another thread's BLAS call runs (issue 32, M9: a thread's matrix product after
+    its fit). So the restore is read back; if it did not take, a daemon thread retries it
+    every few milliseconds until it does (the other call has ended), for at most
+    :data:`RESTORE_PATIENCE` seconds, and a fit that enters meanwhile takes the setting
+    meant, not the stale one, as the caller's.
     """
 
-    def __init__(self, limit, restore):
-        self._limit, self._restore = limit, restore
+    def __init__(self, read, write):
+        self._read, self._write = read, write
         self._lock = threading.Lock()
         self._holders = 0
         self._saved = None
+        self._intended = None  # a restore that did not take: the caller's setting
+        self._generation = 0  # which last exit a pending retry belongs to
 
     @contextmanager
     def held(self):
         with self._lock:
             if self._holders == 0:
-                self._saved = self._limit()
+                found = self._read()
+                self._saved = self._intended if self._intended is not None and found == _ONE(found) else found
+                self._intended = None
+                if found != _ONE(found):
+                    self._write(1)
             self._holders += 1
         try:
             yield
@@ -58,32 +75,60 @@ class _SharedLimit:
                 self._holders -= 1
                 if self._holders == 0:
                     saved, self._saved = self._saved, None
-                    self._restore(saved)
+                    self._generation += 1
+                    self._intended = None if self._restore(saved) else saved
+                    if self._intended is not None:
+                        threading.Thread(target=self._retry, args=(saved, self._generation), daemon=True,
+                                         name="skselmix-restore-threads").start()
+
+    def _restore(self, saved):
+        """Write ``saved`` unless it is already the setting: whether it took."""
+        if self._read() != saved:
+            self._write(saved)
+        return self._read() == saved
+
+    def _retry(self, saved, generation):
+        """Retry an ignored restore until it takes, a fit enters, or the patience runs out."""
+        deadline = time.monotonic() + RESTORE_PATIENCE
+        while time.monotonic() < deadline:
+            time.sleep(RESTORE_INTERVAL)
+            with self._lock:
+                if self._holders or self._generation != generation:
+                    return  # a fit holds the limit: it took the setting meant as the caller's
+                if self._restore(saved):
+                    self._intended = None
+                    return
 
 
-def _limit_torch():
-    previous = torch.get_num_threads()
-    if previous != 1:
-        torch.set_num_threads(1)
-    return previous
+def _ONE(found):
+    """The reading of a count held at one thread, in ``found``'s shape (an int, or a tuple
+    of one per BLAS library)."""
+    return tuple(1 for _ in found) if isinstance(found, tuple) else 1
 
 
-def _restore_torch(previous):
-    if torch.get_num_threads() != previous:
-        torch.set_num_threads(previous)
+def _torch_threads():
+    return torch.get_num_threads()
 
 
-def _limit_blas():
-    limiter = _blas_controller().limit(limits=1, user_api="blas")
-    return limiter
+def _set_torch_threads(count):
+    torch.set_num_threads(count)
 
 
-def _restore_blas(limiter):
-    limiter.restore_original_limits()
+def _blas_threads():
+    """The thread count of each BLAS library the process loaded (a tuple)."""
+    return tuple(library.num_threads for library in _blas_controller().select(user_api="blas").lib_controllers)
 
 
-_TORCH = _SharedLimit(_limit_torch, _restore_torch)
-_BLAS = _SharedLimit(_limit_blas, _restore_blas)
+def _set_blas_threads(counts):
+    libraries = _blas_controller().select(user_api="blas").lib_controllers
+    if not isinstance(counts, tuple):
+        counts = (counts,) * len(libraries)
+    for library, count in zip(libraries, counts):
+        library.set_num_threads(count)
+
+
+_TORCH = _SharedLimit(_torch_threads, _set_torch_threads)
+_BLAS = _SharedLimit(_blas_threads, _set_blas_threads)
 
 
 @contextmanager
