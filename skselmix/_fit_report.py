@@ -126,6 +126,16 @@ def _held_or_collapsed(records, class_labels, objective_name, learning_rate):
             "by classes the feedback never sees predicted right; see the warning about classes with too few "
             "rows, or check the labels of those classes."
         )
+    if np.ptp(values) == 0 and (recalls == 0).any(axis=1).all():
+        # At recall 0 at every refresh, but not the same classes throughout (issue 32, M17).
+        names = [class_labels[i] for i in np.flatnonzero((recalls == 0).any(axis=0)).tolist()]
+        return (
+            f"SelMix kept its warm start (best_step_ = 0): the validation {objective_name} stayed at {values[0]:.4g} "
+            f"at every refresh, held there by a class at recall 0 at each refresh, not always the same one (among "
+            f"{names}): each step fixed one class and lost another. The head cannot serve every class at once on "
+            "these features; a larger learning rate does not help, an adapter (hidden_layer_sizes) or better "
+            "features may."
+        )
     later = values[1:]
     # Collapsed: most refreshes after the warm start sit below half its value (a dip that
     # recovers is SGD noise, not a collapse).

@@ -105,3 +105,17 @@ def test_a_read_only_memory_mapped_cache_gives_no_torch_warning(data, tmp_path):
         warnings.filterwarnings("ignore", category=FitOutcomeWarning)
         again = clf(memory=memory).fit(*data)  # served from the memory-mapped cache
     np.testing.assert_array_equal(again.coef_, clf().fit(*data).coef_)
+
+
+def test_an_objective_held_at_zero_by_changing_classes_is_explained():
+    """M17: the floor held by classes at recall 0 that change from refresh to refresh."""
+    from types import SimpleNamespace
+
+    from skselmix._fit_report import kept_warm_start_message
+
+    history = [{"step": step, "objective": 0.0, "recalls": np.array(r, dtype=float), "coverages": np.ones(3) / 3}
+               for step, r in ((0, [0.0, 0.9, 0.8]), (50, [0.7, 0.0, 0.9]), (100, [0.8, 0.9, 0.0]))]
+    result = SimpleNamespace(history=history, best_step=0, candidate_step=0, stopped_by_verdict=False,
+                             selection=None)
+    message = kept_warm_start_message(result, ["a", "b", "c"], "min_recall", 0.01, 0.8)
+    assert "a class at recall 0 at each refresh, not always the same one (among ['a', 'b', 'c'])" in message
