@@ -47,7 +47,7 @@ models = {
 
 # %%
 # Test min recall (the objective) and mean recall; ``best_step_`` 0 would mean
-# SelMix kept its warm start.
+# SelMix kept its warm start (a ``FitOutcomeWarning`` then says why).
 for name, model in models.items():
     start = time.perf_counter()
     model.fit(X_train, y_train)
