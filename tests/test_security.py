@@ -330,3 +330,15 @@ def test_a_long_history_loads_with_an_explicit_max_bytes(data, monkeypatch):
         persistence.load(io.BytesIO(blob))
     loaded = persistence.load(io.BytesIO(blob), max_bytes=200 << 20)
     assert len(loaded.history_) == len(model.history_) == 201
+
+
+def test_the_cache_trust_model_is_documented():
+    """M2: the memory= docs say that the directory must be trusted (entries are pickles)."""
+    from pathlib import Path
+
+    entry = SelMixClassifier.__doc__.split("memory : ")[1].split("random_state : ")[0]
+    assert "must be trusted" in entry and "pickles" in entry
+    guide = Path(__file__).resolve().parents[1] / "docs" / "user_guide.rst"
+    if guide.exists():  # a source checkout
+        text = " ".join(guide.read_text().split())
+        assert "entries are pickles" in text and "as trusted as your code" in text
