@@ -90,7 +90,9 @@ def resolve_device(device):
     """
     if isinstance(device, torch.device):
         device = str(device)
-    if not isinstance(device, str) or device.split(":")[0] not in DEVICES or (device == "auto:"):
+    # Only "cuda" takes an index ("cuda:1"); "auto:0" or "cpu:x" reached torch's RuntimeError.
+    named, _, index = device.partition(":") if isinstance(device, str) else (None, "", "")
+    if named not in DEVICES or (":" in device and (named != "cuda" or not index.isdigit())):
         raise ValueError(f"device must be one of {', '.join(map(repr, DEVICES))} (or 'cuda:N'), got {device!r}.")
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")

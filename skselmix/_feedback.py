@@ -208,7 +208,8 @@ class HoldOutFeedback(Feedback):
         # A class whose validation rows all weigh zero has none, as one without rows.
         weights = None if val_weight is None else val_weight.cpu()
         judged = torch.bincount(y_val.cpu(), weights=weights, minlength=n_classes)
-        self.complete = bool((judged > 0).all())
+        self._unjudged = torch.nonzero(judged <= 0).squeeze(1).tolist()
+        self.complete = not self._unjudged
         # Training rows stand in for the classes the validation rows cannot judge.
         self._stand_in, self._judging = None, (y_val, val_weight)
         if not self.complete:
@@ -220,6 +221,10 @@ class HoldOutFeedback(Feedback):
                 None if val_weight is None and train_weight is None else torch.cat([
                     _ones_or(val_weight, y_val), _ones_or(train_weight, y_train)[self._stand_in]]),
             )
+
+    def unjudged_classes(self):
+        """Indices of the classes without a validation row of positive weight."""
+        return self._unjudged
 
     def prototypes(self, adapter=None):
         means, present = class_means(represent(self.x_val, adapter), self.y_val, self.k, self.val_weight)
@@ -285,6 +290,10 @@ class CrossFitFeedback(Feedback):
         self.fold_rows = [torch.nonzero(fold == f).squeeze(1) for f in range(n_folds)]
         self._refitted_start = None  # (recipe, head): the candidates of a search share one refit
         self.complete = True  # every class is predicted out of fold on all of its rows
+
+    def unjudged_classes(self):
+        """None: every class is judged on its own rows, out of fold."""
+        return []
 
     def prototypes(self, adapter=None):
         if adapter is not None:

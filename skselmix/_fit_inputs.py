@@ -133,6 +133,12 @@ def validate_fit_data(estimator, X, y, *, sample_weight=None, X_val=None, y_val=
     counts = counts.astype(np.int64) if weights is None or bool((weights == 1.0).all()) else counts
     weights, unit = relative_weights(weights)
     class_weight = None
+    if isinstance(estimator.class_weight, dict):
+        # scikit-learn's own message says it backwards ("The classes, [...], are not in class_weight").
+        strangers = [key for key in estimator.class_weight if key not in set(classes.tolist())]
+        if strangers:
+            raise ValueError(f"class_weight names {strangers}, which are not classes of y (the classes are "
+                             f"{classes.tolist()}).")
     if estimator.class_weight is not None:
         class_weight = checked_class_weight(
             compute_class_weight(estimator.class_weight, classes=classes, y=y, sample_weight=weights), classes
@@ -157,6 +163,11 @@ def validate_fit_data(estimator, X, y, *, sample_weight=None, X_val=None, y_val=
         return data
     X_val, y_val = tensor_to_numpy(X_val), tensor_to_numpy(y_val)
     check_label_types(y_val, "y_val")
+    n_features = getattr(estimator, "n_features_in_", None)
+    if n_features is not None and np.ndim(X_val) == 2 and np.shape(X_val)[1] != n_features:
+        # validate_data would say "X has ... features": name the argument at fault.
+        raise ValueError(f"X_val has {np.shape(X_val)[1]} features, but X has {n_features}: the validation rows "
+                         "must have the training rows' columns.")
     X_val, y_val = validate_data(estimator, X_val, y_val, dtype=FLOAT_DTYPES, reset=False)
     unknown = np.setdiff1d(np.unique(y_val), classes)
     if unknown.size:

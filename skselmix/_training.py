@@ -154,8 +154,10 @@ class SelMixRun:
         class_counts = feedback.class_counts
         l2 = resolve_weight_decay(p.weight_decay, feedback.n_train, network=bool(feedback.fit_heads.hidden_layer_sizes))
         if not feedback.complete:
+            names = [self.progress.labels[i] for i in feedback.unjudged_classes()]
             warnings.warn(
-                "Some classes have no validation sample; their confusion rows come from the training data.",
+                f"Class(es) {names} have no validation row (or only rows of weight zero); their confusion rows "
+                "come from the training data.",
                 UserWarning,
             )
 

@@ -200,7 +200,7 @@ def test_internal_split_is_stratified_and_covers_tiny_classes():
 def test_class_absent_from_validation_warns(blobs3):
     X, y = blobs3
     keep = y != 2
-    with pytest.warns(UserWarning, match="no validation sample"):
+    with pytest.warns(UserWarning, match=r"Class\(es\) \[2\] have no validation row"):
         clf = SelMixClassifier(max_iter=20, device="cpu").fit(X, y, X_val=X[keep], y_val=y[keep])
     assert clf.history_[0]["recalls"].shape == (3,)
 

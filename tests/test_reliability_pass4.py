@@ -119,3 +119,17 @@ def test_an_objective_held_at_zero_by_changing_classes_is_explained():
                              selection=None)
     message = kept_warm_start_message(result, ["a", "b", "c"], "min_recall", 0.01, 0.8)
     assert "a class at recall 0 at each refresh, not always the same one (among ['a', 'b', 'c'])" in message
+
+
+def test_messages_name_the_argument_or_the_classes_at_fault(data):
+    """Issue 33, goal 4 (in part): X_val of the wrong width, class_weight naming a class that
+    is not one, and a device with an index it cannot take."""
+    X, y = data
+    with pytest.raises(ValueError, match="X_val has 5 features, but X has 6"):
+        clf().fit(X, y, X_val=X[:, :5], y_val=y)
+    with pytest.raises(ValueError, match=r"class_weight names \[11\], which are not classes of y \(the classes are "
+                                         r"\[0, 1, 2\]\)"):
+        clf(class_weight={11: 5.0}).fit(X, y)
+    for device in ("auto:0", "cpu:1", "cuda:x", "cuda:"):
+        with pytest.raises(ValueError, match="device must be one of"):
+            clf(device=device).fit(X, y)

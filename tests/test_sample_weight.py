@@ -295,7 +295,7 @@ def test_a_class_whose_validation_rows_weigh_zero_warns(blobs3):
     X, y = blobs3
     X_val, y_val = X[::2], y[::2]
     w_val = np.where(y_val == 2, 0.0, 1.0)
-    with pytest.warns(UserWarning, match="no validation sample"):
+    with pytest.warns(UserWarning, match=r"Class\(es\) \[2\] have no validation row \(or only rows of weight zero\)"):
         SelMixClassifier(cv=None, max_iter=10, device="cpu").fit(
             X, y, X_val=X_val, y_val=y_val, sample_weight_val=w_val
         )
