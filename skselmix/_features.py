@@ -118,11 +118,12 @@ def fit_feature_map(X, sample_weight=None):
 
 def float64_tensor(array, device):
     """A float64 numpy array (weights) as a tensor on ``device``; None stays None."""
-    return None if array is None else torch.as_tensor(_torch_ready(array), dtype=torch.float64, device=device)
+    return None if array is None else torch.as_tensor(torch_ready(array), dtype=torch.float64, device=device)
 
 
-def _torch_ready(array):
-    """``array``, copied when torch cannot wrap it (read-only, or a negative stride)."""
+def torch_ready(array):
+    """``array``, copied when torch cannot wrap it: read-only (a memory map) or with a negative
+    stride (``X[::-1]``, ``X[:, ::-1]``: valid numpy views)."""
     array = np.asarray(array)
     if not array.flags.writeable or any(stride < 0 for stride in array.strides):
         return np.array(array)
@@ -146,12 +147,7 @@ def scaled_float32_tensor(X, fmap, device, rows=None):
     offset, scale = torch.as_tensor(fmap.offset, dtype=dtype), torch.as_tensor(fmap.scale, dtype=dtype)
     for start, stop in row_blocks(n_rows, d):
         source = X[start:stop] if rows is None else X[rows[start:stop]]
-        source = np.asarray(source)
-        # torch wraps no read-only array (a memory map) and no negative stride (X[::-1],
-        # X[:, ::-1], valid numpy views): copy such a block.
-        if not source.flags.writeable or any(stride < 0 for stride in source.strides):
-            source = np.array(source)
-        block = torch.as_tensor(source, dtype=dtype)
+        block = torch.as_tensor(torch_ready(source), dtype=dtype)
         if dtype == torch.float32 and profile_for(device).map_in_place:
             torch.sub(block, offset, out=out[start:stop]).div_(scale)
         else:

@@ -122,7 +122,8 @@ class Feedback(ABC):
         Rows (or their total weight) per class, float64 on the CPU: what the
         objectives' multipliers and the ``"auto"`` weight decay read.
     complete : bool
-        Whether every class has rows that judge it; when not, the loop warns.
+        Whether every class has rows that judge it (:meth:`unjudged_classes` is
+        empty); when not, the loop warns.
     """
 
     def __init__(self, x_train, y_train, n_heads, n_classes, weights=None, fit_heads=None, fold=None):
@@ -139,6 +140,15 @@ class Feedback(ABC):
             self.x_train, self.y_train, self.k, kind=kind, l2=l2, class_weight=self.weights.class_weight,
             sample_weight=self.weights.sample_weight, **options,
         )
+
+    def unjudged_classes(self):
+        """Indices of the classes without rows of positive weight that judge them (none by
+        default: out of fold, every class is judged on its own rows)."""
+        return []
+
+    @property
+    def complete(self):
+        return not self.unjudged_classes()
 
     @property
     def n_train(self):
@@ -209,10 +219,9 @@ class HoldOutFeedback(Feedback):
         weights = None if val_weight is None else val_weight.cpu()
         judged = torch.bincount(y_val.cpu(), weights=weights, minlength=n_classes)
         self._unjudged = torch.nonzero(judged <= 0).squeeze(1).tolist()
-        self.complete = not self._unjudged
         # Training rows stand in for the classes the validation rows cannot judge.
         self._stand_in, self._judging = None, (y_val, val_weight)
-        if not self.complete:
+        if self._unjudged:
             unjudged = (judged <= 0).to(y_train.device)
             self._stand_in = torch.nonzero(unjudged[y_train]).squeeze(1)
             train_weight = self.weights.sample_weight
@@ -289,11 +298,6 @@ class CrossFitFeedback(Feedback):
         self.fold = fold
         self.fold_rows = [torch.nonzero(fold == f).squeeze(1) for f in range(n_folds)]
         self._refitted_start = None  # (recipe, head): the candidates of a search share one refit
-        self.complete = True  # every class is predicted out of fold on all of its rows
-
-    def unjudged_classes(self):
-        """None: every class is judged on its own rows, out of fold."""
-        return []
 
     def prototypes(self, adapter=None):
         if adapter is not None:

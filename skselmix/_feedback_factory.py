@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from sklearn.model_selection import StratifiedKFold
 
-from ._features import float64_tensor, scaled_float32_tensor
+from ._features import float64_tensor, scaled_float32_tensor, torch_ready
 from ._feedback import CrossFitFeedback, HoldOutFeedback, RowWeights
 from ._fit_report import single_row_hold_out_message, unjudged_by_folds, unjudged_message
 from ._fit_report import warn as report
@@ -38,7 +38,7 @@ def build_feedback(data, fmap, device, rng, *, cv, validation_fraction, memory, 
     # The networks' seed is drawn only when there are networks: a linear fit draws what it always drew.
     seed = rng.randint(np.iinfo(np.int32).max) if hidden_layer_sizes else 0
     fit_heads = HeadFitter(memory, hidden_layer_sizes, seed)
-    as_labels = lambda y: torch.as_tensor(np.array(y), device=device, dtype=torch.long)  # noqa: E731
+    as_labels = lambda y: torch.as_tensor(torch_ready(y), device=device, dtype=torch.long)  # noqa: E731
     if cv is not None:
         fold, n_folds = fold_of_rows(cv, X, y_enc, rng, semi_supervised=data.X_unlabeled is not None)
         _check_every_fold_head_has_weight(data.sample_weight, fold, n_folds)

@@ -376,21 +376,31 @@ def _check_root(model):
                          "or a Pipeline ending in one.")
 
 
-def _forget_memory(obj, seen=None):
-    """``memory=None`` on every object of the tree that has the parameter (see the module docstring)."""
+def _objects(obj, seen=None):
+    """Every object of the loaded tree once, parents before their children (lists, tuples and
+    dicts are walked through, not yielded; so are an instance's attributes)."""
     seen = set() if seen is None else seen
     if id(obj) in seen:
         return
     seen.add(id(obj))
-    children = obj if isinstance(obj, (list, tuple)) else obj.values() if isinstance(obj, dict) else None
-    if children is None:
-        if not hasattr(obj, "__dict__") or isinstance(obj, type):
-            return
+    if isinstance(obj, (list, tuple)):
+        children = obj
+    elif isinstance(obj, dict):
+        children = obj.values()
+    elif hasattr(obj, "__dict__") and not isinstance(obj, type):
+        yield obj
+        children = list(vars(obj).values())
+    else:
+        return
+    for child in children:
+        yield from _objects(child, seen)
+
+
+def _forget_memory(model):
+    """``memory=None`` on every object of the tree that has the parameter (see the module docstring)."""
+    for obj in list(_objects(model)):
         if "memory" in vars(obj):
             obj.memory = None
-        children = list(vars(obj).values())
-    for child in children:
-        _forget_memory(child, seen)
 
 
 def _shadowed_methods(obj):
@@ -405,20 +415,14 @@ def _shadowed_methods(obj):
                   if any(name in vars(base) and method_like(vars(base)[name]) for base in type(obj).__mro__))
 
 
-def _check_attribute_names(obj, seen=None):
-    """Every trusted object in the loaded tree holds only attributes its class has."""
-    seen = set() if seen is None else seen
-    if id(obj) in seen:
-        return
-    seen.add(id(obj))
-    if isinstance(obj, (list, tuple)):
-        for item in obj:
-            _check_attribute_names(item, seen)
-        return
-    if isinstance(obj, dict):
-        for item in obj.values():
-            _check_attribute_names(item, seen)
-        return
+def _check_attribute_names(model):
+    """Every object in the loaded tree: a trusted one holds its parameters and only attributes
+    its class has; any other holds no attribute that shadows one of its methods."""
+    for obj in _objects(model):
+        _check_object(obj)
+
+
+def _check_object(obj):
     cls = type(obj)
     if cls in _ESTIMATORS:
         objective = vars(obj).get("objective_")
@@ -433,13 +437,10 @@ def _check_attribute_names(obj, seen=None):
         allowed = {name for name, p in inspect.signature(cls.__init__).parameters.items() if p.kind in named} - {"self"}
         allowed |= _SPLITTER_STATE.get(cls, set())
     else:  # other objects (a Pipeline, its other steps): no attribute may shadow a method
-        if hasattr(obj, "__dict__") and not isinstance(obj, type):
-            shadowing = _shadowed_methods(obj)
-            if shadowing:
-                raise ValueError(f"Refusing to load: the {cls.__name__} in the file holds attributes that shadow "
-                                 f"its methods: {shadowing}.")
-            for value in vars(obj).values():
-                _check_attribute_names(value, seen)
+        shadowing = _shadowed_methods(obj)
+        if shadowing:
+            raise ValueError(f"Refusing to load: the {cls.__name__} in the file holds attributes that shadow "
+                             f"its methods: {shadowing}.")
         return
     unknown = sorted(set(vars(obj)) - allowed)
     parameters = cls._get_param_names() if cls in _ESTIMATORS else allowed if cls in BUILTIN_OBJECTIVES else ()
@@ -451,5 +452,3 @@ def _check_attribute_names(obj, seen=None):
         raise ValueError(
             f"Refusing to load: the {cls.__name__} in the file holds attributes it does not have: {unknown}."
         )
-    for value in vars(obj).values():
-        _check_attribute_names(value, seen)
