@@ -36,7 +36,8 @@ def _pyplot():
     try:
         import matplotlib.pyplot as plt
     except ImportError as exc:  # pragma: no cover - exercised only without matplotlib
-        raise ImportError("Plotting needs matplotlib: pip install 'skselmix[plots]'.") from exc
+        raise ImportError("Plotting needs matplotlib: pip install matplotlib (the extra 'skselmix[plots]' "
+                          "also installs torch, which the displays do not need).") from exc
     return plt
 
 

@@ -33,7 +33,8 @@ skops format stores objects as data; :func:`load` accepts a file only when
 Every refusal is a ``ValueError`` that says why. The same archive and schema checks
 run before :func:`untrusted_foreign_types` inspects a file.
 
-Needs the optional extra ``skselmix[persistence]``.
+Needs the PyPI package ``skops`` (``pip install skops``, or the extra
+``skselmix[persistence]`` where torch is installed for fitting anyway).
 """
 
 import importlib.abc
@@ -93,7 +94,8 @@ def _sio():
     # skips packages that fail to import, so torch is hidden while skops.io is first imported.
     hide = "skops.io" not in sys.modules and "torch" not in sys.modules
     with _torch_hidden() if hide else nullcontext():
-        return require("skops.io", "the PyPI package 'skops' (pip install 'skselmix[persistence]')")
+        return require("skops.io", "the PyPI package 'skops' (pip install skops; the extra "
+                       "'skselmix[persistence]' also installs torch, which loading does not need)")
 
 
 class _HideTorch(importlib.abc.MetaPathFinder):

@@ -133,3 +133,26 @@ def test_serving_works_where_torch_is_not_installed(fitted, tmp_path):
             print("fit needs", exc.name)
     """, tmp_path)
     assert out.strip() == "fit needs torch"
+
+
+def test_missing_optional_packages_get_advice_that_installs_no_torch(fitted, tmp_path):
+    """Without skops or matplotlib, loading and drawing say which package to install, and
+    the command they give is that package alone (an extra would resolve torch)."""
+    out = _run_fresh(f"""
+        import importlib.abc, pickle, re, sys
+        class Hide(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path, target=None):
+                if name.split(".")[0] in ("skops", "matplotlib"):
+                    raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+        sys.meta_path.insert(0, Hide())
+        from skselmix import PerClassRecallDisplay, persistence
+        with open({str(fitted / "models.pkl")!r}, "rb") as f:
+            saved = pickle.load(f)
+        for call in (lambda: persistence.load("m.skops"),
+                     lambda: PerClassRecallDisplay.from_estimator(saved["models"]["gmean"], saved["X"], saved["y"])):
+            try:
+                call()
+            except ImportError as exc:
+                print(re.search(r"pip install ([\\w'\\[\\]-]+)", str(exc)).group(1))
+    """, tmp_path)
+    assert out.split() == ["skops", "matplotlib"]
