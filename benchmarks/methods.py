@@ -15,10 +15,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
 from skselmix import SelMixClassifier, SelMixClassifierCV, get_objective
-from skselmix._calibration import fit_temperature
-from skselmix._confusion import balanced_confusion, recalls
-from skselmix._training import resolve_weight_decay
-from skselmix._warm_start import fit_linear_head
+
+from ._internals import balanced_confusion, fit_linear_head, fit_temperature, recalls, resolve_weight_decay
 
 
 def l2_strength(split):

@@ -4,7 +4,7 @@ prototype logit for every mixup pair). Never used by the library."""
 
 import torch
 
-from skselmix._gain import objective_logit_sensitivity
+from ._internals import objective_logit_sensitivity
 
 
 def naive_gain(prototypes, coef, intercept, confusion, objective_gradient, lambda_mean, smoothing=0.01):

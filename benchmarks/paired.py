@@ -122,7 +122,7 @@ def run_seed(make_split, seed, group, objectives=()):
 def search_rows(split, seed):
     """SelMixClassifierCV and GridSearchCV over the same grid of s, the default fit and the
     warm start: test metrics, best step, chosen s and fit seconds (same process, one at a time)."""
-    from skselmix._classifier_cv import DEFAULT_S_VALUES
+    from ._internals import DEFAULT_S_VALUES
 
     timed = {
         SELMIX_SEARCH: M.timed(M.selmix_search, split, "min_recall", DEFAULT_S_VALUES, random_state=seed),

@@ -22,8 +22,8 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 from skselmix import MinRecall, SelMixClassifier
-from skselmix._gain import gain_from_sensitivity, objective_logit_sensitivity
 
+from ._internals import gain_from_sensitivity, objective_logit_sensitivity
 from ._report import utc_now
 from .naive_gain import naive_gain
 
@@ -525,8 +525,7 @@ def second_pass(repeats=5):
 
 def large_case(n, d, k):
     """Hold-out and cv=5 fits against LogisticRegression at C = 1 and at SelMix's L2 strength."""
-    from skselmix._features import fit_feature_map
-    from skselmix._training import resolve_weight_decay
+    from ._internals import fit_feature_map, resolve_weight_decay
 
     Xl, yl = long_tailed_gaussians(n, d, k)
     # SelMix's penalty l2 / 2 ||W'||^2 acts on mapped features x' = (x - mean) / scale, so on raw

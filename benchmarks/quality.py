@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from skselmix._features import fit_feature_map
 from skselmix.datasets import (
     FASHION_MNIST_CLASSES,
     fetch_fashion_mnist_embeddings,
@@ -32,6 +31,7 @@ from skselmix.metrics import (
 )
 
 from . import methods as M
+from ._internals import fit_feature_map
 from ._report import stored_run, utc_now
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -27,10 +27,9 @@ import numpy as np
 import torch
 
 from skselmix import SelMixClassifier
-from skselmix._features import fit_feature_map, scaled_float32_tensor
-from skselmix._feedback import CrossFitFeedback, predict_rows
 
 from . import problems
+from ._internals import fit_feature_map, fit_observing_refreshes, represent, scaled_float32_tensor
 
 TRACES = Path(__file__).resolve().parent / "results" / "traces"
 
@@ -39,7 +38,7 @@ def _mean_model_predictions(x_test, coef, intercept, adapter):
     """Test predictions of the model a step stands for: the fold heads' mean logits."""
     logits = torch.zeros((x_test.shape[0], coef.shape[1]), dtype=torch.float64)
     for h in range(coef.shape[0]):
-        features = x_test if adapter is None else adapter.forward_head(x_test, h)
+        features = represent(x_test, adapter, h)
         logits += torch.addmm(intercept[h], features, coef[h].T).to(torch.float64)
     return logits.argmax(dim=1).numpy()
 
@@ -49,25 +48,16 @@ def trace_fit(X, y, X_test, params):
     fmap = fit_feature_map(np.asarray(X, dtype=np.float64))
     x_test = scaled_float32_tensor(np.asarray(X_test, dtype=np.float64), fmap, "cpu")
     oof, test = [], []
-    original = CrossFitFeedback.confusion
 
-    def recording(self, coef, intercept, adapter=None):
-        pred = torch.empty_like(self.y_train)
-        for f, rows in enumerate(self.fold_rows):
-            pred.index_copy_(0, rows, predict_rows(self.x_train, rows, coef[f], intercept[f], adapter, f))
-        oof.append(pred.numpy().astype(np.int32))
-        test.append(_mean_model_predictions(x_test, coef, intercept, adapter).astype(np.int32))
-        return original(self, coef, intercept, adapter)
+    def recording(step, stack, predictions):
+        oof.append(predictions.numpy().astype(np.int32))
+        test.append(_mean_model_predictions(x_test, *stack).astype(np.int32))
 
-    CrossFitFeedback.confusion = recording
-    try:
-        start = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            clf = SelMixClassifier(**{**params, "n_iter_no_change": None}).fit(X, y)
-        seconds = time.perf_counter() - start
-    finally:
-        CrossFitFeedback.confusion = original
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = fit_observing_refreshes(SelMixClassifier(**{**params, "n_iter_no_change": None}), X, y, recording)
+    seconds = time.perf_counter() - start
     return clf, np.stack(oof), np.stack(test), seconds
 
 

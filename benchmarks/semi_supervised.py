@@ -18,11 +18,10 @@ import numpy as np
 from sklearn.semi_supervised import SelfTrainingClassifier
 
 from skselmix import SelMixClassifier
-from skselmix._features import fit_feature_map
 from skselmix.datasets import fetch_fashion_mnist_embeddings, long_tailed_profile
 from skselmix.metrics import mean_recall_score, min_recall_score
 
-from ._hidden_labels import fit_recording_pseudo_label_accuracy
+from ._internals import fit_feature_map, fit_with_hidden_labels
 from ._report import stored_run, utc_now
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -82,7 +81,7 @@ def run(seeds):
                 params = {"metric": metric, "device": "cpu", "random_state": seed}
                 fits = {
                     "SelMix, labelled only": lambda: SelMixClassifier(**params).fit(X_l, y_l, X_val=X_val, y_val=y_val),
-                    "SelMix, semi-supervised": lambda: fit_recording_pseudo_label_accuracy(
+                    "SelMix, semi-supervised": lambda: fit_with_hidden_labels(
                         SelMixClassifier(unlabeled_label=UNLABELED, **params),
                         X_all,
                         y_all,

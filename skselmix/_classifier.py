@@ -310,7 +310,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         rows on which the step beats the warm start; NaN at step 0).
         In semi-supervised mode also ``unlabeled_counts`` (confident unlabelled
         rows per pseudo-class) and, when the true labels are known (benchmarks, through
-        ``benchmarks/_hidden_labels.py``),
+        ``benchmarks/_internals.py``),
         ``pseudo_label_accuracy``. After a divergence, a last record with ``objective`` NaN and
         ``diverged=True`` marks the step where it was detected.
         Memory: each record holds three length-K float64 arrays and about
@@ -600,7 +600,9 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
     def _fit_and_commit(self, X, y, **fit_params):
         """:meth:`fit` with its keyword arguments, and the analysis-only ``hidden_labels``
         (the true labels of the unlabelled rows, which only benchmarks have: see
-        ``benchmarks/_hidden_labels.py``; they are recorded, never trained on)."""
+        ``benchmarks/_internals.py``; they are recorded, never trained on unless
+        ``hidden_partners=True`` asks for partners labelled by them), and the analysis-only
+        ``on_refresh`` observer of every refresh (see ``SelMixRun``)."""
         # The fit runs on a scratch copy (validate_data writes n_features_in_ first) and
         # its state is committed by one assignment at the end: another thread predicting
         # with this estimator meanwhile sees the previous model, and an exception or
@@ -612,7 +614,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def _fit(self, X, y, *, sample_weight=None, X_val=None, y_val=None, sample_weight_val=None, coef_init=None,
-             intercept_init=None, hidden_labels=None):
+             intercept_init=None, hidden_labels=None, hidden_partners=False, on_refresh=None):
         # The fit's modules import torch; importing them here keeps `import skselmix`, prediction,
         # scoring and loading torch-free.
         from ._features import fit_feature_map, float64_tensor, scaled_float32_tensor, warn_if_on_another_scale
@@ -655,7 +657,10 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
                 scaled_float32_tensor(data.X_unlabeled, fmap, device),
                 hidden,
                 float64_tensor(data.unlabeled_weight, device),
+                hidden_partners=hidden_partners,
             )
+            if hidden_partners and hidden is None:
+                raise ValueError("hidden_partners=True needs hidden_labels.")
         elif hidden_labels is not None:
             raise ValueError("hidden_labels was given but there are no unlabelled rows (see unlabeled_label).")
         feedback = build_feedback(
@@ -669,7 +674,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         rng_state, runs = rng.get_state(), []
         for settings in settings_of:
             rng.set_state(rng_state)
-            runs.append(SelMixRun(settings, objective, device, rng, n_classes, classes))
+            runs.append(SelMixRun(settings, objective, device, rng, n_classes, classes, on_refresh=on_refresh))
         warm = runs[0].start(feedback, init_head)
         results = loop_together(runs, feedback, warm, unlabeled)
         selected = self._select(results, candidates)

@@ -64,11 +64,14 @@ class GivenHead(NamedTuple):
 
 class UnlabeledRows(NamedTuple):
     """Semi-supervised mode's unlabelled rows: scaled ``features``, the ``hidden`` class
-    indices known to benchmarks only (or None), and row ``weights`` (or None)."""
+    indices known to benchmarks only (or None), and row ``weights`` (or None).
+    ``hidden_partners`` (analysis only) labels the partners by ``hidden`` instead of by
+    pseudo-labels: how much better pseudo-labels could help."""
 
     features: torch.Tensor
     hidden: Optional[torch.Tensor] = None
     weights: Optional[torch.Tensor] = None
+    hidden_partners: bool = False
 
 
 class StepSources(NamedTuple):

@@ -113,8 +113,11 @@ class SelMixRun:
     :class:`LoopSettings`.
     """
 
-    def __init__(self, settings, objective, device, rng, n_classes, class_labels=None):
+    def __init__(self, settings, objective, device, rng, n_classes, class_labels=None, on_refresh=None):
         self.settings = settings
+        # Analysis only (benchmarks/_internals.py): called at every refresh with the step, the
+        # evaluated stack and its judged predictions; it must not change them.
+        self.on_refresh = on_refresh
         self.progress = FitProgress(
             settings.verbose,
             objective.name,
@@ -215,6 +218,8 @@ class SelMixRun:
             coef, intercept, adapter = evaluated
             predictions = feedback.judged_predictions(coef, intercept, adapter)
             confusion = feedback.confusion(coef, intercept, adapter, predictions=predictions)
+            if self.on_refresh is not None:
+                self.on_refresh(step, evaluated, predictions)
             value = self._objective_value(confusion, class_counts, step)
             beats_start = self._judge_resamples(selection, predictions, step)
             multipliers = self.objective.update_multipliers(multipliers, confusion, class_counts)
@@ -370,7 +375,8 @@ class SelMixRun:
         proba = torch.softmax(torch.addmm(intercept, unlabeled.features, coef.T), dim=1)
         confidence, pseudo = proba.max(dim=1)
         confident = confidence >= self.settings.pseudo_label_threshold
-        pool = ClassIndex(torch.where(confident, pseudo, -1), self.k, weights=unlabeled.weights)
+        labels = hidden if unlabeled.hidden_partners else torch.where(confident, pseudo, -1)
+        pool = ClassIndex(labels, self.k, weights=unlabeled.weights)
         record = {"unlabeled_counts": pool.counts.cpu().numpy()}
         if hidden is not None:
             hits = (pseudo == hidden) & confident

@@ -5,7 +5,7 @@ import pytest
 import torch
 from sklearn.model_selection import cross_val_score
 
-from benchmarks._hidden_labels import fit_recording_pseudo_label_accuracy as fit_with_hidden
+from benchmarks._internals import fit_with_hidden_labels as fit_with_hidden
 from skselmix import SelMixClassifier
 from skselmix._sampler import ClassIndex, draw_partners, mix_features
 from skselmix.metrics import min_recall_score, objective_scorer
@@ -53,6 +53,19 @@ def test_no_label_leak(semi):
     b = fit_with_hidden(SelMixClassifier(**params(max_iter=150)), X, y, shuffled, X_val=X_val, y_val=y_val)
     np.testing.assert_array_equal(a.coef_, b.coef_)
     assert a.history_[0]["pseudo_label_accuracy"] != b.history_[0]["pseudo_label_accuracy"]
+
+
+def test_oracle_partners_are_labelled_by_the_hidden_labels(semi):
+    """The analysis seam of benchmarks/semi_supervised_oracle.py: with hidden_partners=True
+    every unlabelled row joins the partner pool under its true label, and the fit differs."""
+    X, y, hidden, (X_val, y_val), _ = semi
+    oracle = fit_with_hidden(SelMixClassifier(**params(max_iter=150)), X, y, hidden, X_val=X_val, y_val=y_val,
+                             hidden_partners=True)
+    np.testing.assert_array_equal(oracle.history_[0]["unlabeled_counts"], np.bincount(hidden, minlength=10))
+    pseudo = fit_with_hidden(SelMixClassifier(**params(max_iter=150)), X, y, hidden, X_val=X_val, y_val=y_val)
+    assert not np.array_equal(pseudo.history_[0]["unlabeled_counts"], np.bincount(hidden, minlength=10))
+    curve = lambda clf: [record["max_gain"] for record in clf.history_]  # noqa: E731
+    assert curve(oracle)[0] == curve(pseudo)[0] and curve(oracle) != curve(pseudo)
 
 
 def test_unlabelled_rows_change_the_partners(semi):

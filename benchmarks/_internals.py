@@ -1,0 +1,60 @@
+"""The one door from the benchmarks into skselmix's private modules.
+
+Benchmarks use the public API. Where an analysis needs more (the naive K^4 gain beside
+the closed form, a warm start fitted alone, the feedback's traces, the true labels of
+unlabelled rows), it takes the private names from here, so a refactor of the package
+finds every such use in one file. Nothing here replaces or patches a private name:
+``tests/test_benchmark_code.py`` checks that no other benchmark imports ``skselmix._*``
+and that no benchmark assigns to an attribute of a skselmix module or class.
+"""
+
+from skselmix._calibration import fit_temperature
+from skselmix._classifier_cv import DEFAULT_S_VALUES
+from skselmix._confusion import balanced_confusion, recalls
+from skselmix._features import fit_feature_map, scaled_float32_tensor
+from skselmix._feedback import represent
+from skselmix._gain import gain_from_sensitivity, objective_logit_sensitivity
+from skselmix._training import resolve_weight_decay
+from skselmix._warm_start import fit_linear_head
+
+__all__ = [
+    "DEFAULT_S_VALUES", "balanced_confusion", "fit_feature_map", "fit_temperature",
+    "fit_linear_head", "fit_observing_refreshes", "fit_with_hidden_labels", "gain_from_sensitivity",
+    "objective_logit_sensitivity", "recalls", "represent", "resolve_weight_decay",
+    "scaled_float32_tensor",
+]
+
+
+def fit_with_hidden_labels(estimator, X, y, hidden_labels, *, hidden_partners=False, **fit_params):
+    """Fit a semi-supervised estimator that knows the true labels of its unlabelled rows.
+
+    ``hidden_labels`` are the true labels of the unlabelled rows of ``y``, in their order
+    in ``X``. Each refresh record of ``history_`` then holds ``pseudo_label_accuracy``.
+    By default they are never trained on, so they cannot change the fitted model.
+    ``hidden_partners=True`` labels the mixup partners by them instead of by pseudo-labels
+    (the oracle of ``semi_supervised_oracle.py``). Kept out of
+    :meth:`SelMixClassifier.fit` (and its metadata-routing requests) because only
+    benchmarks have such labels; the estimator's private ``_fit_and_commit`` takes them.
+    """
+    _check_fit_params(fit_params)
+    return estimator._fit_and_commit(X, y, hidden_labels=hidden_labels, hidden_partners=hidden_partners,
+                                     **fit_params)
+
+
+def fit_observing_refreshes(estimator, X, y, on_refresh, **fit_params):
+    """Fit, calling ``on_refresh(step, stack, predictions)`` at every refresh of the loop.
+
+    ``stack`` holds the evaluated heads in SelMix's scaled coordinates (``coef`` (H, K, D),
+    ``intercept`` (H, K) and the ``adapter`` or None, one head per fold) and
+    ``predictions`` the judged (out-of-fold) class indices of the feedback rows. The
+    observer reads; it must not change them (``selection_traces.py`` records them).
+    """
+    _check_fit_params(fit_params)
+    return estimator._fit_and_commit(X, y, on_refresh=on_refresh, **fit_params)
+
+
+def _check_fit_params(fit_params):
+    allowed = {"sample_weight", "X_val", "y_val", "sample_weight_val", "coef_init", "intercept_init"}
+    unexpected = sorted(set(fit_params) - allowed)
+    if unexpected:
+        raise TypeError(f"Unexpected fit parameters: {unexpected}.")

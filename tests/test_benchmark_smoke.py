@@ -1,0 +1,185 @@
+"""Every benchmark runs end to end at tiny sizes (issue 33, goal 7).
+
+Each test swaps the benchmark's data for a small synthetic set with the same shape of
+problem (ten long-tailed classes, a balanced test set) and its results folder for a
+temporary one, runs its ``main`` and checks what it wrote. The swaps are of the
+benchmark's own module-level names (data sources, results folder); nothing in skselmix
+is replaced. ``perf`` and ``cost`` have ``--quick`` runs marked slow in
+``test_benchmark_code.py``; ``tabular`` has its own test there.
+"""
+
+import ast
+import functools
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmarks import methods as M
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+N_CLASSES, N_FEATURES = 10, 8
+
+
+def _blobs(counts, seed, shift=0):
+    rng = np.random.RandomState(seed + shift)
+    means = np.random.RandomState(seed).normal(scale=2.0, size=(N_CLASSES, N_FEATURES))
+    y = np.repeat(np.arange(N_CLASSES), counts)
+    return (means[y] + rng.normal(size=(y.size, N_FEATURES))).astype(np.float32), y
+
+
+def tiny_split(seed):
+    """Ten classes, 40 down to 4 training rows, 6 validation and 12 test rows a class."""
+    counts = np.geomspace(40, 4, N_CLASSES).round().astype(int)
+    X_tr, y_tr = _blobs(counts, seed)
+    X_val, y_val = _blobs(6, seed, 1)
+    X_te, y_te = _blobs(12, seed, 2)
+    return M.Split(X_tr, y_tr, X_val, y_val, X_te, y_te, N_CLASSES)
+
+
+def tiny_problem(seed):
+    split = tiny_split(seed)
+    return split.X_train, split.y_train, split.X_test, split.y_test, {}
+
+
+@pytest.fixture
+def fast_selmix(monkeypatch):
+    """Short SelMix fits inside the benchmarks' method wrappers (their defaults run 1000 steps)."""
+    from skselmix import SelMixClassifier
+
+    original = SelMixClassifier.__init__
+
+    @functools.wraps(original)
+    def short(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        if self.max_iter:
+            self.max_iter = 20
+
+    monkeypatch.setattr(SelMixClassifier, "__init__", short)
+
+
+def _rooted_in(expr, names):
+    while isinstance(expr, ast.Attribute):
+        expr = expr.value
+    return isinstance(expr, ast.Name) and expr.id in names
+
+
+def test_no_benchmark_imports_private_modules_or_patches_skselmix():
+    """Private names come through benchmarks/_internals.py only, and no benchmark assigns to
+    an attribute of skselmix (the oracle once replaced a private method and broke silently)."""
+    offenders = []
+    for path in sorted(BENCHMARKS.glob("*.py")):
+        tree = ast.parse(path.read_text())
+        skselmix_names = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("skselmix"):
+                private = node.module.split(".")[-1].startswith("_") or any(a.name.startswith("_") for a in node.names)
+                if private and path.name != "_internals.py":
+                    offenders.append(f"{path.name}: from {node.module} import ...")
+                skselmix_names.update(a.asname or a.name for a in node.names)
+            elif isinstance(node, ast.Import):
+                skselmix_names.update(a.asname or a.name for a in node.names if a.name.startswith("skselmix"))
+        of_skselmix = functools.partial(_rooted_in, names=skselmix_names)
+        for node in ast.walk(tree):
+            targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+            patched = [t for t in targets if isinstance(t, ast.Attribute) and of_skselmix(t)]
+            if isinstance(node, ast.Call) and ast.unparse(node.func).endswith("setattr") and of_skselmix(node.args[0]):
+                patched.append(node.args[0])
+            offenders += [f"{path.name}:{node.lineno} patches {ast.unparse(t)}" for t in patched]
+    assert not offenders, offenders
+
+
+def test_semi_supervised_oracle_runs(monkeypatch):
+    from benchmarks import semi_supervised, semi_supervised_oracle
+
+    def tiny_semi_split(seed, rho_u, n_max_u):
+        split = tiny_split(seed)
+        X_u, y_u = _blobs(np.geomspace(30, 3, N_CLASSES).round().astype(int), seed, 3)
+        return split.X_train, split.y_train, X_u, y_u, split.X_val, split.y_val, split.X_test, split.y_test
+
+    monkeypatch.setattr(semi_supervised_oracle, "make_split", tiny_semi_split)
+    monkeypatch.setattr(semi_supervised_oracle, "SETTINGS", {"tiny": semi_supervised.SETTINGS["uniform (rho_u=1)"]})
+    lines = semi_supervised_oracle.main(["--seeds", "1"], max_iter=20)
+    assert len(lines) == 1 and all(v in lines[0] for v in semi_supervised_oracle.VARIANTS)
+
+
+def test_semi_supervised_runs(monkeypatch, tmp_path):
+    from benchmarks import semi_supervised
+
+    def tiny_fetch(subset):
+        return _blobs(120 if subset == "train" else 12, 0, subset == "test")  # 100 validation rows a class
+
+    monkeypatch.setattr(semi_supervised, "fetch_fashion_mnist_embeddings", tiny_fetch)
+    monkeypatch.setattr(semi_supervised, "RESULTS", tmp_path)
+    monkeypatch.setattr(semi_supervised, "SETTINGS", {"tiny": (1.0, 10)})
+    monkeypatch.setattr(semi_supervised, "long_tailed_profile", lambda n_max, k, rho: np.full(k, 8))
+    semi_supervised.main(["--seeds", "1"])
+    text = (tmp_path / "semi_supervised.md").read_text()
+    assert "SelMix, semi-supervised" in text and "LA + SelfTrainingClassifier" in text
+
+
+@pytest.mark.usefixtures("fast_selmix")
+def test_paired_runs_every_group(monkeypatch, tmp_path):
+    from benchmarks import paired
+
+    monkeypatch.setattr(paired, "SPLITS", {"fashion": tiny_split, "wordnet": tiny_split})
+    monkeypatch.setattr(paired, "RESULTS", tmp_path)
+    for group in ("core", "baselines", "objectives"):
+        paired.main(["--datasets", "fashion", "--seeds", "1", "2", "--group", group])
+    text = (tmp_path / "paired.md").read_text()
+    assert paired.SELMIX_CV in text and "CSL [min_recall], cv=5" in text
+
+
+@pytest.mark.usefixtures("fast_selmix")
+def test_calibration_runs(monkeypatch, tmp_path):
+    from benchmarks import calibration
+
+    def splits():
+        for seed in (1, 2):
+            s = tiny_split(seed)
+            yield seed, (s.X_train, s.y_train, s.X_val, s.y_val, s.X_test, s.y_test)
+
+    monkeypatch.setattr(calibration, "DATASETS", {"digits": ("tiny", splits, ("hold-out", "cv=5"))})
+    monkeypatch.setattr(calibration, "RESULTS", tmp_path)
+    calibration.main(["--datasets", "digits"])
+    assert "CalibratedClassifierCV(SelMix, cv=3)" in (tmp_path / "calibration.md").read_text()
+
+
+@pytest.mark.usefixtures("fast_selmix")
+def test_honest_and_selection_traces_run(monkeypatch, tmp_path):
+    from benchmarks import honest, problems, selection_traces
+
+    monkeypatch.setitem(problems.PROBLEMS, "tiny", tiny_problem)
+    monkeypatch.setattr(honest, "RESULTS", tmp_path)
+    monkeypatch.setattr(selection_traces, "TRACES", tmp_path / "traces")
+    honest.main(["--problems", "tiny", "--seeds", "1", "2", "--repeats", "1", "--output", "tiny"])
+    assert "| tiny | 2 |" in (tmp_path / "tiny.md").read_text()
+    selection_traces.main(["--problems", "tiny", "--seeds", "1"])
+    trace = np.load(tmp_path / "traces" / "tiny_1.npz")
+    assert trace["oof"].shape == (trace["steps"].size, trace["y"].size)
+    assert trace["test"].shape == (trace["steps"].size, trace["y_test"].size)
+
+
+@pytest.mark.usefixtures("fast_selmix")
+def test_quality_and_wordnet_noise_run(monkeypatch, tmp_path):
+    from benchmarks import quality, wordnet_noise
+
+    monkeypatch.setattr(quality, "RESULTS", tmp_path)
+    monkeypatch.setattr(quality, "wordnet_split", tiny_split)
+    monkeypatch.setattr(quality, "class_names", lambda name: [str(c) for c in range(N_CLASSES)])
+    quality.main(["--datasets", "wordnet", "--seeds", "1"])
+    assert "SelMix [min_recall], cv=5" in (tmp_path / "quality.md").read_text()
+    monkeypatch.setattr(wordnet_noise, "RESULTS", tmp_path)
+    monkeypatch.setattr(wordnet_noise, "wordnet_split", tiny_split)
+    wordnet_noise.main(["--seeds", "1"])
+    assert (tmp_path / "wordnet_noise.md").exists()
+
+
+def test_import_time_runs(monkeypatch, tmp_path):
+    from benchmarks import import_time
+
+    monkeypatch.setattr(import_time, "RESULTS", tmp_path / "import_time.md")
+    monkeypatch.setattr(import_time, "seconds", functools.partial(import_time.seconds, repeats=1))
+    monkeypatch.setattr(import_time, "STATEMENTS", dict(import_time.STATEMENTS))
+    import_time.main()
+    assert "| `import skselmix` |" in (tmp_path / "import_time.md").read_text()
