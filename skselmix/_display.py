@@ -190,9 +190,12 @@ class PerClassRecallDisplay:
             ax.grid(axis="x", alpha=0.3)
         else:
             ax.set_xticks(position, ticks, rotation=90 if n_classes > 12 else 0)
-            ax.set_ylim(0, 1.05)
+            # Headroom above recall 1 for the legend, so that it never covers a bar.
+            legend_rows = -(-n_models // 2)
+            ax.set_ylim(0, 1.08 + 0.1 * legend_rows)
+            ax.set_yticks(np.linspace(0, 1, 6))
             ax.set_ylabel("recall")
-            ax.legend(fontsize=8)
+            ax.legend(fontsize=8, loc="upper center", ncol=min(n_models, 2), frameon=False)
         self.ax_, self.figure_ = ax, ax.figure
         return self
 

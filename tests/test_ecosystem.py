@@ -217,6 +217,24 @@ def test_per_class_recall_display_stays_legible_at_100_classes():
     plt.close("all")
 
 
+@pytest.mark.parametrize("n_models", [1, 2, 3])
+@pytest.mark.parametrize("n_classes", [4, 10, 60])
+def test_per_class_recall_legend_covers_no_bar(n_models, n_classes):
+    """The gallery's legend once sat over the bars of recall near 1 (issue 33)."""
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    y = np.repeat(np.arange(n_classes), 10)
+    preds = [np.where(np.arange(y.size) % 10 < m, (y + 1) % n_classes, y) for m in range(n_models)]
+    disp = PerClassRecallDisplay.from_predictions(y, preds if n_models > 1 else preds[0])
+    renderer = disp.figure_.canvas.get_renderer()
+    legend = disp.ax_.get_legend().get_window_extent(renderer)
+    bars = [bar.get_window_extent(renderer) for container in disp.bars_ for bar in container]
+    assert not [bar for bar in bars if bar.overlaps(legend) and bar.height > 0 and bar.width > 0]
+    plt.close("all")
+
+
 def test_display_input_errors_are_clear(data):
     """Reliability pass 3: IndexError, AttributeError and numpy's 'need at least one array'
     became errors that say what is wrong."""
