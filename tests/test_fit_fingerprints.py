@@ -1,14 +1,22 @@
 """Fixed-seed fits, recorded once, must stay bit-identical through refactors.
 
-``tests/data/fit_fingerprints.npz`` holds every fitted array of a dozen fits (each
-feedback mode, weights, semi-supervised, warm starts, objectives, a search). Float
-arithmetic depends on the torch build and the CPU's vector unit, so the exact
-comparison runs where the platform matches the recording's (the CI machine);
-elsewhere it skips and says why. Re-record only for a change meant to alter the
-fits: ``SKSELMIX_RECORD_FINGERPRINTS=1 python -m pytest tests/test_fit_fingerprints.py``.
+``tests/data/fit_fingerprints.npz`` holds every fitted array of sixteen fits (each
+feedback mode, weights, semi-supervised, warm starts, objectives, a search, and the
+adapter: hold-out, cross-fitted, two layers, averaged). Float arithmetic depends on the
+torch build and the CPU's vector unit (AVX-512, AVX2, ...), which changes the order of
+float sums. Where the platform matches the recording's (torch and numpy versions, torch's
+CPU capability) the comparison is exact. On any other x86-64 CPU it holds to
+``RTOL`` for float arrays and exactly for integer ones (``best_step_``, ``n_iter_``,
+``class_counts_``): a guard that still catches any change of behaviour, since a refactor
+that alters a fit moves its arrays by far more (checked by running this file with
+``ATEN_CPU_CAPABILITY=avx2`` and ``default`` on the recording machine). Elsewhere
+(another architecture, another torch or numpy) it skips and says why. Re-record only for a
+change meant to alter the fits:
+``SKSELMIX_RECORD_FINGERPRINTS=1 python -m pytest tests/test_fit_fingerprints.py``.
 """
 
 import os
+import platform as platform_module
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +34,29 @@ ATTRIBUTES = (
 )
 
 
+#: Tolerance on an x86-64 CPU whose vector unit differs from the recording's: every entry
+#: within RTOL of the array's largest entry (plus ATOL). Measured against the AVX-512
+#: recording: AVX2 differs by at most 3e-16, torch's scalar code path by at most 4e-5 (the
+#: adapter's sampling distribution). A change of behaviour as small as lambda_min 0.60 to 0.61,
+#: or a batch one row smaller, moves the gain matrix by 2e-3 to 1e-2 and another seed by 4e-2.
+RTOL, ATOL = 1e-4, 1e-12
+
+
 def platform_tag():
     return f"torch {torch.__version__}, cpu {torch.backends.cpu.get_cpu_capability()}, numpy {np.__version__}"
+
+
+def _versions(tag):
+    return tag.split(", cpu ")[0], tag.split(", numpy ")[-1]
+
+
+def comparison(recorded_tag):
+    """"exact" on the recording's platform, "tolerance" on another x86-64 vector unit with the
+    same torch and numpy, else None."""
+    if recorded_tag == platform_tag():
+        return "exact"
+    x86 = platform_module.machine().lower() in ("x86_64", "amd64")
+    return "tolerance" if x86 and _versions(recorded_tag) == _versions(platform_tag()) else None
 
 
 def _data(seed=0, n_features=6, sizes=(120, 60, 25, 12)):
@@ -78,11 +107,25 @@ def _fit_cases():
         "search": lambda: SelMixClassifierCV(
             s_values=(0.1, 10.0), param_grid={"learning_rate": [0.01, 0.03]}, **short
         ).fit(X, y),
+        # The adapter (issue 34 refactors the head behind one interface: these guard it).
+        "adapter_hold_out": lambda: SelMixClassifier(
+            hidden_layer_sizes=(8,), cv=None, selection_confidence=0, **short
+        ).fit(X, y),
+        "adapter_cross_fit": lambda: SelMixClassifier(hidden_layer_sizes=(8,), cv=3, **short).fit(X, y),
+        "adapter_two_layers": lambda: SelMixClassifier(
+            hidden_layer_sizes=(8, 6), cv=3, selection_confidence=0, **short
+        ).fit(X, y),
+        "adapter_averaged": lambda: SelMixClassifier(
+            hidden_layer_sizes=(8,), average_decay=0.5, cv=3, selection_confidence=0, **short
+        ).fit(X, y),
     }
 
 
 def _fingerprint(clf):
-    arrays = {name: np.asarray(getattr(clf, name)) for name in ATTRIBUTES}
+    arrays = {name: np.asarray(getattr(clf, name)) for name in ATTRIBUTES if hasattr(clf, name)}
+    for layer, (coef, intercept) in enumerate(zip(getattr(clf, "network_coefs_", []),
+                                                  getattr(clf, "network_intercepts_", []))):
+        arrays[f"network_coef_{layer}"], arrays[f"network_intercept_{layer}"] = coef, intercept
     arrays["history_objective"] = np.array([record["objective"] for record in clf.history_])
     if hasattr(clf, "cv_heads_"):
         arrays["cv_heads_coef"], arrays["cv_heads_intercept"] = clf.cv_heads_
@@ -105,19 +148,26 @@ def record():
         RECORD.parent.mkdir(exist_ok=True)
         np.savez_compressed(RECORD, platform=np.array(platform_tag()), **arrays)
     platform, arrays = _recorded()
-    if platform != platform_tag():
-        pytest.skip(f"fingerprints were recorded on {platform!r}, this is {platform_tag()!r}")
-    return arrays
+    how = comparison(platform)
+    if how is None:
+        pytest.skip(f"fingerprints were recorded on {platform!r}, this is {platform_tag()!r} "
+                    f"({platform_module.machine()})")
+    return how, arrays
 
 
 @pytest.mark.parametrize("case", sorted(_fit_cases()))
-def test_fit_is_bit_identical_to_the_recording(record, case):
-    expected = {key.split("/", 1)[1]: value for key, value in record.items() if key.startswith(case + "/")}
+def test_fit_matches_the_recording(record, case):
+    how, arrays = record
+    expected = {key.split("/", 1)[1]: value for key, value in arrays.items() if key.startswith(case + "/")}
     assert expected, f"no recording of {case}"
     got = _fingerprint(_fit_cases()[case]())
     assert sorted(got) == sorted(expected)
     for name, value in expected.items():
-        np.testing.assert_array_equal(got[name], value, err_msg=f"{case}: {name}")
+        if how == "exact" or not np.issubdtype(value.dtype, np.floating):
+            np.testing.assert_array_equal(got[name], value, err_msg=f"{case}: {name}")
+        else:  # relative to the array's largest entry: float order moves small entries most
+            scale = float(np.max(np.abs(value), initial=0.0))
+            np.testing.assert_allclose(got[name], value, rtol=0, atol=RTOL * scale + ATOL, err_msg=f"{case}: {name}")
 
 
 def test_the_recording_was_made_on_the_ci_platform():
