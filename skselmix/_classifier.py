@@ -54,6 +54,12 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         ``"min_head_tail_recall"``; an :class:`~skselmix.Objective` instance to
         set its parameters; or a callable mapping the K x K balanced torch
         confusion matrix to a scalar tensor (derivative by autograd).
+        :meth:`score` reports this objective, so to choose between objectives
+        do not search over ``metric`` with ``scoring`` left out: each candidate
+        would be judged by its own objective, and mean recall "beats" min
+        recall. Pass one yardstick, ``scoring=objective_scorer("min_recall")``,
+        or ``scoring=objective_scorers(), refit="min_recall"`` (see
+        :ref:`the user guide <search_over_metric>`).
     s : float, default=10.0
         Inverse temperature of the pair distribution ``P = softmax(s * G)``:
         small values explore, large values exploit. ``G`` is divided by its
@@ -795,7 +801,11 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
 
         Not accuracy: ``GridSearchCV(SelMixClassifier(metric="min_recall"), ...)``
         without ``scoring=`` selects by min recall, the quantity the estimator
-        maximises. Recall is taken over the classes present in ``y`` (with a
+        maximises. A search over ``metric`` itself must pass ``scoring=``
+        (:func:`~skselmix.metrics.objective_scorer`): otherwise each candidate
+        is scored in its own objective and the one with the larger kind of
+        number wins (:ref:`the user guide <search_over_metric>`). Recall is
+        taken over the classes present in ``y`` (with a
         row of positive weight: rows of weight zero are absent, as in
         :meth:`fit`), as :mod:`skselmix.metrics` and
         :func:`~skselmix.metrics.objective_scorer` do: a class absent from a

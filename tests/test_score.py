@@ -56,6 +56,24 @@ def test_search_without_scoring_selects_by_the_objective(imbalanced):
     assert by_accuracy.best_params_ == {"init": "cross_entropy"}  # accuracy would have picked the other head
 
 
+def test_a_search_over_metric_needs_one_yardstick(imbalanced):
+    """The documented trap (user guide, search_over_metric): without scoring=, each candidate
+    is judged by its own objective, so mean recall outscores min recall on the same head;
+    the documented recipes judge both by one scorer."""
+    from skselmix.metrics import objective_scorers
+
+    X, y = imbalanced
+    grid = {"metric": ["min_recall", "mean_recall"]}
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    estimator = SelMixClassifier(max_iter=0, device="cpu")  # the same warm start for both metrics
+    own = GridSearchCV(estimator, grid, cv=cv).fit(X, y).cv_results_["mean_test_score"]
+    assert own[1] > own[0]  # the same heads, yet mean_recall "wins"
+    fixed = GridSearchCV(estimator, grid, cv=cv, scoring=objective_scorer("min_recall")).fit(X, y)
+    np.testing.assert_array_equal(fixed.cv_results_["mean_test_score"], own[0])
+    both = GridSearchCV(estimator, grid, cv=cv, scoring=objective_scorers(), refit="min_recall").fit(X, y)
+    np.testing.assert_array_equal(both.cv_results_["mean_test_min_recall"], own[0])
+
+
 # ------------------------------------------------ reliability pass 3: score() is the scorer
 def _model(X, y, metric):
     return SelMixClassifier(metric, max_iter=30, device="cpu", random_state=0).fit(X, y)
