@@ -9,7 +9,9 @@ project's own benchmarks:
 * ``digits_tiny``: raw digit pixels, imbalance 50 (tails of 2 or 3 rows), as
   ``benchmarks.tabular``;
 * ``digits_12``: raw digit pixels, imbalance 10 (tails of about 12 rows);
-* ``breast``: breast cancer, standardised, 300 benign to 12 malignant rows;
+* ``breast``: breast cancer, standardised, 300 benign to 12 malignant rows
+  (``breast_raw``: the same rows, raw columns);
+* ``wine_raw``: wine's raw columns, 40 / 12 / 4 training rows;
 * ``fashion_pca64``: raw Fashion-MNIST pixels projected on 64 principal components,
   500 down to 10 rows a class;
 * ``fashion_lt``: Fashion-MNIST-LT embeddings, ``benchmarks.paired``'s split (every
@@ -21,7 +23,7 @@ project's own benchmarks:
 from functools import cache
 
 import numpy as np
-from sklearn.datasets import load_breast_cancer, load_digits, make_classification
+from sklearn.datasets import load_breast_cancer, load_digits, load_wine, make_classification
 from sklearn.decomposition import PCA
 
 from skselmix.datasets import long_tailed_split
@@ -51,16 +53,37 @@ def digits_12(seed):
     return (*_tabular(*_digits(), seed, rho=10, n_test_per_class=50), {})
 
 
-def breast(seed):
-    """300 benign and 12 malignant training rows, 50 of each in the test set, standardised
-    with the training rows' moments."""
+def breast_raw(seed):
+    """300 benign and 12 malignant training rows, 50 of each in the test set, raw columns
+    (their units lie four orders of magnitude apart)."""
     X, y = load_breast_cancer(return_X_y=True)
     rng = np.random.RandomState(seed)
     malignant, benign = rng.permutation(np.flatnonzero(y == 0)), rng.permutation(np.flatnonzero(y == 1))
     train = np.r_[benign[:300], malignant[:12]]
     test = np.r_[benign[300:350], malignant[12:62]]
-    mean, std = X[train].mean(axis=0), X[train].std(axis=0)
-    return (X[train] - mean) / std, y[train], (X[test] - mean) / std, y[test], {}
+    return X[train], y[train], X[test], y[test], {}
+
+
+def breast(seed):
+    """:func:`breast_raw`, standardised with the training rows' moments."""
+    X, y, X_test, y_test, params = breast_raw(seed)
+    mean, std = X.mean(axis=0), X.std(axis=0)
+    return (X - mean) / std, y, (X_test - mean) / std, y_test, params
+
+
+def wine_raw(seed):
+    """Wine's raw columns (proline in the hundreds, hue near 1): 40, 12 and 4 training rows,
+    the class order drawn per seed, 8 test rows a class."""
+    X, y = load_wine(return_X_y=True)
+    rng = np.random.RandomState(seed)
+    sizes = rng.permutation([40, 12, 4])
+    train, test = [], []
+    for c in range(3):  # three classes: a loop is fine off the hot path
+        rows = rng.permutation(np.flatnonzero(y == c))
+        train.append(rows[:sizes[c]])
+        test.append(rows[sizes[c]:sizes[c] + 8])
+    train, test = np.concatenate(train), np.concatenate(test)
+    return X[train], y[train], X[test], y[test], {}
 
 
 @cache
@@ -106,6 +129,8 @@ PROBLEMS = {
     "digits_tiny": digits_tiny,
     "digits_12": digits_12,
     "breast": breast,
+    "breast_raw": breast_raw,
+    "wine_raw": wine_raw,
     "fashion_pca64": fashion_pca64,
     "fashion_lt": fashion_lt,
     "synthetic": synthetic,

@@ -8,7 +8,7 @@ from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted, check_memory, validate_data
 
-from ._fit_report import kept_warm_start_message, one_class_message
+from ._fit_report import kept_warm_start_message, one_class_message, see_saw_message
 from ._fit_report import warn as report
 from ._objectives import get_objective
 from ._parameters import PARAMETER_CONSTRAINTS
@@ -23,7 +23,7 @@ FITTED_ATTRIBUTES = (
     "sampling_distribution_", "prototypes_", "best_validation_score_", "best_step_", "objective_",
     "feature_offset_", "feature_scale_", "cv_heads_", "temperature_", "init_", "n_iter_warm_start_",
     "weight_decay_", "n_unlabeled_", "class_counts_", "network_coefs_", "network_intercepts_", "validation_gain_",
-    "validation_gain_std_",
+    "validation_gain_std_", "column_scaling_",
 )
 #: Attributes of one kind of model only: a refit of the other kind must not keep them.
 _LINEAR_ONLY = ("coef_", "intercept_", "cv_heads_")
@@ -119,6 +119,23 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
     validation_fraction : float, default=0.2
         Fraction of the training data held out (stratified) for validation
         feedback when ``cv=None`` and no ``X_val`` is given.
+    column_scaling : {"auto", "keep", "standardize"}, default="auto"
+        How the columns of ``X`` are scaled before training (every column is
+        centred, and the rows brought to unit root-mean-square norm, in every
+        case). ``"keep"`` divides all columns by one number, keeping their
+        relative scales, which carry information in pixels and embeddings;
+        ``"standardize"`` divides each column by its own standard deviation,
+        as ``StandardScaler`` does, which columns in different units need.
+        ``"auto"`` standardises when the largest column's standard deviation
+        exceeds 100 times the median column's (mixed units: breast cancer
+        4600, wine 250; pixels, embeddings and principal components stay below
+        10), else keeps. Measured on ten splits each: standardising raw
+        breast-cancer and wine columns raised test min recall by 0.086 and
+        0.338; on digit pixels and Fashion-MNIST embeddings it lowered it by
+        0.020 and 0.014 (:ref:`the user guide <scaling>`). ``column_scaling_``
+        says what a fit did.
+
+        .. versionadded:: 0.9
     cv : "auto", int, cross-validation generator, iterable or None, default="auto"
         Where the feedback comes from. ``"auto"``: the user's ``X_val`` when
         :meth:`fit` gets one, else 5-fold cross-fitting (below). ``None``: a
@@ -362,7 +379,14 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         Column means of the labelled ``X`` (see Notes).
     feature_scale_ : ndarray of shape (n_features,)
         Root-mean-square norm of the centred rows of ``X``, the same for every
-        column (see Notes).
+        column; with ``column_scaling_ == "standardize"``, each column's
+        standard deviation times the square root of the number of
+        non-constant columns (see Notes).
+    column_scaling_ : {"keep", "standardize"}
+        What ``column_scaling`` did: kept the columns' relative scales, or
+        divided each column by its own spread.
+
+        .. versionadded:: 0.9
     cv_heads_ : tuple of ndarray
         With ``cv`` only: ``(coef, intercept)`` of the fold heads at the
         selected step, of shapes (F, n_classes, n_features) and (F, n_classes);
@@ -472,6 +496,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         weight_decay="auto",
         average_decay=0.0,
         validation_fraction=0.2,
+        column_scaling="auto",
         cv="auto",
         n_iter_no_change=10,
         tol=1e-4,
@@ -499,6 +524,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         self.weight_decay = weight_decay
         self.average_decay = average_decay
         self.validation_fraction = validation_fraction
+        self.column_scaling = column_scaling
         self.cv = cv
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
@@ -651,7 +677,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         rng = local_random_state(self.random_state)
         _warn_if_memory_cannot_hit(self.memory, self.random_state, self.cv, data.X_val is not None, bool(sizes))
 
-        fmap = fit_feature_map(X, data.sample_weight)
+        fmap = fit_feature_map(X, data.sample_weight, self.column_scaling)
         if data.X_val is not None:
             warn_if_on_another_scale(data.X_val, fmap)
         if init_head is not None:
@@ -685,10 +711,12 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         results = loop_together(runs, feedback, warm, unlabeled)
         selected = self._select(results, candidates)
         result = results[selected]
-        why = kept_warm_start_message(result, classes.tolist(), objective.name, settings_of[selected].learning_rate,
-                                      settings_of[selected].selection_confidence)
-        if why is not None:
-            report(why, self.verbose)
+        chosen = settings_of[selected]
+        why = kept_warm_start_message(result, classes.tolist(), objective.name, chosen.learning_rate,
+                                      chosen.selection_confidence)
+        see_saw = see_saw_message(result.history, classes.tolist(), objective.name)
+        if why is not None or see_saw is not None:
+            report(" ".join(message for message in (why, see_saw) if message is not None), self.verbose)
         degenerate = one_class_message(result.history, result.best_step, classes.tolist())
         if degenerate is not None:
             report(degenerate, self.verbose)
@@ -713,6 +741,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         self.class_counts_ = data.class_counts
         self.prototypes_ = result.prototypes * fmap.scale + fmap.offset
         self.feature_offset_, self.feature_scale_ = fmap.offset, fmap.scale
+        self.column_scaling_ = "standardize" if fmap.per_column else "keep"
         self.n_unlabeled_ = 0 if unlabeled is None else int(unlabeled.features.shape[0])
         self.objective_ = objective
         self.n_iter_ = result.n_iter

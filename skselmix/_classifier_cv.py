@@ -68,6 +68,7 @@ class SelMixClassifierCV(SelMixClassifier):
         weight_decay="auto",
         average_decay=0.0,
         validation_fraction=0.2,
+        column_scaling="auto",
         cv="auto",
         n_iter_no_change=10,
         tol=1e-4,
@@ -96,6 +97,7 @@ class SelMixClassifierCV(SelMixClassifier):
         self.weight_decay = weight_decay
         self.average_decay = average_decay
         self.validation_fraction = validation_fraction
+        self.column_scaling = column_scaling
         self.cv = cv
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol

@@ -26,7 +26,9 @@ class FitOutcomeWarning(UserWarning):
     steps returns its warm start (the objective held at a floor by classes at recall 0, a
     collapse after the warm start, the early verdict of coarse feedback, a best step whose
     gain was within noise, or no step above the warm start: see :ref:`the user guide
-    <honest_selection>`), when the model predicts one class for every feedback row, and
+    <honest_selection>`), when the fit see-sawed (two classes taking turns at the bottom, or
+    the objective swinging up and down, refresh after refresh), when the model predicts
+    one class for every feedback row, and
     from :class:`SelMixClassifierCV` when every candidate kept its warm start. Silence it
     like any warning, for example
     ``warnings.filterwarnings("ignore", category=FitOutcomeWarning)``.
@@ -147,6 +149,56 @@ def _held_or_collapsed(records, class_labels, objective_name, learning_rate):
             f"these features does this (learning_rate={learning_rate!r}); try a smaller one."
         )
     return None
+
+
+#: Refreshes a see-saw must last to be reported: three full periods (up, down, up, down, ...).
+SEE_SAW_REFRESHES = 6
+#: A swing counts when the objective moves by at least this share of its largest value.
+SEE_SAW_SWING = 0.25
+
+
+def see_saw_message(history, class_labels, objective_name):
+    """When the fit see-sawed (issue 33), the sentence that says so; else None.
+
+    A see-saw: over at least ``SEE_SAW_REFRESHES`` consecutive refreshes after the warm
+    start, the feedback objective moves up and down by at least ``SEE_SAW_SWING`` of its
+    largest value at every refresh. Each refresh's steps overshoot and the next reverse
+    them; with a min-type objective the multipliers then hand the lead back and forth
+    between two classes (named when they do). A small swing between two classes is how
+    a fit sits at a balance of min recall, and is not reported."""
+    records = [record for record in history if not record.get("diverged")][1:]  # the steps' refreshes
+    if len(records) < SEE_SAW_REFRESHES:
+        return None
+    values = np.array([record["objective"] for record in records])
+    swings = np.diff(values)
+    big = np.abs(swings) >= SEE_SAW_SWING * max(float(np.max(np.abs(values))), 1e-12)
+    zigzag = big[1:] & big[:-1] & (np.sign(swings[1:]) == -np.sign(swings[:-1]))
+    start, length = _longest_run(zigzag)  # a run of n flags spans n + 2 refreshes
+    if length + 2 < SEE_SAW_REFRESHES:
+        return None
+    window = slice(start, start + length + 2)
+    seen = f"the feedback {objective_name} swung between {values[window].min():.4g} and {values[window].max():.4g}"
+    if records[0]["multipliers"] is not None:
+        leaders = np.array([np.argmax(record["multipliers"]) for record in records[window]])
+        if np.unique(leaders).size == 2 and (leaders[1:] != leaders[:-1]).all():
+            seen += (f", and the largest multiplier passed between classes {class_labels[int(leaders[0])]!r} and "
+                     f"{class_labels[int(leaders[1])]!r}")
+    return (
+        f"SelMix see-sawed from step {records[window.start]['step']} to step {records[window.stop - 1]['step']}: "
+        f"{seen} at every refresh. Each refresh's steps overshoot, fixing one class by breaking another, and the "
+        f"next refresh reverses them. A smaller learning_rate (the steps ran at {records[0]['lr']:.3g}) shrinks "
+        "the swing."
+    )
+
+
+def _longest_run(flags):
+    """Start and length of the longest run of True in ``flags`` (length 0 when none)."""
+    edges = np.flatnonzero(np.diff(np.r_[0, np.asarray(flags, dtype=int), 0]))
+    starts, lengths = edges[::2], edges[1::2] - edges[::2]
+    if not starts.size:
+        return 0, 0
+    longest = int(np.argmax(lengths))
+    return int(starts[longest]), int(lengths[longest])
 
 
 def one_class_message(history, best_step, class_labels):

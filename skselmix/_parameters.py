@@ -86,6 +86,7 @@ PARAMETER_CONSTRAINTS = {
     "weight_decay": [StrOptions({"auto"}), Finite(Real, 0, None, closed="left")],
     "average_decay": [Finite(Real, 0, 1, closed="left")],
     "validation_fraction": [Finite(Real, 0, 1, closed="neither")],
+    "column_scaling": [StrOptions({"auto", "keep", "standardize"})],
     "cv": [StrOptions({"auto"}), "cv_object", Hidden(_Splits())],
     "n_iter_no_change": [Finite(Integral, 1, None, closed="left"), None],
     "tol": [Finite(Real, 0, None, closed="left")],

@@ -183,3 +183,20 @@ def test_import_time_runs(monkeypatch, tmp_path):
     monkeypatch.setattr(import_time, "STATEMENTS", dict(import_time.STATEMENTS))
     import_time.main()
     assert "| `import skselmix` |" in (tmp_path / "import_time.md").read_text()
+
+
+@pytest.mark.usefixtures("fast_selmix")
+def test_scaling_runs(monkeypatch, tmp_path):
+    from benchmarks import problems, scaling
+
+    def tiny_mixed_units(seed):
+        X, y, X_test, y_test, params = tiny_problem(seed)
+        units = np.logspace(-3, 3, N_FEATURES)
+        return X * units, y, X_test * units, y_test, params
+
+    monkeypatch.setitem(problems.PROBLEMS, "tiny", tiny_mixed_units)
+    monkeypatch.setattr(scaling, "RESULTS", tmp_path)
+    results = scaling.main(["--problems", "tiny", "--seeds", "1", "2"])
+    assert {run["auto"]["chose"] for run in results["tiny"]} == {"standardize"}
+    assert "| tiny | 2 |" in (tmp_path / "scaling.md").read_text()
+    scaling.main(["--report-only"])

@@ -90,3 +90,56 @@ def test_scaled_tensor_is_the_feature_map_in_float32(dtype, read_only, monkeypat
     np.testing.assert_allclose(whole.numpy(), expected, rtol=0, atol=1e-5 if dtype == np.float32 else 1e-7)
     assert torch.equal(some, whole[torch.as_tensor(rows)])
     np.testing.assert_array_equal(X, before)
+
+
+# ------------------------------------------------ issue 33, goal 3: column_scaling
+def _mixed_units(seed=0):
+    """Three classes; the columns' units lie 1e-3 to 1e3 apart, as breast cancer's."""
+    rng = np.random.RandomState(seed)
+    y = np.repeat([0, 1, 2], [120, 30, 10])
+    units = np.array([1e3, 1.0, 1e-2, 1e-3, 10.0])
+    X = (rng.normal(size=(y.size, 5)) + np.eye(3, 5)[y] * 2.0) * units
+    return X, y
+
+
+def test_auto_standardizes_columns_in_different_units_only():
+    X, y = _mixed_units()
+    assert SelMixClassifier(max_iter=0, device="cpu").fit(X, y).column_scaling_ == "standardize"
+    same_units = X / np.array([1e3, 1.0, 1e-2, 1e-3, 10.0])
+    clf = SelMixClassifier(max_iter=0, device="cpu").fit(same_units, y)
+    assert clf.column_scaling_ == "keep"
+    np.testing.assert_array_equal(clf.feature_scale_, clf.feature_scale_[0])  # one divisor for all
+    assert SelMixClassifier(max_iter=0, column_scaling="keep", device="cpu").fit(X, y).column_scaling_ == "keep"
+
+
+def test_standardize_is_standard_scaler_in_front():
+    """column_scaling="standardize" fits the model a StandardScaler in a Pipeline would, to
+    the warm start solver's tolerance (the float32 features differ in their last bits)."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = _mixed_units()
+    X_test, _ = _mixed_units(seed=1)
+    own = SelMixClassifier(max_iter=0, column_scaling="standardize", device="cpu").fit(X, y)
+    piped = make_pipeline(StandardScaler(), SelMixClassifier(max_iter=0, column_scaling="keep", device="cpu")).fit(X, y)
+    logits, piped_logits = own.decision_function(X_test), piped.decision_function(X_test)
+    assert np.abs(logits - piped_logits).max() < 0.01 * np.abs(piped_logits).max()
+    np.testing.assert_array_equal(own.predict(X_test), piped.predict(X_test))
+
+
+def test_standardized_map_gives_unit_rms_rows_and_leaves_constant_columns_alone():
+    X, y = _mixed_units()
+    X = np.c_[X, np.full(len(X), 7.0)]  # a constant column
+    w = np.random.RandomState(3).uniform(0.5, 2.0, len(X))
+    fmap = fit_feature_map(X, w, column_scaling="standardize")
+    Z = fmap.transform(X)
+    assert fmap.per_column and np.isfinite(Z).all() and np.all(Z[:, -1] == 0)
+    assert np.sqrt(np.average((Z**2).sum(axis=1), weights=w)) == pytest.approx(1.0)
+    column_std = np.sqrt(np.average(Z[:, :-1] ** 2, axis=0, weights=w))  # equal spreads: standardised
+    np.testing.assert_allclose(column_std, column_std[0], rtol=1e-10)
+
+
+def test_column_scaling_is_validated():
+    X, y = _mixed_units()
+    with pytest.raises(ValueError, match="column_scaling"):
+        SelMixClassifier(column_scaling="minmax", device="cpu").fit(X, y)
