@@ -25,6 +25,9 @@ FITTED_ATTRIBUTES = (
     "weight_decay_", "n_unlabeled_", "class_counts_", "network_coefs_", "network_intercepts_", "validation_gain_",
     "validation_gain_std_", "column_scaling_",
 )
+#: Parameters added after the first saved models, with the value that reproduces the fits of
+#: the releases before them (0.8 added selection_confidence, 0.9 column_scaling).
+PARAMETERS_ADDED_SINCE_SAVED = {"selection_confidence": 0.0, "column_scaling": "keep"}
 #: Attributes of one kind of model only: a refit of the other kind must not keep them.
 _LINEAR_ONLY = ("coef_", "intercept_", "cv_heads_")
 _NETWORK_ONLY = ("network_coefs_", "network_intercepts_")
@@ -540,6 +543,13 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         self.memory = memory
         self.random_state = random_state
         self.verbose = verbose
+
+    def __setstate__(self, state):
+        # A model saved by an older release lacks the parameters added since: give them the
+        # values that reproduce that release's fit, so get_params, clone and a refit work.
+        super().__setstate__(state)
+        for name, value in PARAMETERS_ADDED_SINCE_SAVED.items():
+            self.__dict__.setdefault(name, value)
 
     # ------------------------------------------------------------------ checks
     _parameter_constraints = PARAMETER_CONSTRAINTS

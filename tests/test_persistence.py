@@ -7,6 +7,7 @@ import zipfile
 import numpy as np
 import pytest
 from saved_models import fitted, three_classes
+from sklearn.base import clone
 
 from skselmix import SelMixClassifier, get_objective_names
 
@@ -222,3 +223,24 @@ def test_every_fitted_attribute_is_declared_and_documented(data):
 def test_a_file_that_is_not_an_archive_is_refused():
     with pytest.raises(ValueError, match="not a skops archive"):
         persistence.load(io.BytesIO(b"not a zip file at all"))
+
+
+@pytest.mark.parametrize("estimator", ["SelMixClassifier", "SelMixClassifierCV"])
+def test_a_model_saved_before_a_parameter_existed_loads_with_its_old_behaviour(data, tmp_path, estimator):
+    """A 0.7 model (no selection_confidence, no column_scaling) gets the values that reproduce
+    0.7's fit, from pickle and from skops files: get_params, clone and refit work."""
+    import pickle
+
+    import skselmix
+    from skselmix._classifier import PARAMETERS_ADDED_SINCE_SAVED
+
+    X, y = data[:2]
+    model = getattr(skselmix, estimator)(max_iter=20, device="cpu", random_state=0).fit(X, y)
+    for name in PARAMETERS_ADDED_SINCE_SAVED:
+        delattr(model, name)  # as a release before the parameter saved it
+    persistence.dump(model, tmp_path / "old.skops")
+    for loaded in (pickle.loads(pickle.dumps(model)), persistence.load(tmp_path / "old.skops")):
+        params = loaded.get_params()
+        assert params["selection_confidence"] == 0.0 and params["column_scaling"] == "keep"
+        np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+        assert clone(loaded).fit(X, y).column_scaling_ == "keep"
