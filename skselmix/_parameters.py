@@ -9,15 +9,8 @@ which refuses what scikit-learn's ``Interval`` lets through (infinities, bools).
 
 from numbers import Integral, Real
 
-from sklearn.utils._param_validation import (
-    HasMethods,
-    Hidden,
-    Options,
-    StrOptions,
-    validate_parameter_constraints,
-)
-
 from ._objectives import Objective
+from ._sklearn_compat import HasMethods, Hidden, Options, StrOptions, validate_parameter_constraints
 from ._validation import Finite
 
 

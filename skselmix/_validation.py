@@ -6,7 +6,8 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, validate_parameter_constraints
+
+from ._sklearn_compat import Interval, validate_parameter_constraints
 
 
 class Finite(Interval):

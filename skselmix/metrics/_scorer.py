@@ -4,9 +4,9 @@ import functools
 
 import numpy as np
 from sklearn.metrics import make_scorer
-from sklearn.metrics._scorer import _Scorer
 
 from .._objectives import BUILTIN_OBJECTIVES
+from .._sklearn_compat import _Scorer
 from .._validation import final_estimator
 from . import _classification as _metrics
 
