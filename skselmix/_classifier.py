@@ -28,9 +28,6 @@ FITTED_ATTRIBUTES = (
 #: Parameters added after the first saved models, with the value that reproduces the fits of
 #: the releases before them (0.8 added selection_confidence, 0.9 column_scaling).
 PARAMETERS_ADDED_SINCE_SAVED = {"selection_confidence": 0.0, "column_scaling": "keep"}
-#: Attributes of one kind of model only: a refit of the other kind must not keep them.
-_LINEAR_ONLY = ("coef_", "intercept_", "cv_heads_")
-_NETWORK_ONLY = ("network_coefs_", "network_intercepts_")
 
 # Where the site built from docs/ is published; the API pages are docs/_build/html/generated/.
 DOCUMENTATION_URL = "https://skselmix.readthedocs.io/en/latest/"
@@ -568,8 +565,9 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         return [{}]
 
     def _select(self, results, candidates):
-        """Index of the run whose state becomes the fitted model (one run here)."""
-        return 0
+        """The index of the run whose state becomes the fitted model, and the fitted
+        attributes the choice adds (one run and none here)."""
+        return 0, {}
 
     # -------------------------------------------------------------------- fit
     def fit(
@@ -681,9 +679,9 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         if sizes:
             _check_network_fit(init_head is not None, self.warm_start, data.X_unlabeled is not None)
         if init_head is None and previous_head is not None:
-            if not np.array_equal(previous_head[2], classes) or previous_head[0].shape[1] != n_features:
+            if not np.array_equal(previous_head.classes, classes) or previous_head.coef.shape[1] != n_features:
                 raise ValueError("warm_start=True needs the same classes and number of features as the previous fit.")
-            init_head = (previous_head[0], previous_head[1], "warm_start")
+            init_head = previous_head
         rng = local_random_state(self.random_state)
         _warn_if_memory_cannot_hit(self.memory, self.random_state, self.cv, data.X_val is not None, bool(sizes))
 
@@ -719,7 +717,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
             runs.append(SelMixRun(settings, objective, device, rng, n_classes, classes, on_refresh=on_refresh))
         warm = runs[0].start(feedback, init_head)
         results = loop_together(runs, feedback, warm, unlabeled)
-        selected = self._select(results, candidates)
+        selected, search_attributes = self._select(results, candidates)
         result = results[selected]
         chosen = settings_of[selected]
         why = kept_warm_start_message(result, classes.tolist(), objective.name, chosen.learning_rate,
@@ -731,41 +729,13 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         if degenerate is not None:
             report(degenerate, self.verbose)
 
-        for name in _LINEAR_ONLY if sizes else _NETWORK_ONLY:  # left by an earlier fit of the other kind
-            self.__dict__.pop(name, None)
-        if sizes:
-            weights, biases = result.adapter
-            weights[0], biases[0] = fmap.head_to_original(weights[0], biases[0])  # the first layer reads X
-            _check_finite_weights(weights[0], biases[0], fmap)
-            self.network_coefs_ = [*weights, result.coef]
-            self.network_intercepts_ = [*biases, result.intercept]
-        else:
-            coef, intercept = fmap.head_to_original(result.coef, result.intercept)
-            _check_finite_weights(coef, intercept, fmap)
-            self.coef_, self.intercept_ = coef, intercept
-            if result.stack[0].shape[0] > 1:
-                self.cv_heads_ = fmap.head_to_original(*result.stack)
-            else:
-                self.__dict__.pop("cv_heads_", None)
-        self.classes_ = classes
-        self.class_counts_ = data.class_counts
-        self.prototypes_ = result.prototypes * fmap.scale + fmap.offset
-        self.feature_offset_, self.feature_scale_ = fmap.offset, fmap.scale
-        self.column_scaling_ = "standardize" if fmap.per_column else "keep"
-        self.n_unlabeled_ = 0 if unlabeled is None else int(unlabeled.features.shape[0])
-        self.objective_ = objective
-        self.n_iter_ = result.n_iter
-        self.history_ = result.history
-        self.gain_matrix_ = result.gain_matrix
-        self.sampling_distribution_ = result.sampling_distribution
-        self.best_validation_score_ = result.best_validation_score
-        self.best_step_ = result.best_step
-        self.validation_gain_ = result.selection.gain
-        self.validation_gain_std_ = result.selection.gain_std
-        self.init_ = result.init
-        self.weight_decay_ = result.weight_decay
-        self.temperature_ = result.temperature
-        self.n_iter_warm_start_ = feedback.fit_heads.n_iter
+        fitted = _fitted_attributes(result, fmap, classes, data.class_counts, objective, unlabeled)
+        # One commit: the attributes of this fit replace every attribute of an earlier one
+        # (a refit of the other kind of model, or without cv, leaves none of its own behind).
+        for name in FITTED_ATTRIBUTES:
+            if name not in ("n_features_in_", "feature_names_in_"):  # set by validate_data
+                self.__dict__.pop(name, None)
+        self.__dict__.update(fitted, **search_attributes)
 
     def _previous_head(self):
         if hasattr(self, "network_coefs_"):
@@ -776,7 +746,9 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
             )
         if not hasattr(self, "coef_"):  # unfitted
             return None
-        return self.coef_.copy(), self.intercept_.copy(), self.classes_
+        from ._records import InitHead
+
+        return InitHead(self.coef_.copy(), self.intercept_.copy(), "warm_start", self.classes_)
 
     # ---------------------------------------------------------------- predict
     def decision_function(self, X):
@@ -904,6 +876,45 @@ def _warn_if_memory_cannot_hit(memory, random_state, cv, has_x_val, network):
             + ", so the cache of warm starts can never hit. Pass an int random_state.",
             UserWarning, stacklevel=3,
         )
+
+
+def _fitted_attributes(result, fmap, classes, class_counts, objective, unlabeled):
+    """Every fitted attribute of a fit, from what its solver returned (a
+    :class:`~skselmix._records.LoopResult` on the scaled features) mapped back to ``X``."""
+    if result.adapter is not None:
+        weights, biases = result.adapter
+        weights[0], biases[0] = fmap.head_to_original(weights[0], biases[0])  # the first layer reads X
+        _check_finite_weights(weights[0], biases[0], fmap)
+        model = {"network_coefs_": [*weights, result.coef], "network_intercepts_": [*biases, result.intercept]}
+    else:
+        coef, intercept = fmap.head_to_original(result.coef, result.intercept)
+        _check_finite_weights(coef, intercept, fmap)
+        model = {"coef_": coef, "intercept_": intercept}
+        if result.stack[0].shape[0] > 1:
+            model["cv_heads_"] = fmap.head_to_original(*result.stack)
+    return {
+        **model,
+        "classes_": classes,
+        "class_counts_": class_counts,
+        "prototypes_": result.prototypes * fmap.scale + fmap.offset,
+        "feature_offset_": fmap.offset,
+        "feature_scale_": fmap.scale,
+        "column_scaling_": "standardize" if fmap.per_column else "keep",
+        "n_unlabeled_": 0 if unlabeled is None else int(unlabeled.features.shape[0]),
+        "objective_": objective,
+        "n_iter_": result.n_iter,
+        "history_": result.history,
+        "gain_matrix_": result.gain_matrix,
+        "sampling_distribution_": result.sampling_distribution,
+        "best_validation_score_": result.best_validation_score,
+        "best_step_": result.best_step,
+        "validation_gain_": result.selection.gain,
+        "validation_gain_std_": result.selection.gain_std,
+        "init_": result.init,
+        "weight_decay_": result.weight_decay,
+        "temperature_": result.temperature,
+        "n_iter_warm_start_": result.n_iter_warm_start,
+    }
 
 
 def _check_network_fit(has_init_head, warm_start, semi_supervised):

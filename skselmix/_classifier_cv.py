@@ -136,9 +136,10 @@ class SelMixClassifierCV(SelMixClassifier):
         return [{"s": s, **params} for s in s_values.tolist() for params in grid]
 
     def _select(self, results, params):
-        """The candidate to return: among those the best one does not beat beyond noise, the
-        default ``s`` (else the one that moved least), so that ``s_`` reports no choice the
-        feedback cannot tell apart (see :func:`tied_with_best`)."""
+        """The candidate to return, and the search's fitted attributes: among the candidates
+        the best one does not beat beyond noise, the default ``s`` (else the one that moved
+        least), so that ``s_`` reports no choice the feedback cannot tell apart (see
+        :func:`tied_with_best`)."""
         scores = np.array([result.best_validation_score for result in results])
         tied = tied_with_best(results, scores, self.selection_confidence)
         steps = np.array([result.best_step for result in results])
@@ -159,16 +160,13 @@ class SelMixClassifierCV(SelMixClassifier):
             values = np.array([candidate.get(name) for candidate in params], dtype=object)
             missing = np.array([name not in candidate for candidate in params])
             results_table[f"param_{name}"] = np.ma.MaskedArray(values, mask=missing)
-        self.cv_results_ = results_table
-        self.best_index_ = best
-        self.best_params_ = dict(params[best])
-        self.s_ = params[best]["s"]
-        self.n_candidates_ = len(params)
+        chosen_s = params[best]["s"]
         if len(params) > 1 and not steps.any():
             report(f"Every one of the {len(params)} candidates kept the warm start (best_step_ = 0 for all): the "
-                   f"search changed nothing, and s_ = {self.s_!r} is {'the default' if default[best] else 'the first'}"
+                   f"search changed nothing, and s_ = {chosen_s!r} is {'the default' if default[best] else 'the first'}"
                    ". The warning about the returned candidate says why its steps were not kept.", self.verbose)
-        return best
+        return best, {"cv_results_": results_table, "best_index_": best, "best_params_": dict(params[best]),
+                      "s_": chosen_s, "n_candidates_": len(params)}
 
     def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None, coef_init=None,
             intercept_init=None):

@@ -179,7 +179,8 @@ def validate_fit_data(estimator, X, y, *, sample_weight=None, X_val=None, y_val=
 
 
 def check_init_head(coef_init, intercept_init, n_classes, n_features):
-    """The user's ``(coef, intercept, "coef_init")`` as float64, checked; None without ``coef_init``."""
+    """The user's head as an :class:`InitHead` named ``"coef_init"`` (float64, checked); None
+    without ``coef_init``."""
     if coef_init is None:
         if intercept_init is not None:
             raise ValueError("intercept_init was given without coef_init.")
@@ -194,21 +195,21 @@ def check_init_head(coef_init, intercept_init, n_classes, n_features):
         raise ValueError(f"intercept_init must have shape (n_classes,) = ({n_classes},), got {intercept.shape}.")
     if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
         raise ValueError("coef_init and intercept_init must be finite.")
-    return coef, intercept, "coef_init"
+    return InitHead(coef, intercept, "coef_init")
 
 
 def mapped_float32_head(init_head, fmap):
     """A user's head (original features) on the mapped features, checked finite in float32."""
     with np.errstate(over="ignore", invalid="ignore"):
-        coef, intercept = fmap.head_from_original(init_head[0], init_head[1])
+        coef, intercept = fmap.head_from_original(init_head.coef, init_head.intercept)
         finite = np.isfinite(coef.astype(np.float32)).all() and np.isfinite(intercept.astype(np.float32)).all()
     if not finite:
         raise ValueError(
-            f"{init_head[2]} does not fit in float32 on the scaled features the fit uses "
+            f"{init_head.name} does not fit in float32 on the scaled features the fit uses "
             f"(largest |weight * feature scale| = {np.abs(coef).max():g}, largest |bias + weight . offset| = "
             f"{np.abs(intercept).max():g}; float32 holds at most {np.finfo(np.float32).max:g})."
         )
-    return InitHead(coef, intercept, init_head[2])
+    return init_head._replace(coef=coef, intercept=intercept)
 
 
 def encode_hidden(hidden_labels, classes, n_unlabeled, device):

@@ -38,13 +38,15 @@ class Heads(NamedTuple):
 
 
 class InitHead(NamedTuple):
-    """A head the fit starts from instead of fitting ``init``, on the scaled features:
-    ``coef`` (K, D), ``intercept`` (K,) and where it came from (``"coef_init"``,
-    ``"warm_start"``)."""
+    """The one kind of head a fit starts from instead of fitting ``init``: ``coef`` (K, D),
+    ``intercept`` (K,), where it came from (``"coef_init"``, ``"warm_start"``) and, for
+    ``"warm_start"``, the ``classes`` of the fit it continues. On the original features as
+    given; :func:`~skselmix._fit_inputs.mapped_float32_head` maps it to the scaled ones."""
 
     coef: np.ndarray
     intercept: np.ndarray
     name: str
+    classes: Optional[np.ndarray] = None
 
 
 class RefitRecipe(NamedTuple):
@@ -112,7 +114,9 @@ class LoopResult:
     attributes of the same name with a trailing underscore. ``selection`` is the
     :class:`~skselmix._selection.Choice` of the step, ``selection_values`` the returned
     step's objective on every bootstrap resample, ``candidate_step`` the best refresh's step
-    (returned or not) and ``stopped_by_verdict`` whether the early verdict ended the loop. With an adapter the
+    (returned or not), ``stopped_by_verdict`` whether the early verdict ended the loop and
+    ``n_iter_warm_start`` the most solver iterations of any warm-start fit of the fit
+    (every run's, the refits on all rows included). With an adapter the
     model is the selected stack itself (its networks' logits are averaged):
     ``coef`` (H, K, width) and ``intercept`` (H, K) are its heads and ``adapter`` its
     hidden layers, ``(weights, biases)`` as lists of (H, out, in) and (H, out) arrays
@@ -137,3 +141,4 @@ class LoopResult:
     candidate_step: int = 0
     stopped_by_verdict: bool = False
     adapter: Optional[tuple] = None
+    n_iter_warm_start: int = 0

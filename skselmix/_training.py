@@ -562,7 +562,8 @@ def loop_together(runs, feedback, warm, unlabeled=None):
                     except StopIteration as stop:
                         results[index] = stop.value
             pending = answered
-    return results
+    # The warm-start fits of every run (their refits on all rows included) are done now.
+    return [replace(result, n_iter_warm_start=feedback.fit_heads.n_iter) for result in results]
 
 
 def step_chunks(n_steps, per_step, budget):
