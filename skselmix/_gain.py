@@ -16,10 +16,14 @@ K^3 numbers; it factorises into three K x K matrix products
 (:func:`expected_mixed_sensitivity`), so no K^3 array is ever formed.
 """
 
+from numbers import Real
+
 import numpy as np
 
 from ._lazy import torch
 from ._objectives import get_objective
+from ._sklearn_compat import validate_parameter_constraints
+from ._validation import Finite
 
 # Share of each confusion row spread uniformly before it enters the softmax Jacobian.
 DEFAULT_CONFUSION_SMOOTHING = 0.01
@@ -83,6 +87,13 @@ def expected_mixed_sensitivity(logits, h, lbar):
         probs = torch.softmax(a1[i] + a2[j], dim=1)
         expected[i, j] = (probs * (lbar * hw[i] + (1.0 - lbar) * hw[j])).sum(dim=1)
     return expected.to(h.dtype)
+
+
+#: Constraints of :func:`gain_matrix`'s scalar parameters (its arrays are checked by shape).
+_GAIN_MATRIX_CONSTRAINTS = {
+    "lambda_mean": [Finite(Real, 0, 1, closed="both")],
+    "confusion_smoothing": [Finite(Real, 0, 1, closed="left")],
+}
 
 
 def gain_matrix(
@@ -169,10 +180,10 @@ def gain_matrix(
             "Inconsistent shapes: expected prototypes (K, D), coef (K, D), intercept (K,), "
             f"confusion (K, K); got {tuple(z.shape)}, {tuple(w.shape)}, {tuple(b.shape)}, {tuple(c.shape)}."
         )
-    if not 0.0 <= float(confusion_smoothing) < 1.0:
-        raise ValueError(f"confusion_smoothing must lie in [0, 1), got {confusion_smoothing!r}.")
-    if not 0.0 <= float(lambda_mean) <= 1.0:
-        raise ValueError(f"lambda_mean must lie in [0, 1], got {lambda_mean!r}.")
+    validate_parameter_constraints(
+        _GAIN_MATRIX_CONSTRAINTS, {"lambda_mean": lambda_mean, "confusion_smoothing": confusion_smoothing},
+        caller_name="gain_matrix",
+    )
     obj = get_objective(objective)
     counts = None if class_counts is None else torch.as_tensor(np.asarray(class_counts), dtype=torch.float64)
     if multipliers is None:

@@ -17,13 +17,16 @@ recall as ``C_ii / sum_j C_ij`` (as plain autograd of such a formula does)
 gives the same gains.
 """
 
+import inspect
 import math
+from numbers import Real
 
 import numpy as np
 
 from ._confusion import coverages, recalls
 from ._lazy import torch
-from ._validation import check_number
+from ._sklearn_compat import validate_parameter_constraints
+from ._validation import Finite
 
 __all__ = [
     "Objective",
@@ -58,14 +61,12 @@ def _diagonal_gradient(confusion, recall_weights):
     return torch.diag(recall_weights * confusion.shape[0])
 
 
-def _check_positive(owner, name, value, *, allow_zero=False):
-    check_number(value, name, caller_name=type(owner).__name__, min_val=0.0,
-                 include_boundaries="left" if allow_zero else "neither")
-
-
-def _check_fraction(owner, name, value, *, closed_right=True):
-    check_number(value, name, caller_name=type(owner).__name__, min_val=0.0, max_val=1.0,
-                 include_boundaries="right" if closed_right else "neither")
+#: Constraint of a parameter that may be zero or any positive number.
+_NON_NEGATIVE = [Finite(Real, 0, None, closed="left")]
+#: Constraint of a parameter that must be positive.
+_POSITIVE = [Finite(Real, 0, None, closed="neither")]
+#: Constraint of a fraction strictly between 0 and 1.
+_OPEN_FRACTION = [Finite(Real, 0, 1, closed="neither")]
 
 
 class Objective:
@@ -82,15 +83,34 @@ class Objective:
     name = None
     #: How ``classification_report_balanced`` prints it (``{alpha:g}``: the coverage bound).
     label = None
+    #: Whether :meth:`value` needs the training ``class_counts`` (to tell head from tail
+    #: classes): a scorer must then take them from the fitted model.
+    needs_class_counts = False
+    #: Whether the objective is a base metric under a per-class coverage bound ``alpha``.
+    coverage_constraint = False
+    #: Constraints of the ``__init__`` parameters, in scikit-learn's declarative form
+    #: (``BaseEstimator._parameter_constraints``); one entry per parameter (tested).
+    _parameter_constraints = {}
+
+    @classmethod
+    def _parameter_names(cls):
+        """The parameters of ``__init__``, as scikit-learn's ``BaseEstimator`` reads them."""
+        signature = inspect.signature(cls.__init__)
+        return [
+            parameter.name for parameter in signature.parameters.values()
+            if parameter.name != "self" and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
+        ]
 
     def validate(self):
-        """Check the parameters.
+        """Check the parameters against the objective's constraints.
 
         Raises
         ------
         ValueError or TypeError
-            When a parameter is out of range or of the wrong type.
+            When a parameter is out of range or of the wrong type (an
+            ``InvalidParameterError``, as scikit-learn's estimators raise).
         """
+        validate_parameter_constraints(self._parameter_constraints, self.get_params(), caller_name=type(self).__name__)
 
     def value(self, confusion, class_counts=None):
         """The exact metric of a balanced confusion matrix.
@@ -188,9 +208,6 @@ class Objective:
         """
         return multipliers
 
-    def _param_names(self):
-        return [name for name in vars(self) if not name.startswith("_")]
-
     def get_params(self, deep=True):
         """The objective's parameters, as scikit-learn's nested estimators give theirs.
 
@@ -208,7 +225,7 @@ class Objective:
         params : dict
             Parameter names mapped to their values.
         """
-        return {name: getattr(self, name) for name in self._param_names()}
+        return {name: getattr(self, name) for name in self._parameter_names()}
 
     def set_params(self, **params):
         """Set parameters (``metric__<name>`` of a SelMixClassifier lands here).
@@ -222,7 +239,7 @@ class Objective:
         -------
         self : Objective
         """
-        valid = self._param_names()
+        valid = self._parameter_names()
         for name, value in params.items():
             if name not in valid:
                 raise ValueError(
@@ -232,7 +249,7 @@ class Objective:
         return self
 
     def __repr__(self):
-        params = ", ".join(f"{k}={getattr(self, k)!r}" for k in self._param_names())
+        params = ", ".join(f"{k}={getattr(self, k)!r}" for k in self._parameter_names())
         return f"{type(self).__name__}({params})"
 
     def __eq__(self, other):
@@ -277,14 +294,11 @@ class MinRecall(Objective):
 
     name = "min_recall"
     label = "min recall"
+    _parameter_constraints = {"omega": _NON_NEGATIVE, "beta": [Finite(Real, 0, 1, closed="both")]}
 
     def __init__(self, omega=50.0, beta=0.0):
         self.omega = omega
         self.beta = beta
-
-    def validate(self):
-        _check_positive(self, "omega", self.omega, allow_zero=True)
-        check_number(self.beta, "beta", caller_name=type(self).__name__, min_val=0.0, max_val=1.0)
 
     def value(self, confusion, class_counts=None):
         return recalls(confusion).min()
@@ -316,11 +330,10 @@ class _RecallMeanObjective(Objective):
     ``recall_floor``, while :meth:`value` stays exact.
     """
 
+    _parameter_constraints = {"recall_floor": _OPEN_FRACTION}
+
     def __init__(self, recall_floor=0.01):
         self.recall_floor = recall_floor
-
-    def validate(self):
-        _check_fraction(self, "recall_floor", self.recall_floor, closed_right=False)
 
     def _clipped_recalls(self, confusion):
         return recalls(confusion).clamp_min(self.recall_floor)
@@ -400,23 +413,21 @@ class _MinCoverageObjective(Objective):
     """
 
     _base_class = None
+    coverage_constraint = True
+    #: The coverage bound's parameters; a subclass adds its base objective's.
+    _coverage_constraints = {
+        "alpha": [Finite(Real, 0, 1, closed="right")], "tau": _POSITIVE, "lambda_max": _NON_NEGATIVE,
+    }
+    _parameter_constraints = _coverage_constraints
 
-    def __init__(self, alpha=0.95, tau=0.01, lambda_max=100.0, **base_params):
+    def __init__(self, alpha=0.95, tau=0.01, lambda_max=100.0):
         self.alpha = alpha
         self.tau = tau
         self.lambda_max = lambda_max
-        for key, val in base_params.items():
-            setattr(self, key, val)
 
     def _base(self):
-        base_names = self._base_class().__dict__.keys()
-        return self._base_class(**{k: getattr(self, k) for k in base_names})
-
-    def validate(self):
-        _check_fraction(self, "alpha", self.alpha)
-        _check_positive(self, "tau", self.tau)
-        _check_positive(self, "lambda_max", self.lambda_max, allow_zero=True)
-        self._base().validate()
+        base = self._base_class
+        return base(**{name: getattr(self, name) for name in base._parameter_names()})
 
     def value(self, confusion, class_counts=None):
         k = confusion.shape[0]
@@ -456,13 +467,12 @@ class MeanRecallMinCoverage(_MinCoverageObjective):
         Temperature of the multiplier rule: smaller reacts more sharply.
     lambda_max : float, default=100.0
         Largest multiplier.
-    **base_params
-        Parameters of the base objective (none for mean recall).
     """
 
     name = "mean_recall_min_coverage"
     label = "mean recall, penalised below cov {alpha:g}/K"
     _base_class = MeanRecall
+    _parameter_constraints = {**_MinCoverageObjective._coverage_constraints, **MeanRecall._parameter_constraints}
 
 
 class HMeanMinCoverage(_MinCoverageObjective):
@@ -483,9 +493,11 @@ class HMeanMinCoverage(_MinCoverageObjective):
     name = "hmean_min_coverage"
     label = "H-mean, penalised below cov {alpha:g}/K"
     _base_class = HMean
+    _parameter_constraints = {**_MinCoverageObjective._coverage_constraints, **HMean._parameter_constraints}
 
     def __init__(self, alpha=0.95, tau=0.01, lambda_max=100.0, recall_floor=0.01):
-        super().__init__(alpha=alpha, tau=tau, lambda_max=lambda_max, recall_floor=recall_floor)
+        super().__init__(alpha=alpha, tau=tau, lambda_max=lambda_max)
+        self.recall_floor = recall_floor
 
 
 def head_class_mask(class_counts, head_fraction):
@@ -528,14 +540,12 @@ class MinHeadTailRecall(Objective):
 
     name = "min_head_tail_recall"
     label = "min head-tail recall"
+    needs_class_counts = True
+    _parameter_constraints = {"head_fraction": _OPEN_FRACTION, "omega": _NON_NEGATIVE}
 
     def __init__(self, head_fraction=0.9, omega=50.0):
         self.head_fraction = head_fraction
         self.omega = omega
-
-    def validate(self):
-        _check_fraction(self, "head_fraction", self.head_fraction, closed_right=False)
-        _check_positive(self, "omega", self.omega, allow_zero=True)
 
     def _group_means(self, confusion, class_counts):
         if class_counts is None:
@@ -586,13 +596,11 @@ class CallableObjective(Objective):
         Display name; defaults to the function's ``__name__``.
     """
 
+    _parameter_constraints = {"func": [callable], "name": [str]}
+
     def __init__(self, func, name=None):
         self.func = func
         self.name = name if name is not None else getattr(func, "__name__", "custom")
-
-    def validate(self):
-        if not callable(self.func):
-            raise TypeError(f"func must be callable, got {type(self.func).__name__}.")
 
     def _call(self, confusion):
         out = self.func(confusion)

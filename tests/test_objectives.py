@@ -196,3 +196,40 @@ def test_objective_parameters_are_searchable_as_metric_params():
     assert search.best_estimator_.objective_.alpha == search.best_params_["metric__alpha"]
     hmean = clone(SelMixClassifier(metric=HMeanMinCoverage(recall_floor=0.05)))
     assert hmean.get_params()["metric__recall_floor"] == 0.05
+
+
+# ------------------------------------------------ issue 34, goal 7: objectives declare
+@pytest.mark.parametrize("cls", [*BUILTIN_OBJECTIVES, __import__("skselmix").CallableObjective])
+def test_every_parameter_has_one_constraint_and_get_params_follows_the_signature(cls):
+    import inspect
+
+    expected = [p.name for p in inspect.signature(cls.__init__).parameters.values()
+                if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    instance = cls(lambda c: c.trace()) if expected and expected[0] == "func" else cls()
+    assert list(instance.get_params()) == expected
+    assert set(cls._parameter_constraints) == set(expected)
+    instance.validate()
+
+
+@pytest.mark.parametrize("cls, bad", [
+    ("MinRecall", {"beta": 1.5}), ("MinRecall", {"omega": -1.0}), ("GMean", {"recall_floor": 0.0}),
+    ("HMeanMinCoverage", {"recall_floor": 1.0}), ("HMeanMinCoverage", {"tau": 0.0}),
+    ("MeanRecallMinCoverage", {"alpha": float("inf")}), ("MinHeadTailRecall", {"head_fraction": 1.0}),
+])
+def test_a_bad_parameter_is_named_with_its_objective(cls, bad):
+    import skselmix
+
+    ((name, value),) = bad.items()
+    with pytest.raises(ValueError, match=f"'{name}' parameter of {cls}"):
+        getattr(skselmix, cls)(**bad).validate()
+
+
+def test_capabilities_replace_name_checks():
+    from skselmix.metrics._scorer import _NEEDS_CLASS_COUNTS
+
+    assert {cls.name for cls in BUILTIN_OBJECTIVES if cls.needs_class_counts} == _NEEDS_CLASS_COUNTS == {
+        "min_head_tail_recall"}
+    assert {cls.name for cls in BUILTIN_OBJECTIVES if cls.coverage_constraint} == {
+        "mean_recall_min_coverage", "hmean_min_coverage"}
+    with pytest.raises(TypeError, match="'func' parameter of CallableObjective"):
+        __import__("skselmix").CallableObjective(3).validate()

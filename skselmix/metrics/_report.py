@@ -1,7 +1,7 @@
 """A per-class text report of the balanced metrics (recall, coverage, support, objectives)."""
 
 from .._confusion import coverages, recalls
-from .._objectives import BUILTIN_OBJECTIVES, MinHeadTailRecall, _MinCoverageObjective
+from .._objectives import BUILTIN_OBJECTIVES
 from ._classification import _confusion_tensor, _head_tail_recall
 
 
@@ -78,10 +78,10 @@ def classification_report_balanced(
     per_class_coverage = k * coverages(confusion)
     values = {}
     for cls in BUILTIN_OBJECTIVES:  # the registry's order
-        if cls is MinHeadTailRecall:  # needs to know the head: only with head_labels
+        if cls.needs_class_counts:  # needs to know the head: only with head_labels
             if head_labels is not None:
                 values[cls.label] = _head_tail_recall(confusion, labels, totals, head_labels)
-        elif issubclass(cls, _MinCoverageObjective):
+        elif cls.coverage_constraint:
             if "min coverage x K" not in values:  # the constraint's measure, before its objectives
                 values["min coverage x K"] = float(per_class_coverage.min())
             values[cls.label.format(alpha=alpha)] = float(cls(alpha=alpha).value(confusion))

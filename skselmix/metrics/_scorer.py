@@ -16,6 +16,8 @@ _SCORE_FUNCS = {
     name: getattr(_metrics, f"{name}_score")
     for name in [cls.name for cls in BUILTIN_OBJECTIVES] + ["min_coverage"]
 }
+#: Scorers whose objective tells head from tail classes by the fitted model's training counts.
+_NEEDS_CLASS_COUNTS = {cls.name for cls in BUILTIN_OBJECTIVES if cls.needs_class_counts}
 
 
 def objective_scorer_names():
@@ -83,7 +85,7 @@ def objective_scorer(name, *, unlabeled_label=None, **kwargs):
     func = _SCORE_FUNCS[name]
     if unlabeled_label is not None:
         func = _ignoring_unlabeled(func, unlabeled_label)
-    if name == "min_head_tail_recall":
+    if name in _NEEDS_CLASS_COUNTS:
         return _TrainingCountsScorer(func, 1, kwargs)
     return make_scorer(func, **kwargs)
 
