@@ -196,7 +196,8 @@ class HeadFitter:
             warnings.warn(
                 f"The {options['kind']} warm start stopped at its L-BFGS iteration cap ({cap}) before its gradient "
                 f"tolerance: the heads are close to, not at, the optimum of their loss. SelMix fine-tunes from them "
-                f"all the same; features on very different scales (try StandardScaler) or a tiny weight_decay slow it.",
+                f"all the same; features on very different scales (try column_scaling='standardize') or a tiny "
+                f"weight_decay slow it.",
                 ConvergenceWarning,
                 stacklevel=2,
             )
