@@ -17,7 +17,7 @@ so each coordinate then has unit RMS on average, the scale He initialisation and
 step size are written for (a network on the unscaled rows learnt its first layer
 ``sqrt(D)`` times slower).
 
-Prediction (:func:`network_logits`) is numpy alone: a fitted model never imports torch.
+Prediction is numpy alone (``skselmix/_predict.py``): a fitted model never imports torch.
 """
 
 import math
@@ -281,13 +281,3 @@ def network_layers_as_numpy(adapter):
     weights = [as_numpy(w) for w in adapter.weights]
     weights[0] = weights[0] * adapter.input_scale
     return weights, [as_numpy(b) for b in adapter.biases]
-
-
-def network_logits(X, weights, biases, coef, intercept):
-    """Logits (n, K) of the networks ``weights``/``biases`` (lists of (M, out, in) and (M, out)
-    arrays) with heads ``coef`` (M, K, width), ``intercept`` (M, K) on rows ``X`` (n, D):
-    the mean of the ``M`` networks' logits, in numpy (prediction needs no torch)."""
-    h = X[np.newaxis]
-    for weight, bias in zip(weights, biases):
-        h = np.maximum(np.matmul(h, weight.transpose(0, 2, 1)) + bias[:, np.newaxis, :], 0.0)
-    return (np.matmul(h, coef.transpose(0, 2, 1)) + intercept[:, np.newaxis, :]).mean(axis=0)

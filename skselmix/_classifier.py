@@ -12,6 +12,7 @@ from ._fit_report import kept_warm_start_message, one_class_message, see_saw_mes
 from ._fit_report import warn as report
 from ._objectives import get_objective
 from ._parameters import PARAMETER_CONSTRAINTS
+from ._predict import model_logits
 from ._validation import local_random_state, tensor_to_numpy
 from .metrics._classification import _score_with_class_counts
 
@@ -848,13 +849,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         # float64 whatever X's dtype: the same values give the same predictions (float32
         # products lost 1 % of predictions on columns near 3000 with a signal of 0.02).
         X = validate_data(self, tensor_to_numpy(X), reset=False, dtype=np.float64)
-        if hasattr(self, "network_coefs_"):
-            from ._adapter import network_logits
-
-            *hidden, coef = self.network_coefs_
-            *hidden_biases, intercept = self.network_intercepts_
-            return network_logits(X, hidden, hidden_biases, coef, intercept)
-        return X @ self.coef_.T + self.intercept_
+        return model_logits(self, X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
