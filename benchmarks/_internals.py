@@ -11,11 +11,11 @@ and that no benchmark assigns to an attribute of a skselmix module or class.
 from skselmix._calibration import fit_temperature
 from skselmix._classifier_cv import DEFAULT_S_VALUES
 from skselmix._confusion import balanced_confusion, recalls
-from skselmix._features import fit_feature_map, scaled_float32_tensor
-from skselmix._feedback import represent
 from skselmix._gain import gain_from_sensitivity, objective_logit_sensitivity
-from skselmix._training import resolve_weight_decay
-from skselmix._warm_start import fit_linear_head
+from skselmix._torch.features import fit_feature_map, scaled_float32_tensor
+from skselmix._torch.feedback import represent
+from skselmix._torch.training import resolve_weight_decay
+from skselmix._torch.warm_start import fit_linear_head
 
 __all__ = [
     "DEFAULT_S_VALUES", "balanced_confusion", "fit_feature_map", "fit_temperature",

@@ -555,7 +555,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
     def _validate_fit_params(self):
         """Every parameter against ``_parameter_constraints``, then what a constraint cannot
         say: the objective (its name, or its own parameters) and the device."""
-        from ._device import resolve_device  # torch: fitting needs it, a fitted model does not
+        from ._torch.device import resolve_device  # torch: fitting needs it, a fitted model does not
 
         self._validate_params()
         check_memory(self.memory)
@@ -658,11 +658,11 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
              intercept_init=None, hidden_labels=None, hidden_partners=False, on_refresh=None):
         # The fit's modules import torch; importing them here keeps `import skselmix`, prediction,
         # scoring and loading torch-free.
-        from ._features import fit_feature_map, float64_tensor, scaled_float32_tensor, warn_if_on_another_scale
-        from ._feedback_factory import build_feedback
-        from ._fit_inputs import check_init_head, encode_hidden, mapped_float32_head, validate_fit_data
-        from ._records import UnlabeledRows
-        from ._training import LoopSettings, SelMixRun, loop_together
+        from ._torch.features import fit_feature_map, float64_tensor, scaled_float32_tensor, warn_if_on_another_scale
+        from ._torch.feedback_factory import build_feedback
+        from ._torch.fit_inputs import check_init_head, encode_hidden, mapped_float32_head, validate_fit_data
+        from ._torch.records import UnlabeledRows
+        from ._torch.training import LoopSettings, SelMixRun, loop_together
 
         previous_head = self._previous_head() if self.warm_start else None
         objective, device = self._validate_fit_params()
@@ -747,7 +747,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
             )
         if not hasattr(self, "coef_"):  # unfitted
             return None
-        from ._records import InitHead
+        from ._torch.records import InitHead
 
         return InitHead(self.coef_.copy(), self.intercept_.copy(), "warm_start", self.classes_)
 
@@ -875,7 +875,7 @@ def _warn_if_memory_cannot_hit(memory, random_state, cv, has_x_val, network):
 
 def _fitted_attributes(result, fmap, classes, class_counts, objective, unlabeled):
     """Every fitted attribute of a fit, from what its solver returned (a
-    :class:`~skselmix._records.LoopResult` on the scaled features) mapped back to ``X``."""
+    :class:`~skselmix._torch.records.LoopResult` on the scaled features) mapped back to ``X``."""
     if result.adapter is not None:
         weights, biases = result.adapter
         weights[0], biases[0] = fmap.head_to_original(weights[0], biases[0])  # the first layer reads X

@@ -81,7 +81,7 @@ def single_row_hold_out_message(class_names):
 
 def kept_warm_start_message(result, class_labels, objective_name, learning_rate, confidence):
     """Why a fit that ran SGD steps returned its warm start, in one sentence; None when it
-    moved or ran no step. ``result`` is the run's :class:`~skselmix._records.LoopResult`.
+    moved or ran no step. ``result`` is the run's :class:`~skselmix._torch.records.LoopResult`.
 
     The specific causes first (the objective held at a floor by classes at recall 0, a
     collapse after the warm start), then the step selection's verdicts (see ``_selection``):

@@ -9,7 +9,7 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 from skselmix import MinRecall, SelMixClassifier, SelMixClassifierCV
-from skselmix._feedback_factory import stratified_split
+from skselmix._torch.feedback_factory import stratified_split
 from skselmix.metrics import mean_recall_score, min_recall_score
 
 
@@ -284,7 +284,7 @@ def test_cuda_fit_gives_numpy_state(blobs3):
 
 
 def test_auto_device_resolves():
-    from skselmix._device import resolve_device
+    from skselmix._torch.device import resolve_device
 
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
     assert resolve_device("cpu").type == "cpu"

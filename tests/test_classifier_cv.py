@@ -10,7 +10,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from test_cross_fitting import _private_feature_data, data  # noqa: F401 (data: the four imbalanced classes)
 from test_estimator_checks import EXPECTED_FAILED_CHECKS
 
-import skselmix._head_fitter as head_fitter
+import skselmix._torch.head_fitter as head_fitter
 from skselmix import HistoryDisplay, SelMixClassifier, SelMixClassifierCV
 from skselmix._classifier_cv import DEFAULT_S_VALUES
 

@@ -6,7 +6,7 @@ import torch
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from skselmix import SelMixClassifier, get_objective_names
-from skselmix._sampler import head_pools
+from skselmix._torch.sampler import head_pools
 
 
 @pytest.fixture(scope="module")
@@ -173,7 +173,7 @@ def test_auto_cross_fits_without_x_val_and_holds_out_with_it(data):
 def test_feedback_schemes_implement_the_written_interface():
     """The loop's contract with a feedback scheme is Feedback's abstract methods: a scheme
     that misses one cannot be built."""
-    from skselmix._feedback import CrossFitFeedback, Feedback, HoldOutFeedback
+    from skselmix._torch.feedback import CrossFitFeedback, Feedback, HoldOutFeedback
 
     assert Feedback.__abstractmethods__ == {
         "warm_start", "given_start", "prototypes", "judging_rows", "judged_predictions", "held_out_labels",

@@ -6,7 +6,7 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 from skselmix import SelMixClassifier
-from skselmix._features import fit_feature_map
+from skselmix._torch.features import fit_feature_map
 from skselmix.metrics import mean_recall_score, min_recall_score
 
 
@@ -71,8 +71,8 @@ def test_scaled_tensor_is_the_feature_map_in_float32(dtype, read_only, monkeypat
     (a memory map) is read without a warning and left alone."""
     import warnings
 
-    import skselmix._features as features
-    from skselmix._features import fit_feature_map, scaled_float32_tensor
+    import skselmix._torch.features as features
+    from skselmix._torch.features import fit_feature_map, scaled_float32_tensor
 
     rng = np.random.RandomState(0)
     X = (rng.normal(size=(300, 7)) * 50 + 1000).astype(dtype)

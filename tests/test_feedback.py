@@ -1,11 +1,11 @@
-"""Units of skselmix/_feedback.py: what each feedback scheme judges, and with which heads."""
+"""Units of skselmix/_torch/feedback.py: what each feedback scheme judges, and with which heads."""
 
 import numpy as np
 import pytest
 import torch
 
 from skselmix._confusion import balanced_confusion
-from skselmix._feedback import CrossFitFeedback, HoldOutFeedback, RowWeights, class_means, weighted_class_counts
+from skselmix._torch.feedback import CrossFitFeedback, HoldOutFeedback, RowWeights, class_means, weighted_class_counts
 
 
 def _rows(n_per_class=(6, 4, 3), d=3, seed=0):
@@ -76,7 +76,7 @@ def test_cross_fitting_judges_every_row_by_the_head_that_never_trained_on_it():
 
 
 def test_cross_fit_final_head_is_the_mean_after_step_zero_and_a_given_head_at_it():
-    from skselmix._records import GivenHead
+    from skselmix._torch.records import GivenHead
 
     x, y = _rows()
     fold = torch.as_tensor(np.arange(y.shape[0]) % 2)

@@ -1,4 +1,4 @@
-"""Units of skselmix/_feedback_factory.py: which feedback a fit gets, and its splits."""
+"""Units of skselmix/_torch/feedback_factory.py: which feedback a fit gets, and its splits."""
 
 import warnings
 
@@ -7,10 +7,10 @@ import pytest
 from sklearn.model_selection import KFold
 
 from skselmix import FitOutcomeWarning
-from skselmix._features import fit_feature_map
-from skselmix._feedback import CrossFitFeedback, HoldOutFeedback
-from skselmix._feedback_factory import AUTO_FOLDS, build_feedback, fold_of_rows, stratified_split
-from skselmix._fit_inputs import FitData
+from skselmix._torch.features import fit_feature_map
+from skselmix._torch.feedback import CrossFitFeedback, HoldOutFeedback
+from skselmix._torch.feedback_factory import AUTO_FOLDS, build_feedback, fold_of_rows, stratified_split
+from skselmix._torch.fit_inputs import FitData
 
 
 def _data(counts=(12, 8, 5), with_val=False):

@@ -11,8 +11,8 @@ from skselmix._fit_report import (
     unjudged_by_folds,
     warn,
 )
-from skselmix._records import LoopResult
 from skselmix._selection import Choice
+from skselmix._torch.records import LoopResult
 
 
 def _history(values, recalls=None, multipliers=None):

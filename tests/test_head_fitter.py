@@ -1,11 +1,11 @@
-"""Units of skselmix/_head_fitter.py: heads fitted directly or through a memory cache."""
+"""Units of skselmix/_torch/head_fitter.py: heads fitted directly or through a memory cache."""
 
 import numpy as np
 import pytest
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
-from skselmix._head_fitter import HeadFitter, code_version
+from skselmix._torch.head_fitter import HeadFitter, code_version
 
 
 def _rows():

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from skselmix import SelMixClassifier
-from skselmix._adapter import Adapter
 from skselmix._predict import linear_logits, model_logits, network_logits
+from skselmix._torch.adapter import Adapter
 
 
 @pytest.fixture(scope="module")

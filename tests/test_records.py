@@ -1,9 +1,9 @@
-"""Units of skselmix/_records.py: the stacks of heads the loop passes around."""
+"""Units of skselmix/_torch/records.py: the stacks of heads the loop passes around."""
 
 import torch
 
-from skselmix._adapter import Adapter
-from skselmix._records import Heads, InitHead
+from skselmix._torch.adapter import Adapter
+from skselmix._torch.records import Heads, InitHead
 
 
 def _adapter(n_heads=2, widths=(5, 4, 3)):

@@ -12,7 +12,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from skselmix import FitOutcomeWarning, SelMixClassifier
-from skselmix._training import SelMixRun
+from skselmix._torch.training import SelMixRun
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skselmix import SelMixClassifier
-from skselmix._sampler import ClassIndex, head_pools
+from skselmix._torch.sampler import ClassIndex, head_pools
 
 
 def fitted(X, y, sample_weight=None, **params):

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from skselmix._sampler import PairDistribution, sample_pairs
+from skselmix._torch.sampler import PairDistribution, sample_pairs
 
 
 def test_pair_distribution_inverse_cdf_matches_the_probabilities():

@@ -265,7 +265,7 @@ def test_malformed_files_are_value_errors(data, breakage):
 
 # ------------------------------------------------------------------ M8, M13, M15: the cache
 def _count_fits(monkeypatch):
-    from skselmix import _head_fitter
+    from skselmix._torch import head_fitter as _head_fitter
 
     calls = []
     original = _head_fitter.fit_linear_heads

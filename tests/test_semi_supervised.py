@@ -7,7 +7,7 @@ from sklearn.model_selection import cross_val_score
 
 from benchmarks._internals import fit_with_hidden_labels as fit_with_hidden
 from skselmix import SelMixClassifier
-from skselmix._sampler import ClassIndex, draw_partners, mix_features
+from skselmix._torch.sampler import ClassIndex, draw_partners, mix_features
 from skselmix.metrics import min_recall_score, objective_scorer
 
 

@@ -6,7 +6,7 @@ import torch
 from threadpoolctl import threadpool_info
 
 from skselmix import SelMixClassifier
-from skselmix._training import SelMixRun
+from skselmix._torch.training import SelMixRun
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def test_small_steps_use_one_thread_and_restore(blobs3, spy):
 def test_large_steps_keep_the_callers_threads(spy, monkeypatch):
     import dataclasses
 
-    import skselmix._device as device
+    import skselmix._torch.device as device
 
     # every step and fit counts as large
     monkeypatch.setattr(device, "CPU", dataclasses.replace(device.CPU, small_step_work=1, small_fit_work=1))
@@ -67,7 +67,7 @@ def test_threads_restored_after_an_error(blobs3, monkeypatch):
 
 
 def test_small_fit_warm_starts_on_one_thread(blobs3, monkeypatch):
-    import skselmix._head_fitter as head_fitter
+    import skselmix._torch.head_fitter as head_fitter
 
     seen = []
 
@@ -94,7 +94,7 @@ def test_overlapping_limits_restore_the_callers_settings_in_any_order():
     process (limits undone out of order; reliability pass 3)."""
     from threadpoolctl import threadpool_info
 
-    from skselmix._threads import _BLAS, _TORCH
+    from skselmix._torch.threads import _BLAS, _TORCH
 
     def blas_threads():
         return sorted(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas")

@@ -156,3 +156,23 @@ def test_missing_optional_packages_get_advice_that_installs_no_torch(fitted, tmp
                 print(re.search(r"pip install ([\\w'\\[\\]-]+)", str(exc)).group(1))
     """, tmp_path)
     assert out.split() == ["skops", "matplotlib"]
+
+
+def test_only_the_torch_folder_imports_torch():
+    """The boundary ruff's TID251 rule enforces in CI, checked here too: outside
+    skselmix/_torch/, no module of the package imports torch, at any level."""
+    import ast
+    from pathlib import Path
+
+    import skselmix
+
+    package = Path(skselmix.__file__).parent
+    offenders = []
+    for path in sorted(package.rglob("*.py")):
+        if path.relative_to(package).parts[0] == "_torch":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
+            offenders += [f"{path.relative_to(package)}:{node.lineno}" for n in names if n.split(".")[0] == "torch"]
+    assert not offenders, offenders

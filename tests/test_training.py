@@ -1,10 +1,10 @@
-"""Units of skselmix/_training.py: the loop's settings, its defaults and its observer."""
+"""Units of skselmix/_torch/training.py: the loop's settings, its defaults and its observer."""
 
 import numpy as np
 import pytest
 
 from skselmix import SelMixClassifier
-from skselmix._training import (
+from skselmix._torch.training import (
     AUTO_LEARNING_RATE,
     AUTO_NETWORK_LEARNING_RATE,
     LoopSettings,

@@ -6,8 +6,8 @@ import torch
 import torch.nn.functional as F
 from sklearn.linear_model import LogisticRegression
 
-from skselmix._threads import one_thread_below
-from skselmix._warm_start import feature_preconditioner, fit_linear_head, fit_linear_heads
+from skselmix._torch.threads import one_thread_below
+from skselmix._torch.warm_start import feature_preconditioner, fit_linear_head, fit_linear_heads
 
 
 @pytest.fixture(autouse=True)
@@ -62,7 +62,7 @@ def test_row_blocks_give_the_same_head(problem, kind, monkeypatch):
     """Accumulating the loss over row blocks (bounded activations at large K) changes nothing."""
     import dataclasses
 
-    import skselmix._device as device
+    import skselmix._torch.device as device
 
     X, y = problem
     whole = fit_linear_head(X, y, 3, kind=kind, l2=1e-2, max_iter=50)
@@ -105,7 +105,7 @@ def test_joint_heads_equal_separate_fits(mode, monkeypatch):
     of 37 gathered rows."""
     import dataclasses
 
-    import skselmix._device as device
+    import skselmix._torch.device as device
 
     if mode != "joint":
         monkeypatch.setattr(
@@ -178,7 +178,7 @@ def test_the_warm_start_reports_its_solver(monkeypatch):
 
     from sklearn.exceptions import ConvergenceWarning
 
-    import skselmix._warm_start as warm_start
+    import skselmix._torch.warm_start as warm_start
     from skselmix import SelMixClassifier
 
     rng = np.random.RandomState(0)

@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 import torch
 
-from ._device import profile_for
+from .device import profile_for
 
 # Elements per block: 2**20 float64 values is an 8 MiB temporary whatever the width of X;
 # larger blocks raised fit's peak memory at no gain in speed (benchmarks/perf_notes.md).

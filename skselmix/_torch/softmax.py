@@ -8,7 +8,7 @@ profile's ``written_out_softmax_below`` (measurements: benchmarks/perf_notes.md)
 
 import torch
 
-from ._device import profile_for
+from .device import profile_for
 
 
 def _written_out(logits):

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import torch
 from threadpoolctl import ThreadpoolController
 
-from ._device import profile_for
+from .device import profile_for
 
 _controller = None
 #: How long, and how often, an ignored restore of a thread count is retried (seconds).

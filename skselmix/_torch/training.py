@@ -15,15 +15,16 @@ import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
-from ._adapter import network_layers_as_numpy, network_sgd_steps
-from ._calibration import balanced_row_weights, calibration_rows, fit_temperature
-from ._confusion import coverages, recalls
-from ._device import profile_for
-from ._gain import DEFAULT_CONFUSION_SMOOTHING, gain_from_sensitivity, objective_logit_sensitivity
-from ._parameters import check_params
-from ._progress import FitProgress
-from ._records import GivenHead, Heads, LoopResult, RefitRecipe, StepSources, WarmStart
-from ._sampler import (
+from .._calibration import balanced_row_weights, calibration_rows, fit_temperature
+from .._confusion import coverages, recalls
+from .._gain import DEFAULT_CONFUSION_SMOOTHING, gain_from_sensitivity, objective_logit_sensitivity
+from .._parameters import check_params
+from .._progress import FitProgress
+from .._selection import StepSelection
+from .adapter import network_layers_as_numpy, network_sgd_steps
+from .device import profile_for
+from .records import GivenHead, Heads, LoopResult, RefitRecipe, StepSources, WarmStart
+from .sampler import (
     ClassIndex,
     PairDistribution,
     draw_partners,
@@ -32,9 +33,8 @@ from ._sampler import (
     restrict_to_heads,
     sampling_distribution,
 )
-from ._selection import StepSelection
-from ._softmax import softmax_
-from ._threads import one_thread_below
+from .softmax import softmax_
+from .threads import one_thread_below
 
 # weight_decay="auto" is AUTO_WEIGHT_DECAY / n_train on unit-RMS-norm features. A penalty
 # that shrinks like 1/n is what a linear probe needs; the constant was chosen on the

@@ -10,12 +10,12 @@ from typing import NamedTuple, Optional, Union
 import numpy as np
 import torch
 
-from ._sampler import ClassIndex
+from .sampler import ClassIndex
 
 
 class Heads(NamedTuple):
     """A stack of ``H`` linear heads: ``coef`` (H, K, D), ``intercept`` (H, K), on the scaled
-    features, or with an ``adapter`` (:class:`~skselmix._adapter.Adapter`, ``hidden_layer_sizes``)
+    features, or with an ``adapter`` (:class:`~skselmix._torch.adapter.Adapter`, ``hidden_layer_sizes``)
     on its penultimate activations: ``coef`` (H, K, width), one network per head."""
 
     coef: torch.Tensor
@@ -41,7 +41,7 @@ class InitHead(NamedTuple):
     """The one kind of head a fit starts from instead of fitting ``init``: ``coef`` (K, D),
     ``intercept`` (K,), where it came from (``"coef_init"``, ``"warm_start"``) and, for
     ``"warm_start"``, the ``classes`` of the fit it continues. On the original features as
-    given; :func:`~skselmix._fit_inputs.mapped_float32_head` maps it to the scaled ones."""
+    given; :func:`~skselmix._torch.fit_inputs.mapped_float32_head` maps it to the scaled ones."""
 
     coef: np.ndarray
     intercept: np.ndarray

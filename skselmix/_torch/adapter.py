@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._lazy import torch
+from .._lazy import torch
 
 # The warm start's Adam: epochs over the rows (at least ADAPTER_MIN_STEPS steps on small
 # sets), minibatch size and peak step size under a cosine decay. Chosen on tuning splits
@@ -154,11 +154,11 @@ def fit_networks(X, y, n_classes, hidden_layer_sizes, *, kind, l2, seed, fold=No
     each trains on the minibatches' rows outside its fold, about ``(F - 1) / F`` of
     each batch, and never on a row of its fold. ``kind``, ``l2``,
     ``class_weight`` and ``sample_weight`` mean what they mean for
-    :func:`~skselmix._warm_start.fit_linear_heads` (the penalty covers every weight
+    :func:`~skselmix._torch.warm_start.fit_linear_heads` (the penalty covers every weight
     matrix, not the biases). ``seed`` fixes the initialisation and the minibatches.
     """
-    from ._records import Heads
-    from ._warm_start import head_loss_weights
+    from .records import Heads
+    from .warm_start import head_loss_weights
 
     device, dtype = X.device, X.dtype
     n, d = X.shape
@@ -215,7 +215,7 @@ def fit_networks(X, y, n_classes, hidden_layer_sizes, *, kind, l2, seed, fold=No
 
 def network_sgd_steps(requests):
     """SelMix's SGD steps for runs whose stacks carry an adapter (see
-    :meth:`~skselmix._training.SelMixRun._sgd_steps`, which this replaces for them).
+    :meth:`~skselmix._torch.training.SelMixRun._sgd_steps`, which this replaces for them).
 
     Each step draws anchor and partner *rows* (as the linear steps do, from each run's
     own generator), passes both through the network's adapter, mixes their penultimate
@@ -223,7 +223,7 @@ def network_sgd_steps(requests):
     anchor class) on every weight, with the weight decay on the weight matrices.
     Returns each request's new iterates and their moving average.
     """
-    from ._sampler import PairDistribution, mix_features
+    from .sampler import PairDistribution, mix_features
 
     for request in requests:
         request.pairs = PairDistribution(request.probs)

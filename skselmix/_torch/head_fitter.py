@@ -23,8 +23,8 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_memory
 
-from ._adapter import fit_networks
-from ._warm_start import feature_preconditioner, fit_linear_heads
+from .adapter import fit_networks
+from .warm_start import feature_preconditioner, fit_linear_heads
 
 _TENSOR_OPTIONS = ("fold", "class_weight", "sample_weight")
 
@@ -57,7 +57,7 @@ def code_version():
     import scipy
     import sklearn
 
-    from . import __version__
+    from .. import __version__
 
     return (__version__, torch.__version__, np.__version__, scipy.__version__, sklearn.__version__)
 
@@ -94,7 +94,7 @@ def _checked_array(value, shape, what):
 class HeadFitter:
     """Fits the heads of one set of labelled rows (a feedback mode's training rows).
 
-    Called like :func:`~skselmix._warm_start.fit_linear_heads` (without
+    Called like :func:`~skselmix._torch.warm_start.fit_linear_heads` (without
     ``preconditioner``). Without a cache, the rows' L-BFGS preconditioner is
     computed once and serves every call (the warm start, a second ``init``, the
     step-0 refit on all rows). With ``memory`` (a path or a ``joblib.Memory``,
@@ -107,7 +107,7 @@ class HeadFitter:
     ``ConvergenceWarning`` (from the cache too: the cached heads are the same).
 
     With ``hidden_layer_sizes`` it fits networks instead
-    (:func:`~skselmix._adapter.fit_networks`, seeded by ``seed``) and returns
+    (:func:`~skselmix._torch.adapter.fit_networks`, seeded by ``seed``) and returns
     ``(coef, intercept, adapter)``; ``n_iter`` is then their Adam steps.
     """
 
@@ -140,7 +140,7 @@ class HeadFitter:
         return self._report(coef, torch.as_tensor(intercept, device=X.device), n_iter, at_cap, options)
 
     def _networks(self, X, y, n_classes, options):
-        from ._adapter import Adapter
+        from .adapter import Adapter
 
         sizes, seed = self.hidden_layer_sizes, self.seed
         if not self.caches:

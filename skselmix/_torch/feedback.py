@@ -21,12 +21,12 @@ from abc import ABC, abstractmethod
 
 import torch
 
-from ._confusion import balanced_confusion
-from ._device import profile_for
-from ._features import row_blocks
-from ._head_fitter import HeadFitter
-from ._records import RefitRecipe
-from ._sampler import head_pools
+from .._confusion import balanced_confusion
+from .device import profile_for
+from .features import row_blocks
+from .head_fitter import HeadFitter
+from .records import RefitRecipe
+from .sampler import head_pools
 
 
 def class_means(x, y, n_classes, weights=None):
@@ -200,7 +200,7 @@ class Feedback(ABC):
     def final_head(self, coef, intercept, step, start):
         """The fitted head ``(coef (K, D), intercept (K,))`` from the selected stack of
         step ``step``; ``start`` is the warm start's ``refit`` (a
-        :class:`~skselmix._records.RefitRecipe` or :class:`~skselmix._records.GivenHead`).
+        :class:`~skselmix._torch.records.RefitRecipe` or :class:`~skselmix._torch.records.GivenHead`).
         Linear heads only: a stack with an adapter is its own fitted model."""
 
 

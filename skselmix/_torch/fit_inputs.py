@@ -13,10 +13,10 @@ import torch
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
-from ._labels import check_label_types, check_marker_type, normalize_object_labels
-from ._records import InitHead
-from ._sklearn_compat import _check_sample_weight, compute_class_weight
-from ._validation import tensor_to_numpy
+from .._labels import check_label_types, check_marker_type, normalize_object_labels
+from .._sklearn_compat import _check_sample_weight, compute_class_weight
+from .._validation import tensor_to_numpy
+from .records import InitHead
 
 FLOAT_DTYPES = (np.float64, np.float32)
 

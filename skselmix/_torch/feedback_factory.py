@@ -1,6 +1,6 @@
 """Which feedback a fit gets: cross-fitting, a user's ``X_val`` or a hold-out, with its
-split or folds. A new feedback scheme is a :class:`~skselmix._feedback.Feedback`
-subclass in ``_feedback.py`` and a branch of :func:`build_feedback` here.
+split or folds. A new feedback scheme is a :class:`~skselmix._torch.feedback.Feedback`
+subclass in ``feedback.py`` and a branch of :func:`build_feedback` here.
 """
 
 import numbers
@@ -11,24 +11,24 @@ import numpy as np
 import torch
 from sklearn.model_selection import StratifiedKFold
 
-from ._features import float64_tensor, scaled_float32_tensor, torch_ready
-from ._feedback import CrossFitFeedback, HoldOutFeedback, RowWeights
-from ._fit_report import single_row_hold_out_message, unjudged_by_folds, unjudged_message
-from ._fit_report import warn as report
-from ._head_fitter import HeadFitter
-from ._stratify import shuffled_class_ranks
+from .._fit_report import single_row_hold_out_message, unjudged_by_folds, unjudged_message
+from .._fit_report import warn as report
+from .._stratify import shuffled_class_ranks
+from .features import float64_tensor, scaled_float32_tensor, torch_ready
+from .feedback import CrossFitFeedback, HoldOutFeedback, RowWeights
+from .head_fitter import HeadFitter
 
 AUTO_FOLDS = 5  # folds of cv="auto" when no X_val is given
 
 
 def build_feedback(data, fmap, device, rng, *, cv, validation_fraction, memory, hidden_layer_sizes=(), verbose=0):
-    """The :class:`~skselmix._feedback.Feedback` of one fit, from its parameters.
+    """The :class:`~skselmix._torch.feedback.Feedback` of one fit, from its parameters.
 
     Cross-fitting when ``cv`` says so (``"auto"`` without ``X_val`` means
     ``AUTO_FOLDS`` folds), a user's ``X_val``, or a stratified hold-out of
     ``validation_fraction`` of the rows. ``data`` is the fit's checked
-    :class:`~skselmix._fit_inputs.FitData`, ``fmap`` its feature map; ``memory``
-    caches the warm-start heads (see :class:`~skselmix._head_fitter.HeadFitter`),
+    :class:`~skselmix._torch.fit_inputs.FitData`, ``fmap`` its feature map; ``memory``
+    caches the warm-start heads (see :class:`~skselmix._torch.head_fitter.HeadFitter`),
     which are networks with ``hidden_layer_sizes`` (seeded from ``rng``).
     Classes the feedback cannot judge are named in a ``FitOutcomeWarning``.
     """

@@ -11,10 +11,10 @@ import numpy as np
 import torch
 from scipy.optimize import minimize
 
-from ._device import profile_for
-from ._features import row_blocks
-from ._parameters import WARM_STARTS
-from ._softmax import picked_log_proba_and_proba_
+from .._parameters import WARM_STARTS
+from .device import profile_for
+from .features import row_blocks
+from .softmax import picked_log_proba_and_proba_
 
 LBFGS_MEMORY = 10  # scipy's L-BFGS-B default number of correction pairs (maxcor)
 # Widest features that L-BFGS is preconditioned for (a D x D matrix, and K x D x D work an
