@@ -11,8 +11,8 @@ import scipy.sparse as sp
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
+import skselmix._torch.training as training
 from skselmix import FitOutcomeWarning, SelMixClassifier
-from skselmix._torch.training import SelMixRun
 
 
 @pytest.fixture
@@ -164,7 +164,7 @@ def _interrupt(monkeypatch):
     def boom(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(SelMixRun, "_sgd_steps", boom)
+    monkeypatch.setattr(training, "take_steps", boom)
 
 
 def test_interrupt_leaves_unfitted_estimator_unfitted(data, monkeypatch):

@@ -5,20 +5,20 @@ import pytest
 import torch
 from threadpoolctl import threadpool_info
 
+import skselmix._torch.training as training
 from skselmix import SelMixClassifier
-from skselmix._torch.training import SelMixRun
 
 
 @pytest.fixture
 def spy(monkeypatch):
     seen = []
-    original = SelMixRun._sgd_steps
+    original = training.take_steps
 
-    def recording(self, *args, **kwargs):
+    def recording(requests):
         seen.append(torch.get_num_threads())
-        return original(self, *args, **kwargs)
+        return original(requests)
 
-    monkeypatch.setattr(SelMixRun, "_sgd_steps", recording)
+    monkeypatch.setattr(training, "take_steps", recording)
     return seen
 
 
@@ -55,7 +55,7 @@ def test_threads_restored_after_an_error(blobs3, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(SelMixRun, "_sgd_steps", boom)
+    monkeypatch.setattr(training, "take_steps", boom)
     previous = torch.get_num_threads()
     torch.set_num_threads(2)
     try:

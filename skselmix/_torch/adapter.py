@@ -215,7 +215,7 @@ def fit_networks(X, y, n_classes, hidden_layer_sizes, *, kind, l2, seed, fold=No
 
 def network_sgd_steps(requests):
     """SelMix's SGD steps for runs whose stacks carry an adapter (see
-    :meth:`~skselmix._torch.training.SelMixRun._sgd_steps`, which this replaces for them).
+    :func:`~skselmix._torch.training.linear_sgd_steps`, which this replaces for them).
 
     Each step draws anchor and partner *rows* (as the linear steps do, from each run's
     own generator), passes both through the network's adapter, mixes their penultimate
@@ -223,13 +223,8 @@ def network_sgd_steps(requests):
     anchor class) on every weight, with the weight decay on the weight matrices.
     Returns each request's new iterates and their moving average.
     """
-    from .sampler import PairDistribution, mix_features
-
-    for request in requests:
-        request.pairs = PairDistribution(request.probs)
     first = requests[0]
-    run, p = first.run, first.run.settings
-    decay = float(p.average_decay)
+    decay = first.average_decay
     sizes = [request.heads.coef.shape[0] for request in requests]
 
     def stacked(stacks):  # every run's tensors, concatenated along the head axis
@@ -238,9 +233,9 @@ def network_sgd_steps(requests):
     params = stacked([request.heads for request in requests])
     averaged = stacked([request.evaluated for request in requests]) if decay else params
     template = first.heads  # the architecture every request shares (their key says so)
-    batch, step = p.batch_size, first.step
+    batch, step = first.draws.batch_size, first.step
     for _ in range(first.n_steps):
-        drawn = [request.run._draw_rows(request, 1) for request in requests]
+        drawn = [request.draws.rows(size, request.pairs, request.sources, 1) for request, size in zip(requests, sizes)]
         x1 = torch.cat([rows[0][0] for rows in drawn])  # (H, batch, D)
         x2 = torch.cat([rows[1][0] for rows in drawn])
         target = torch.cat([rows[2][0] for rows in drawn])  # (H, batch) anchor classes
@@ -250,20 +245,19 @@ def network_sgd_steps(requests):
         z1, z2 = adapter.forward(x1), adapter.forward(x2)
         # Mixed at the penultimate layer, with each run's own draws and mixing settings.
         mixed = torch.cat([
-            mix_features(a.flatten(0, 1), b.flatten(0, 1), request.run.settings.lambda_min, request.run.generator,
-                         request.run.settings.mixup).view(a.shape)
+            request.draws.mix(a.flatten(0, 1), b.flatten(0, 1)).view(a.shape)
             for a, b, request in zip(z1.split(sizes), z2.split(sizes), requests)
         ])
         logits = torch.baddbmm(intercept.unsqueeze(1), mixed, coef.transpose(1, 2))
         loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
                                                  reduction="sum") / batch
         grads = torch.autograd.grad(loss, params)
-        lr = run._lr(step)
+        lr = first.learning_rate_at(step)
         with torch.no_grad():
             for index, (t, g) in enumerate(zip(params, grads)):
                 t.requires_grad_(False)
                 if template.is_weight_matrix(index):
-                    t.mul_(1.0 - lr * run.l2)
+                    t.mul_(1.0 - lr * first.l2)
                 t.sub_(g, alpha=lr)
             if decay:
                 for a, t in zip(averaged, params):

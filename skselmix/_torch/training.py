@@ -9,7 +9,7 @@ import math
 import time
 import warnings
 from dataclasses import dataclass, fields, replace
-from typing import Optional, Union
+from typing import NamedTuple, Optional, Union
 
 import numpy as np
 import torch
@@ -23,16 +23,9 @@ from .._progress import FitProgress
 from .._selection import StepSelection
 from .adapter import network_layers_as_numpy, network_sgd_steps
 from .device import profile_for
+from .draws import RunDraws, StepRequest, cosine_learning_rate
 from .records import GivenHead, Heads, LoopResult, RefitRecipe, StepSources, WarmStart
-from .sampler import (
-    ClassIndex,
-    PairDistribution,
-    draw_partners,
-    mix_features,
-    normalize_gain,
-    restrict_to_heads,
-    sampling_distribution,
-)
+from .sampler import ClassIndex, PairDistribution, normalize_gain, restrict_to_heads, sampling_distribution
 from .softmax import softmax_
 from .threads import one_thread_below
 
@@ -105,6 +98,16 @@ class LoopSettings:
         check_params({field.name: getattr(self, field.name) for field in fields(self)}, "SelMixClassifier")
 
 
+class KeptStep(NamedTuple):
+    """A refresh the loop keeps: its feedback ``value``, ``step``, a copy of its evaluated
+    ``stack`` and its ``index`` among the refreshes (the warm start's, or the best so far)."""
+
+    value: float
+    step: int
+    stack: Heads
+    index: int
+
+
 class SelMixRun:
     """One fit's training state: tensors on the device, the loop, the records.
 
@@ -127,8 +130,9 @@ class SelMixRun:
         self.objective = objective
         self.device = device
         self.k = n_classes
-        self.generator = torch.Generator(device=device)
-        self.generator.manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
+        generator = torch.Generator(device=device)
+        generator.manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
+        self.draws = RunDraws(generator, n_classes, settings.batch_size, settings.lambda_min, settings.mixup)
         self.calibration_rng = np.random.RandomState(rng.randint(np.iinfo(np.int32).max))
         # Drawn last, so the draws above are those of every earlier release; the candidates of a
         # search draw the same seed, so they share the resamples (their comparison is paired).
@@ -203,7 +207,6 @@ class SelMixRun:
         mode."""
         p, k = self.settings, self.k
         class_counts = feedback.class_counts
-        self.l2 = warm.l2
         stack, prototypes, init_used = warm.stack, warm.prototypes, warm.init_used
         pools = feedback.pools
         lambda_mean = (p.lambda_min + 1.0) / 2.0
@@ -234,17 +237,17 @@ class SelMixRun:
             if unlabeled is not None:
                 partners, extra = self._pseudo_label_pool(coef.mean(dim=0), intercept.mean(dim=0), unlabeled)
                 history[-1].update(extra)
-            improved = best is None or value > best["value"] + p.tol
+            improved = best is None or value > best.value + p.tol
             if improved:
                 # A copy (the adapter's too) that later in-place steps leave alone.
                 kept = evaluated.with_tensors([t.clone() for t in evaluated.tensors()])
-                best = {"value": value, "step": step, "stack": kept, "index": len(history) - 1}
+                best = KeptStep(value, step, kept, len(history) - 1)
                 stale = 0
             elif step > 0:
                 stale += 1
             if step == 0:
                 start = best
-            self.progress.refresh(step, value, best["value"], improved, history[-1]["recalls"])
+            self.progress.refresh(step, value, best.value, improved, history[-1]["recalls"])
             if step >= p.max_iter or (p.n_iter_no_change is not None and stale >= p.n_iter_no_change):
                 break
             # The early verdict (see _selection): a fit whose steps keep failing to beat the
@@ -258,22 +261,25 @@ class SelMixRun:
                 if partners is None
                 else StepSources(feedback.x_train, pools, partners, unlabeled.features)
             )
-            heads, evaluated = yield StepRequest(self, heads, evaluated, sources, probs, step, n_steps)
+            heads, evaluated = yield StepRequest(
+                heads, evaluated, sources, PairDistribution(probs), self.draws, step, n_steps, p.learning_rate,
+                p.max_iter, float(p.average_decay), warm.l2, self.device,
+            )
             step += n_steps
             if not all(bool(torch.isfinite(t).all()) for t in heads.tensors() + evaluated.tensors()):
                 warnings.warn(
                     f"SelMix diverged: the head became non-finite by step {step} (learning_rate="
-                    f"{p.learning_rate!r} is too large). Kept the best head so far, from step {best['step']}.",
+                    f"{p.learning_rate!r} is too large). Kept the best head so far, from step {best.step}.",
                     ConvergenceWarning,
                 )
                 history.append(dict.fromkeys(history[-1]) | {"step": step, "objective": float("nan"), "diverged": True})
                 break
 
-        choice = selection.choose(best["index"], [record["objective"] for record in history[:len(selection.values)]])
+        choice = selection.choose(best.index, [record["objective"] for record in history[:len(selection.values)]])
         returned = best if choice.index else start
-        chosen = returned["stack"]
+        chosen = returned.stack
         if chosen.adapter is None:
-            coef, intercept = feedback.final_head(chosen.coef, chosen.intercept, returned["step"], warm.refit)
+            coef, intercept = feedback.final_head(chosen.coef, chosen.intercept, returned.step, warm.refit)
         else:  # the selected networks are the model (their logits averaged): nothing to refit or merge
             coef, intercept = chosen.coef, chosen.intercept
         temperature = self._temperature(feedback, chosen) if p.calibrate else 1.0
@@ -287,14 +293,14 @@ class SelMixRun:
             history=history,
             gain_matrix=as_numpy(gain_n),
             sampling_distribution=probs.mean(dim=0).cpu().numpy(),  # one head's, or the heads' mean
-            best_validation_score=returned["value"],
-            best_step=returned["step"],
+            best_validation_score=returned.value,
+            best_step=returned.step,
             selection=choice,
             selection_values=selection.values_of(choice.index),
-            candidate_step=best["step"],
+            candidate_step=best.step,
             stopped_by_verdict=verdict,
             init=init_used,
-            weight_decay=self.l2,
+            weight_decay=warm.l2,
             temperature=temperature,
             adapter=None if chosen.adapter is None else network_layers_as_numpy(chosen.adapter),
         )
@@ -393,135 +399,68 @@ class SelMixRun:
             "multipliers": None if multipliers is None else multipliers.cpu().numpy().copy(),
             "max_gain": float(gain.max()),
             "entropy": float(entropy),
-            "lr": self._lr(step),
+            "lr": cosine_learning_rate(step, self.settings.learning_rate, self.settings.max_iter),
             "time": time.perf_counter() - self.start_time,
         }
 
-    def _partners(self, heads, classes, sources):
-        """Partner rows of class ``classes`` for the heads ``heads`` (flat tensors)."""
-        x, pools, partners, xu = sources.features, sources.pools, sources.partners, sources.partner_features
-        keys = heads * self.k + classes
-        if partners is None:
-            return x.index_select(0, pools.draw(keys, self.generator))
-        index, from_unlabeled = draw_partners(classes, partners, pools, self.generator, fallback_keys=keys)
-        x2 = torch.empty((classes.shape[0], x.shape[1]), dtype=x.dtype, device=x.device)
-        x2[from_unlabeled] = xu[index[from_unlabeled]]
-        x2[~from_unlabeled] = x[index[~from_unlabeled]]
-        return x2
 
-    def _lr(self, step):
-        p = self.settings
-        return 0.5 * p.learning_rate * (1.0 + math.cos(math.pi * min(step, p.max_iter) / max(p.max_iter, 1)))
-
-    def _draw_rows(self, request, chunk):
-        """Anchor rows, partner rows and anchor classes of ``chunk`` steps of ``request``'s
-        heads, drawn from this run's generator: (chunk, H, batch, D) twice and (chunk, H, batch)."""
-        p, k = self.settings, self.k
-        x_all, pools = request.sources.features, request.sources.pools
-        n_heads, batch = request.heads.coef.shape[0], p.batch_size
-        device = x_all.device
-        i, j = request.pairs.sample(chunk * batch, self.generator)  # (H, chunk * batch)
-        i = i.reshape(n_heads, chunk, batch).transpose(0, 1).reshape(-1)  # step-major
-        j = j.reshape(n_heads, chunk, batch).transpose(0, 1).reshape(-1)
-        head_ids = torch.arange(n_heads, device=device).repeat_interleave(batch).repeat(chunk)
-        # index_select gathers rows several times faster than x_all[index] (benchmarks/perf_notes.md).
-        x1 = x_all.index_select(0, pools.draw(head_ids * k + i, self.generator))
-        x2 = self._partners(head_ids, j, request.sources)
-        shape = (chunk, n_heads, batch)
-        return x1.reshape(*shape, -1), x2.reshape(*shape, -1), i.reshape(shape)
-
-    def _draw_chunk(self, request, chunk):
-        """The mixed features and one-hot targets of ``chunk`` steps of ``request``'s heads,
-        drawn from this run's generator: (chunk, H, batch, D) and (chunk, H, batch, K)."""
-        p, k = self.settings, self.k
-        x1, x2, i = self._draw_rows(request, chunk)
-        mixed = mix_features(x1.reshape(-1, x1.shape[-1]), x2.reshape(-1, x2.shape[-1]), p.lambda_min,
-                             self.generator, p.mixup)
-        eye = torch.eye(k, dtype=request.heads.coef.dtype, device=x1.device)
-        return mixed.reshape(x1.shape), eye.index_select(0, i.reshape(-1)).reshape(*i.shape, k)
-
-    def _sgd_steps(self, requests):
-        """The SGD steps of ``requests`` (runs with the same step settings, see
-        :attr:`StepRequest.key`), their heads stacked into one set of batched products.
-
-        Each request asks for ``n_steps`` SGD steps of cross-entropy on mixed features
-        (label = anchor class) of its stack ``(coef (H, K, D), intercept (H, K))``; every
-        head takes its own batch of pairs from its row of ``probs`` (H, K, K), with anchors
-        and partners from the rows it trains on, drawn from its own run's generator, so a
-        run steps exactly as it would alone. ``sources`` is ``(features, pools, partners,
-        partner_features)``: ``pools`` indexes the labelled rows ``features`` per head and
-        class (:func:`head_pools`); ``partners``, when not None, indexes pseudo-labelled
-        rows of ``partner_features`` (classes without any fall back to labelled rows).
-
-        Returns each request's new iterates and their moving average (the iterates
-        themselves when ``average_decay`` is 0). The gradient of softmax cross-entropy is
-        written out (``p - onehot``), which avoids autograd bookkeeping on this hot path;
-        the pairs, rows and mixing weights of a run of steps (:func:`step_chunks`) are drawn
-        and mixed at once.
-        """
-        p, first = self.settings, requests[0]
-        if first.heads.adapter is not None:
-            return network_sgd_steps(requests)
-        decay = float(p.average_decay)
-        sizes = [request.heads[0].shape[0] for request in requests]
-        coef = torch.cat([request.heads[0] for request in requests])
-        intercept = torch.cat([request.heads[1] for request in requests])
-        if decay:
-            avg_coef = torch.cat([request.evaluated[0] for request in requests])
-            avg_intercept = torch.cat([request.evaluated[1] for request in requests])
-        else:
-            avg_coef, avg_intercept = coef, intercept
-        batch, k = p.batch_size, self.k
-        for request in requests:
-            request.pairs = PairDistribution(request.probs)
-        step = first.step
-        per_step = sizes[0] * batch * (first.sources.features.shape[1] + k)  # one run's, so its draws are its own
-        for chunk in step_chunks(first.n_steps, per_step, profile_for(self.device).step_chunk_elements):
-            # The batches of `chunk` steps are drawn and mixed at once: a step is then a
-            # handful of tensor operations.
-            drawn = [request.run._draw_chunk(request, chunk) for request in requests]
-            mixed = drawn[0][0] if len(drawn) == 1 else torch.cat([m for m, _ in drawn], dim=1)
-            targets = drawn[0][1] if len(drawn) == 1 else torch.cat([t for _, t in drawn], dim=1)
-            del drawn
-            for x, target in zip(mixed, targets):
-                residual = softmax_(torch.baddbmm(intercept.unsqueeze(1), x, coef.transpose(1, 2)))
-                residual -= target
-                lr = self._lr(step)
-                coef.mul_(1.0 - lr * self.l2).baddbmm_(residual.transpose(1, 2), x, alpha=-lr / batch)
-                intercept.add_(residual.sum(dim=1), alpha=-lr / batch)
-                if decay:
-                    avg_coef.lerp_(coef, 1.0 - decay)
-                    avg_intercept.lerp_(intercept, 1.0 - decay)
-                step += 1
-        parts = zip(coef.split(sizes), intercept.split(sizes), avg_coef.split(sizes), avg_intercept.split(sizes))
-        return [(Heads(c, b), Heads(ac, ab)) for c, b, ac, ab in parts]
+def take_steps(requests):
+    """The SGD steps of ``requests`` (:class:`StepRequest` of runs with equal keys), linear
+    or through the networks' adapters."""
+    if requests[0].heads.adapter is not None:
+        return network_sgd_steps(requests)
+    return linear_sgd_steps(requests)
 
 
-class StepRequest:
-    """A run's request for ``n_steps`` SGD steps of its stack from ``step`` (see
-    :meth:`SelMixRun._sgd_steps`): its heads, their evaluated average, the rows to draw
-    from and the pair distribution."""
+def linear_sgd_steps(requests):
+    """The SGD steps of ``requests`` (runs with the same step settings, see
+    :attr:`StepRequest.key`), their heads stacked into one set of batched products.
 
-    def __init__(self, run, heads, evaluated, sources, probs, step, n_steps):
-        self.run, self.heads, self.evaluated, self.sources = run, heads, evaluated, sources
-        self.probs, self.step, self.n_steps = probs, step, n_steps
-        self.pairs = None
+    Each request asks for ``n_steps`` SGD steps of cross-entropy on mixed features
+    (label = anchor class) of its stack ``(coef (H, K, D), intercept (H, K))``; every
+    head takes its own batch of pairs from its row of the pair distribution, with
+    anchors and partners from the rows it trains on, drawn from its own run's
+    :class:`RunDraws`, so a run steps exactly as it would alone.
 
-    @property
-    def key(self):
-        """Requests with equal keys step together: everything a step reads but the draws."""
-        p = self.run.settings
-        return (
-            self.step,
-            self.n_steps,
-            p.batch_size,
-            p.learning_rate,
-            p.max_iter,
-            p.average_decay,
-            self.run.l2,
-            tuple(self.heads[0].shape),
-            None if self.heads.adapter is None else tuple(tuple(w.shape) for w in self.heads.adapter.weights),
-        )
+    Returns each request's new iterates and their moving average (the iterates
+    themselves when ``average_decay`` is 0). The gradient of softmax cross-entropy is
+    written out (``p - onehot``), which avoids autograd bookkeeping on this hot path;
+    the pairs, rows and mixing weights of a run of steps (:func:`step_chunks`) are drawn
+    and mixed at once.
+    """
+    first = requests[0]
+    decay = first.average_decay
+    sizes = [request.heads.coef.shape[0] for request in requests]
+    coef = torch.cat([request.heads.coef for request in requests])
+    intercept = torch.cat([request.heads.intercept for request in requests])
+    if decay:
+        avg_coef = torch.cat([request.evaluated.coef for request in requests])
+        avg_intercept = torch.cat([request.evaluated.intercept for request in requests])
+    else:
+        avg_coef, avg_intercept = coef, intercept
+    batch, k = first.draws.batch_size, first.draws.n_classes
+    step = first.step
+    per_step = sizes[0] * batch * (first.sources.features.shape[1] + k)  # one run's, so its draws are its own
+    for chunk in step_chunks(first.n_steps, per_step, profile_for(first.device).step_chunk_elements):
+        # The batches of `chunk` steps are drawn and mixed at once: a step is then a
+        # handful of tensor operations.
+        drawn = [request.draws.mixed_chunk(size, request.pairs, request.sources, chunk, request.heads.coef.dtype)
+                 for request, size in zip(requests, sizes)]
+        mixed = drawn[0][0] if len(drawn) == 1 else torch.cat([m for m, _ in drawn], dim=1)
+        targets = drawn[0][1] if len(drawn) == 1 else torch.cat([t for _, t in drawn], dim=1)
+        del drawn
+        for x, target in zip(mixed, targets):
+            residual = softmax_(torch.baddbmm(intercept.unsqueeze(1), x, coef.transpose(1, 2)))
+            residual -= target
+            lr = first.learning_rate_at(step)
+            coef.mul_(1.0 - lr * first.l2).baddbmm_(residual.transpose(1, 2), x, alpha=-lr / batch)
+            intercept.add_(residual.sum(dim=1), alpha=-lr / batch)
+            if decay:
+                avg_coef.lerp_(coef, 1.0 - decay)
+                avg_intercept.lerp_(intercept, 1.0 - decay)
+            step += 1
+    parts = zip(coef.split(sizes), intercept.split(sizes), avg_coef.split(sizes), avg_intercept.split(sizes))
+    return [(Heads(c, b), Heads(ac, ab)) for c, b, ac, ab in parts]
 
 
 def loop_together(runs, feedback, warm, unlabeled=None):
@@ -549,13 +488,13 @@ def loop_together(runs, feedback, warm, unlabeled=None):
             answered = {}
             for members in groups.values():
                 requests = [pending[index] for index in members]
-                run = requests[0].run
-                adapter = requests[0].heads.adapter
-                weights = requests[0].heads.coef.numel() + (0 if adapter is None else sum(
+                first = requests[0]
+                adapter = first.heads.adapter
+                weights = first.heads.coef.numel() + (0 if adapter is None else sum(
                     w.numel() for w in adapter.weights))
-                work = weights * run.settings.batch_size
-                with one_thread_below(work, profile_for(run.device).small_step_work, run.device):
-                    stepped = run._sgd_steps(requests)
+                work = weights * first.draws.batch_size
+                with one_thread_below(work, profile_for(first.device).small_step_work, first.device):
+                    stepped = take_steps(requests)
                 for index, state in zip(members, stepped):
                     try:
                         answered[index] = loops[index].send(state)
