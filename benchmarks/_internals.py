@@ -13,14 +13,13 @@ from skselmix._classifier_cv import DEFAULT_S_VALUES
 from skselmix._confusion import balanced_confusion, recalls
 from skselmix._gain import gain_from_sensitivity, objective_logit_sensitivity
 from skselmix._torch.features import fit_feature_map, scaled_float32_tensor
-from skselmix._torch.feedback import represent
 from skselmix._torch.training import resolve_weight_decay
 from skselmix._torch.warm_start import fit_linear_head
 
 __all__ = [
     "DEFAULT_S_VALUES", "balanced_confusion", "fit_feature_map", "fit_temperature",
     "fit_linear_head", "fit_observing_refreshes", "fit_with_hidden_labels", "gain_from_sensitivity",
-    "objective_logit_sensitivity", "recalls", "represent", "resolve_weight_decay",
+    "objective_logit_sensitivity", "recalls", "resolve_weight_decay",
     "scaled_float32_tensor",
 ]
 

@@ -29,17 +29,16 @@ import torch
 from skselmix import SelMixClassifier
 
 from . import problems
-from ._internals import fit_feature_map, fit_observing_refreshes, represent, scaled_float32_tensor
+from ._internals import fit_feature_map, fit_observing_refreshes, scaled_float32_tensor
 
 TRACES = Path(__file__).resolve().parent / "results" / "traces"
 
 
-def _mean_model_predictions(x_test, coef, intercept, adapter):
+def _mean_model_predictions(x_test, stack):
     """Test predictions of the model a step stands for: the fold heads' mean logits."""
-    logits = torch.zeros((x_test.shape[0], coef.shape[1]), dtype=torch.float64)
-    for h in range(coef.shape[0]):
-        features = represent(x_test, adapter, h)
-        logits += torch.addmm(intercept[h], features, coef[h].T).to(torch.float64)
+    logits = torch.zeros((x_test.shape[0], stack.coef.shape[1]), dtype=torch.float64)
+    for h in range(stack.coef.shape[0]):
+        logits += torch.addmm(stack.intercept[h], stack.features(x_test, h), stack.coef[h].T).to(torch.float64)
     return logits.argmax(dim=1).numpy()
 
 
@@ -51,7 +50,7 @@ def trace_fit(X, y, X_test, params):
 
     def recording(step, stack, predictions):
         oof.append(predictions.numpy().astype(np.int32))
-        test.append(_mean_model_predictions(x_test, *stack).astype(np.int32))
+        test.append(_mean_model_predictions(x_test, stack).astype(np.int32))
 
     start = time.perf_counter()
     with warnings.catch_warnings():

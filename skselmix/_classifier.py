@@ -876,19 +876,8 @@ def _warn_if_memory_cannot_hit(memory, random_state, cv, has_x_val, network):
 def _fitted_attributes(result, fmap, classes, class_counts, objective, unlabeled):
     """Every fitted attribute of a fit, from what its solver returned (a
     :class:`~skselmix._torch.records.LoopResult` on the scaled features) mapped back to ``X``."""
-    if result.adapter is not None:
-        weights, biases = result.adapter
-        weights[0], biases[0] = fmap.head_to_original(weights[0], biases[0])  # the first layer reads X
-        _check_finite_weights(weights[0], biases[0], fmap)
-        model = {"network_coefs_": [*weights, result.coef], "network_intercepts_": [*biases, result.intercept]}
-    else:
-        coef, intercept = fmap.head_to_original(result.coef, result.intercept)
-        _check_finite_weights(coef, intercept, fmap)
-        model = {"coef_": coef, "intercept_": intercept}
-        if result.stack[0].shape[0] > 1:
-            model["cv_heads_"] = fmap.head_to_original(*result.stack)
     return {
-        **model,
+        **result.model.fitted_attributes(fmap, _check_finite_weights),
         "classes_": classes,
         "class_counts_": class_counts,
         "prototypes_": result.prototypes * fmap.scale + fmap.offset,

@@ -176,14 +176,14 @@ def test_feedback_schemes_implement_the_written_interface():
     from skselmix._torch.feedback import CrossFitFeedback, Feedback, HoldOutFeedback
 
     assert Feedback.__abstractmethods__ == {
-        "warm_start", "given_start", "prototypes", "judging_rows", "judged_predictions", "held_out_labels",
+        "warm_start", "given_start", "class_means_under", "judging_rows", "judged_predictions", "held_out_labels",
         "held_out_logits", "final_head",
     }
     assert issubclass(HoldOutFeedback, Feedback) and issubclass(CrossFitFeedback, Feedback)
     assert not HoldOutFeedback.__abstractmethods__ and not CrossFitFeedback.__abstractmethods__
 
     class Partial(Feedback):
-        def judged_predictions(self, coef, intercept):
+        def judged_predictions(self, stack):
             return None
 
     with pytest.raises(TypeError, match="abstract"):

@@ -6,6 +6,7 @@ import torch
 
 from skselmix._confusion import balanced_confusion
 from skselmix._torch.feedback import CrossFitFeedback, HoldOutFeedback, RowWeights, class_means, weighted_class_counts
+from skselmix._torch.heads import stack_of
 
 
 def _rows(n_per_class=(6, 4, 3), d=3, seed=0):
@@ -40,10 +41,11 @@ def test_hold_out_judges_on_validation_rows_and_stands_in_for_missing_classes():
     labels, weights = feedback.judging_rows()
     assert labels.tolist() == y_val.tolist() + [2, 2, 2] and weights is None  # class 2's training rows stand in
     coef, intercept = _constant_head(3, 3, predicted=1)
-    predictions = feedback.judged_predictions(coef[None], intercept[None])
+    stack = stack_of(coef[None], intercept[None])
+    predictions = feedback.judged_predictions(stack)
     assert predictions.tolist() == [1] * 8
     expected = balanced_confusion(labels, predictions, 3)[0]
-    torch.testing.assert_close(feedback.confusion(coef[None], intercept[None]), expected)
+    torch.testing.assert_close(feedback.confusion(stack), expected)
     prototypes = feedback.prototypes()
     torch.testing.assert_close(prototypes[2], x[y == 2].mean(0))  # from the training rows
     torch.testing.assert_close(prototypes[0], x_val[y_val == 0].mean(0))
@@ -63,9 +65,9 @@ def test_cross_fitting_judges_every_row_by_the_head_that_never_trained_on_it():
     assert feedback.n_heads == 3 and feedback.complete
     # Head f predicts class f: a row's prediction names the head that judged it.
     heads = [_constant_head(3, 3, predicted=f) for f in range(3)]
-    coef, intercept = torch.stack([h[0] for h in heads]), torch.stack([h[1] for h in heads])
-    assert feedback.judged_predictions(coef, intercept).tolist() == fold.tolist()
-    logits = feedback.held_out_logits(coef, intercept, torch.arange(y.shape[0]))
+    stack = stack_of(torch.stack([h[0] for h in heads]), torch.stack([h[1] for h in heads]))
+    assert feedback.judged_predictions(stack).tolist() == fold.tolist()
+    logits = feedback.held_out_logits(stack, torch.arange(y.shape[0]))
     assert logits.argmax(1).tolist() == fold.tolist()
     # Head f's pools (keys f * K .. f * K + K - 1) hold every row outside fold f, and none inside.
     pools, k = feedback.pools, 3

@@ -12,6 +12,7 @@ from skselmix._fit_report import (
     warn,
 )
 from skselmix._selection import Choice
+from skselmix._torch.heads import LinearModel
 from skselmix._torch.records import LoopResult
 
 
@@ -23,7 +24,7 @@ def _history(values, recalls=None, multipliers=None):
 
 def _result(history, best_step=0, candidate_step=0, verdict=False, probability=0.5, best_gain=-0.1):
     return LoopResult(
-        coef=np.zeros((2, 2)), intercept=np.zeros(2), stack=(np.zeros((1, 2, 2)), np.zeros((1, 2))),
+        model=LinearModel(np.zeros((2, 2)), np.zeros(2), (np.zeros((1, 2, 2)), np.zeros((1, 2)))),
         prototypes=np.zeros((2, 2)), n_iter=history[-1]["step"], history=history, gain_matrix=np.zeros((2, 2)),
         sampling_distribution=np.zeros((2, 2)), best_validation_score=history[0]["objective"], best_step=best_step,
         init="logit_adjusted", weight_decay=0.0, temperature=1.0,

@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from skselmix._torch.device import CPU
+from skselmix._torch.heads import step_chunks
 from skselmix._torch.softmax import picked_log_proba_and_proba_, softmax_
-from skselmix._torch.training import step_chunks
 
 
 @pytest.mark.parametrize("k", [1, 2, 10, CPU.written_out_softmax_below - 1, CPU.written_out_softmax_below, 40])

@@ -157,7 +157,7 @@ def fit_networks(X, y, n_classes, hidden_layer_sizes, *, kind, l2, seed, fold=No
     :func:`~skselmix._torch.warm_start.fit_linear_heads` (the penalty covers every weight
     matrix, not the biases). ``seed`` fixes the initialisation and the minibatches.
     """
-    from .records import Heads
+    from .heads import NetworkStack
     from .warm_start import head_loss_weights
 
     device, dtype = X.device, X.dtype
@@ -171,8 +171,8 @@ def fit_networks(X, y, n_classes, hidden_layer_sizes, *, kind, l2, seed, fold=No
     weights = (weights / weights.mean(dim=0)).to(dtype)
     generator = torch.Generator().manual_seed(int(seed))
     adapter = init_adapter(n_heads, d, hidden_layer_sizes, generator, dtype, device)
-    stack = Heads(torch.zeros(n_heads, k, adapter.width, dtype=dtype, device=device),
-                  torch.zeros(n_heads, k, dtype=dtype, device=device), adapter)
+    stack = NetworkStack(torch.zeros(n_heads, k, adapter.width, dtype=dtype, device=device),
+                         torch.zeros(n_heads, k, dtype=dtype, device=device), adapter)
     params = list(stack.tensors())
     state = [(torch.zeros_like(p), torch.zeros_like(p)) for p in params]
     offset = None if offset is None else offset.to(dtype).unsqueeze(1)  # (H, 1, K)

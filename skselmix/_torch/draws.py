@@ -14,7 +14,7 @@ from typing import Optional
 
 import torch
 
-from .records import Heads, StepSources
+from .records import StepSources
 from .sampler import PairDistribution, draw_partners, mix_features
 
 
@@ -87,8 +87,8 @@ class StepRequest:
     rest the step settings (learning-rate schedule, batch size, averaging, weight decay).
     """
 
-    heads: Heads
-    evaluated: Heads
+    heads: object  # a LinearStack or NetworkStack (see heads.py)
+    evaluated: object
     sources: StepSources
     pairs: PairDistribution
     draws: RunDraws
@@ -106,9 +106,7 @@ class StepRequest:
     @property
     def key(self):
         """Requests with equal keys step together: everything a step reads but the draws."""
-        adapter = self.heads.adapter
         return (
             self.step, self.n_steps, self.draws.batch_size, self.learning_rate, self.max_iter, self.average_decay,
-            self.l2, tuple(self.heads.coef.shape),
-            None if adapter is None else tuple(tuple(w.shape) for w in adapter.weights),
+            self.l2, tuple(self.heads.coef.shape), type(self.heads), self.heads.architecture,
         )

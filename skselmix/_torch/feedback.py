@@ -1,12 +1,12 @@
 """Where SelMix's feedback comes from: a hold-out, or out-of-fold predictions (cross-fitting).
 
-The training loop steps a stack of ``H`` linear heads, ``coef`` of shape (H, K, D)
-and ``intercept`` of shape (H, K) (with ``hidden_layer_sizes``, on the penultimate
-activations of ``H`` networks whose adapter the methods take as ``adapter``), and
-asks its feedback object (the interface
-:class:`Feedback`) for the warm-start stack, which rows each head trains on, the
-confusion matrix that judges the stack (and drives multipliers, gains and
-selection), the held-out logits that calibrate it, and the head to return.
+The training loop steps a stack of ``H`` heads (a ``heads.LinearStack`` or
+``heads.NetworkStack``: the methods here read a stack only through ``features``,
+``coef`` and ``intercept``, so they never ask which kind it is), and asks its
+feedback object (the interface :class:`Feedback`) for the warm-start stack, which
+rows each head trains on, the confusion matrix that judges the stack (and drives
+multipliers, gains and selection), the held-out logits that calibrate it, and the
+head to return.
 ``_feedback_factory.build_feedback`` chooses the scheme for a fit.
 
 * :class:`HoldOutFeedback`: one head trained on the training rows, judged on
@@ -72,32 +72,21 @@ class RowWeights:
         self.unit = unit  # what the user's sample_weight was divided by (see _fit_inputs.relative_weights)
 
 
-def represent(x, adapter=None, head=0):
-    """What head ``head`` reads of rows ``x``: the rows themselves, or with an adapter its
-    network's penultimate activations."""
-    return x if adapter is None else adapter.forward_head(x, head)
-
-
 def predict_classes(x, coef, intercept):
     return torch.argmax(torch.addmm(intercept, x, coef.T), dim=1)
 
 
-def predict_rows(x, rows, coef, intercept, adapter=None, head=0):
-    """``predict_classes(represent(x[rows]), ...)``, gathering at most the device profile's
-    ``activation_block`` features (and logits) at a time instead of a copy of all the rows."""
+def predict_rows(x, rows, stack, head=0):
+    """Classes that head ``head`` of ``stack`` predicts for ``x[rows]``, gathering at most the
+    device profile's ``activation_block`` features (and logits) at a time instead of a copy
+    of all the rows."""
+    coef, intercept = stack.coef[head], stack.intercept[head]
     pred = torch.empty(rows.shape[0], dtype=torch.long, device=x.device)
-    width = max(coef.shape[0], x.shape[1], 0 if adapter is None else max(w.shape[1] for w in adapter.weights))
+    width = max(coef.shape[0], x.shape[1], stack.widest)
     for start, stop in row_blocks(rows.shape[0], width, profile_for(x.device).activation_block):
-        pred[start:stop] = predict_classes(represent(x.index_select(0, rows[start:stop]), adapter, head), coef,
+        pred[start:stop] = predict_classes(stack.features(x.index_select(0, rows[start:stop]), head), coef,
                                            intercept)
     return pred
-
-
-def class_means_by_head(x, y, n_classes, adapter, weights=None):
-    """(H, K, width): :func:`class_means` of the penultimate activations of each network."""
-    return torch.stack([
-        class_means(adapter.forward_head(x, h), y, n_classes, weights)[0] for h in range(adapter.weights[0].shape[0])
-    ])
 
 
 class Feedback(ABC):
@@ -165,10 +154,14 @@ class Feedback(ABC):
     def given_start(self, coef, intercept):
         """The stack that starts from a user's head ``coef`` (K, D), ``intercept`` (K,)."""
 
+    def prototypes(self):
+        """Class prototypes (K, D): the mean feature of each class, for the gains."""
+        return self.class_means_under(lambda x: x)
+
     @abstractmethod
-    def prototypes(self, adapter=None):
-        """Class prototypes (K, D): the mean feature of each class, for the gains; with an
-        adapter, (H, K, width): the mean penultimate activations under each network."""
+    def class_means_under(self, featurize):
+        """The mean of ``featurize(rows)`` over each class's prototype rows (K, width): the
+        prototypes of a stack whose features move (see ``heads.NetworkStack.gain``)."""
 
     @abstractmethod
     def judging_rows(self):
@@ -176,15 +169,16 @@ class Feedback(ABC):
         in the order of :meth:`judged_predictions`: the unit the step selection resamples."""
 
     @abstractmethod
-    def judged_predictions(self, coef, intercept, adapter=None):
-        """Predicted classes of the :meth:`judging_rows`, each by a head that never trained on it."""
+    def judged_predictions(self, stack):
+        """Predicted classes of the :meth:`judging_rows`, each by a head of ``stack`` that never
+        trained on it."""
 
-    def confusion(self, coef, intercept, adapter=None, predictions=None):
-        """The balanced confusion matrix (K, K) that judges the stack (with its adapter), from
-        its :meth:`judged_predictions` (``predictions``, when the caller has them already)."""
+    def confusion(self, stack, predictions=None):
+        """The balanced confusion matrix (K, K) that judges ``stack``, from its
+        :meth:`judged_predictions` (``predictions``, when the caller has them already)."""
         y, weights = self.judging_rows()
         if predictions is None:
-            predictions = self.judged_predictions(coef, intercept, adapter)
+            predictions = self.judged_predictions(stack)
         return balanced_confusion(y, predictions, self.k, sample_weight=weights)[0]
 
     @abstractmethod
@@ -192,9 +186,9 @@ class Feedback(ABC):
         """Labels and weights (or None) of the rows that judge the stack."""
 
     @abstractmethod
-    def held_out_logits(self, coef, intercept, rows, adapter=None):
+    def held_out_logits(self, stack, rows):
         """Logits of the judging rows ``rows`` (indices into :meth:`held_out_labels`), each
-        by a head (and network) that never trained on it."""
+        by a head of ``stack`` that never trained on it."""
 
     @abstractmethod
     def final_head(self, coef, intercept, step, start):
@@ -235,13 +229,12 @@ class HoldOutFeedback(Feedback):
         """Indices of the classes without a validation row of positive weight."""
         return self._unjudged
 
-    def prototypes(self, adapter=None):
-        means, present = class_means(represent(self.x_val, adapter), self.y_val, self.k, self.val_weight)
-        if not bool(present.all()):  # only then the training rows (through the adapter, at every refresh)
-            train_means, _ = class_means(represent(self.x_train, adapter), self.y_train, self.k,
-                                         self.weights.sample_weight)
+    def class_means_under(self, featurize):
+        means, present = class_means(featurize(self.x_val), self.y_val, self.k, self.val_weight)
+        if not bool(present.all()):  # only then the training rows (featurized again at every refresh)
+            train_means, _ = class_means(featurize(self.x_train), self.y_train, self.k, self.weights.sample_weight)
             means = torch.where(present.unsqueeze(1), means, train_means)
-        return means if adapter is None else means.unsqueeze(0)
+        return means
 
     def warm_start(self, kind, l2):
         """The warm-start stack (1, K, D): ``kind`` fitted on the training rows."""
@@ -254,21 +247,21 @@ class HoldOutFeedback(Feedback):
         """Labels and weights (or None) of the rows that judge the head: the validation rows."""
         return self.y_val, self.val_weight
 
-    def held_out_logits(self, coef, intercept, rows, adapter=None):
+    def held_out_logits(self, stack, rows):
         """Logits of the head on validation rows ``rows`` (indices into them)."""
-        return torch.addmm(intercept[0], represent(self.x_val[rows], adapter), coef[0].T)
+        return torch.addmm(stack.intercept[0], stack.features(self.x_val[rows]), stack.coef[0].T)
 
     def judging_rows(self):
         """The validation rows, then the training rows of classes with none (or only rows of
         zero weight) there: each class is judged by its validation rows when it has any."""
         return self._judging
 
-    def judged_predictions(self, coef, intercept, adapter=None):
-        pred = predict_classes(represent(self.x_val, adapter), coef[0], intercept[0])
+    def judged_predictions(self, stack):
+        pred = predict_classes(stack.features(self.x_val), stack.coef[0], stack.intercept[0])
         if self._stand_in is None:
             return pred
         x_in = self.x_train.index_select(0, self._stand_in)
-        return torch.cat([pred, predict_classes(represent(x_in, adapter), coef[0], intercept[0])])
+        return torch.cat([pred, predict_classes(stack.features(x_in), stack.coef[0], stack.intercept[0])])
 
     def final_head(self, coef, intercept, step, start):
         return coef[0], intercept[0]
@@ -299,10 +292,8 @@ class CrossFitFeedback(Feedback):
         self.fold_rows = [torch.nonzero(fold == f).squeeze(1) for f in range(n_folds)]
         self._refitted_start = None  # (recipe, head): the candidates of a search share one refit
 
-    def prototypes(self, adapter=None):
-        if adapter is not None:
-            return class_means_by_head(self.x_train, self.y_train, self.k, adapter, self.weights.sample_weight)
-        return class_means(self.x_train, self.y_train, self.k, self.weights.sample_weight)[0]
+    def class_means_under(self, featurize):
+        return class_means(featurize(self.x_train), self.y_train, self.k, self.weights.sample_weight)[0]
 
     def warm_start(self, kind, l2):
         """Each fold's head fitted from zeros on the rows outside its fold (one joint L-BFGS run).
@@ -324,23 +315,24 @@ class CrossFitFeedback(Feedback):
         """Labels and sample weights (or None) of the rows that judge the heads: every labelled row."""
         return self.y_train, self.weights.sample_weight
 
-    def held_out_logits(self, coef, intercept, rows, adapter=None):
+    def held_out_logits(self, stack, rows):
         """Out-of-fold logits of labelled rows ``rows``, each by the head that never trained on it."""
         fold = self.fold[rows]
-        logits = torch.empty((rows.shape[0], self.k), dtype=coef.dtype, device=coef.device)
+        logits = torch.empty((rows.shape[0], self.k), dtype=stack.coef.dtype, device=stack.coef.device)
         for f in range(self.n_heads):
             mine = torch.nonzero(fold == f).squeeze(1)
-            logits[mine] = torch.addmm(intercept[f], represent(self.x_train[rows[mine]], adapter, f), coef[f].T)
+            logits[mine] = torch.addmm(stack.intercept[f], stack.features(self.x_train[rows[mine]], f),
+                                       stack.coef[f].T)
         return logits
 
     def judging_rows(self):
         """Every labelled row, with its sample weight (or None)."""
         return self.y_train, self.weights.sample_weight
 
-    def judged_predictions(self, coef, intercept, adapter=None):
+    def judged_predictions(self, stack):
         pred = torch.empty_like(self.y_train)
         for f, rows in enumerate(self.fold_rows):  # each row by the head that never trained on it
-            pred.index_copy_(0, rows, predict_rows(self.x_train, rows, coef[f], intercept[f], adapter, f))
+            pred.index_copy_(0, rows, predict_rows(self.x_train, rows, stack, f))
         return pred
 
     def final_head(self, coef, intercept, step, start):

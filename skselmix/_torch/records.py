@@ -13,30 +13,6 @@ import torch
 from .sampler import ClassIndex
 
 
-class Heads(NamedTuple):
-    """A stack of ``H`` linear heads: ``coef`` (H, K, D), ``intercept`` (H, K), on the scaled
-    features, or with an ``adapter`` (:class:`~skselmix._torch.adapter.Adapter`, ``hidden_layer_sizes``)
-    on its penultimate activations: ``coef`` (H, K, width), one network per head."""
-
-    coef: torch.Tensor
-    intercept: torch.Tensor
-    adapter: Optional[object] = None
-
-    def tensors(self):
-        """Every tensor of the stack: ``coef``, ``intercept``, then the adapter's (weights, biases)."""
-        return (self.coef, self.intercept) + (() if self.adapter is None else self.adapter.tensors())
-
-    def with_tensors(self, tensors):
-        """A stack of the same architecture holding ``tensors`` (in :meth:`tensors` order)."""
-        adapter = None if self.adapter is None else self.adapter.replace(tensors[2:])
-        return Heads(tensors[0], tensors[1], adapter)
-
-    def is_weight_matrix(self, index):
-        """Whether tensor ``index`` of :meth:`tensors` is a weight matrix (what weight decay shrinks)."""
-        n_weights = 0 if self.adapter is None else len(self.adapter.weights)
-        return index == 0 or 2 <= index < 2 + n_weights
-
-
 class InitHead(NamedTuple):
     """The one kind of head a fit starts from instead of fitting ``init``: ``coef`` (K, D),
     ``intercept`` (K,), where it came from (``"coef_init"``, ``"warm_start"``) and, for
@@ -92,12 +68,13 @@ class StepSources(NamedTuple):
 class WarmStart:
     """What every run of one fit starts from: computed once, shared by a search's candidates.
 
-    ``stack``: the :class:`Heads`; ``init_used``: its name; ``refit``: a
+    ``stack``: the warm start's :class:`~skselmix._torch.heads.LinearStack` or
+    :class:`~skselmix._torch.heads.NetworkStack`; ``init_used``: its name; ``refit``: a
     :class:`RefitRecipe` to fit it again on all rows, or a user's :class:`GivenHead`;
     ``prototypes`` (K, D); ``l2``: the weight decay used.
     """
 
-    stack: Heads
+    stack: object
     init_used: str
     refit: Union[RefitRecipe, GivenHead]
     prototypes: torch.Tensor
@@ -107,25 +84,20 @@ class WarmStart:
 @dataclass(frozen=True)
 class LoopResult:
     """What one run fitted, as numpy arrays on the scaled features (the estimator maps the
-    heads back to the original features and sets its attributes from these fields).
+    model back to the original features and sets its attributes from these fields).
 
-    ``coef`` (K, D) and ``intercept`` (K,) are the selected head; ``stack`` the
-    selected step's heads (H, K, D) and (H, K); the other fields are the fitted
-    attributes of the same name with a trailing underscore. ``selection`` is the
+    ``model`` is the fitted model (:class:`~skselmix._torch.heads.LinearModel` or
+    :class:`~skselmix._torch.heads.NetworkModel`), which gives the estimator its model's
+    fitted attributes; the other fields are the fitted attributes of the same name with
+    a trailing underscore. ``selection`` is the
     :class:`~skselmix._selection.Choice` of the step, ``selection_values`` the returned
     step's objective on every bootstrap resample, ``candidate_step`` the best refresh's step
     (returned or not), ``stopped_by_verdict`` whether the early verdict ended the loop and
     ``n_iter_warm_start`` the most solver iterations of any warm-start fit of the fit
-    (every run's, the refits on all rows included). With an adapter the
-    model is the selected stack itself (its networks' logits are averaged):
-    ``coef`` (H, K, width) and ``intercept`` (H, K) are its heads and ``adapter`` its
-    hidden layers, ``(weights, biases)`` as lists of (H, out, in) and (H, out) arrays
-    acting on the scaled rows times the adapter's ``input_scale`` (folded into the first layer).
+    (every run's, the refits on all rows included).
     """
 
-    coef: np.ndarray
-    intercept: np.ndarray
-    stack: tuple
+    model: object
     prototypes: np.ndarray
     n_iter: int
     history: list
@@ -140,5 +112,4 @@ class LoopResult:
     selection_values: Optional[np.ndarray] = None
     candidate_step: int = 0
     stopped_by_verdict: bool = False
-    adapter: Optional[tuple] = None
     n_iter_warm_start: int = 0

@@ -17,16 +17,15 @@ from sklearn.exceptions import ConvergenceWarning
 
 from .._calibration import balanced_row_weights, calibration_rows, fit_temperature
 from .._confusion import coverages, recalls
-from .._gain import DEFAULT_CONFUSION_SMOOTHING, gain_from_sensitivity, objective_logit_sensitivity
+from .._gain import DEFAULT_CONFUSION_SMOOTHING, objective_logit_sensitivity
 from .._parameters import check_params
 from .._progress import FitProgress
 from .._selection import StepSelection
-from .adapter import network_layers_as_numpy, network_sgd_steps
 from .device import profile_for
 from .draws import RunDraws, StepRequest, cosine_learning_rate
-from .records import GivenHead, Heads, LoopResult, RefitRecipe, StepSources, WarmStart
+from .heads import stack_of
+from .records import GivenHead, LoopResult, RefitRecipe, StepSources, WarmStart
 from .sampler import ClassIndex, PairDistribution, normalize_gain, restrict_to_heads, sampling_distribution
-from .softmax import softmax_
 from .threads import one_thread_below
 
 # weight_decay="auto" is AUTO_WEIGHT_DECAY / n_train on unit-RMS-norm features. A penalty
@@ -104,7 +103,7 @@ class KeptStep(NamedTuple):
 
     value: float
     step: int
-    stack: Heads
+    stack: object  # a LinearStack or NetworkStack
     index: int
 
 
@@ -172,10 +171,10 @@ class SelMixRun:
         self.progress.warm_start((p.init if init_head is None else init_head.name) + heads_note)
         if init_head is None:
             kinds = ("logit_adjusted", "balanced") if p.init == "auto" else (p.init,)
-            candidates = [(kind, feedback.warm_start(kind, l2)) for kind in kinds]
+            candidates = [(kind, stack_of(*feedback.warm_start(kind, l2))) for kind in kinds]
             # "auto": the start with the best feedback objective (first on ties: logit-adjusted).
             scores = (
-                [self._objective_value(feedback.confusion(*stack), class_counts, 0) for _, stack in candidates]
+                [self._objective_value(feedback.confusion(stack), class_counts, 0) for _, stack in candidates]
                 if len(candidates) > 1
                 else [0.0]
             )
@@ -185,7 +184,7 @@ class SelMixRun:
             coef = torch.as_tensor(init_head.coef, dtype=torch.float32, device=self.device)
             intercept = torch.as_tensor(init_head.intercept, dtype=torch.float32, device=self.device)
             init_used, refit = init_head.name, GivenHead(coef, intercept)
-            stack = feedback.given_start(coef, intercept)
+            stack = stack_of(*feedback.given_start(coef, intercept))
 
         prototypes = feedback.prototypes()
         if init_head is not None and not bool(
@@ -196,7 +195,7 @@ class SelMixRun:
                 "its weights are too large for the features."
             )
         self.progress.warm_start_done()
-        return WarmStart(Heads(*stack), init_used, refit, prototypes, l2)
+        return WarmStart(stack, init_used, refit, prototypes, l2)
 
     def _loop(self, feedback, warm, unlabeled=None):
         """The refresh/SGD loop from ``warm`` (a :class:`WarmStart`), as a generator: it
@@ -218,9 +217,8 @@ class SelMixRun:
         history, best, step, stale, verdict = [], None, 0, 0, False
         selection = self._selection(feedback)
         while True:
-            coef, intercept, adapter = evaluated
-            predictions = feedback.judged_predictions(coef, intercept, adapter)
-            confusion = feedback.confusion(coef, intercept, adapter, predictions=predictions)
+            predictions = feedback.judged_predictions(evaluated)
+            confusion = feedback.confusion(evaluated, predictions=predictions)
             if self.on_refresh is not None:
                 self.on_refresh(step, evaluated, predictions)
             value = self._objective_value(confusion, class_counts, step)
@@ -228,14 +226,15 @@ class SelMixRun:
             multipliers = self.objective.update_multipliers(multipliers, confusion, class_counts)
             grad = self._objective_gradient(confusion, multipliers, class_counts, step)
             sensitivity = objective_logit_sensitivity(confusion.to(torch.float32), grad, DEFAULT_CONFUSION_SMOOTHING)
-            gain = self._gain(feedback, evaluated, prototypes, sensitivity, lambda_mean)
+            gain = evaluated.gain(feedback, prototypes, sensitivity, lambda_mean)
             gain_n = normalize_gain(gain)
             probs = restrict_to_heads(sampling_distribution(gain_n, p.s), pools.counts.reshape(-1, k))
             history.append(self._record(step, value, confusion, multipliers, gain, probs.mean(dim=0)))
             history[-1]["p_beats_start"] = beats_start
             partners = None
             if unlabeled is not None:
-                partners, extra = self._pseudo_label_pool(coef.mean(dim=0), intercept.mean(dim=0), unlabeled)
+                partners, extra = self._pseudo_label_pool(evaluated.coef.mean(dim=0), evaluated.intercept.mean(dim=0),
+                                                          unlabeled)
                 history[-1].update(extra)
             improved = best is None or value > best.value + p.tol
             if improved:
@@ -278,16 +277,11 @@ class SelMixRun:
         choice = selection.choose(best.index, [record["objective"] for record in history[:len(selection.values)]])
         returned = best if choice.index else start
         chosen = returned.stack
-        if chosen.adapter is None:
-            coef, intercept = feedback.final_head(chosen.coef, chosen.intercept, returned.step, warm.refit)
-        else:  # the selected networks are the model (their logits averaged): nothing to refit or merge
-            coef, intercept = chosen.coef, chosen.intercept
+        coef, intercept = chosen.model(feedback, returned.step, warm.refit)
         temperature = self._temperature(feedback, chosen) if p.calibrate else 1.0
         as_numpy = lambda tensor: tensor.cpu().numpy().astype(np.float64)  # noqa: E731
         return LoopResult(
-            coef=as_numpy(coef),
-            intercept=as_numpy(intercept),
-            stack=(as_numpy(chosen.coef), as_numpy(chosen.intercept)),
+            model=chosen.fitted(coef, intercept),
             prototypes=as_numpy(prototypes),
             n_iter=step,
             history=history,
@@ -302,27 +296,7 @@ class SelMixRun:
             init=init_used,
             weight_decay=warm.l2,
             temperature=temperature,
-            adapter=None if chosen.adapter is None else network_layers_as_numpy(chosen.adapter),
         )
-
-    def _gain(self, feedback, evaluated, prototypes, sensitivity, lambda_mean):
-        """The gain matrix (K, K) of the stack ``evaluated``.
-
-        Linear heads on fixed features: one gain matrix for the whole stack, at the mean
-        head, with the warm start's ``prototypes`` (one matrix per fold head tied with it
-        on Fashion-MNIST-LT, benchmarks/paired_notes.md, at F times the cost). With an
-        adapter the fold networks share no feature space, so a mean head means nothing:
-        each network's gain is taken with its own prototypes, re-measured from its
-        penultimate activations (the adapter moves), and the gains are averaged.
-        """
-        coef, intercept, adapter = evaluated
-        if adapter is None:
-            return gain_from_sensitivity(prototypes, coef.mean(dim=0), intercept.mean(dim=0), sensitivity, lambda_mean)
-        prototypes = feedback.prototypes(adapter)
-        return torch.stack([
-            gain_from_sensitivity(prototypes[h], coef[h], intercept[h], sensitivity, lambda_mean)
-            for h in range(coef.shape[0])
-        ]).mean(dim=0)
 
     def _selection(self, feedback):
         """The :class:`StepSelection` of this run, over the feedback's judging rows."""
@@ -338,8 +312,7 @@ class SelMixRun:
         y = y.cpu().numpy()
         weights = balanced_row_weights(y, self.k, None if weights is None else weights.cpu().numpy())
         rows = calibration_rows(y, self.k, self.calibration_rng)
-        logits = feedback.held_out_logits(stack.coef, stack.intercept,
-                                          torch.as_tensor(rows, device=stack.coef.device), stack.adapter)
+        logits = feedback.held_out_logits(stack, torch.as_tensor(rows, device=stack.coef.device))
         return fit_temperature(logits.cpu().numpy(), y[rows], weights[rows])
 
     def _objective_value(self, confusion, class_counts, step):
@@ -405,62 +378,9 @@ class SelMixRun:
 
 
 def take_steps(requests):
-    """The SGD steps of ``requests`` (:class:`StepRequest` of runs with equal keys), linear
-    or through the networks' adapters."""
-    if requests[0].heads.adapter is not None:
-        return network_sgd_steps(requests)
-    return linear_sgd_steps(requests)
-
-
-def linear_sgd_steps(requests):
-    """The SGD steps of ``requests`` (runs with the same step settings, see
-    :attr:`StepRequest.key`), their heads stacked into one set of batched products.
-
-    Each request asks for ``n_steps`` SGD steps of cross-entropy on mixed features
-    (label = anchor class) of its stack ``(coef (H, K, D), intercept (H, K))``; every
-    head takes its own batch of pairs from its row of the pair distribution, with
-    anchors and partners from the rows it trains on, drawn from its own run's
-    :class:`RunDraws`, so a run steps exactly as it would alone.
-
-    Returns each request's new iterates and their moving average (the iterates
-    themselves when ``average_decay`` is 0). The gradient of softmax cross-entropy is
-    written out (``p - onehot``), which avoids autograd bookkeeping on this hot path;
-    the pairs, rows and mixing weights of a run of steps (:func:`step_chunks`) are drawn
-    and mixed at once.
-    """
-    first = requests[0]
-    decay = first.average_decay
-    sizes = [request.heads.coef.shape[0] for request in requests]
-    coef = torch.cat([request.heads.coef for request in requests])
-    intercept = torch.cat([request.heads.intercept for request in requests])
-    if decay:
-        avg_coef = torch.cat([request.evaluated.coef for request in requests])
-        avg_intercept = torch.cat([request.evaluated.intercept for request in requests])
-    else:
-        avg_coef, avg_intercept = coef, intercept
-    batch, k = first.draws.batch_size, first.draws.n_classes
-    step = first.step
-    per_step = sizes[0] * batch * (first.sources.features.shape[1] + k)  # one run's, so its draws are its own
-    for chunk in step_chunks(first.n_steps, per_step, profile_for(first.device).step_chunk_elements):
-        # The batches of `chunk` steps are drawn and mixed at once: a step is then a
-        # handful of tensor operations.
-        drawn = [request.draws.mixed_chunk(size, request.pairs, request.sources, chunk, request.heads.coef.dtype)
-                 for request, size in zip(requests, sizes)]
-        mixed = drawn[0][0] if len(drawn) == 1 else torch.cat([m for m, _ in drawn], dim=1)
-        targets = drawn[0][1] if len(drawn) == 1 else torch.cat([t for _, t in drawn], dim=1)
-        del drawn
-        for x, target in zip(mixed, targets):
-            residual = softmax_(torch.baddbmm(intercept.unsqueeze(1), x, coef.transpose(1, 2)))
-            residual -= target
-            lr = first.learning_rate_at(step)
-            coef.mul_(1.0 - lr * first.l2).baddbmm_(residual.transpose(1, 2), x, alpha=-lr / batch)
-            intercept.add_(residual.sum(dim=1), alpha=-lr / batch)
-            if decay:
-                avg_coef.lerp_(coef, 1.0 - decay)
-                avg_intercept.lerp_(intercept, 1.0 - decay)
-            step += 1
-    parts = zip(coef.split(sizes), intercept.split(sizes), avg_coef.split(sizes), avg_intercept.split(sizes))
-    return [(Heads(c, b), Heads(ac, ab)) for c, b, ac, ab in parts]
+    """The SGD steps of ``requests`` (:class:`StepRequest` of runs with equal keys, hence
+    stacks of one kind), taken by that kind of stack."""
+    return requests[0].heads.sgd_steps(requests)
 
 
 def loop_together(runs, feedback, warm, unlabeled=None):
@@ -489,10 +409,7 @@ def loop_together(runs, feedback, warm, unlabeled=None):
             for members in groups.values():
                 requests = [pending[index] for index in members]
                 first = requests[0]
-                adapter = first.heads.adapter
-                weights = first.heads.coef.numel() + (0 if adapter is None else sum(
-                    w.numel() for w in adapter.weights))
-                work = weights * first.draws.batch_size
+                work = first.heads.weight_elements * first.draws.batch_size
                 with one_thread_below(work, profile_for(first.device).small_step_work, first.device):
                     stepped = take_steps(requests)
                 for index, state in zip(members, stepped):
@@ -503,10 +420,3 @@ def loop_together(runs, feedback, warm, unlabeled=None):
             pending = answered
     # The warm-start fits of every run (their refits on all rows included) are done now.
     return [replace(result, n_iter_warm_start=feedback.fit_heads.n_iter) for result in results]
-
-
-def step_chunks(n_steps, per_step, budget):
-    """Sizes of consecutive chunks of ``n_steps`` steps whose drawn batches (``per_step``
-    elements a step) hold at most ``budget`` elements (at least one step a chunk)."""
-    size = max(1, budget // max(per_step, 1))
-    return [min(size, n_steps - start) for start in range(0, n_steps, size)]

@@ -1,0 +1,244 @@
+"""The head a fit trains, behind one interface: a stack of linear heads, or of networks.
+
+A fit trains ``H`` heads in lockstep (one, or one per fold). :class:`LinearStack` holds
+linear heads on the scaled features; :class:`NetworkStack` holds small ReLU networks
+(:class:`~skselmix._torch.adapter.Adapter`) with a linear head on their penultimate
+activations. The loop, the feedback and the estimator use only the methods below, so
+they never ask which kind they hold:
+
+* ``tensors`` / ``with_tensors`` / ``is_weight_matrix``: the trainable tensors, for
+  copies, moving averages and weight decay;
+* ``features(x, head)``: what head ``head`` reads of rows ``x``;
+* ``gain(...)``: the gain matrix of the stack (the closed form of ``_gain`` needs a linear
+  last layer, which both kinds have);
+* ``model(feedback, step, start)`` and ``fitted(...)``: the returned model, and its numpy
+  form (:class:`LinearModel` or :class:`NetworkModel`, which set the estimator's
+  fitted attributes);
+* ``sgd_steps(requests)``: the SGD steps of requests whose stacks have this kind;
+* ``architecture`` and ``weight_elements``: what batched steps must share, and their size.
+
+Adding an architecture is one class here (see docs/contributing.rst).
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from .._gain import gain_from_sensitivity
+from .device import profile_for
+from .softmax import softmax_
+
+__all__ = ["LinearStack", "NetworkStack", "LinearModel", "NetworkModel", "stack_of"]
+
+
+def stack_of(coef, intercept, adapter=None):
+    """The stack of ``coef`` (H, K, width) and ``intercept`` (H, K), with networks' hidden
+    layers ``adapter`` or without."""
+    return LinearStack(coef, intercept) if adapter is None else NetworkStack(coef, intercept, adapter)
+
+
+def _as_numpy(tensor):
+    return tensor.detach().cpu().numpy().astype(np.float64)
+
+
+class LinearModel(NamedTuple):
+    """A fitted linear model on the scaled features: the head ``coef`` (K, D), ``intercept``
+    (K,) and the stack it stands for (``stack``: fold heads (H, K, D), (H, K))."""
+
+    coef: np.ndarray
+    intercept: np.ndarray
+    stack: tuple
+
+    def fitted_attributes(self, fmap, check_finite):
+        """The estimator's fitted attributes of this model, on the original features."""
+        coef, intercept = fmap.head_to_original(self.coef, self.intercept)
+        check_finite(coef, intercept, fmap)
+        attributes = {"coef_": coef, "intercept_": intercept}
+        if self.stack[0].shape[0] > 1:
+            attributes["cv_heads_"] = fmap.head_to_original(*self.stack)
+        return attributes
+
+
+class NetworkModel(NamedTuple):
+    """Fitted networks on the scaled features: their hidden layers ``weights``/``biases``
+    (lists of (M, out, in) and (M, out) arrays, ``input_scale`` folded in) and heads
+    ``coef`` (M, K, width), ``intercept`` (M, K); their logits are averaged."""
+
+    weights: list
+    biases: list
+    coef: np.ndarray
+    intercept: np.ndarray
+
+    def fitted_attributes(self, fmap, check_finite):
+        weights, biases = list(self.weights), list(self.biases)
+        weights[0], biases[0] = fmap.head_to_original(weights[0], biases[0])  # the first layer reads X
+        check_finite(weights[0], biases[0], fmap)
+        return {"network_coefs_": [*weights, self.coef], "network_intercepts_": [*biases, self.intercept]}
+
+
+class LinearStack(NamedTuple):
+    """``H`` linear heads on the scaled features: ``coef`` (H, K, D), ``intercept`` (H, K)."""
+
+    coef: torch.Tensor
+    intercept: torch.Tensor
+
+    architecture = None
+    widest = 0  # widest hidden layer: none
+
+    def tensors(self):
+        return (self.coef, self.intercept)
+
+    def with_tensors(self, tensors):
+        return LinearStack(tensors[0], tensors[1])
+
+    def is_weight_matrix(self, index):
+        """Whether tensor ``index`` of :meth:`tensors` is a weight matrix (what weight decay shrinks)."""
+        return index == 0
+
+    def features(self, x, head=0):
+        return x
+
+    @property
+    def weight_elements(self):
+        return self.coef.numel()
+
+    def gain(self, feedback, prototypes, sensitivity, lambda_mean):
+        """One gain matrix for the whole stack, at the mean head, with the warm start's
+        ``prototypes`` (the features do not move). One matrix per fold head tied with it on
+        Fashion-MNIST-LT (benchmarks/paired_notes.md), at F times the cost."""
+        return gain_from_sensitivity(prototypes, self.coef.mean(dim=0), self.intercept.mean(dim=0), sensitivity,
+                                     lambda_mean)
+
+    def model(self, feedback, step, start):
+        """The returned head (K, D), (K,): the feedback's final head of the stack (the mean of
+        fold heads, or the warm start refitted on every row at step 0)."""
+        return feedback.final_head(self.coef, self.intercept, step, start)
+
+    def fitted(self, coef, intercept):
+        """The numpy model of the returned head ``(coef, intercept)`` of this stack."""
+        return LinearModel(_as_numpy(coef), _as_numpy(intercept), (_as_numpy(self.coef), _as_numpy(self.intercept)))
+
+    @staticmethod
+    def sgd_steps(requests):
+        return linear_sgd_steps(requests)
+
+
+class NetworkStack(NamedTuple):
+    """``H`` networks: hidden layers ``adapter`` and heads ``coef`` (H, K, width), ``intercept``
+    (H, K) on their penultimate activations."""
+
+    coef: torch.Tensor
+    intercept: torch.Tensor
+    adapter: object
+
+    def tensors(self):
+        return (self.coef, self.intercept) + self.adapter.tensors()
+
+    def with_tensors(self, tensors):
+        return NetworkStack(tensors[0], tensors[1], self.adapter.replace(tensors[2:]))
+
+    def is_weight_matrix(self, index):
+        return index == 0 or 2 <= index < 2 + len(self.adapter.weights)
+
+    def features(self, x, head=0):
+        return self.adapter.forward_head(x, head)
+
+    @property
+    def architecture(self):
+        return tuple(tuple(w.shape) for w in self.adapter.weights)
+
+    @property
+    def widest(self):
+        return max(w.shape[1] for w in self.adapter.weights)
+
+    @property
+    def weight_elements(self):
+        return self.coef.numel() + sum(w.numel() for w in self.adapter.weights)
+
+    def gain(self, feedback, prototypes, sensitivity, lambda_mean):
+        """The fold networks share no feature space, so a mean head means nothing: each
+        network's gain is taken with its own prototypes, re-measured from its penultimate
+        activations (the adapter moves), and the gains are averaged."""
+        prototypes = torch.stack([feedback.class_means_under(lambda x, h=h: self.features(x, h))
+                                  for h in range(self.coef.shape[0])])
+        return torch.stack([
+            gain_from_sensitivity(prototypes[h], self.coef[h], self.intercept[h], sensitivity, lambda_mean)
+            for h in range(self.coef.shape[0])
+        ]).mean(dim=0)
+
+    def model(self, feedback, step, start):
+        """The selected networks are the model (their logits averaged): nothing to refit or merge."""
+        return self.coef, self.intercept
+
+    def fitted(self, coef, intercept):
+        from .adapter import network_layers_as_numpy
+
+        weights, biases = network_layers_as_numpy(self.adapter)
+        return NetworkModel(weights, biases, _as_numpy(coef), _as_numpy(intercept))
+
+    @staticmethod
+    def sgd_steps(requests):
+        from .adapter import network_sgd_steps
+
+        return network_sgd_steps(requests)
+
+
+def step_chunks(n_steps, per_step, budget):
+    """Sizes of consecutive chunks of ``n_steps`` steps whose drawn batches (``per_step``
+    elements a step) hold at most ``budget`` elements (at least one step a chunk)."""
+    size = max(1, budget // max(per_step, 1))
+    return [min(size, n_steps - start) for start in range(0, n_steps, size)]
+
+
+def linear_sgd_steps(requests):
+    """The SGD steps of ``requests`` whose stacks are linear (runs with the same step
+    settings, see :attr:`~skselmix._torch.draws.StepRequest.key`), their heads stacked into
+    one set of batched products.
+
+    Each request asks for ``n_steps`` SGD steps of cross-entropy on mixed features
+    (label = anchor class) of its stack ``(coef (H, K, D), intercept (H, K))``; every
+    head takes its own batch of pairs from its row of the pair distribution, with
+    anchors and partners from the rows it trains on, drawn from its own run's
+    :class:`~skselmix._torch.draws.RunDraws`, so a run steps exactly as it would alone.
+
+    Returns each request's new iterates and their moving average (the iterates
+    themselves when ``average_decay`` is 0). The gradient of softmax cross-entropy is
+    written out (``p - onehot``), which avoids autograd bookkeeping on this hot path;
+    the pairs, rows and mixing weights of a run of steps (:func:`step_chunks`) are drawn
+    and mixed at once.
+    """
+    first = requests[0]
+    decay = first.average_decay
+    sizes = [request.heads.coef.shape[0] for request in requests]
+    coef = torch.cat([request.heads.coef for request in requests])
+    intercept = torch.cat([request.heads.intercept for request in requests])
+    if decay:
+        avg_coef = torch.cat([request.evaluated.coef for request in requests])
+        avg_intercept = torch.cat([request.evaluated.intercept for request in requests])
+    else:
+        avg_coef, avg_intercept = coef, intercept
+    batch, k = first.draws.batch_size, first.draws.n_classes
+    step = first.step
+    per_step = sizes[0] * batch * (first.sources.features.shape[1] + k)  # one run's, so its draws are its own
+    for chunk in step_chunks(first.n_steps, per_step, profile_for(first.device).step_chunk_elements):
+        # The batches of `chunk` steps are drawn and mixed at once: a step is then a
+        # handful of tensor operations.
+        drawn = [request.draws.mixed_chunk(size, request.pairs, request.sources, chunk, request.heads.coef.dtype)
+                 for request, size in zip(requests, sizes)]
+        mixed = drawn[0][0] if len(drawn) == 1 else torch.cat([m for m, _ in drawn], dim=1)
+        targets = drawn[0][1] if len(drawn) == 1 else torch.cat([t for _, t in drawn], dim=1)
+        del drawn
+        for x, target in zip(mixed, targets):
+            residual = softmax_(torch.baddbmm(intercept.unsqueeze(1), x, coef.transpose(1, 2)))
+            residual -= target
+            lr = first.learning_rate_at(step)
+            coef.mul_(1.0 - lr * first.l2).baddbmm_(residual.transpose(1, 2), x, alpha=-lr / batch)
+            intercept.add_(residual.sum(dim=1), alpha=-lr / batch)
+            if decay:
+                avg_coef.lerp_(coef, 1.0 - decay)
+                avg_intercept.lerp_(intercept, 1.0 - decay)
+            step += 1
+    parts = zip(coef.split(sizes), intercept.split(sizes), avg_coef.split(sizes), avg_intercept.split(sizes))
+    return [(LinearStack(c, b), LinearStack(ac, ab)) for c, b, ac, ab in parts]
+
