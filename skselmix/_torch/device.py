@@ -43,6 +43,12 @@ class DeviceProfile:
     joint_history_bytes, joint_history_fraction : int, float
         Fold heads share one L-BFGS run while its history stays within this many
         bytes or this fraction of the float32 features.
+    exact_dtype : torch.dtype
+        The dtype policy: what the fit's weights, class totals, uniform draws and
+        the warm start's loss and moments are held in on the device. float64 on
+        the CPU and CUDA (exact integer weights up to 2^53, a smooth loss for
+        scipy's line search); a device without float64 (Apple's MPS) would set
+        float32 here.
     """
 
     limit_threads: bool
@@ -54,6 +60,7 @@ class DeviceProfile:
     activation_block: int = 2**21
     joint_history_bytes: int = 64 << 20
     joint_history_fraction: float = 0.25
+    exact_dtype: torch.dtype = torch.float64
 
 
 CPU = DeviceProfile(
@@ -80,6 +87,11 @@ def profile_for(device):
     """The :class:`DeviceProfile` of a :class:`torch.device` (the CPU's or CUDA's)."""
     kind = device.type if isinstance(device, torch.device) else torch.device(device).type
     return CPU if kind == "cpu" else CUDA
+
+
+def exact_dtype(device):
+    """The :attr:`DeviceProfile.exact_dtype` of ``device`` (a :class:`torch.device` or name)."""
+    return profile_for(device).exact_dtype
 
 
 def resolve_device(device):

@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 import torch
 
-from .device import profile_for
+from .device import exact_dtype, profile_for
 
 # Elements per block: 2**20 float64 values is an 8 MiB temporary whatever the width of X;
 # larger blocks raised fit's peak memory at no gain in speed (benchmarks/perf_notes.md).
@@ -150,8 +150,9 @@ def _mixed_units(spread):
 
 
 def float64_tensor(array, device):
-    """A float64 numpy array (weights) as a tensor on ``device``; None stays None."""
-    return None if array is None else torch.as_tensor(torch_ready(array), dtype=torch.float64, device=device)
+    """A float64 numpy array (weights) as a tensor on ``device``, in its exact dtype (float64
+    where the device has it: see ``DeviceProfile.exact_dtype``); None stays None."""
+    return None if array is None else torch.as_tensor(torch_ready(array), dtype=exact_dtype(device), device=device)
 
 
 def torch_ready(array):

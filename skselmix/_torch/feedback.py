@@ -22,7 +22,7 @@ from abc import ABC, abstractmethod
 import torch
 
 from .._confusion import balanced_confusion
-from .device import profile_for
+from .device import exact_dtype, profile_for
 from .features import row_blocks
 from .head_fitter import HeadFitter
 from .records import RefitRecipe
@@ -45,8 +45,8 @@ def class_means(x, y, n_classes, weights=None):
 
 
 def _ones_or(weights, like):
-    """``weights``, or float64 ones for every row of ``like`` when there are none."""
-    return torch.ones(like.shape[0], dtype=torch.float64, device=like.device) if weights is None else weights
+    """``weights``, or ones (in the device's exact dtype) for every row of ``like`` when there are none."""
+    return torch.ones(like.shape[0], dtype=exact_dtype(like.device), device=like.device) if weights is None else weights
 
 
 def weighted_class_counts(y, n_classes, weights=None):

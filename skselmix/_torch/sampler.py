@@ -8,6 +8,8 @@ global random state is left alone.
 
 import torch
 
+from .device import exact_dtype
+
 # Floor on the probability of a pair with positive gain (the reference's 1e-8):
 # keeps every useful pair reachable when s is large.
 PROBABILITY_FLOOR = 1e-8
@@ -80,9 +82,10 @@ class ClassIndex:
             # Inclusive running sums over the class-sorted entries: a class's entries cover
             # consecutive intervals of lengths equal to their weights (float64: exact for
             # integer weights up to 2^53).
-            sorted_weights = weights.to(torch.float64)[self.order]
+            exact = exact_dtype(labels.device)
+            sorted_weights = weights.to(exact)[self.order]
             self.cumulative = torch.cumsum(sorted_weights, 0)
-            self.totals = torch.zeros(n_classes, dtype=torch.float64, device=labels.device).index_add_(
+            self.totals = torch.zeros(n_classes, dtype=exact, device=labels.device).index_add_(
                 0, kept[sort], sorted_weights
             )
             # Running sum before each class's first entry: where its interval starts.
@@ -94,7 +97,7 @@ class ClassIndex:
     def draw(self, classes, generator):
         """One row index of each requested class (classes must be non-empty)."""
         # index_select, not advanced indexing: several times faster (benchmarks/perf_notes.md).
-        u = torch.rand(classes.shape[0], generator=generator, device=classes.device, dtype=torch.float64)
+        u = torch.rand(classes.shape[0], generator=generator, device=classes.device, dtype=exact_dtype(classes.device))
         counts = self.counts.index_select(0, classes)
         starts = self.starts.index_select(0, classes)
         if self.cumulative is None:

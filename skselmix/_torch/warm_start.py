@@ -12,7 +12,7 @@ import torch
 from scipy.optimize import minimize
 
 from .._parameters import WARM_STARTS
-from .device import profile_for
+from .device import exact_dtype, profile_for
 from .features import row_blocks
 from .softmax import picked_log_proba_and_proba_
 
@@ -60,7 +60,7 @@ def feature_preconditioner(X, sample_weight=None):
     if sample_weight is None:
         second_moment = (X.T @ X).double() / n
     else:
-        second_moment = torch.zeros((d, d), dtype=torch.float64, device=X.device)
+        second_moment = torch.zeros((d, d), dtype=exact_dtype(X.device), device=X.device)
         w = sample_weight.to(device=X.device, dtype=X.dtype).unsqueeze(1)
         for start, stop in row_blocks(n, d, profile_for(X.device).activation_block):
             second_moment += ((X[start:stop] * w[start:stop]).T @ X[start:stop]).double()
@@ -68,7 +68,7 @@ def feature_preconditioner(X, sample_weight=None):
     trace = float(torch.trace(second_moment))
     if not (trace > 0 and np.isfinite(trace)):
         return None
-    eye = torch.eye(d, dtype=torch.float64, device=X.device)
+    eye = torch.eye(d, dtype=exact_dtype(X.device), device=X.device)
     cholesky = torch.linalg.cholesky(0.5 * (second_moment + (trace / d) * eye))
     forward = torch.linalg.solve_triangular(cholesky, eye, upper=False)
     return Preconditioner(forward.to(X.dtype), cholesky.to(X.dtype))
@@ -218,18 +218,19 @@ def head_loss_weights(y, n_classes, n_heads, kind, fold=None, class_weight=None,
     """
     device, k = y.device, n_classes
     # weights[r, h]: weight of row r in head h's loss (0 for a row of fold h).
-    weights = torch.ones((y.shape[0], 1), dtype=torch.float64, device=device) if fold is None else (
-        fold.unsqueeze(1) != torch.arange(n_heads, device=device)).to(torch.float64)
+    exact = exact_dtype(device)
+    weights = torch.ones((y.shape[0], 1), dtype=exact, device=device) if fold is None else (
+        fold.unsqueeze(1) != torch.arange(n_heads, device=device)).to(exact)
     if sample_weight is not None:
-        weights = weights * sample_weight.to(device=device, dtype=torch.float64).unsqueeze(1)
-    counts = torch.zeros((k, n_heads), dtype=torch.float64, device=device).index_add_(0, y, weights).T  # (H, K)
+        weights = weights * sample_weight.to(device=device, dtype=exact).unsqueeze(1)
+    counts = torch.zeros((k, n_heads), dtype=exact, device=device).index_add_(0, y, weights).T  # (H, K)
     log_prior = _log_prior(counts)
     offset = log_prior if kind == "logit_adjusted" else None
     if kind == "balanced" and class_weight is None:
         class_weight = torch.exp(-log_prior)
         class_weight = class_weight / class_weight.mean(dim=1, keepdim=True)
     if class_weight is not None:
-        weights = weights * class_weight.to(device=device, dtype=torch.float64).expand(n_heads, k).T[y]
+        weights = weights * class_weight.to(device=device, dtype=exact).expand(n_heads, k).T[y]
     return weights, offset
 
 
@@ -281,7 +282,7 @@ def _fit_run(X, groups, n_heads, k, init, *, l2, scale, max_iter, tol, precondit
         intercept = flat[size:].reshape(n_heads, k).to(dtype)
         grad_coef = torch.zeros_like(coef)
         grad_intercept = torch.zeros_like(intercept)
-        loss = torch.zeros((), dtype=torch.float64, device=device)
+        loss = torch.zeros((), dtype=exact_dtype(device), device=device)
         with torch.no_grad():
             for group in groups:
                 every = group.heads is None
@@ -301,10 +302,10 @@ def _fit_run(X, groups, n_heads, k, init, *, l2, scale, max_iter, tol, precondit
                     picked, residual = picked_log_proba_and_proba_(logits, index)
                     residual.scatter_add_(2, index, minus_one.expand(stop - start, h, 1))
                     if group.weights is None:
-                        loss -= picked.sum(dtype=torch.float64)
+                        loss -= picked.sum(dtype=loss.dtype)
                     else:
                         wb = group.weights[start:stop]
-                        loss -= (picked * wb).sum(dtype=torch.float64)
+                        loss -= (picked * wb).sum(dtype=loss.dtype)
                         residual *= wb.unsqueeze(2)
                     residual = residual.view(stop - start, h * k)
                     g_grad_coef.view(h * k, d).addmm_(residual.T, xb)
