@@ -37,15 +37,6 @@ from ._report import utc_now
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_PROBLEMS = ("digits_tiny", "digits_12", "breast", "fashion_pca64")
-TITLES = {
-    "digits_tiny": "digits, raw pixels, imbalance 50 (tails of 2 to 3 rows)",
-    "digits_12": "digits, raw pixels, imbalance 10 (tails of about 12 rows)",
-    "breast": "breast cancer, standardised, 300 : 12",
-    "fashion_pca64": "Fashion-MNIST pixels, PCA-64, 500 down to 10 rows a class",
-    "fashion_lt": "Fashion-MNIST-LT embeddings (benchmarks.paired's split)",
-    "synthetic": "synthetic nonlinear, K = 20, tails of 25 (linear head)",
-    "synthetic_adapter": "synthetic nonlinear, K = 20, tails of 25, hidden_layer_sizes=(256,)",
-}
 
 
 def _timed(make, X, y, repeats):
@@ -116,7 +107,7 @@ def report(results, started):
         diff = default - warm
         steps = [r["default"]["best_step"] for r in runs]
         lines.append(
-            f"| {TITLES.get(problem, problem)} | {len(runs)} | {warm.mean():.3f} / "
+            f"| {problems.TITLES.get(problem, problem)} | {len(runs)} | {warm.mean():.3f} / "
             f"{_mean([r['warm start']['mean recall'] for r in runs]):.3f} | {default.mean():.3f} / "
             f"{_mean([r['default']['mean recall'] for r in runs]):.3f} | {diff.mean():+.3f} ({(diff > 0).sum()} / "
             f"{(diff == 0).sum()} / {(diff < 0).sum()}) | {_mean([r['LR balanced']['min recall'] for r in runs]):.3f} "

@@ -125,6 +125,19 @@ def synthetic_adapter(seed):
     return (*_tabular(*_synthetic(), seed, rho=50, n_test_per_class=200), {"hidden_layer_sizes": (256,)})
 
 
+#: How the reports name each problem.
+TITLES = {
+    "digits_tiny": "digits, raw pixels, imbalance 50 (tails of 2 to 3 rows)",
+    "digits_12": "digits, raw pixels, imbalance 10 (tails of about 12 rows)",
+    "breast": "breast cancer, standardised, 300 : 12",
+    "breast_raw": "breast cancer, raw columns (units 1e-3 to 1e3), 300 : 12",
+    "wine_raw": "wine, raw columns (proline in the hundreds), 40 / 12 / 4",
+    "fashion_pca64": "Fashion-MNIST pixels, PCA-64, 500 down to 10 rows a class",
+    "fashion_lt": "Fashion-MNIST-LT embeddings (benchmarks.paired's split)",
+    "synthetic": "synthetic nonlinear, K = 20, tails of 25 (linear head)",
+    "synthetic_adapter": "synthetic nonlinear, K = 20, tails of 25, hidden_layer_sizes=(256,)",
+}
+
 PROBLEMS = {
     "digits_tiny": digits_tiny,
     "digits_12": digits_12,

@@ -32,13 +32,6 @@ from ._report import stored_run, utc_now
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_PROBLEMS = ("breast_raw", "wine_raw", "digits_12", "fashion_lt")
-TITLES = {
-    "breast_raw": "breast cancer, raw columns (units 1e-3 to 1e3), 300 : 12",
-    "wine_raw": "wine, raw columns (proline in the hundreds), 40 / 12 / 4",
-    "digits_12": "digit pixels (0 to 16), imbalance 10, tails of about 12",
-    "fashion_lt": "Fashion-MNIST-LT embeddings (EfficientNet-Lite0, 1280 columns)",
-    "fashion_pca64": "Fashion-MNIST pixels, PCA-64",
-}
 VARIANTS = ("keep", "standardize", "auto")
 
 
@@ -79,7 +72,7 @@ def report(results, started):
         d = get("standardize", "min recall") - get("keep", "min recall")
         chose = sorted(set(get("auto", "chose").tolist()))
         lines.append(
-            f"| {TITLES.get(problem, problem)} | {len(runs)} | "
+            f"| {problems.TITLES.get(problem, problem)} | {len(runs)} | "
             + " / ".join(f"{get(v, 'min recall').mean():.3f}" for v in VARIANTS)
             + f" | {d.mean():+.3f} ({(d > 0).sum()}/{(d == 0).sum()}/{(d < 0).sum()}) | {', '.join(chose)} | "
             + " / ".join(f"{get(v, 'mean recall').mean():.3f}" for v in VARIANTS) + " | "
