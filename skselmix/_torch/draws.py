@@ -14,6 +14,7 @@ from typing import Optional
 
 import torch
 
+from .device import DeviceProfile
 from .records import StepSources
 from .sampler import PairDistribution, draw_partners, mix_features
 
@@ -84,7 +85,8 @@ class StepRequest:
     ``heads`` are the iterates and ``evaluated`` their moving average (the iterates
     themselves when ``average_decay`` is 0); ``sources`` the rows to draw from;
     ``pairs`` the pair distribution of each head; ``draws`` the run's randomness; the
-    rest the step settings (learning-rate schedule, batch size, averaging, weight decay).
+    rest the step settings (learning-rate schedule, batch size, averaging, weight decay)
+    and the run's device with its profile, resolved once for the run.
     """
 
     heads: object  # a LinearStack or NetworkStack (see heads.py)
@@ -99,6 +101,7 @@ class StepRequest:
     average_decay: float
     l2: float
     device: Optional[torch.device] = None
+    profile: Optional[DeviceProfile] = None
 
     def learning_rate_at(self, step):
         return cosine_learning_rate(step, self.learning_rate, self.max_iter)

@@ -26,7 +26,6 @@ import numpy as np
 import torch
 
 from .._gain import gain_from_sensitivity
-from .device import profile_for
 from .softmax import softmax_
 
 __all__ = ["LinearStack", "NetworkStack", "LinearModel", "NetworkModel", "stack_of"]
@@ -221,7 +220,7 @@ def linear_sgd_steps(requests):
     batch, k = first.draws.batch_size, first.draws.n_classes
     step = first.step
     per_step = sizes[0] * batch * (first.sources.features.shape[1] + k)  # one run's, so its draws are its own
-    for chunk in step_chunks(first.n_steps, per_step, profile_for(first.device).step_chunk_elements):
+    for chunk in step_chunks(first.n_steps, per_step, first.profile.step_chunk_elements):
         # The batches of `chunk` steps are drawn and mixed at once: a step is then a
         # handful of tensor operations.
         drawn = [request.draws.mixed_chunk(size, request.pairs, request.sources, chunk, request.heads.coef.dtype)

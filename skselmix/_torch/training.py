@@ -128,6 +128,7 @@ class SelMixRun:
         )
         self.objective = objective
         self.device = device
+        self.profile = profile_for(device)  # resolved once: every device-tuned size of this run
         self.k = n_classes
         generator = torch.Generator(device=device)
         generator.manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
@@ -143,7 +144,7 @@ class SelMixRun:
         rows x D x K for a linear head, every layer's product with an adapter)."""
         widths = (feedback.x_train.shape[1], *feedback.fit_heads.hidden_layer_sizes, self.k)
         work = feedback.x_train.shape[0] * sum(a * b for a, b in zip(widths, widths[1:]))
-        return one_thread_below(work, profile_for(self.device).small_fit_work, self.device, blas=True)
+        return one_thread_below(work, self.profile.small_fit_work, self.device, blas=True)
 
     def start(self, feedback, init_head):
         """The :class:`WarmStart` of the stack of heads (see ``_feedback``).
@@ -262,7 +263,7 @@ class SelMixRun:
             )
             heads, evaluated = yield StepRequest(
                 heads, evaluated, sources, PairDistribution(probs), self.draws, step, n_steps, p.learning_rate,
-                p.max_iter, float(p.average_decay), warm.l2, self.device,
+                p.max_iter, float(p.average_decay), warm.l2, self.device, self.profile,
             )
             step += n_steps
             if not all(bool(torch.isfinite(t).all()) for t in heads.tensors() + evaluated.tensors()):
@@ -410,7 +411,7 @@ def loop_together(runs, feedback, warm, unlabeled=None):
                 requests = [pending[index] for index in members]
                 first = requests[0]
                 work = first.heads.weight_elements * first.draws.batch_size
-                with one_thread_below(work, profile_for(first.device).small_step_work, first.device):
+                with one_thread_below(work, first.profile.small_step_work, first.device):
                     stepped = take_steps(requests)
                 for index, state in zip(members, stepped):
                     try:
