@@ -34,3 +34,10 @@ def test_a_profile_without_float64_fits_in_float32(monkeypatch, params):
         single = SelMixClassifier(**fit).fit(X, y, sample_weight=w)
     assert np.mean(single.predict(X) == exact.predict(X)) > 0.95
     assert np.isfinite(single.predict_proba(X)).all()
+
+
+def test_device_memory_is_the_machines_for_the_cpu():
+    import os
+
+    memory = device.device_memory(torch.device("cpu"))
+    assert memory == os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") > 0

@@ -21,12 +21,12 @@ Prediction is numpy alone (``skselmix/_predict.py``): a fitted model never impor
 """
 
 import math
-import os
 from typing import NamedTuple
 
 import numpy as np
+import torch
 
-from .._lazy import torch
+from .device import device_memory
 
 # The warm start's Adam: epochs over the rows (at least ADAPTER_MIN_STEPS steps on small
 # sets), minibatch size and peak step size under a cosine decay. Chosen on tuning splits
@@ -125,23 +125,13 @@ def check_network_size(n_heads, n_features, hidden_layer_sizes, n_classes, items
     parameters = n_heads * sum((a + 1) * b for a, b in zip(widths, widths[1:]))
     activations = n_heads * (ADAPTER_BATCH if batch is None else batch) * sum(widths[1:])
     needed = (parameters * _PARAMETER_COPIES + activations * _ACTIVATION_COPIES) * itemsize
-    available = _device_memory(device)
+    available = device_memory(device)
     if needed > available:
         raise ValueError(
             f"hidden_layer_sizes={tuple(hidden_layer_sizes)!r} gives {n_heads} network(s) of "
             f"{parameters // n_heads:,} parameters: about {needed / 2**30:.1f} GiB to fit, more than the "
             f"{available / 2**30:.1f} GiB of memory this {device.type} device has. Use narrower layers."
         )
-
-
-def _device_memory(device):
-    """Bytes of memory of ``device`` (the machine's physical memory for the CPU)."""
-    if device.type == "cuda":
-        return torch.cuda.get_device_properties(device).total_memory
-    try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):  # no sysconf (Windows): no bound but the allocator's
-        return float("inf")
 
 
 def fit_networks(X, y, n_classes, hidden_layer_sizes, *, kind, l2, seed, fold=None, n_folds=1, class_weight=None,

@@ -6,6 +6,7 @@ field here and one use where it applies. Why each value was chosen, with the
 measurements, is in ``benchmarks/perf_notes.md`` ("Device profile").
 """
 
+import os
 from dataclasses import dataclass
 
 import torch
@@ -87,6 +88,17 @@ def profile_for(device):
     """The :class:`DeviceProfile` of a :class:`torch.device` (the CPU's or CUDA's)."""
     kind = device.type if isinstance(device, torch.device) else torch.device(device).type
     return CPU if kind == "cpu" else CUDA
+
+
+def device_memory(device):
+    """Bytes of memory of ``device`` (a :class:`torch.device`): the GPU's, or the machine's
+    physical memory for the CPU (no bound but the allocator's where the OS will not say)."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_properties(device).total_memory
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows)
+        return float("inf")
 
 
 def exact_dtype(device):
