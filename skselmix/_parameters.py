@@ -57,6 +57,8 @@ class _TorchDevice(Options):
 
 #: How SelMix mixes an anchor with its partner (``mixup=``).
 MIXUPS = ("mixup", "cutmix")
+#: How ``column_scaling=`` may scale the columns (see ``_torch.features.fit_feature_map``).
+COLUMN_SCALINGS = ("auto", "keep", "standardize")
 #: The warm starts ``init=`` names (besides ``"auto"``).
 WARM_STARTS = ("logit_adjusted", "balanced", "cross_entropy")
 #: Parameters of SelMixClassifier that only the refresh/SGD loop reads: a search over them
@@ -79,7 +81,7 @@ PARAMETER_CONSTRAINTS = {
     "weight_decay": [StrOptions({"auto"}), Finite(Real, 0, None, closed="left")],
     "average_decay": [Finite(Real, 0, 1, closed="left")],
     "validation_fraction": [Finite(Real, 0, 1, closed="neither")],
-    "column_scaling": [StrOptions({"auto", "keep", "standardize"})],
+    "column_scaling": [StrOptions(set(COLUMN_SCALINGS))],
     "cv": [StrOptions({"auto"}), "cv_object", Hidden(_Splits())],
     "n_iter_no_change": [Finite(Integral, 1, None, closed="left"), None],
     "tol": [Finite(Real, 0, None, closed="left")],

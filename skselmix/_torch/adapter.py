@@ -23,7 +23,6 @@ Prediction is numpy alone (``skselmix/_predict.py``): a fitted model never impor
 import math
 from typing import NamedTuple
 
-import numpy as np
 import torch
 
 from .device import device_memory
@@ -205,7 +204,7 @@ def fit_networks(X, y, n_classes, hidden_layer_sizes, *, kind, l2, seed, fold=No
 
 def network_sgd_steps(requests):
     """SelMix's SGD steps for runs whose stacks carry an adapter (see
-    :func:`~skselmix._torch.training.linear_sgd_steps`, which this replaces for them).
+    :func:`~skselmix._torch.heads.linear_sgd_steps`, which this replaces for them).
 
     Each step draws anchor and partner *rows* (as the linear steps do, from each run's
     own generator), passes both through the network's adapter, mixes their penultimate
@@ -257,11 +256,3 @@ def network_sgd_steps(requests):
     avg = zip(*(t.split(sizes) for t in averaged))
     return [(template.with_tensors(mine), template.with_tensors(mean)) for mine, mean in zip(own, avg)]
 
-
-def network_layers_as_numpy(adapter):
-    """The adapter's layers as float64 numpy ``(weights, biases)`` lists, ``input_scale``
-    folded into the first layer (so they act on the scaled rows themselves)."""
-    as_numpy = lambda tensor: tensor.detach().cpu().numpy().astype(np.float64)  # noqa: E731
-    weights = [as_numpy(w) for w in adapter.weights]
-    weights[0] = weights[0] * adapter.input_scale
-    return weights, [as_numpy(b) for b in adapter.biases]

@@ -111,5 +111,5 @@ class StepRequest:
         """Requests with equal keys step together: everything a step reads but the draws."""
         return (
             self.step, self.n_steps, self.draws.batch_size, self.learning_rate, self.max_iter, self.average_decay,
-            self.l2, tuple(self.heads.coef.shape), type(self.heads), self.heads.architecture,
+            self.l2, tuple(self.heads.coef.shape), self.heads.architecture,
         )

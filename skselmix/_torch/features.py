@@ -63,8 +63,6 @@ class FeatureMap:
 #: components far below (digits 1.4, Fashion-MNIST embeddings 3.6, PCA-64 9.7):
 #: benchmarks/results/scaling.md.
 AUTO_STANDARDIZE_RATIO = 100.0
-#: What ``column_scaling`` may be.
-COLUMN_SCALINGS = ("auto", "keep", "standardize")
 
 
 def fit_feature_map(X, sample_weight=None, column_scaling="keep"):

@@ -37,7 +37,8 @@ def stack_of(coef, intercept, adapter=None):
     return LinearStack(coef, intercept) if adapter is None else NetworkStack(coef, intercept, adapter)
 
 
-def _as_numpy(tensor):
+def float64_numpy(tensor):
+    """A tensor of the fit as a float64 numpy array on the CPU (fitted state is numpy)."""
     return tensor.detach().cpu().numpy().astype(np.float64)
 
 
@@ -116,7 +117,8 @@ class LinearStack(NamedTuple):
 
     def fitted(self, coef, intercept):
         """The numpy model of the returned head ``(coef, intercept)`` of this stack."""
-        return LinearModel(_as_numpy(coef), _as_numpy(intercept), (_as_numpy(self.coef), _as_numpy(self.intercept)))
+        return LinearModel(float64_numpy(coef), float64_numpy(intercept),
+                           (float64_numpy(self.coef), float64_numpy(self.intercept)))
 
     @staticmethod
     def sgd_steps(requests):
@@ -171,10 +173,12 @@ class NetworkStack(NamedTuple):
         return self.coef, self.intercept
 
     def fitted(self, coef, intercept):
-        from .adapter import network_layers_as_numpy
-
-        weights, biases = network_layers_as_numpy(self.adapter)
-        return NetworkModel(weights, biases, _as_numpy(coef), _as_numpy(intercept))
+        """The numpy networks, ``input_scale`` folded into the first layer (so they act on the
+        scaled rows themselves)."""
+        weights = [float64_numpy(w) for w in self.adapter.weights]
+        weights[0] = weights[0] * self.adapter.input_scale
+        biases = [float64_numpy(b) for b in self.adapter.biases]
+        return NetworkModel(weights, biases, float64_numpy(coef), float64_numpy(intercept))
 
     @staticmethod
     def sgd_steps(requests):

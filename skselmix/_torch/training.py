@@ -23,7 +23,7 @@ from .._progress import FitProgress
 from .._selection import StepSelection
 from .device import profile_for
 from .draws import RunDraws, StepRequest, cosine_learning_rate
-from .heads import stack_of
+from .heads import float64_numpy, stack_of
 from .records import GivenHead, LoopResult, RefitRecipe, StepSources, WarmStart
 from .sampler import ClassIndex, PairDistribution, normalize_gain, restrict_to_heads, sampling_distribution
 from .threads import one_thread_below
@@ -280,13 +280,12 @@ class SelMixRun:
         chosen = returned.stack
         coef, intercept = chosen.model(feedback, returned.step, warm.refit)
         temperature = self._temperature(feedback, chosen) if p.calibrate else 1.0
-        as_numpy = lambda tensor: tensor.cpu().numpy().astype(np.float64)  # noqa: E731
         return LoopResult(
             model=chosen.fitted(coef, intercept),
-            prototypes=as_numpy(prototypes),
+            prototypes=float64_numpy(prototypes),
             n_iter=step,
             history=history,
-            gain_matrix=as_numpy(gain_n),
+            gain_matrix=float64_numpy(gain_n),
             sampling_distribution=probs.mean(dim=0).cpu().numpy(),  # one head's, or the heads' mean
             best_validation_score=returned.value,
             best_step=returned.step,
