@@ -44,7 +44,10 @@ def _mean_model_predictions(x_test, stack):
 
 def trace_fit(X, y, X_test, params):
     """One full-length default fit, recording each refresh's out-of-fold and test predictions."""
-    fmap = fit_feature_map(np.asarray(X, dtype=np.float64))
+    # The fit's own coordinates: the same column_scaling rule its feature map applies (the
+    # "auto" default standardises columns in different units, as breast_raw's and wine_raw's).
+    model = SelMixClassifier(**{**params, "n_iter_no_change": None})
+    fmap = fit_feature_map(np.asarray(X, dtype=np.float64), None, model.column_scaling)
     x_test = scaled_float32_tensor(np.asarray(X_test, dtype=np.float64), fmap, "cpu")
     oof, test = [], []
 
@@ -55,7 +58,7 @@ def trace_fit(X, y, X_test, params):
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        clf = fit_observing_refreshes(SelMixClassifier(**{**params, "n_iter_no_change": None}), X, y, recording)
+        clf = fit_observing_refreshes(model, X, y, recording)
     seconds = time.perf_counter() - start
     return clf, np.stack(oof), np.stack(test), seconds
 

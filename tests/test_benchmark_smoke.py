@@ -200,3 +200,28 @@ def test_scaling_runs(monkeypatch, tmp_path):
     assert {run["auto"]["chose"] for run in results["tiny"]} == {"standardize"}
     assert "| tiny | 2 |" in (tmp_path / "scaling.md").read_text()
     scaling.main(["--report-only"])
+
+
+@pytest.mark.usefixtures("fast_selmix")
+def test_selection_traces_map_test_rows_as_the_fit_does(monkeypatch, tmp_path):
+    """On columns in different units the fit standardises them ("auto"); the traces' test
+    predictions of the returned step must be the fitted model's own."""
+    from benchmarks import problems, selection_traces
+    from skselmix import SelMixClassifier
+
+    def tiny_mixed_units(seed):
+        X, y, X_test, y_test, params = tiny_problem(seed)
+        units = np.logspace(-3, 3, N_FEATURES)
+        return X * units, y, X_test * units, y_test, params
+
+    monkeypatch.setitem(problems.PROBLEMS, "tiny_units", tiny_mixed_units)
+    monkeypatch.setattr(selection_traces, "TRACES", tmp_path)
+    clf, _, _ = selection_traces.record("tiny_units", 1)
+    assert clf.column_scaling_ == "standardize"
+    trace = np.load(tmp_path / "tiny_units_1.npz")
+    X, y, X_test, _, _ = tiny_mixed_units(1)
+    last = SelMixClassifier(selection_confidence=0, device="cpu", random_state=1, n_iter_no_change=None).fit(X, y)
+    assert last.best_step_ == trace["steps"][np.argmax(trace["values"])]
+    step = list(trace["steps"]).index(last.best_step_)
+    agree = np.mean(trace["test"][step] == np.searchsorted(last.classes_, last.predict(X_test)))
+    assert agree > 0.95
