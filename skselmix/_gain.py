@@ -53,10 +53,24 @@ def objective_logit_sensitivity(confusion, objective_gradient, smoothing=0.0):
 def gain_from_sensitivity(prototypes, coef, intercept, sensitivity, lambda_mean):
     """Closed-form gain matrix from the logit sensitivity ``M`` (all torch tensors)."""
     logits = prototypes @ coef.T + intercept  # A, (K, K)
-    h = (prototypes @ prototypes.T) @ sensitivity  # H = S M, (K, K)
+    h = prototype_sensitivity(prototypes, sensitivity)  # H = Z Z^T M, (K, K)
     lbar = float(lambda_mean)
-    positive = lbar * torch.diagonal(h).unsqueeze(1) + (1.0 - lbar) * h.T  # [i, j]: lbar H_ii + (1-lbar) H_ji
-    return positive - expected_mixed_sensitivity(logits, h, lbar)
+    # [i, j]: lbar H_ii + (1-lbar) H_ji - E_ij, in place (one K x K result instead of three).
+    gain = torch.mul(h.T, 1.0 - lbar).add_(lbar * torch.diagonal(h).unsqueeze(1))
+    return gain.sub_(expected_mixed_sensitivity(logits, h, lbar))
+
+
+def prototype_sensitivity(prototypes, sensitivity):
+    """``H = (Z Z^T) M`` in the cheaper order of its two products.
+
+    ``(Z Z^T) M`` costs K^2 D + K^3 multiply-adds and ``Z (Z^T M)`` 2 K^2 D: with
+    more classes than features (K = 8192, D = 256) the first is 17 times the
+    second. Below that the order of the products is the one every recorded fit used.
+    """
+    k, d = prototypes.shape
+    if k > d:
+        return prototypes @ (prototypes.T @ sensitivity)
+    return (prototypes @ prototypes.T) @ sensitivity
 
 
 def expected_mixed_sensitivity(logits, h, lbar):
@@ -70,23 +84,96 @@ def expected_mixed_sensitivity(logits, h, lbar):
     memory. Pairs whose normaliser underflows (rows of ``lbar A`` and
     ``(1 - lbar) A`` peaking at far-apart classes with huge logits) are
     recomputed exactly with a stable softmax.
+
+    The products run in float64 below ``FLOAT32_PRODUCTS_FROM_CLASSES`` classes and
+    in float32 from there (:class:`ProductPrecision`).
     """
-    work = torch.float64  # the factorised sums lose range in float32; GEMMs in float64 are cheap at K^2
-    a1 = lbar * logits.to(work)
-    a2 = (1.0 - lbar) * logits.to(work)
-    e1 = torch.exp(a1 - a1.max(dim=1, keepdim=True).values)
-    e2 = torch.exp(a2 - a2.max(dim=1, keepdim=True).values)
-    hw = h.to(work)
-    normaliser = e1 @ e2.T
-    expected = (lbar * ((e1 * hw) @ e2.T) + (1.0 - lbar) * (e1 @ (e2 * hw).T)) / normaliser
+    precision = ProductPrecision.for_classes(logits.shape[0])
+    work = precision.dtype
+    e1 = precision.flushed(torch.mul(logits.to(work), lbar))
+    e2 = precision.flushed(torch.mul(logits.to(work), 1.0 - lbar))
+    hw, h_scale = precision.scaled(h)
+    # lbar N1 + (1 - lbar) N2, then / Z, with one K x K temporary at a time (what bounds
+    # memory at K in the thousands); the same operations in the same order as the expression.
+    product = e1 * hw
+    expected = product @ e2.T
+    expected.mul_(lbar)
+    torch.mul(e2, hw, out=product)
+    second = e1 @ product.T
+    del product
+    second.mul_(1.0 - lbar)
+    expected.add_(second)
+    normaliser = torch.mm(e1, e2.T, out=second)
+    del e1, e2
+    expected.div_(normaliser)
     # The largest term of Z[i, j] is at least exp(-(range of a1[i]) - (range of a2[j])); below
-    # ~1e-250 relative precision of the sums is gone, so those pairs are redone exactly.
-    bad = ~(normaliser > 1e-250)
+    # the precision's underflow the relative precision of the sums is gone, so those pairs
+    # are redone exactly.
+    bad = ~(normaliser > precision.underflow)
+    del normaliser, second
     if bool(bad.any()):
         i, j = bad.nonzero(as_tuple=True)
-        probs = torch.softmax(a1[i] + a2[j], dim=1)
-        expected[i, j] = (probs * (lbar * hw[i] + (1.0 - lbar) * hw[j])).sum(dim=1)
+        # In chunks of pairs: each holds a K-wide softmax.
+        step = max(1, FALLBACK_ELEMENTS // logits.shape[0])
+        for start in range(0, i.shape[0], step):
+            ic, jc = i[start:start + step], j[start:start + step]
+            probs = torch.softmax(lbar * logits[ic].to(work) + (1.0 - lbar) * logits[jc].to(work), dim=1)
+            expected[ic, jc] = (probs * (lbar * hw[ic] + (1.0 - lbar) * hw[jc])).sum(dim=1)
+    if h_scale != 1.0:
+        expected.mul_(h_scale)
     return expected.to(h.dtype)
+
+
+#: Classes from which the three K^3 products of :func:`expected_mixed_sensitivity` run in
+#: float32: float64 GEMMs take twice as long (about 18 s against 9 s at K = 8192 on two
+#: cores), and the gains differ by about 1e-7 of their range (benchmarks/results/large_k.md).
+#: Below, float64, as every recorded fit.
+FLOAT32_PRODUCTS_FROM_CLASSES = 2048
+#: Elements of one chunk of the exact recomputation of underflowing pairs.
+FALLBACK_ELEMENTS = 1 << 22
+
+
+class ProductPrecision:
+    """How :func:`expected_mixed_sensitivity` keeps its products exact enough, and fast.
+
+    float64 (below ``FLOAT32_PRODUCTS_FROM_CLASSES`` classes): the factors as they are;
+    a pair is redone exactly when its normaliser is below 1e-250.
+
+    float32: a subnormal number in a CPU's matrix product makes it about 200 times
+    slower (a K = 4096 refresh took 30 s instead of 1.5 s inside a fit), and the far
+    tail of ``exp(row - rowmax)`` is one. So no factor or product of factors may be
+    subnormal: the softmax factors ``e1``, ``e2`` are zero below ``floor`` (1e-14), ``H`` is
+    divided by its largest magnitude and zero below ``h_floor`` (1e-9) of it, so every
+    product of a GEMM is at least 1e-37 or zero. Pairs whose normaliser is below 1e-6
+    are redone exactly; in the others the flushed terms (at most K x 1e-14) are below
+    1e-4 of the normaliser even at K = 8192, and in practice far below the float32
+    rounding of the sums.
+    """
+
+    def __init__(self, dtype, underflow, floor=0.0, h_floor=0.0):
+        self.dtype, self.underflow, self.floor, self.h_floor = dtype, underflow, floor, h_floor
+
+    @classmethod
+    def for_classes(cls, n_classes):
+        if n_classes >= FLOAT32_PRODUCTS_FROM_CLASSES:
+            return cls(torch.float32, 1e-6, floor=1e-14, h_floor=1e-9)
+        return cls(torch.float64, 1e-250)
+
+    def flushed(self, scaled_logits):
+        """``exp(row - rowmax)`` of ``scaled_logits`` (overwritten), zero below ``floor``."""
+        factor = scaled_logits.sub_(scaled_logits.max(dim=1, keepdim=True).values).exp_()
+        return factor.masked_fill_(factor < self.floor, 0.0) if self.floor else factor
+
+    def scaled(self, h):
+        """``(H / scale, scale)`` in the work dtype, entries below ``h_floor`` zero (float32 only)."""
+        if not self.h_floor:
+            return h.to(self.dtype), 1.0
+        low, high = torch.aminmax(h)
+        scale = max(-float(low), float(high))
+        if not scale > 0:
+            return h.to(self.dtype), 1.0
+        hw = (h / scale).to(self.dtype)
+        return hw.masked_fill_((hw < self.h_floor) & (hw > -self.h_floor), 0.0), scale
 
 
 #: Constraints of :func:`gain_matrix`'s scalar parameters (its arrays are checked by shape).

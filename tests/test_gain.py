@@ -97,6 +97,45 @@ def test_underflowing_pairs_fall_back_to_exact_softmax():
     torch.testing.assert_close(got, _expected_direct(A, H, 0.7))
 
 
+@pytest.mark.parametrize("logit_scale", [1.0, 30.0, 300.0])
+def test_float32_products_of_many_classes_match_the_direct_sum(monkeypatch, logit_scale):
+    """From FLOAT32_PRODUCTS_FROM_CLASSES classes the products run in float32, with the tiny
+    softmax factors and sensitivities flushed (no subnormal number slows the GEMMs) and the
+    pairs of tiny normaliser redone exactly: the result stays within float32 rounding of the
+    direct float64 sum, whatever the logits' range (at 300 most pairs are redone exactly)."""
+    import skselmix._gain as gain_module
+
+    monkeypatch.setattr(gain_module, "FLOAT32_PRODUCTS_FROM_CLASSES", 8)
+    rng = np.random.default_rng(2)
+    k = 37
+    A = torch.tensor(rng.normal(size=(k, k))) * logit_scale
+    H = torch.tensor(rng.normal(size=(k, k))) * 1e-3
+    H[0, :5] = 1e-15  # entries below h_floor of the largest: flushed to zero
+    precision = gain_module.ProductPrecision.for_classes(k)
+    assert precision.dtype == torch.float32
+    got = expected_mixed_sensitivity(A, H, 0.8)
+    assert got.dtype == torch.float64
+    direct = _expected_direct(A, H, 0.8)
+    assert float((got - direct).abs().max()) < 1e-5 * float(H.abs().max())
+    # Below the threshold the float64 products, as before.
+    monkeypatch.setattr(gain_module, "FLOAT32_PRODUCTS_FROM_CLASSES", 2048)
+    torch.testing.assert_close(expected_mixed_sensitivity(A, H, 0.8), direct)
+
+
+def test_product_order_of_the_prototype_sensitivity_follows_the_shape():
+    """H = (Z Z^T) M when D >= K (the order every recorded fit used), Z (Z^T M) when K > D:
+    the same matrix at a fraction of the cost."""
+    from skselmix._gain import prototype_sensitivity
+
+    rng = np.random.default_rng(3)
+    for k, d in ((6, 9), (12, 4)):
+        Z = torch.tensor(rng.normal(size=(k, d)))
+        M = torch.tensor(rng.normal(size=(k, k)))
+        torch.testing.assert_close(prototype_sensitivity(Z, M), Z @ Z.T @ M)
+        if k <= d:  # bit for bit the recorded order
+            assert torch.equal(prototype_sensitivity(Z, M), (Z @ Z.T) @ M)
+
+
 def test_sensitivity_ignores_row_constant_in_gradient():
     """Adding a constant per row to dpsi/dC (e.g. autograd of C_ii / rowsum) changes nothing."""
     _, _, _, C, _ = _problem(0)

@@ -1,6 +1,7 @@
 """Pair sampling: the distributions an SGD step draws class pairs from."""
 
 import numpy as np
+import pytest
 import torch
 
 from skselmix._torch.sampler import PairDistribution, sample_pairs
@@ -29,3 +30,39 @@ def test_pair_distribution_inverse_cdf_matches_the_probabilities():
     a = PairDistribution(small).sample(64, torch.Generator().manual_seed(1))
     b = sample_pairs(small, 64, torch.Generator().manual_seed(1))
     assert all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+def test_masked_pair_distribution_draws_the_restricted_distributions_without_forming_them():
+    """Above DENSE_HEAD_PAIRS_UP_TO the heads' distributions are drawn from P and each head's
+    class mask: the same per-head frequencies and mean as restrict_to_heads, never a pair with
+    a class the head's pool lacks."""
+    from skselmix._torch import sampler
+
+    k, n_heads = 30, 3
+    rng = np.random.RandomState(0)
+    probs = torch.as_tensor(rng.rand(k, k) * (rng.rand(k, k) < 0.3))
+    probs[4, 9] = 3.0
+    probs /= probs.sum()
+    counts = torch.as_tensor(rng.randint(0, 3, size=(n_heads, k)))
+    counts[:, 4] = counts[:, 9] = 1
+    dense = sampler.restrict_to_heads(probs, counts)
+    masked = sampler.MaskedPairDistribution(probs, counts > 0)
+    torch.testing.assert_close(masked.mean(), dense.mean(dim=0))
+    i, j = masked.sample(200_000, torch.Generator().manual_seed(0))
+    assert i.shape == j.shape == (n_heads, 200_000)
+    freq = torch.zeros(n_heads, k * k, dtype=torch.float64)
+    freq.scatter_add_(1, i * k + j, torch.ones_like(i, dtype=torch.float64))
+    freq /= 200_000
+    flat = dense.reshape(n_heads, -1)
+    assert float(freq[flat == 0].sum()) == 0.0
+    assert float((freq - flat).abs().sum(dim=1).max()) < 0.05
+    # The switch: the dense heads up to the threshold, the masked ones above it.
+    assert isinstance(sampler.head_pair_distributions(probs, counts), sampler.PairDistribution)
+    original = sampler.DENSE_HEAD_PAIRS_UP_TO
+    try:
+        sampler.DENSE_HEAD_PAIRS_UP_TO = n_heads * k * k - 1
+        assert isinstance(sampler.head_pair_distributions(probs, counts), sampler.MaskedPairDistribution)
+    finally:
+        sampler.DENSE_HEAD_PAIRS_UP_TO = original
+    with pytest.raises(ValueError, match="No class pair has rows to mix"):
+        sampler.MaskedPairDistribution(probs, torch.zeros((1, k), dtype=torch.bool))

@@ -73,8 +73,10 @@ class RunDraws:
         (chunk, H, batch, D) and (chunk, H, batch, K)."""
         x1, x2, i = self.rows(n_heads, pairs, sources, chunk)
         mixed = self.mix(x1.reshape(-1, x1.shape[-1]), x2.reshape(-1, x2.shape[-1]))
-        eye = torch.eye(self.n_classes, dtype=dtype, device=x1.device)
-        return mixed.reshape(x1.shape), eye.index_select(0, i.reshape(-1)).reshape(*i.shape, self.n_classes)
+        # Scattered ones, not rows of a K x K identity: at K = 8192 forming the identity was
+        # 256 MiB a step.
+        targets = torch.zeros((*i.shape, self.n_classes), dtype=dtype, device=x1.device)
+        return mixed.reshape(x1.shape), targets.scatter_(-1, i.unsqueeze(-1), 1.0)
 
 
 @dataclass(frozen=True)

@@ -39,12 +39,15 @@ def sampling_distribution(gain, s):
     flat = gain.reshape(-1).to(torch.float64)
     positive = flat > 0
     logits = s * flat
+    # In place where the value is the same: at K = 8192 each K^2 float64 temporary is 512 MiB.
     if bool(positive.any()):
-        logits = logits.masked_fill(~positive, float("-inf"))
+        logits.masked_fill_(~positive, float("-inf"))
+    del positive
     probs = torch.softmax(logits, dim=0)
     allowed = torch.isfinite(logits)
-    probs = torch.where(allowed, probs.clamp_min(PROBABILITY_FLOOR), torch.zeros_like(probs))
-    return (probs / probs.sum()).reshape(gain.shape)
+    del logits
+    probs.clamp_min_(PROBABILITY_FLOOR).masked_fill_(~allowed, 0.0)
+    return probs.div_(probs.sum()).reshape(gain.shape)
 
 
 class ClassIndex:
@@ -150,6 +153,27 @@ def restrict_to_heads(probs, counts):
     return probs / total
 
 
+#: Elements of the (H, K, K) per-head pair distributions above which they are not formed:
+#: 2^26 float64 is 512 MiB (K = 3664 with five fold heads), and a K = 8192 fit held 2.5 GiB
+#: of them plus as much of their cumulative sums. Above, :class:`MaskedPairDistribution`.
+DENSE_HEAD_PAIRS_UP_TO = 1 << 26
+
+
+def head_pair_distributions(probs, counts):
+    """The pair distribution of every head, ready to sample: ``probs`` (K, K) with the pairs
+    zeroed whose anchor or partner class has no row in that head's pool (``counts`` (H, K)).
+
+    :class:`PairDistribution` over :func:`restrict_to_heads` up to
+    ``DENSE_HEAD_PAIRS_UP_TO`` elements (every fit measured so far), else
+    :class:`MaskedPairDistribution`, which draws from the same distributions without
+    forming them.
+    """
+    n_heads, k = counts.shape
+    if n_heads * k * k <= DENSE_HEAD_PAIRS_UP_TO:
+        return PairDistribution(restrict_to_heads(probs, counts))
+    return MaskedPairDistribution(probs, counts > 0)
+
+
 class PairDistribution:
     """The pair distributions of one refresh, ready to be sampled at every SGD step.
 
@@ -177,6 +201,10 @@ class PairDistribution:
         if self.k * self.k > self.INVERSE_CDF_ABOVE:
             self.cumulative = torch.cumsum(probs.reshape(*probs.shape[:-2], self.k * self.k), dim=-1)
 
+    def mean(self):
+        """The heads' mean pair distribution (K, K)."""
+        return self.probs.mean(dim=0) if self.probs.dim() == 3 else self.probs
+
     def sample(self, batch_size, generator):
         """``batch_size`` pairs ``(i, j)`` per head, as :func:`sample_pairs` returns them."""
         if self.cumulative is None:
@@ -186,6 +214,58 @@ class PairDistribution:
         # The first pair whose cumulative probability exceeds u: pairs of probability zero never are.
         flat = torch.searchsorted(self.cumulative, u * total, right=True).clamp_max(self.k * self.k - 1)
         return flat // self.k, flat % self.k
+
+
+class MaskedPairDistribution:
+    """The per-head pair distributions of :func:`restrict_to_heads`, never formed.
+
+    Head ``h`` draws pair ``(i, j)`` with probability ``P[i, j] a[h, i] a[h, j] / t_h``
+    (``a``: whether the class has rows in the head's pool, ``t_h`` the mass kept). One
+    uniform per draw, as :class:`PairDistribution`'s inverse CDF: it picks the anchor
+    row ``i`` from the heads' row masses (H, K), and what is left of it picks the
+    partner from the cumulative sum of row ``P[i]`` masked for that head, formed for the
+    drawn rows only. Memory: O(K^2) for ``P`` and O(H K) besides, against
+    O(H K^2) twice for the dense distributions.
+
+    Parameters
+    ----------
+    probs : torch.Tensor of shape (K, K)
+        Pair probabilities (summing to one), shared by the heads.
+    available : torch.Tensor of shape (H, K), bool
+        Whether each head's pool has rows of each class.
+    """
+
+    def __init__(self, probs, available):
+        self.probs, self.available = probs, available
+        self.k = probs.shape[-1]
+        mask = available.to(probs.dtype)
+        self.row_mass = (mask @ probs.T) * mask  # [h, i]: a[h, i] sum_j P[i, j] a[h, j]
+        self.row_cumulative = torch.cumsum(self.row_mass, dim=1)
+        self.total = self.row_cumulative[:, -1:]
+        if not bool((self.total > 0).all()):
+            raise ValueError("No class pair has rows to mix: every class is empty in the mixing pools.")
+
+    def mean(self):
+        """The heads' mean pair distribution (K, K): ``P * (A^T diag(1 / t) A) / H``."""
+        mask = self.available.to(self.probs.dtype)
+        return self.probs * ((mask.T / self.total.T) @ mask) / mask.shape[0]
+
+    def sample(self, batch_size, generator):
+        """``batch_size`` pairs ``(i, j)`` per head, as :func:`sample_pairs` returns them."""
+        n_heads, k = self.available.shape
+        point = torch.rand(n_heads, batch_size, generator=generator, device=self.total.device,
+                           dtype=self.total.dtype) * self.total
+        i = torch.searchsorted(self.row_cumulative, point, right=True).clamp_max(k - 1)
+        left = point - (self.row_cumulative.gather(1, i) - self.row_mass.gather(1, i))
+        heads = torch.arange(n_heads, device=i.device).repeat_interleave(batch_size)
+        rows = self.probs.index_select(0, i.reshape(-1)) * self.available[heads].to(self.probs.dtype)
+        cumulative = torch.cumsum(rows, dim=1)
+        # Rounding can leave a little more than the row holds: aim below its end, at a partner
+        # of positive probability.
+        end = cumulative[:, -1:]
+        left = torch.minimum(left.reshape(-1, 1), torch.nextafter(end, torch.zeros_like(end)))
+        j = torch.searchsorted(cumulative, left, right=True).clamp_max(k - 1)
+        return i, j.reshape(n_heads, batch_size)
 
 
 def sample_pairs(probs, batch_size, generator):

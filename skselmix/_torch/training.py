@@ -25,7 +25,7 @@ from .device import profile_for
 from .draws import RunDraws, StepRequest, cosine_learning_rate
 from .heads import float64_numpy, stack_of
 from .records import GivenHead, LoopResult, RefitRecipe, StepSources, WarmStart
-from .sampler import ClassIndex, PairDistribution, normalize_gain, restrict_to_heads, sampling_distribution
+from .sampler import ClassIndex, head_pair_distributions, normalize_gain, sampling_distribution
 from .threads import one_thread_below
 
 # weight_decay="auto" is AUTO_WEIGHT_DECAY / n_train on unit-RMS-norm features. A penalty
@@ -229,8 +229,8 @@ class SelMixRun:
             sensitivity = objective_logit_sensitivity(confusion.to(torch.float32), grad, DEFAULT_CONFUSION_SMOOTHING)
             gain = evaluated.gain(feedback, prototypes, sensitivity, lambda_mean)
             gain_n = normalize_gain(gain)
-            probs = restrict_to_heads(sampling_distribution(gain_n, p.s), pools.counts.reshape(-1, k))
-            history.append(self._record(step, value, confusion, multipliers, gain, probs.mean(dim=0)))
+            pairs = head_pair_distributions(sampling_distribution(gain_n, p.s), pools.counts.reshape(-1, k))
+            history.append(self._record(step, value, confusion, multipliers, gain, pairs.mean()))
             history[-1]["p_beats_start"] = beats_start
             partners = None
             if unlabeled is not None:
@@ -262,7 +262,7 @@ class SelMixRun:
                 else StepSources(feedback.x_train, pools, partners, unlabeled.features)
             )
             heads, evaluated = yield StepRequest(
-                heads, evaluated, sources, PairDistribution(probs), self.draws, step, n_steps, p.learning_rate,
+                heads, evaluated, sources, pairs, self.draws, step, n_steps, p.learning_rate,
                 p.max_iter, float(p.average_decay), warm.l2, self.device, self.profile,
             )
             step += n_steps
@@ -286,7 +286,7 @@ class SelMixRun:
             n_iter=step,
             history=history,
             gain_matrix=float64_numpy(gain_n),
-            sampling_distribution=probs.mean(dim=0).cpu().numpy(),  # one head's, or the heads' mean
+            sampling_distribution=pairs.mean().cpu().numpy(),  # one head's, or the heads' mean
             best_validation_score=returned.value,
             best_step=returned.step,
             selection=choice,
@@ -363,7 +363,7 @@ class SelMixRun:
         return pool, record
 
     def _record(self, step, value, confusion, multipliers, gain, probs):
-        entropy = -(probs * torch.log(probs.clamp_min(1e-300))).sum()
+        entropy = torch.special.entr(probs).sum()  # -sum p log p, one pass (0 log 0 = 0)
         return {
             "step": step,
             "objective": value,
