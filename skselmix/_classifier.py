@@ -329,7 +329,9 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         One record per refresh: ``step``, ``objective`` (validation value;
         with ``cv``, pooled out-of-fold),
         ``recalls``, ``coverages``, ``multipliers`` (or None), ``max_gain``,
-        ``entropy`` (of P), ``lr``, ``time`` (seconds since fit started) and
+        ``entropy`` (of P), ``lr``, ``time`` (seconds since fit started),
+        ``refresh_time`` (seconds the refresh took: predictions, confusion
+        matrix, gains and pair distribution; it grows as K^3 at large K) and
         ``p_beats_start`` (the share of bootstrap resamples of the feedback
         rows on which the step beats the warm start; NaN at step 0).
         In semi-supervised mode also ``unlabeled_counts`` (confident unlabelled

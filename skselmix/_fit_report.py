@@ -61,11 +61,23 @@ def unjudged_by_folds(y_enc, fold, n_folds, n_classes, weights=None):
     return np.flatnonzero(((per_fold > 0) & (seen_by_predicting_head > 0)).sum(axis=1) == 0)
 
 
+#: Class names a message lists before it counts the rest (a K = 8192 fit named 1,500 of them).
+SHOWN_CLASSES = 10
+
+
+def class_list(names):
+    """``names`` as a message shows them: all of a few, else the first ``SHOWN_CLASSES`` and a count."""
+    names = list(names)
+    if len(names) <= SHOWN_CLASSES:
+        return str(names)
+    return f"{names[:SHOWN_CLASSES]} and {len(names) - SHOWN_CLASSES:,} more ({len(names):,} in all)"
+
+
 def unjudged_message(class_names, how):
     worst = "min_recall, min_head_tail_recall, gmean, hmean and the coverage objectives' recalls"
     return (
-        f"Class(es) {class_names} have too few labelled rows to be judged {how}: their recall is 0 at every "
-        f"refresh whatever the head does. Objectives that take the worst class ({worst}) then sit at a floor "
+        f"Class(es) {class_list(class_names)} have too few labelled rows to be judged {how}: their recall is 0 at "
+        f"every refresh whatever the head does. Objectives that take the worst class ({worst}) then sit at a floor "
         "that SelMix cannot move, and the fit will likely keep its warm start. Give such classes more rows, "
         "merge or drop them, or pass X_val with cv=None."
     )
@@ -73,7 +85,7 @@ def unjudged_message(class_names, how):
 
 def single_row_hold_out_message(class_names):
     return (
-        f"Class(es) {class_names} have a single labelled row, which the hold-out uses both to train and to "
+        f"Class(es) {class_list(class_names)} have a single labelled row, which the hold-out uses both to train and to "
         "judge: their validation recall measures memorisation, not generalisation. Give such classes more "
         "rows, or pass X_val."
     )
@@ -124,7 +136,8 @@ def _held_or_collapsed(records, class_labels, objective_name, learning_rate):
         names = [class_labels[i] for i in at_zero.tolist()]
         return (
             f"SelMix kept its warm start (best_step_ = 0): the validation {objective_name} stayed at {values[0]:.4g} "
-            f"at every refresh, with class(es) {names} at recall 0 throughout. The objective is held at a floor "
+            f"at every refresh, with class(es) {class_list(names)} at recall 0 throughout. The objective is held at a "
+            "floor "
             "by classes the feedback never sees predicted right; see the warning about classes with too few "
             "rows, or check the labels of those classes."
         )
@@ -134,9 +147,9 @@ def _held_or_collapsed(records, class_labels, objective_name, learning_rate):
         return (
             f"SelMix kept its warm start (best_step_ = 0): the validation {objective_name} stayed at {values[0]:.4g} "
             f"at every refresh, held there by a class at recall 0 at each refresh, not always the same one (among "
-            f"{names}): each step fixed one class and lost another. The head cannot serve every class at once on "
-            "these features; a larger learning rate does not help, an adapter (hidden_layer_sizes) or better "
-            "features may."
+            f"{class_list(names)}): each step fixed one class and lost another. The head cannot serve every class "
+            "at once on these features; a larger learning rate does not help, an adapter (hidden_layer_sizes) or "
+            "better features may."
         )
     later = values[1:]
     # Collapsed: most refreshes after the warm start sit below half its value (a dip that

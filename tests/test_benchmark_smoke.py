@@ -225,3 +225,25 @@ def test_selection_traces_map_test_rows_as_the_fit_does(monkeypatch, tmp_path):
     step = list(trace["steps"]).index(last.best_step_)
     agree = np.mean(trace["test"][step] == np.searchsorted(last.classes_, last.predict(X_test)))
     assert agree > 0.95
+
+
+def test_large_k_runs_every_part(monkeypatch, tmp_path, fast_selmix):
+    from benchmarks import large_k
+
+    def tiny(seed=0, k=N_CLASSES, d=N_FEATURES):
+        return large_k.embedding_like_rows(large_k.decaying_counts(k, 30, 4), 6, d, latent=4, seed=seed)
+
+    monkeypatch.setattr(large_k, "RESULTS", tmp_path)
+    monkeypatch.setattr(large_k, "imagenet_lt_like", tiny)
+    monkeypatch.setattr(large_k, "wordnet_hypernyms", tiny)
+    monkeypatch.setattr(large_k, "inat_like", lambda: tiny(k=12))
+    monkeypatch.setattr(large_k, "INAT_CLASSES", 12)
+    monkeypatch.setattr(large_k, "GROWTH_BASE", {"N": 300, "D": 8, "K": 5})
+    monkeypatch.setattr(large_k, "GROWTH_GRID", {"N": (300, 600), "D": (8, 16), "K": (5, 10)})
+    large_k.main([])
+    page = (tmp_path / "large_k.md").read_text()
+    assert "K = 1000: cost and quality" in page and "| WordNet hypernyms | SelMix default (cv=5) |" in page
+    assert "K = 8192" in page and "Fitted exponents" in page
+    large_k.main(["--report-only"])  # the report rewrites from the stored run alone
+    assert (tmp_path / "large_k.md").read_text() == page
+    assert large_k.decaying_counts(1000, 1280, 5, total=115_000).sum() == pytest.approx(115_000, rel=0.01)

@@ -91,7 +91,10 @@ def test_fitted_attributes_and_history(blobs3):
     assert clf.prototypes_.shape == (k, d) and clf.n_features_in_ == d
     assert clf.sampling_distribution_.sum() == pytest.approx(1.0)
     assert clf.n_iter_ == 120 and [h["step"] for h in clf.history_] == [0, 40, 80, 120]
-    assert set(clf.history_[0]) >= {"step", "objective", "recalls", "multipliers", "max_gain", "entropy"}
+    assert set(clf.history_[0]) >= {"step", "objective", "recalls", "multipliers", "max_gain", "entropy",
+                                    "refresh_time"}
+    times = [h["time"] for h in clf.history_]
+    assert all(0 < h["refresh_time"] <= t for h, t in zip(clf.history_, times)) and times == sorted(times)
     assert clf.best_validation_score_ == max(h["objective"] for h in clf.history_)
     assert clf.history_[0]["multipliers"].shape == (k,)
 

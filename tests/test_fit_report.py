@@ -83,3 +83,13 @@ def test_see_saw_message_needs_large_swings_for_six_refreshes():
     assert see_saw_message(history([0.6, 0.2, 0.6, 0.2, 0.6, 0.2]), [0, 1], "min_recall") is None  # 5 after step 0
     assert see_saw_message(history([0.6, 0.5, 0.6, 0.5, 0.6, 0.5, 0.6]), [0, 1], "min_recall") is None  # small
     assert see_saw_message(history([0.6, 0.2, 0.6, 0.6, 0.2, 0.6, 0.2, 0.6]), [0, 1], "min_recall") is None
+
+
+def test_messages_list_a_few_classes_and_count_the_rest():
+    """A K = 8192 fit named 1,500 classes in one warning; past ten, the rest are counted."""
+    from skselmix._fit_report import class_list, unjudged_message
+
+    assert class_list(["a", "b"]) == "['a', 'b']"
+    long = class_list(range(1500))
+    assert long.startswith("[0, 1, 2") and "1,490 more (1,500 in all)" in long and "1499" not in long
+    assert "1,490 more" in unjudged_message(list(range(1500)), "out of fold")

@@ -17,6 +17,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from .._calibration import balanced_row_weights, calibration_rows, fit_temperature
 from .._confusion import coverages, recalls
+from .._fit_report import class_list
 from .._gain import DEFAULT_CONFUSION_SMOOTHING, objective_logit_sensitivity
 from .._parameters import check_params
 from .._progress import FitProgress
@@ -163,8 +164,8 @@ class SelMixRun:
         if not feedback.complete:
             names = [self.progress.labels[i] for i in feedback.unjudged_classes()]
             warnings.warn(
-                f"Class(es) {names} have no validation row (or only rows of weight zero); their confusion rows "
-                "come from the training data.",
+                f"Class(es) {class_list(names)} have no validation row (or only rows of weight zero); their "
+                "confusion rows come from the training data.",
                 UserWarning,
             )
 
@@ -218,6 +219,7 @@ class SelMixRun:
         history, best, step, stale, verdict = [], None, 0, 0, False
         selection = self._selection(feedback)
         while True:
+            refresh_began = time.perf_counter()
             predictions = feedback.judged_predictions(evaluated)
             confusion = feedback.confusion(evaluated, predictions=predictions)
             if self.on_refresh is not None:
@@ -232,6 +234,7 @@ class SelMixRun:
             pairs = head_pair_distributions(sampling_distribution(gain_n, p.s), pools.counts.reshape(-1, k))
             history.append(self._record(step, value, confusion, multipliers, gain, pairs.mean()))
             history[-1]["p_beats_start"] = beats_start
+            history[-1]["refresh_time"] = time.perf_counter() - refresh_began
             partners = None
             if unlabeled is not None:
                 partners, extra = self._pseudo_label_pool(evaluated.coef.mean(dim=0), evaluated.intercept.mean(dim=0),

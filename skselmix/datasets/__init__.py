@@ -10,6 +10,7 @@ from ._cache import get_data_home
 from ._fashion_mnist import FASHION_MNIST_CLASSES, fetch_fashion_mnist_embeddings, load_fashion_mnist
 from ._long_tail import long_tailed_profile, long_tailed_split
 from ._wordnet import LEXNAMES, fetch_wordnet_embeddings, load_wordnet_definitions
+from ._wordnet_hypernyms import fetch_wordnet_hypernyms, load_wordnet_noun_tree
 
 __all__ = [
     "get_data_home",
@@ -21,4 +22,6 @@ __all__ = [
     "load_wordnet_definitions",
     "fetch_wordnet_embeddings",
     "LEXNAMES",
+    "load_wordnet_noun_tree",
+    "fetch_wordnet_hypernyms",
 ]

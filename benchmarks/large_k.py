@@ -1,0 +1,336 @@
+"""The shapes of ImageNet-LT and iNaturalist on one machine (issue 35).
+
+    python -m benchmarks.large_k                 # every part (about 45 minutes on 2 cores)
+    python -m benchmarks.large_k --part imagenet_lt   # one part: imagenet_lt, wordnet, inat, growth
+    python -m benchmarks.large_k --report-only   # rewrite large_k.md from large_k.json
+    python -m benchmarks.large_k --device cuda   # the same on a GPU (writes large_k_cuda.*)
+
+Parts, each side by side in one process on a quiet machine (torch's default threads):
+
+* ``imagenet_lt``: an ImageNet-LT-shaped synthetic set, N = 115,001 training rows, D = 512,
+  K = 1000, classes of 1280 down to 5 rows (embedding-like rows: a 64-dimensional class
+  structure plus anisotropic noise through a ReLU, on which LogisticRegression needs tens
+  of L-BFGS iterations), 20 balanced test rows per class;
+* ``wordnet``: :func:`skselmix.datasets.fetch_wordnet_hypernyms`, 1052 real classes of
+  MiniLM embeddings of WordNet noun definitions (189 down to 5 training rows, 10 test rows
+  each);
+* ``inat``: an iNaturalist-shaped synthetic set scaled to this machine, K = 8192, D = 256,
+  classes of 40 down to 3 rows (N = 116,980): a default fit, its refresh times, and the
+  gain computation alone;
+* ``growth``: fits over a grid of N, D and K, and the exponents of fit time and peak
+  memory in each; defaults but ``n_iter_no_change=None``, so that every fit runs its 1000
+  steps and 21 refreshes (early stopping would make the work differ from point to point).
+
+Each part times ``LogisticRegression(C=1, max_iter=1000)`` (plain and
+``class_weight="balanced"``), the default ``SelMixClassifier()`` (5-fold cross-fitting,
+``metric="min_recall"``), its warm start alone (``max_iter=0``: the head SelMix starts from,
+refitted on every row) and the default ``SelMixClassifierCV()`` on the same rows, with test
+min and mean recall. Peak memory is the largest extra anonymous memory of the process
+(``RssAnon``, sampled every 5 ms) during the default fit, over the bytes of the float32
+input. Writes ``benchmarks/results/large_k.md`` and ``large_k.json``.
+"""
+
+import argparse
+import json
+import threading
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression
+
+from skselmix import SelMixClassifier, SelMixClassifierCV
+from skselmix.metrics import mean_recall_score, min_recall_score
+
+from ._report import stored_run, utc_now
+from .perf import gain_inputs, machine_description, md_table, skselmix_gain
+
+RESULTS = Path(__file__).resolve().parent / "results"
+PARTS = ("imagenet_lt", "wordnet", "inat", "growth")
+
+
+def decaying_counts(k, largest, smallest, total=None):
+    """Class sizes from ``largest`` down to ``smallest``: ``largest (smallest/largest)^(r^q)``
+    at rank fraction ``r``, with ``q`` set so that they sum to about ``total`` (q = 1, a
+    geometric decay, without it)."""
+    rank = np.arange(k) / (k - 1)
+
+    def counts(q):
+        return np.round(largest * (smallest / largest) ** (rank ** q)).astype(int)
+
+    if total is None:
+        return counts(1.0)
+    low, high = 0.01, 100.0
+    for _ in range(80):  # bisection on log q: the sum grows with q
+        q = (low * high) ** 0.5
+        low, high = (low, q) if counts(q).sum() > total else (q, high)
+    return counts(q)
+
+
+def embedding_like_rows(train_counts, test_per_class, d, latent=64, seed=0):
+    """Training rows with ``train_counts`` per class and ``test_per_class`` balanced test rows,
+    shaped like pretrained-network embeddings: a ``latent``-dimensional class structure, a
+    random mixing into ``d`` features plus anisotropic noise, through a ReLU. float32."""
+    rng = np.random.default_rng(seed)
+    k = train_counts.shape[0]
+    means = rng.normal(size=(k, latent)).astype(np.float32)
+    spectrum = (1.0 / np.sqrt(1 + np.arange(d))).astype(np.float32)
+    basis = np.linalg.qr(rng.normal(size=(d, d)))[0].astype(np.float32)
+    mix = (rng.normal(size=(latent, d)) / np.sqrt(latent)).astype(np.float32)
+
+    def rows(counts):
+        y = np.repeat(np.arange(k), counts)
+        X = np.empty((y.size, d), dtype=np.float32)
+        for start in range(0, y.size, 20_000):  # blocks bound the temporaries
+            block = y[start:start + 20_000]
+            z = means[block] + 1.5 * rng.normal(size=(block.size, latent)).astype(np.float32)
+            noise = (rng.normal(size=(block.size, d)).astype(np.float32) * spectrum) @ basis.T
+            X[start:start + block.size] = np.maximum(0.6 * z @ mix + 3.0 * noise + 0.5, 0.0)
+        return X, y
+
+    X, y = rows(train_counts)
+    X_test, y_test = rows(np.full(k, test_per_class))
+    return X, y, X_test, y_test
+
+
+def imagenet_lt_like(seed=0):
+    return embedding_like_rows(decaying_counts(1000, 1280, 5, total=115_000), 20, 512, seed=seed)
+
+
+INAT_CLASSES = 8192
+
+
+def inat_like(seed=0):
+    return embedding_like_rows(decaying_counts(INAT_CLASSES, 40, 3), 5, 256, seed=seed)
+
+
+def wordnet_hypernyms():
+    from skselmix.datasets import fetch_wordnet_hypernyms
+
+    return fetch_wordnet_hypernyms(verbose=False)
+
+
+class PeakMemory:
+    """The largest extra anonymous memory (RssAnon) of this process while in the block."""
+
+    def __enter__(self):
+        self.base = self.peak = _anon_bytes()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self):
+        while not self._done.is_set():
+            self.peak = max(self.peak, _anon_bytes())
+            time.sleep(0.005)
+
+    def __exit__(self, *exc):
+        self._done.set()
+        self._thread.join()
+        self.extra = self.peak - self.base
+
+
+def _anon_bytes():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def timed(make_and_fit):
+    start = time.perf_counter()
+    model = make_and_fit()
+    return model, time.perf_counter() - start
+
+
+def quality(model, X_test, y_test):
+    pred = model.predict(X_test)
+    return {"test_min_recall": float(min_recall_score(y_test, pred)),
+            "test_mean_recall": float(mean_recall_score(y_test, pred))}
+
+
+def compare_on(name, X, y, X_test, y_test, device):
+    """Every method on one problem, in one process: times, peak memory, quality."""
+    rows, started = [], time.perf_counter()
+    print(f"{name}: N={X.shape[0]} D={X.shape[1]} K={np.unique(y).size}", flush=True)
+    with PeakMemory() as memory:
+        model, seconds = timed(lambda: SelMixClassifier(device=device, random_state=0).fit(X, y))
+    default_seconds = seconds
+    rows.append(_row(name, "SelMix default (cv=5)", seconds, model, X_test, y_test, memory.extra / X.nbytes))
+    refreshes = [record["refresh_time"] for record in model.history_ if record.get("refresh_time") is not None]
+    rows[-1]["median_refresh_s"] = float(np.median(refreshes))
+    methods = [
+        ("SelMix warm start (max_iter=0)", lambda: SelMixClassifier(max_iter=0, device=device, random_state=0)),
+        ("SelMixClassifierCV default", lambda: SelMixClassifierCV(device=device, random_state=0)),
+        ("LogisticRegression C=1", lambda: LogisticRegression(max_iter=1000)),
+        ("LogisticRegression C=1 balanced", lambda: LogisticRegression(max_iter=1000, class_weight="balanced")),
+    ]
+    for label, make in methods:
+        model, seconds = timed(lambda: make().fit(X, y))
+        rows.append(_row(name, label, seconds, model, X_test, y_test))
+    logreg = next(r["seconds"] for r in rows if r["method"] == "LogisticRegression C=1")
+    for row in rows:
+        row["x_logreg"] = row["seconds"] / logreg
+        row["x_default"] = row["seconds"] / default_seconds
+    print(f"{name} done in {time.perf_counter() - started:.0f} s", flush=True)
+    return rows
+
+
+def _row(problem, method, seconds, model, X_test, y_test, memory=None):
+    row = {"problem": problem, "method": method, "seconds": seconds, **quality(model, X_test, y_test)}
+    if memory is not None:
+        row["peak_memory_x_input"] = memory
+    for attribute in ("best_step_", "n_iter_warm_start_"):
+        if hasattr(model, attribute):
+            row[attribute] = int(getattr(model, attribute))
+    if hasattr(model, "n_iter_") and isinstance(model, LogisticRegression):
+        row["lbfgs_iterations"] = int(np.max(model.n_iter_))
+    print(f"  {method}: {seconds:.1f} s, " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                                                  for k, v in row.items() if k not in ("problem", "method", "seconds")),
+          flush=True)
+    return row
+
+
+def inat_part(device):
+    """K = 8192: a default fit (its refreshes, peak memory) and the gain computation alone."""
+    X, y, X_test, y_test = inat_like()
+    k, d = INAT_CLASSES, X.shape[1]
+    print(f"inat: N={X.shape[0]} D={d} K={k}", flush=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the floor of min recall at 0 is expected and named below
+        with PeakMemory() as memory:
+            model, seconds = timed(lambda: SelMixClassifier(device=device, random_state=0).fit(X, y))
+    refreshes = [r["refresh_time"] for r in model.history_ if r.get("refresh_time") is not None]
+    fit = _row(f"inat-like K={k}", "SelMix default (cv=5)", seconds, model, X_test, y_test, memory.extra / X.nbytes)
+    fit.update(N=int(X.shape[0]), K=k, D=d, refresh_s=refreshes, median_refresh_s=float(np.median(refreshes)),
+               n_refreshes=len(refreshes),
+               input_mib=X.nbytes / 2**20, peak_extra_mib=memory.extra / 2**20)
+    # The gain alone (confusion to gains), on benchmarks.perf's synthetic inputs of this shape.
+    dev = torch.device("cuda" if device == "cuda" or (device == "auto" and torch.cuda.is_available()) else "cpu")
+    inputs = [t.to(dev) for t in gain_inputs(k, d)]
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        skselmix_gain(*inputs)
+        times.append(time.perf_counter() - start)
+    fit["gain_alone_s"] = times
+    print(f"  gain alone: {', '.join(f'{t:.2f}' for t in times)} s; refreshes in the fit: "
+          f"{', '.join(f'{t:.1f}' for t in refreshes)} s", flush=True)
+    return [fit]
+
+
+GROWTH_BASE = {"N": 20_000, "D": 256, "K": 100}
+GROWTH_GRID = {"N": (10_000, 20_000, 40_000, 80_000), "D": (128, 256, 512, 1024), "K": (100, 300, 1000, 3000)}
+
+
+def growth_part(device):
+    """Fits of 1000 steps on a grid that varies one of N, D, K at a time from GROWTH_BASE."""
+    rows = []
+    for varied, values in GROWTH_GRID.items():
+        for value in values:
+            shape = dict(GROWTH_BASE, **{varied: value})
+            n, d, k = shape["N"], shape["D"], shape["K"]
+            counts = decaying_counts(k, 30 * n // (10 * k) + 3, 3, total=n)
+            X, y, _, _ = embedding_like_rows(counts, 1, d, seed=1)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with PeakMemory() as memory:
+                    model, seconds = timed(lambda: SelMixClassifier(n_iter_no_change=None, device=device,
+                                                                    random_state=0).fit(X, y))
+            rows.append({"varied": varied, "N": int(X.shape[0]), "D": d, "K": k, "seconds": seconds,
+                         "peak_memory_mib": memory.extra / 2**20, "input_mib": X.nbytes / 2**20,
+                         "n_iter_warm_start_": int(model.n_iter_warm_start_), "n_iter_": int(model.n_iter_)})
+            print(f"growth {varied}: N={X.shape[0]} D={d} K={k}: {seconds:.1f} s, peak {memory.extra / 2**20:.0f} MiB",
+                  flush=True)
+    return rows
+
+
+def exponents(rows):
+    """Slope of log time and log peak memory against log of the varied size, per size."""
+    out = {}
+    for varied in GROWTH_GRID:
+        part = [r for r in rows if r["varied"] == varied]
+        if len(part) < 2:
+            continue
+        x = np.log([r[varied] for r in part])
+        out[varied] = {
+            "time": float(np.polyfit(x, np.log([r["seconds"] for r in part]), 1)[0]),
+            "memory": float(np.polyfit(x, np.log([max(r["peak_memory_mib"], 1e-3) for r in part]), 1)[0]),
+        }
+    return out
+
+
+def report(run, path):
+    lines = [
+        "# ImageNet-LT and iNaturalist shapes on one machine",
+        "",
+        f"Run: {run.get('when', '?')}, {run.get('machine', '?')}, torch threads {run.get('threads', '?')}, "
+        f"device {run.get('device', 'cpu')}; one benchmark at a time on a quiet machine. Produced by "
+        "`python -m benchmarks.large_k` (module docstring: the problems and methods).",
+        "",
+    ]
+    comparisons = [r for part in ("imagenet_lt", "wordnet") for r in run.get(part, [])]
+    if comparisons:
+        lines += ["## K = 1000: cost and quality against LogisticRegression", "",
+                  "`x_logreg`: seconds over `LogisticRegression(C=1)` on the same rows in the same run; "
+                  "`x_default`: over the default SelMix fit; peak memory: extra anonymous memory of the "
+                  "default fit over the float32 input.", ""]
+        cols = ["problem", "method", "seconds", "x_logreg", "x_default", "test_min_recall", "test_mean_recall",
+                "best_step_", "n_iter_warm_start_", "lbfgs_iterations", "peak_memory_x_input", "median_refresh_s"]
+        lines += [md_table([{c: r.get(c, "") for c in cols} for r in comparisons], cols), ""]
+    if run.get("inat"):
+        fit = run["inat"][0]
+        lines += ["## K = 8192 (iNaturalist-shaped, scaled to this machine)", "",
+                  f"A default fit of N = {fit['N']:,} rows (K = {fit['K']}, D = {fit['D']}): {fit['seconds']:.0f} s, "
+                  f"best_step_ {fit.get('best_step_')}, {fit['n_refreshes']} refreshes taking "
+                  f"{', '.join(f'{t:.1f}' for t in fit['refresh_s'])} s (median {fit['median_refresh_s']:.1f} s); "
+                  f"the gain computation alone {', '.join(f'{t:.2f}' for t in fit['gain_alone_s'])} s. Peak extra "
+                  f"memory {fit['peak_extra_mib']:.0f} MiB over a {fit['input_mib']:.0f} MiB input "
+                  f"({fit['peak_memory_x_input']:.1f}x). Test min recall {fit['test_min_recall']:.3f}, mean recall "
+                  f"{fit['test_mean_recall']:.3f}.", ""]
+    if run.get("growth"):
+        lines += ["## How a fit grows with N, D and K", "",
+                  f"From N = {GROWTH_BASE['N']:,}, D = {GROWTH_BASE['D']}, K = {GROWTH_BASE['K']}, one size varied "
+                  "at a time (embedding-like rows, classes of decaying size, at least 3 rows; 1000 steps, "
+                  "`n_iter_no_change=None`).", ""]
+        lines += [md_table(run["growth"], ["varied", "N", "D", "K", "seconds", "peak_memory_mib", "input_mib",
+                                           "n_iter_warm_start_", "n_iter_"]), ""]
+        fitted = exponents(run["growth"])
+        lines += ["Fitted exponents (slope of log cost against log size over the grid):", ""]
+        lines += [md_table([{"size": size, "time exponent": v["time"], "memory exponent": v["memory"]}
+                            for size, v in fitted.items()], ["size", "time exponent", "memory exponent"]), ""]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=PARTS, action="append", help="run only these parts (repeatable)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--report-only", action="store_true")
+    args = parser.parse_args(argv)
+    suffix = "" if args.device == "cpu" else f"_{args.device.split(':')[0]}"
+    store, page = RESULTS / f"large_k{suffix}.json", RESULTS / f"large_k{suffix}.md"
+    run = stored_run(parser, store, args.report_only)
+    if not args.report_only:
+        run.update(when=utc_now(), machine=machine_description(), threads=torch.get_num_threads(),
+                   device=args.device)
+        for part in args.part or PARTS:
+            if part == "imagenet_lt":
+                run[part] = compare_on("ImageNet-LT-like", *imagenet_lt_like(), args.device)
+            elif part == "wordnet":
+                run[part] = compare_on("WordNet hypernyms", *wordnet_hypernyms(), args.device)
+            elif part == "inat":
+                run[part] = inat_part(args.device)
+            else:
+                run[part] = growth_part(args.device)
+            store.write_text(json.dumps(run, indent=1))
+    report(run, page)
+    print(f"wrote {page}")
+
+
+if __name__ == "__main__":
+    main()
