@@ -112,3 +112,25 @@ def test_adapter_on_cuda_matches_cpu_in_quality(digits_lt):
     gpu = SelMixClassifier(hidden_layer_sizes=(64,), max_iter=200, device="cuda", random_state=0).fit(X, y)
     assert all(isinstance(w, np.ndarray) and w.dtype == np.float64 for w in gpu.network_coefs_)
     assert np.mean(cpu.predict(val["X_val"]) == gpu.predict(val["X_val"])) > 0.9
+
+
+def test_many_class_gain_and_pair_draws_on_cuda():
+    """The paths of thousands of classes (issue 35) on the GPU: the float32 products from
+    2048 classes agree with the CPU's, and the masked per-head pair distributions draw only
+    pairs the head's pool has, on the device."""
+    from skselmix._gain import gain_from_sensitivity
+    from skselmix._torch.sampler import MaskedPairDistribution
+
+    k, d = 2048, 64
+    g = torch.Generator().manual_seed(0)
+    z, coef = torch.randn(k, d, generator=g), 0.05 * torch.randn(k, d, generator=g)
+    sensitivity = torch.randn(k, k, generator=g) / k
+    cpu = gain_from_sensitivity(z, coef, torch.zeros(k), sensitivity, 0.8)
+    gpu = gain_from_sensitivity(z.cuda(), coef.cuda(), torch.zeros(k).cuda(), sensitivity.cuda(), 0.8).cpu()
+    assert float((gpu - cpu).abs().max()) < 1e-4 * float(cpu.abs().max())
+    probs = torch.rand(k, k, generator=g, dtype=torch.float64).cuda()
+    probs /= probs.sum()
+    available = torch.rand(3, k, generator=g).cuda() > 0.5
+    i, j = MaskedPairDistribution(probs, available).sample(4096, torch.Generator(device="cuda").manual_seed(0))
+    heads = torch.arange(3, device="cuda").unsqueeze(1)
+    assert i.is_cuda and bool(available[heads, i].all()) and bool(available[heads, j].all())

@@ -38,6 +38,11 @@ class DeviceProfile:
         of torch's kernel (0: always torch's).
     map_in_place : bool
         Map float32 features into the output tensor directly (no device copy).
+    flush_tiny_operands : bool
+        Zero the mapped features below ``features.FEATURE_FLOOR`` and the
+        probabilities below ``softmax.PROBABILITY_FLOOR`` before they enter a
+        matrix product: a product that underflows to a subnormal float made a
+        CPU GEMM 10 to 180 times slower (benchmarks/perf_notes.md, issue 35).
     activation_block : int
         Elements of one (rows x K) block of activations in the warm start and
         the feedback's predictions: bounds peak memory.
@@ -58,6 +63,7 @@ class DeviceProfile:
     step_chunk_elements: int
     written_out_softmax_below: int
     map_in_place: bool
+    flush_tiny_operands: bool
     activation_block: int = 2**21
     joint_history_bytes: int = 64 << 20
     joint_history_fraction: float = 0.25
@@ -71,6 +77,7 @@ CPU = DeviceProfile(
     step_chunk_elements=1 << 18,
     written_out_softmax_below=16,  # one AVX-512 register of float32
     map_in_place=True,
+    flush_tiny_operands=True,
 )
 # No GPU measurement has tuned these yet: the chunk and work sizes are the CPU's (the
 # fold-head threshold changes operation counts, not threads), and the CPU-only paths are off.
@@ -81,6 +88,7 @@ CUDA = DeviceProfile(
     step_chunk_elements=CPU.step_chunk_elements,
     written_out_softmax_below=0,
     map_in_place=False,
+    flush_tiny_operands=False,  # GPU kernels flush subnormals to zero at full speed
 )
 
 

@@ -14,7 +14,7 @@ from scipy.optimize import minimize
 from .._parameters import WARM_STARTS
 from .device import exact_dtype, profile_for
 from .features import row_blocks
-from .softmax import picked_log_proba_and_proba_
+from .softmax import flush_tiny_, picked_log_proba_and_proba_
 
 LBFGS_MEMORY = 10  # scipy's L-BFGS-B default number of correction pairs (maxcor)
 # Widest features that L-BFGS is preconditioned for (a D x D matrix, and K x D x D work an
@@ -299,7 +299,7 @@ def _fit_run(X, groups, n_heads, k, init, *, l2, scale, max_iter, tol, precondit
                     if group.offset is not None:
                         logits += group.offset
                     index = yb.view(-1, 1, 1).expand(-1, h, 1)
-                    picked, residual = picked_log_proba_and_proba_(logits, index)
+                    picked, residual = picked_log_proba_and_proba_(logits, index, flush=group.weights is None)
                     residual.scatter_add_(2, index, minus_one.expand(stop - start, h, 1))
                     if group.weights is None:
                         loss -= picked.sum(dtype=loss.dtype)
@@ -307,6 +307,9 @@ def _fit_run(X, groups, n_heads, k, init, *, l2, scale, max_iter, tol, precondit
                         wb = group.weights[start:stop]
                         loss -= (picked * wb).sum(dtype=loss.dtype)
                         residual *= wb.unsqueeze(2)
+                        # Flushed once weighted: weights of about 1 / rows take probabilities
+                        # near the floor below it.
+                        flush_tiny_(residual, signed=True)
                     residual = residual.view(stop - start, h * k)
                     g_grad_coef.view(h * k, d).addmm_(residual.T, xb)
                     g_grad_intercept.view(h * k).add_(residual.sum(dim=0))
