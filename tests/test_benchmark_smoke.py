@@ -240,6 +240,9 @@ def test_large_k_runs_every_part(monkeypatch, tmp_path, fast_selmix):
     monkeypatch.setattr(large_k, "INAT_CLASSES", 12)
     monkeypatch.setattr(large_k, "GROWTH_BASE", {"N": 300, "D": 8, "K": 5})
     monkeypatch.setattr(large_k, "GROWTH_GRID", {"N": (300, 600), "D": (8, 16), "K": (5, 10)})
+    monkeypatch.setattr(large_k, "PROBLEMS", {"imagenet_lt": tiny, "wordnet": tiny})
+    # The memory part's fresh processes would load the real problems: it runs here in-process.
+    monkeypatch.setattr(large_k, "in_fresh_process", lambda call, *args: getattr(large_k, call)(*args))
     large_k.main([])
     page = (tmp_path / "large_k.md").read_text()
     assert "K = 1000: cost and quality" in page and "| WordNet hypernyms | SelMix default (cv=5) |" in page
@@ -247,3 +250,10 @@ def test_large_k_runs_every_part(monkeypatch, tmp_path, fast_selmix):
     large_k.main(["--report-only"])  # the report rewrites from the stored run alone
     assert (tmp_path / "large_k.md").read_text() == page
     assert large_k.decaying_counts(1000, 1280, 5, total=115_000).sum() == pytest.approx(115_000, rel=0.01)
+
+
+def test_large_k_measures_memory_in_a_fresh_process():
+    from benchmarks import large_k
+
+    point = large_k.in_fresh_process("growth_point", 300, 8, 5, "cpu")
+    assert point["N"] == 300 and point["K"] == 5 and point["seconds"] > 0 and point["peak_memory_mib"] >= 0
