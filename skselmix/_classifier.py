@@ -340,7 +340,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         ``pseudo_label_accuracy``. After a divergence, a last record with ``objective`` NaN and
         ``diverged=True`` marks the step where it was detected.
         Memory: each record holds three length-K float64 arrays and about
-        ten scalars, at most 24 K + 1500 bytes (checked by the tests); with
+        a dozen scalars, at most 24 K + 2000 bytes (checked by the tests); with
         ``refresh_every=1`` and ``n_iter_no_change=None`` that is per SGD step
         (about 2.5 GB for K = 1000 over 100,000 steps). A larger
         ``refresh_every`` or early stopping bounds it.
