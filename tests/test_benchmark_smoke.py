@@ -42,6 +42,13 @@ def tiny_problem(seed):
     return split.X_train, split.y_train, split.X_test, split.y_test, {}
 
 
+def tiny_mixed_units(seed):
+    """:func:`tiny_problem` with columns in units from 1e-3 to 1e3 (the fit standardises them)."""
+    X, y, X_test, y_test, params = tiny_problem(seed)
+    units = np.logspace(-3, 3, N_FEATURES)
+    return X * units, y, X_test * units, y_test, params
+
+
 @pytest.fixture
 def fast_selmix(monkeypatch):
     """Short SelMix fits inside the benchmarks' method wrappers (their defaults run 1000 steps)."""
@@ -189,11 +196,6 @@ def test_import_time_runs(monkeypatch, tmp_path):
 def test_scaling_runs(monkeypatch, tmp_path):
     from benchmarks import problems, scaling
 
-    def tiny_mixed_units(seed):
-        X, y, X_test, y_test, params = tiny_problem(seed)
-        units = np.logspace(-3, 3, N_FEATURES)
-        return X * units, y, X_test * units, y_test, params
-
     monkeypatch.setitem(problems.PROBLEMS, "tiny", tiny_mixed_units)
     monkeypatch.setattr(scaling, "RESULTS", tmp_path)
     results = scaling.main(["--problems", "tiny", "--seeds", "1", "2"])
@@ -208,11 +210,6 @@ def test_selection_traces_map_test_rows_as_the_fit_does(monkeypatch, tmp_path):
     predictions of the returned step must be the fitted model's own."""
     from benchmarks import problems, selection_traces
     from skselmix import SelMixClassifier
-
-    def tiny_mixed_units(seed):
-        X, y, X_test, y_test, params = tiny_problem(seed)
-        units = np.logspace(-3, 3, N_FEATURES)
-        return X * units, y, X_test * units, y_test, params
 
     monkeypatch.setitem(problems.PROBLEMS, "tiny_units", tiny_mixed_units)
     monkeypatch.setattr(selection_traces, "TRACES", tmp_path)

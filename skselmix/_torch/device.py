@@ -109,6 +109,15 @@ def device_memory(device):
         return float("inf")
 
 
+def zero_tiny_(values, floor, signed=True):
+    """``values`` with the entries of magnitude below ``floor`` zero, in place, where the
+    device profile's ``flush_tiny_operands`` asks for it (the CPU); ``signed=False`` says
+    they are non-negative, which saves a pass."""
+    if profile_for(values.device).flush_tiny_operands:
+        values.masked_fill_((values.abs() if signed else values) < floor, 0.0)
+    return values
+
+
 def exact_dtype(device):
     """The :attr:`DeviceProfile.exact_dtype` of ``device`` (a :class:`torch.device` or name)."""
     return profile_for(device).exact_dtype

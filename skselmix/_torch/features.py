@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 import torch
 
-from .device import exact_dtype, profile_for
+from .device import exact_dtype, profile_for, zero_tiny_
 
 # Elements per block: 2**20 float64 values is an 8 MiB temporary whatever the width of X;
 # larger blocks raised fit's peak memory at no gain in speed (benchmarks/perf_notes.md).
@@ -185,9 +185,7 @@ def scaled_float32_tensor(X, fmap, device, rows=None):
             torch.sub(block, offset, out=out[start:stop]).div_(scale)
         else:
             out[start:stop] = ((block - offset) / scale).to(device=device, dtype=torch.float32)
-        if profile.flush_tiny_operands:
-            mapped = out[start:stop]
-            mapped.masked_fill_(mapped.abs() < FEATURE_FLOOR, 0.0)
+        zero_tiny_(out[start:stop], FEATURE_FLOOR)
     return out
 
 

@@ -148,9 +148,14 @@ def restrict_to_heads(probs, counts):
     ok = available.unsqueeze(2) & available.unsqueeze(1)
     probs = probs.unsqueeze(0) * ok.to(probs)
     total = probs.sum(dim=(1, 2), keepdim=True)
+    _check_every_head_has_a_pair(total)
+    return probs / total
+
+
+def _check_every_head_has_a_pair(total):
+    """``total`` (one entry per head): the pair mass each head keeps; zero is an error."""
     if not bool((total > 0).all()):
         raise ValueError("No class pair has rows to mix: every class is empty in the mixing pools.")
-    return probs / total
 
 
 #: Elements of the (H, K, K) per-head pair distributions above which they are not formed:
@@ -242,8 +247,7 @@ class MaskedPairDistribution:
         self.row_mass = (mask @ probs.T) * mask  # [h, i]: a[h, i] sum_j P[i, j] a[h, j]
         self.row_cumulative = torch.cumsum(self.row_mass, dim=1)
         self.total = self.row_cumulative[:, -1:]
-        if not bool((self.total > 0).all()):
-            raise ValueError("No class pair has rows to mix: every class is empty in the mixing pools.")
+        _check_every_head_has_a_pair(self.total)
 
     def mean(self):
         """The heads' mean pair distribution (K, K): ``P * (A^T diag(1 / t) A) / H``."""

@@ -18,7 +18,7 @@ by more than 1e-20 of a row's weight.
 
 import torch
 
-from .device import profile_for
+from .device import profile_for, zero_tiny_
 
 
 def _written_out(logits):
@@ -33,9 +33,7 @@ def flush_tiny_(values, signed=False):
     """``values`` with the entries of magnitude below :data:`PROBABILITY_FLOOR` zero, where
     the device profile asks for it; in place. ``signed=False``: ``values`` are
     non-negative (probabilities), which saves a pass."""
-    if profile_for(values.device).flush_tiny_operands:
-        values.masked_fill_((values.abs() if signed else values) < PROBABILITY_FLOOR, 0.0)
-    return values
+    return zero_tiny_(values, PROBABILITY_FLOOR, signed)
 
 
 def softmax_(logits):
