@@ -1,6 +1,7 @@
-"""Pieces every benchmark report shares: its time stamp and its stored run."""
+"""Pieces the benchmarks share: a report's time stamp and stored run, and a fit's peak memory."""
 
 import json
+import threading
 import time
 
 
@@ -20,3 +21,33 @@ def stored_run(parser, path, required):
             parser.error(f"--report-only needs a stored run, and {path} does not exist; run without it first.")
         return {}
     return json.loads(path.read_text())
+
+
+class PeakMemory:
+    """The largest extra anonymous memory (RssAnon) of this process while in the block."""
+
+    def __enter__(self):
+        self.base = self.peak = anon_bytes()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self):
+        while not self._done.is_set():
+            self.peak = max(self.peak, anon_bytes())
+            time.sleep(0.005)
+
+    def __exit__(self, *exc):
+        self._done.set()
+        self._thread.join()
+        self.extra = self.peak - self.base
+
+
+def anon_bytes():
+    """Resident anonymous memory of this process in bytes (0 where /proc does not say)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) * 1024
+    return 0

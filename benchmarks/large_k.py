@@ -34,7 +34,6 @@ import argparse
 import json
 import subprocess
 import sys
-import threading
 import time
 import warnings
 from pathlib import Path
@@ -46,7 +45,7 @@ from sklearn.linear_model import LogisticRegression
 from skselmix import SelMixClassifier, SelMixClassifierCV
 from skselmix.metrics import mean_recall_score, min_recall_score
 
-from ._report import stored_run, utc_now
+from ._report import PeakMemory, stored_run, utc_now
 from .perf import gain_inputs, machine_description, md_table, skselmix_gain
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -115,35 +114,6 @@ def wordnet_hypernyms():
 
 
 PROBLEMS = {"imagenet_lt": lambda: imagenet_lt_like(), "wordnet": lambda: wordnet_hypernyms()}
-
-
-class PeakMemory:
-    """The largest extra anonymous memory (RssAnon) of this process while in the block."""
-
-    def __enter__(self):
-        self.base = self.peak = _anon_bytes()
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def _sample(self):
-        while not self._done.is_set():
-            self.peak = max(self.peak, _anon_bytes())
-            time.sleep(0.005)
-
-    def __exit__(self, *exc):
-        self._done.set()
-        self._thread.join()
-        self.extra = self.peak - self.base
-
-
-def _anon_bytes():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def timed(make_and_fit):

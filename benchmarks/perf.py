@@ -144,15 +144,10 @@ def bench_fit(configs, repeats, device="cpu"):
 
 MEMORY_SCRIPT = textwrap.dedent(
     """
-    import sys, threading, time, numpy as np
+    import sys, numpy as np
     from skselmix import SelMixClassifier
+    from benchmarks._report import PeakMemory
     from benchmarks.perf import long_tailed_gaussians
-
-    def anon_kb():
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("RssAnon:"):
-                    return int(line.split()[1])
 
     n, d, k, mode, path = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
     X, y = long_tailed_gaussians(n, d, k)
@@ -163,21 +158,9 @@ MEMORY_SCRIPT = textwrap.dedent(
         X = np.load(path, mmap_mode="r")
     else:
         nbytes = X.nbytes
-    base = anon_kb()
-    peak = [base]
-    done = threading.Event()
-
-    def sample():
-        while not done.is_set():
-            peak[0] = max(peak[0], anon_kb())
-            time.sleep(0.005)
-
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    SelMixClassifier(device="cpu", random_state=0).fit(X, y)
-    done.set()
-    thread.join()
-    print((peak[0] - base) * 1024 / nbytes)
+    with PeakMemory() as memory:
+        SelMixClassifier(device="cpu", random_state=0).fit(X, y)
+    print(memory.extra / nbytes)
     """
 )
 
