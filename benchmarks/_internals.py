@@ -41,12 +41,14 @@ def fit_with_hidden_labels(estimator, X, y, hidden_labels, *, hidden_partners=Fa
 
 
 def fit_observing_refreshes(estimator, X, y, on_refresh, **fit_params):
-    """Fit, calling ``on_refresh(step, stack, predictions)`` at every refresh of the loop.
+    """Fit, calling ``on_refresh(step, stack, predictions, returned)`` at every refresh.
 
     ``stack`` holds the evaluated heads in SelMix's scaled coordinates (``coef`` (H, K, D),
-    ``intercept`` (H, K) and the ``adapter`` or None, one head per fold) and
-    ``predictions`` the judged (out-of-fold) class indices of the feedback rows. The
-    observer reads; it must not change them (``selection_traces.py`` records them).
+    ``intercept`` (H, K) and the ``adapter`` or None, one head per fold), ``predictions``
+    the judged (out-of-fold) class indices of the feedback rows and ``returned`` the stack
+    the fit would return for this refresh (the all-rows head of a cross-fitted linear fit,
+    else ``stack`` itself). The observer reads; it must not change them
+    (``selection_traces.py`` records them).
     """
     _check_fit_params(fit_params)
     return estimator._fit_and_commit(X, y, on_refresh=on_refresh, **fit_params)

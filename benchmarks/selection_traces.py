@@ -3,10 +3,12 @@
 Issue 31: the fitted step was the arg max of a noisy out-of-fold curve. To compare
 selection rules without refitting, this records, for every refresh of a full-length
 default fit (``n_iter_no_change=None``), the out-of-fold predicted class of every
-labelled row (what the fit's feedback sees) and the test-set predictions of the model
-that step would give (the mean of the fold heads, or the fold networks' mean logits),
-together with the test predictions of the warm start itself (``max_iter=0``: the
-logit-adjusted head refitted on every labelled row, what step 0 returns).
+labelled row (what the fit's feedback sees), the test-set predictions of the model that
+step would return (``returned``: the all-rows head after the same steps, or the fold
+networks' mean logits) and of the fold heads' mean (``fold_mean``, what releases before
+0.11 returned after step 0), together with the test predictions of the warm start itself
+(``max_iter=0``: the logit-adjusted head refitted on every labelled row, what step 0
+returns).
 
 A rule is then a function of the out-of-fold traces alone, and its test objective is
 read from the recorded test predictions of the step it picks.
@@ -35,7 +37,7 @@ TRACES = Path(__file__).resolve().parent / "results" / "traces"
 
 
 def _mean_model_predictions(x_test, stack):
-    """Test predictions of the model a step stands for: the fold heads' mean logits."""
+    """Test predictions of a stack's heads' mean logits."""
     logits = torch.zeros((x_test.shape[0], stack.coef.shape[1]), dtype=torch.float64)
     for h in range(stack.coef.shape[0]):
         logits += torch.addmm(stack.intercept[h], stack.features(x_test, h), stack.coef[h].T).to(torch.float64)
@@ -49,24 +51,25 @@ def trace_fit(X, y, X_test, params):
     model = SelMixClassifier(**{**params, "n_iter_no_change": None})
     fmap = fit_feature_map(np.asarray(X, dtype=np.float64), None, model.column_scaling)
     x_test = scaled_float32_tensor(np.asarray(X_test, dtype=np.float64), fmap, "cpu")
-    oof, test = [], []
+    oof, test, fold_mean = [], [], []
 
-    def recording(step, stack, predictions):
+    def recording(step, stack, predictions, returned):
         oof.append(predictions.numpy().astype(np.int32))
-        test.append(_mean_model_predictions(x_test, stack).astype(np.int32))
+        test.append(_mean_model_predictions(x_test, returned).astype(np.int32))
+        fold_mean.append(_mean_model_predictions(x_test, stack).astype(np.int32))
 
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         clf = fit_observing_refreshes(model, X, y, recording)
     seconds = time.perf_counter() - start
-    return clf, np.stack(oof), np.stack(test), seconds
+    return clf, np.stack(oof), np.stack(test), np.stack(fold_mean), seconds
 
 
 def record(problem, seed):
     X, y, X_test, y_test, params = problems.PROBLEMS[problem](seed)
     params = {"device": "cpu", "random_state": seed, **params}
-    clf, oof, test, seconds = trace_fit(X, y, X_test, params)
+    clf, oof, test, fold_mean, seconds = trace_fit(X, y, X_test, params)
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -76,7 +79,7 @@ def record(problem, seed):
     TRACES.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(
         TRACES / f"{problem}_{seed}.npz",
-        y=np.searchsorted(classes, y).astype(np.int32), oof=oof, test=test,
+        y=np.searchsorted(classes, y).astype(np.int32), oof=oof, test=test, fold_mean=fold_mean,
         warm_test=np.searchsorted(classes, warm.predict(X_test)).astype(np.int32),
         y_test=np.searchsorted(classes, y_test).astype(np.int32),
         steps=np.array([r["step"] for r in clf.history_]), values=np.array([r["objective"] for r in clf.history_]),

@@ -157,10 +157,12 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         only, in their order in ``y``. A generator of splits is spent after one
         fit: pass a list to refit or search. A class with fewer rows than folds is
         allowed: some fold heads then train without it, and its out-of-fold
-        recall measures exactly that. The fitted head is the mean of the ``F``
-        heads at the selected step (logits are linear, so this is one head of
-        the usual shape); if the warm start is selected (``best_step_ == 0``),
-        it is the warm start refitted on every labelled row. Each fold's warm
+        recall measures exactly that. The fold heads judge the procedure
+        "warm start, then ``t`` steps"; the fitted head is that procedure run on
+        every labelled row: the warm start refitted on all rows and carried
+        through the same steps (the same pair distribution at every refresh)
+        beside the fold heads, never judged, as ``GridSearchCV(refit=True)``
+        refits its choice (about ``1 / F`` more SGD work). Each fold's warm
         start is fitted from zeros, not from a warm start on all rows, which
         would have seen the fold. One gain matrix serves every head: it is
         computed at the mean head, from the pooled confusion matrix and the
@@ -392,8 +394,12 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         .. versionadded:: 0.9
     cv_heads_ : tuple of ndarray
         With ``cv`` only: ``(coef, intercept)`` of the fold heads at the
-        selected step, of shapes (F, n_classes, n_features) and (F, n_classes);
-        ``coef_`` is their mean (except at ``best_step_ == 0``).
+        selected step, of shapes (F, n_classes, n_features) and (F, n_classes),
+        whose out-of-fold predictions judged it; ``coef_`` is the all-rows head
+        at the same step (see ``cv``).
+
+        .. versionchanged:: 0.11
+           ``coef_`` was the mean of these heads after step 0.
     temperature_ : float
         Temperature that divides the logits in :meth:`predict_proba` (see
         ``calibrate``; 1.0 when it is False).
@@ -401,10 +407,9 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         The warm start used: ``"coef_init"``, ``"warm_start"`` or an ``init`` value.
     n_iter_warm_start_ : int
         L-BFGS iterations of the warm start: the most of any of its runs (the
-        fold heads, each ``init`` of ``"auto"``, the refit on every row when
-        step 0 is selected); 0 when the fit started from ``coef_init`` or the
-        previous head. A run that stops at its cap of 100 iterations raises a
-        ``ConvergenceWarning``, as ``LogisticRegression`` does. With
+        fold heads, each ``init`` of ``"auto"``, the refit on every row); 0
+        when the fit started from ``coef_init`` or the previous head. A run
+        that stops at its cap of 100 iterations raises a ``ConvergenceWarning``, as ``LogisticRegression`` does. With
         ``hidden_layer_sizes``: the networks' Adam steps (a fixed schedule).
     weight_decay_ : float
         The L2 strength used (``weight_decay``, or its ``"auto"`` value).

@@ -53,19 +53,35 @@ def test_out_of_fold_feedback_never_sees_its_rows(max_iter):
     assert max(h["objective"] for h in cross.history_) < 0.65
 
 
-def test_averaged_head_is_the_mean_of_the_fold_heads(data):
+def test_the_returned_head_is_the_all_rows_head_after_the_chosen_steps(data):
+    """Issue 40: the fold heads judge "warm start, then t steps"; the fit returns that
+    procedure run on all rows (the all-rows warm start after the same t steps), not the
+    fold heads' mean, which differs from it by more than the steps move either."""
+    from benchmarks._internals import fit_feature_map, fit_observing_refreshes, scaled_float32_tensor
+
     X, y = data
-    model = clf(metric="min_recall", selection_confidence=0).fit(X, y)  # the best step, noise or not
+    returned_at = {}
+
+    def observe(step, stack, predictions, returned):
+        assert stack.coef.shape[0] == 5 and returned.coef.shape[0] == 1  # judged folds; one returned head
+        returned_at[step] = (returned.coef[0].clone(), returned.intercept[0].clone())
+
+    params = dict(metric="min_recall", selection_confidence=0)  # the best step, noise or not
+    model = fit_observing_refreshes(clf(**params), X, y, observe)
     assert model.best_step_ > 0
-    coefs, intercepts = model.cv_heads_
+    coefs, intercepts = model.cv_heads_  # the judged fold heads at the chosen step
     assert coefs.shape == (5, 4, 6) and intercepts.shape == (5, 4)
-    np.testing.assert_allclose(model.coef_, coefs.mean(axis=0), rtol=1e-6, atol=1e-7)  # the mean is taken in float32
-    np.testing.assert_allclose(
-        model.intercept_, intercepts.mean(axis=0), rtol=1e-6, atol=1e-7
-    )  # the mean is taken in float32
-    np.testing.assert_allclose(
-        model.decision_function(X), np.mean([X @ c.T + b for c, b in zip(coefs, intercepts)], axis=0), atol=1e-5
-    )
+    fmap = fit_feature_map(X, None, model.column_scaling)
+    x = scaled_float32_tensor(X, fmap, "cpu")
+    coef, intercept = returned_at[model.best_step_]
+    np.testing.assert_array_equal(model.predict(X), model.classes_[(x @ coef.T + intercept).argmax(1).numpy()])
+    # The fold mean is another model: it predicts some rows differently.
+    mean = X @ coefs.mean(axis=0).T + intercepts.mean(axis=0)
+    assert not np.allclose(model.decision_function(X), mean, atol=1e-3)
+    # Step 0's returned head is the warm start on every row, which max_iter=0 returns.
+    warm = clf(**params, max_iter=0).fit(X, y)
+    np.testing.assert_array_equal(warm.predict(X), model.classes_[(x @ returned_at[0][0].T + returned_at[0][1])
+                                  .argmax(1).numpy()])
 
 
 def test_step_zero_returns_the_warm_start_on_every_row(data):
@@ -177,7 +193,7 @@ def test_feedback_schemes_implement_the_written_interface():
 
     assert Feedback.__abstractmethods__ == {
         "warm_start", "given_start", "class_means_under", "judging_rows", "judged_predictions", "held_out_labels",
-        "held_out_logits", "final_head",
+        "held_out_logits",
     }
     assert issubclass(HoldOutFeedback, Feedback) and issubclass(CrossFitFeedback, Feedback)
     assert not HoldOutFeedback.__abstractmethods__ and not CrossFitFeedback.__abstractmethods__

@@ -41,7 +41,8 @@ def test_the_refresh_observer_sees_every_refresh_and_changes_nothing():
     params = dict(max_iter=100, refresh_every=25, n_iter_no_change=None, device="cpu", random_state=0)
     seen = []
     observed = fit_observing_refreshes(SelMixClassifier(**params), X, y,
-                                       lambda step, stack, predictions: seen.append((step, predictions.shape[0])))
+                                       lambda step, stack, predictions, returned: seen.append(
+                                           (step, predictions.shape[0])))
     plain = SelMixClassifier(**params).fit(X, y)
     assert [step for step, _ in seen] == [record["step"] for record in plain.history_] == [0, 25, 50, 75, 100]
     assert all(n == 120 for _, n in seen)  # out of fold: every labelled row judged

@@ -26,6 +26,7 @@ from typing import NamedTuple
 import torch
 
 from .device import device_memory
+from .draws import Stepped
 
 # The warm start's Adam: epochs over the rows (at least ADAPTER_MIN_STEPS steps on small
 # sets), minibatch size and peak step size under a cosine decay. Chosen on tuning splits
@@ -213,6 +214,8 @@ def network_sgd_steps(requests):
     Returns each request's new iterates and their moving average.
     """
     first = requests[0]
+    if any(request.beside is not None for request in requests):
+        raise ValueError("networks are their own model: they step no all-rows head beside them")
     decay = first.average_decay
     sizes = [request.heads.coef.shape[0] for request in requests]
 
@@ -254,5 +257,5 @@ def network_sgd_steps(requests):
         step += 1
     own = zip(*(t.split(sizes) for t in params))
     avg = zip(*(t.split(sizes) for t in averaged))
-    return [(template.with_tensors(mine), template.with_tensors(mean)) for mine, mean in zip(own, avg)]
+    return [Stepped(template.with_tensors(mine), template.with_tensors(mean)) for mine, mean in zip(own, avg)]
 

@@ -10,7 +10,7 @@ they would be alone.
 
 import math
 from dataclasses import dataclass
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import torch
 
@@ -79,6 +79,16 @@ class RunDraws:
         return mixed.reshape(x1.shape), targets.scatter_(-1, i.unsqueeze(-1), 1.0)
 
 
+class Stepped(NamedTuple):
+    """What a run of SGD steps gives back for one :class:`StepRequest`: the new iterates
+    ``heads``, their moving average ``evaluated`` (the iterates themselves without
+    averaging) and, when the request had one, the ``beside`` request's :class:`Stepped`."""
+
+    heads: object
+    evaluated: object
+    beside: Optional["Stepped"] = None
+
+
 @dataclass(frozen=True)
 class StepRequest:
     """A run's request for ``n_steps`` SGD steps of its stack from ``step``: everything the
@@ -88,7 +98,10 @@ class StepRequest:
     themselves when ``average_decay`` is 0); ``sources`` the rows to draw from;
     ``pairs`` the pair distribution of each head; ``draws`` the run's randomness; the
     rest the step settings (learning-rate schedule, batch size, averaging, weight decay)
-    and the run's device with its profile, resolved once for the run.
+    and the run's device with its profile, resolved once for the run. ``beside`` is the
+    request of a stack stepped with this one under the same settings but never judged
+    (the all-rows head of a cross-fitted fit, with its own rows, pair distribution and
+    draws), or None.
     """
 
     heads: object  # a LinearStack or NetworkStack (see heads.py)
@@ -104,6 +117,7 @@ class StepRequest:
     l2: float
     device: Optional[torch.device] = None
     profile: Optional[DeviceProfile] = None
+    beside: Optional["StepRequest"] = None
 
     def learning_rate_at(self, step):
         return cosine_learning_rate(step, self.learning_rate, self.max_iter)
@@ -113,5 +127,5 @@ class StepRequest:
         """Requests with equal keys step together: everything a step reads but the draws."""
         return (
             self.step, self.n_steps, self.draws.batch_size, self.learning_rate, self.max_iter, self.average_decay,
-            self.l2, tuple(self.heads.coef.shape), self.heads.architecture,
+            self.l2, tuple(self.heads.coef.shape), self.heads.architecture, self.beside is not None,
         )

@@ -11,9 +11,10 @@ they never ask which kind they hold:
 * ``features(x, head)``: what head ``head`` reads of rows ``x``;
 * ``gain(...)``: the gain matrix of the stack (the closed form of ``_gain`` needs a linear
   last layer, which both kinds have);
-* ``model(feedback, step, start)`` and ``fitted(...)``: the returned model, and its numpy
-  form (:class:`LinearModel` or :class:`NetworkModel`, which set the estimator's
-  fitted attributes);
+* ``all_rows_head(feedback, refit)``, ``model()`` and ``fitted(...)``: the head returned
+  instead of the judged stack (or None), the returned model, and its numpy form
+  (:class:`LinearModel` or :class:`NetworkModel`, which set the estimator's fitted
+  attributes);
 * ``sgd_steps(requests)``: the SGD steps of requests whose stacks have this kind;
 * ``architecture`` and ``weight_elements``: what batched steps must share, and their size.
 
@@ -26,6 +27,7 @@ import numpy as np
 import torch
 
 from .._gain import gain_from_sensitivity
+from .draws import Stepped
 from .softmax import softmax_
 
 __all__ = ["LinearStack", "NetworkStack", "LinearModel", "NetworkModel", "stack_of"]
@@ -110,10 +112,18 @@ class LinearStack(NamedTuple):
         return gain_from_sensitivity(prototypes, self.coef.mean(dim=0), self.intercept.mean(dim=0), sensitivity,
                                      lambda_mean)
 
-    def model(self, feedback, step, start):
-        """The returned head (K, D), (K,): the feedback's final head of the stack (the mean of
-        fold heads, or the warm start refitted on every row at step 0)."""
-        return feedback.final_head(self.coef, self.intercept, step, start)
+    def all_rows_head(self, feedback, refit):
+        """The :class:`~skselmix._torch.records.AllRowsHead` the fit returns instead of this
+        stack (the feedback's: cross-fitting refits the warm start on every row), or None
+        when this stack, one head, is the model."""
+        return feedback.all_rows_head(self, refit)
+
+    def model(self):
+        """The returned head (K, D), (K,) of a stack of one head (a hold-out head, or the
+        all-rows head carried beside cross-fitted ones)."""
+        if self.coef.shape[0] != 1:
+            raise ValueError(f"a stack of {self.coef.shape[0]} linear heads is judged, not returned")
+        return self.coef[0], self.intercept[0]
 
     def fitted(self, coef, intercept):
         """The numpy model of the returned head ``(coef, intercept)`` of this stack."""
@@ -168,7 +178,12 @@ class NetworkStack(NamedTuple):
             for h in range(self.coef.shape[0])
         ]).mean(dim=0)
 
-    def model(self, feedback, step, start):
+    def all_rows_head(self, feedback, refit):
+        """None: the fold networks share no feature space, so they are the model themselves
+        (their logits averaged), the model their out-of-fold scores judge."""
+        return None
+
+    def model(self):
         """The selected networks are the model (their logits averaged): nothing to refit or merge."""
         return self.coef, self.intercept
 
@@ -200,35 +215,39 @@ def linear_sgd_steps(requests):
     one set of batched products.
 
     Each request asks for ``n_steps`` SGD steps of cross-entropy on mixed features
-    (label = anchor class) of its stack ``(coef (H, K, D), intercept (H, K))``; every
-    head takes its own batch of pairs from its row of the pair distribution, with
-    anchors and partners from the rows it trains on, drawn from its own run's
+    (label = anchor class) of its stack ``(coef (H, K, D), intercept (H, K))``, and of
+    the stack of its ``beside`` request when it has one; every head takes its own batch
+    of pairs from its row of the pair distribution, with anchors and partners from the
+    rows it trains on, drawn from its own request's
     :class:`~skselmix._torch.draws.RunDraws`, so a run steps exactly as it would alone.
 
-    Returns each request's new iterates and their moving average (the iterates
-    themselves when ``average_decay`` is 0). The gradient of softmax cross-entropy is
-    written out (``p - onehot``), which avoids autograd bookkeeping on this hot path;
-    the pairs, rows and mixing weights of a run of steps (:func:`step_chunks`) are drawn
-    and mixed at once.
+    Returns each request's :class:`~skselmix._torch.draws.Stepped`: new iterates and their
+    moving average (the iterates themselves when ``average_decay`` is 0). The gradient
+    of softmax cross-entropy is written out (``p - onehot``), which avoids autograd
+    bookkeeping on this hot path; the pairs, rows and mixing weights of a run of steps
+    (:func:`step_chunks`) are drawn and mixed at once.
     """
     first = requests[0]
     decay = first.average_decay
-    sizes = [request.heads.coef.shape[0] for request in requests]
-    coef = torch.cat([request.heads.coef for request in requests])
-    intercept = torch.cat([request.heads.intercept for request in requests])
+    # Every stack stepped here: each request's, then its beside request's.
+    parts = [part for request in requests for part in (request, request.beside) if part is not None]
+    sizes = [part.heads.coef.shape[0] for part in parts]
+    coef = torch.cat([part.heads.coef for part in parts])
+    intercept = torch.cat([part.heads.intercept for part in parts])
     if decay:
-        avg_coef = torch.cat([request.evaluated.coef for request in requests])
-        avg_intercept = torch.cat([request.evaluated.intercept for request in requests])
+        avg_coef = torch.cat([part.evaluated.coef for part in parts])
+        avg_intercept = torch.cat([part.evaluated.intercept for part in parts])
     else:
         avg_coef, avg_intercept = coef, intercept
     batch, k = first.draws.batch_size, first.draws.n_classes
     step = first.step
-    per_step = sizes[0] * batch * (first.sources.features.shape[1] + k)  # one run's, so its draws are its own
+    # One run's judged heads set the chunks, so a run's draws are its own whatever steps beside it.
+    per_step = sizes[0] * batch * (first.sources.features.shape[1] + k)
     for chunk in step_chunks(first.n_steps, per_step, first.profile.step_chunk_elements):
         # The batches of `chunk` steps are drawn and mixed at once: a step is then a
         # handful of tensor operations.
-        drawn = [request.draws.mixed_chunk(size, request.pairs, request.sources, chunk, request.heads.coef.dtype)
-                 for request, size in zip(requests, sizes)]
+        drawn = [part.draws.mixed_chunk(size, part.pairs, part.sources, chunk, part.heads.coef.dtype)
+                 for part, size in zip(parts, sizes)]
         mixed = drawn[0][0] if len(drawn) == 1 else torch.cat([m for m, _ in drawn], dim=1)
         targets = drawn[0][1] if len(drawn) == 1 else torch.cat([t for _, t in drawn], dim=1)
         del drawn
@@ -242,6 +261,10 @@ def linear_sgd_steps(requests):
                 avg_coef.lerp_(coef, 1.0 - decay)
                 avg_intercept.lerp_(intercept, 1.0 - decay)
             step += 1
-    parts = zip(coef.split(sizes), intercept.split(sizes), avg_coef.split(sizes), avg_intercept.split(sizes))
-    return [(LinearStack(c, b), LinearStack(ac, ab)) for c, b, ac, ab in parts]
-
+    stepped = iter([
+        Stepped(LinearStack(c, b), LinearStack(ac, ab))
+        for c, b, ac, ab in zip(coef.split(sizes), intercept.split(sizes), avg_coef.split(sizes),
+                                avg_intercept.split(sizes))
+    ])
+    return [next(stepped)._replace(beside=next(stepped) if request.beside is not None else None)
+            for request in requests]

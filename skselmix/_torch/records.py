@@ -40,6 +40,18 @@ class GivenHead(NamedTuple):
     intercept: torch.Tensor
 
 
+class AllRowsHead(NamedTuple):
+    """The head a cross-fitted linear fit returns: the warm start refitted on every labelled
+    row (``stack``, one head), carried through the same SGD steps as the fold heads (the
+    same pair distribution at every refresh, its anchors and partners from ``pools``,
+    every labelled row by class) and never judged. The fold heads' out-of-fold scores
+    judge the procedure "warm start, then t steps"; this is that procedure run on all
+    rows, as ``GridSearchCV(refit=True)`` refits its chosen candidate."""
+
+    stack: object  # a LinearStack of one head
+    pools: ClassIndex
+
+
 class UnlabeledRows(NamedTuple):
     """Semi-supervised mode's unlabelled rows: scaled ``features``, the ``hidden`` class
     indices known to benchmarks only (or None), and row ``weights`` (or None).
@@ -71,7 +83,9 @@ class WarmStart:
     ``stack``: the warm start's :class:`~skselmix._torch.heads.LinearStack` or
     :class:`~skselmix._torch.heads.NetworkStack`; ``init_used``: its name; ``refit``: a
     :class:`RefitRecipe` to fit it again on all rows, or a user's :class:`GivenHead`;
-    ``prototypes`` (K, D); ``l2``: the weight decay used.
+    ``prototypes`` (K, D); ``l2``: the weight decay used; ``all_rows``: the
+    :class:`AllRowsHead` the fit returns when the judged stack is not itself the model
+    (cross-fitted linear heads), else None.
     """
 
     stack: object
@@ -79,6 +93,7 @@ class WarmStart:
     refit: Union[RefitRecipe, GivenHead]
     prototypes: torch.Tensor
     l2: float
+    all_rows: Optional[AllRowsHead] = None
 
 
 @dataclass(frozen=True)

@@ -100,12 +100,15 @@ class LoopSettings:
 
 class KeptStep(NamedTuple):
     """A refresh the loop keeps: its feedback ``value``, ``step``, a copy of its evaluated
-    ``stack`` and its ``index`` among the refreshes (the warm start's, or the best so far)."""
+    ``stack``, its ``index`` among the refreshes (the warm start's, or the best so far) and
+    a copy of the stack the fit returns for it (``returned``: the all-rows head at that
+    step, or ``stack`` itself)."""
 
     value: float
     step: int
     stack: object  # a LinearStack or NetworkStack
     index: int
+    returned: object
 
 
 class SelMixRun:
@@ -119,7 +122,8 @@ class SelMixRun:
     def __init__(self, settings, objective, device, rng, n_classes, class_labels=None, on_refresh=None):
         self.settings = settings
         # Analysis only (benchmarks/_internals.py): called at every refresh with the step, the
-        # evaluated stack and its judged predictions; it must not change them.
+        # evaluated stack, its judged predictions and the stack the fit would return for that
+        # refresh; it must not change them.
         self.on_refresh = on_refresh
         self.progress = FitProgress(
             settings.verbose,
@@ -138,6 +142,11 @@ class SelMixRun:
         # Drawn last, so the draws above are those of every earlier release; the candidates of a
         # search draw the same seed, so they share the resamples (their comparison is paired).
         self.selection_rng = np.random.RandomState(rng.randint(np.iinfo(np.int32).max))
+        # The all-rows head's steps draw from a generator of their own, seeded after every draw
+        # above: the judged heads draw exactly what they drew before it was carried.
+        all_rows_generator = torch.Generator(device=device)
+        all_rows_generator.manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
+        self.all_rows_draws = replace(self.draws, generator=all_rows_generator)
         self.start_time = time.perf_counter()
 
     def _threads(self, feedback):
@@ -196,8 +205,9 @@ class SelMixRun:
                 f"The initial head ({init_used}) gives non-finite float32 logits on the class prototypes; "
                 "its weights are too large for the features."
             )
+        all_rows = stack.all_rows_head(feedback, refit)
         self.progress.warm_start_done()
-        return WarmStart(stack, init_used, refit, prototypes, l2)
+        return WarmStart(stack, init_used, refit, prototypes, l2, all_rows)
 
     def _loop(self, feedback, warm, unlabeled=None):
         """The refresh/SGD loop from ``warm`` (a :class:`WarmStart`), as a generator: it
@@ -214,16 +224,20 @@ class SelMixRun:
         multipliers = self.objective.init_multipliers(k, class_counts)
 
         # `heads` is the stack of SGD iterates; `evaluated` is what feedback and selection see:
-        # the iterates themselves, or their moving average when average_decay > 0.
+        # the iterates themselves, or their moving average when average_decay > 0. With
+        # cross-fitted linear heads, `all_rows` / `all_rows_evaluated` are the same for the
+        # head the fit returns, which takes the same steps on every labelled row (unjudged).
         heads = evaluated = stack
+        all_rows = all_rows_evaluated = None if warm.all_rows is None else warm.all_rows.stack
         history, best, step, stale, verdict = [], None, 0, 0, False
         selection = self._selection(feedback)
         while True:
             refresh_began = time.perf_counter()
             predictions = feedback.judged_predictions(evaluated)
             confusion = feedback.confusion(evaluated, predictions=predictions)
+            returned_now = evaluated if all_rows_evaluated is None else all_rows_evaluated
             if self.on_refresh is not None:
-                self.on_refresh(step, evaluated, predictions)
+                self.on_refresh(step, evaluated, predictions, returned_now)
             value = self._objective_value(confusion, class_counts, step)
             beats_start = self._judge_resamples(selection, predictions, step)
             multipliers = self.objective.update_multipliers(multipliers, confusion, class_counts)
@@ -231,7 +245,8 @@ class SelMixRun:
             sensitivity = objective_logit_sensitivity(confusion.to(torch.float32), grad, DEFAULT_CONFUSION_SMOOTHING)
             gain = evaluated.gain(feedback, prototypes, sensitivity, lambda_mean)
             gain_n = normalize_gain(gain)
-            pairs = head_pair_distributions(sampling_distribution(gain_n, p.s), pools.counts.reshape(-1, k))
+            probs = sampling_distribution(gain_n, p.s)
+            pairs = head_pair_distributions(probs, pools.counts.reshape(-1, k))
             history.append(self._record(step, value, confusion, multipliers, gain, pairs.mean()))
             history[-1]["p_beats_start"] = beats_start
             history[-1]["refresh_time"] = time.perf_counter() - refresh_began
@@ -242,9 +257,11 @@ class SelMixRun:
                 history[-1].update(extra)
             improved = best is None or value > best.value + p.tol
             if improved:
-                # A copy (the adapter's too) that later in-place steps leave alone.
+                # Copies (the adapter's too) that later in-place steps leave alone.
                 kept = evaluated.with_tensors([t.clone() for t in evaluated.tensors()])
-                best = KeptStep(value, step, kept, len(history) - 1)
+                kept_returned = kept if all_rows_evaluated is None else all_rows_evaluated.with_tensors(
+                    [t.clone() for t in all_rows_evaluated.tensors()])
+                best = KeptStep(value, step, kept, len(history) - 1, kept_returned)
                 stale = 0
             elif step > 0:
                 stale += 1
@@ -264,12 +281,23 @@ class SelMixRun:
                 if partners is None
                 else StepSources(feedback.x_train, pools, partners, unlabeled.features)
             )
-            heads, evaluated = yield StepRequest(
+            request = StepRequest(
                 heads, evaluated, sources, pairs, self.draws, step, n_steps, p.learning_rate,
                 p.max_iter, float(p.average_decay), warm.l2, self.device, self.profile,
             )
+            if all_rows is not None:
+                request = replace(request, beside=self._all_rows_request(request, warm.all_rows, all_rows,
+                                                                         all_rows_evaluated, probs, partners,
+                                                                         unlabeled))
+            stepped = yield request
+            heads, evaluated = stepped.heads, stepped.evaluated
+            if all_rows is not None:
+                all_rows, all_rows_evaluated = stepped.beside.heads, stepped.beside.evaluated
             step += n_steps
-            if not all(bool(torch.isfinite(t).all()) for t in heads.tensors() + evaluated.tensors()):
+            tensors = heads.tensors() + evaluated.tensors()
+            if all_rows is not None:
+                tensors += all_rows.tensors() + all_rows_evaluated.tensors()
+            if not all(bool(torch.isfinite(t).all()) for t in tensors):
                 warnings.warn(
                     f"SelMix diverged: the head became non-finite by step {step} (learning_rate="
                     f"{p.learning_rate!r} is too large). Kept the best head so far, from step {best.step}.",
@@ -281,7 +309,7 @@ class SelMixRun:
         choice = selection.choose(best.index, [record["objective"] for record in history[:len(selection.values)]])
         returned = best if choice.index else start
         chosen = returned.stack
-        coef, intercept = chosen.model(feedback, returned.step, warm.refit)
+        coef, intercept = returned.returned.model()
         temperature = self._temperature(feedback, chosen) if p.calibrate else 1.0
         return LoopResult(
             model=chosen.fitted(coef, intercept),
@@ -300,6 +328,17 @@ class SelMixRun:
             weight_decay=warm.l2,
             temperature=temperature,
         )
+
+    def _all_rows_request(self, request, head, stack, evaluated, probs, partners, unlabeled):
+        """The request of the all-rows head ``stack`` (iterates; ``evaluated``, their average)
+        beside the judged heads' ``request``: the same steps and pair probabilities ``probs``,
+        its anchors and partners from every labelled row (:class:`AllRowsHead` ``head``) and
+        the pseudo-labelled ``partners`` when there are, its own draws."""
+        sources = (StepSources(request.sources.features, head.pools) if partners is None
+                   else StepSources(request.sources.features, head.pools, partners, unlabeled.features))
+        pairs = head_pair_distributions(probs, head.pools.counts.reshape(-1, self.k))
+        return replace(request, heads=stack, evaluated=evaluated, sources=sources, pairs=pairs,
+                       draws=self.all_rows_draws)
 
     def _selection(self, feedback):
         """The :class:`StepSelection` of this run, over the feedback's judging rows."""
