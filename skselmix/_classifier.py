@@ -52,8 +52,10 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         Objective to maximise on the balanced distribution: one of
         ``"mean_recall"``, ``"min_recall"``, ``"gmean"``, ``"hmean"``,
         ``"mean_recall_min_coverage"``, ``"hmean_min_coverage"``,
-        ``"min_head_tail_recall"``; an :class:`~skselmix.Objective` instance to
-        set its parameters; or a callable mapping the K x K balanced torch
+        ``"min_head_tail_recall"``, ``"min_group_recall"`` (the worst of the
+        many-, medium- and few-shot classes' mean recalls, or of your own groups
+        with :class:`~skselmix.MinGroupRecall`); an :class:`~skselmix.Objective`
+        instance to set its parameters; or a callable mapping the K x K balanced torch
         confusion matrix to a scalar tensor (derivative by autograd).
         :meth:`score` reports this objective, so to choose between objectives
         do not search over ``metric`` with ``scoring`` left out: each candidate
@@ -830,7 +832,8 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         :func:`~skselmix.metrics.objective_scorer` do: a class absent from a
         test fold is not judged there, and a label never seen in :meth:`fit`
         is judged (its rows are always mispredicted). Head and tail classes of
-        ``"min_head_tail_recall"`` are decided by ``class_counts_``.
+        ``"min_head_tail_recall"`` and the default groups of
+        ``"min_group_recall"`` are decided by ``class_counts_``.
 
         Parameters
         ----------

@@ -38,6 +38,7 @@ __all__ = [
     "MeanRecallMinCoverage",
     "HMeanMinCoverage",
     "MinHeadTailRecall",
+    "MinGroupRecall",
     "get_objective",
     "get_objective_names",
 ]
@@ -253,7 +254,13 @@ class Objective:
         return f"{type(self).__name__}({params})"
 
     def __eq__(self, other):
-        return type(self) is type(other) and vars(self) == vars(other)
+        if type(self) is not type(other) or vars(self).keys() != vars(other).keys():
+            return False
+        # Parameters may be arrays (MinGroupRecall's groups), whose == is elementwise.
+        return all(
+            np.array_equal(mine, theirs) if isinstance(mine, (np.ndarray, list, tuple)) else mine == theirs
+            for mine, theirs in zip(vars(self).values(), (vars(other)[name] for name in vars(self)))
+        )
 
     def __hash__(self):
         return hash((type(self), tuple(sorted(map(repr, vars(self).items())))))
@@ -522,7 +529,68 @@ def head_class_mask(class_counts, head_fraction):
     return mask
 
 
-class MinHeadTailRecall(Objective):
+def _numpy_counts(class_counts):
+    """``class_counts`` (numpy or torch) as a float64 numpy array."""
+    if class_counts is None or _is_numpy(class_counts) or not isinstance(class_counts, torch.Tensor):
+        return np.asarray(class_counts, dtype=np.float64)
+    return class_counts.detach().cpu().numpy().astype(np.float64)
+
+
+class _GroupRecallObjective(Objective):
+    """The worst mean recall over groups of classes, ascended through one multiplier per group.
+
+    A subclass says which group each class is in (:meth:`class_groups`); the value, the
+    multipliers ``softmax(-omega * group_recall)`` (as :class:`MinRecall` does for
+    classes) and the derivative are shared here. Groups without classes are ignored.
+    """
+
+    needs_class_counts = True
+
+    def class_groups(self, n_classes, class_counts):
+        """``(group index of each class (K,) in [0, G), the G group names)``, every group non-empty."""
+        raise NotImplementedError
+
+    def _membership(self, n_classes, class_counts):
+        """(G, K) float64 numpy matrix averaging recalls within each group, and the group names."""
+        index, names = self.class_groups(n_classes, class_counts)
+        membership = np.zeros((len(names), n_classes))
+        membership[index, np.arange(n_classes)] = 1.0
+        return membership / membership.sum(axis=1, keepdims=True), names
+
+    def group_recalls(self, confusion, class_counts=None):
+        """Mean recall of each group (numpy or torch, as ``confusion``) and the group names."""
+        r = recalls(confusion)
+        membership, names = self._membership(r.shape[0], class_counts)
+        if _is_numpy(r):
+            return membership @ np.asarray(r, dtype=np.float64), names
+        return torch.as_tensor(membership, dtype=r.dtype, device=r.device) @ r, names
+
+    def value(self, confusion, class_counts=None):
+        return self.group_recalls(confusion, class_counts)[0].min()
+
+    def values_from_rates(self, recalls, coverages, class_counts=None):
+        membership, _ = self._membership(recalls.shape[1], class_counts)
+        return (recalls @ membership.T).min(axis=1)
+
+    def init_multipliers(self, n_classes, class_counts=None):
+        n_groups = len(self.class_groups(n_classes, class_counts)[1])
+        return torch.full((n_groups,), 1.0 / n_groups, dtype=torch.float64)
+
+    def update_multipliers(self, multipliers, confusion, class_counts=None):
+        group_recall = self.group_recalls(confusion, class_counts)[0].to(torch.float64)
+        return torch.softmax(-self.omega * group_recall, dim=0)
+
+    def gradient(self, confusion, multipliers=None, class_counts=None):
+        if multipliers is None:
+            multipliers = self.update_multipliers(None, confusion, class_counts)
+        membership, _ = self._membership(confusion.shape[0], class_counts)
+        # d/dr_c of sum_g l_g mean_{c in g} r_c: l_g / |g| for the class's group g.
+        per_class = torch.as_tensor(membership, dtype=confusion.dtype, device=confusion.device).T @ multipliers.to(
+            confusion)
+        return _diagonal_gradient(confusion, per_class)
+
+
+class MinHeadTailRecall(_GroupRecallObjective):
     """``min(mean recall of head classes, mean recall of tail classes)``.
 
     Head classes are the most frequent ``head_fraction`` of classes by training
@@ -540,47 +608,103 @@ class MinHeadTailRecall(Objective):
 
     name = "min_head_tail_recall"
     label = "min head-tail recall"
-    needs_class_counts = True
     _parameter_constraints = {"head_fraction": _OPEN_FRACTION, "omega": _NON_NEGATIVE}
 
     def __init__(self, head_fraction=0.9, omega=50.0):
         self.head_fraction = head_fraction
         self.omega = omega
 
-    def _group_means(self, confusion, class_counts):
+    def class_groups(self, n_classes, class_counts):
         if class_counts is None:
             raise ValueError("min_head_tail_recall needs class_counts to tell head from tail classes.")
-        r = recalls(confusion)
-        if _is_numpy(confusion):
-            head = head_class_mask(np.asarray(class_counts, dtype=np.float64), self.head_fraction)
-            return head, np.stack([r[head].mean(), r[~head].mean()])
-        head = head_class_mask(class_counts, self.head_fraction).to(confusion.device)
-        return head, torch.stack([r[head].mean(), r[~head].mean()])
+        head = head_class_mask(_numpy_counts(class_counts), self.head_fraction)
+        return np.where(head, 0, 1), ["head", "tail"]
 
-    def value(self, confusion, class_counts=None):
-        return self._group_means(confusion, class_counts)[1].min()
 
-    def values_from_rates(self, recalls, coverages, class_counts=None):
+#: Training rows per class that bound the default groups of :class:`MinGroupRecall`: the
+#: many-shot (more than 100), medium-shot (20 to 100) and few-shot (fewer than 20) classes
+#: of the long-tail literature (ImageNet-LT, Liu et al. 2019).
+MANY_SHOT, FEW_SHOT = 100, 20
+
+
+class MinGroupRecall(_GroupRecallObjective):
+    """The worst mean recall over groups of classes.
+
+    By default the groups are the long-tail literature's: classes with more than
+    ``many_shot`` training rows (many-shot), ``few_shot`` to ``many_shot`` (medium-shot)
+    and fewer than ``few_shot`` (few-shot), from the training counts (``class_counts``,
+    supplied by the estimator); a group without classes is ignored. ``groups`` gives
+    your own: one group label per class, in ``classes_`` order. At K of about 1000 the
+    worst class holds a handful of rows and min recall, G-mean and H-mean sit at 0;
+    the worst group's mean recall still moves. The surrogate weighs the group means
+    with multipliers ``softmax(-omega * group_recall)``, as :class:`MinRecall` does
+    for classes; :class:`MinHeadTailRecall` is the two-group case.
+
+    Parameters
+    ----------
+    groups : array-like of shape (n_classes,), default=None
+        The group of each class, in ``classes_`` order (any labels); None groups the
+        classes by their training counts.
+    many_shot : float, default=100
+        Classes with more training rows than this are many-shot.
+    few_shot : float, default=20
+        Classes with fewer training rows than this are few-shot.
+    omega : float, default=50.0
+        Step size of the multiplier update.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skselmix import MinGroupRecall
+    >>> confusion = np.diag([0.9, 0.8, 0.3, 0.5]) / 4  # recalls 0.9, 0.8, 0.3, 0.5
+    >>> float(MinGroupRecall(groups=["a", "a", "b", "b"]).value(confusion))
+    0.4
+    >>> float(MinGroupRecall().value(confusion, class_counts=np.array([500, 60, 8, 30])))
+    0.3
+    """
+
+    name = "min_group_recall"
+    label = "min group recall"
+    _parameter_constraints = {
+        "groups": [None, "array-like"], "many_shot": _NON_NEGATIVE, "few_shot": _NON_NEGATIVE,
+        "omega": _NON_NEGATIVE,
+    }
+
+    def __init__(self, groups=None, many_shot=MANY_SHOT, few_shot=FEW_SHOT, omega=50.0):
+        self.groups = groups
+        self.many_shot = many_shot
+        self.few_shot = few_shot
+        self.omega = omega
+
+    def validate(self):
+        super().validate()
+        if self.few_shot > self.many_shot:
+            raise ValueError(f"few_shot ({self.few_shot}) must not exceed many_shot ({self.many_shot}).")
+        if self.groups is not None and np.ndim(self.groups) != 1:
+            raise ValueError(f"groups must be one label per class (1-d); got shape {np.shape(self.groups)}.")
+
+    @property
+    def needs_class_counts(self):
+        return self.groups is None
+
+    def class_groups(self, n_classes, class_counts):
+        if self.groups is not None:
+            groups = np.asarray(self.groups)
+            if groups.shape != (n_classes,):
+                raise ValueError(
+                    f"groups has {np.size(groups)} entries for {n_classes} classes: give one group per class, "
+                    "in classes_ order."
+                )
+            names, index = np.unique(groups, return_inverse=True)
+            return index.reshape(-1), [str(name) for name in names]
         if class_counts is None:
-            raise ValueError("min_head_tail_recall needs class_counts to tell head from tail classes.")
-        head = head_class_mask(np.asarray(class_counts, dtype=np.float64), self.head_fraction)
-        return np.minimum(recalls[:, head].mean(axis=1), recalls[:, ~head].mean(axis=1))
-
-    def init_multipliers(self, n_classes, class_counts=None):
-        return torch.full((2,), 0.5, dtype=torch.float64)
-
-    def update_multipliers(self, multipliers, confusion, class_counts=None):
-        group_recall = self._group_means(confusion, class_counts)[1].to(torch.float64)
-        return torch.softmax(-self.omega * group_recall, dim=0)
-
-    def gradient(self, confusion, multipliers=None, class_counts=None):
-        head, _ = self._group_means(confusion, class_counts)
-        if multipliers is None:
-            multipliers = self.update_multipliers(None, confusion, class_counts)
-        lam = multipliers.to(confusion)
-        sizes = torch.stack([head.sum(), (~head).sum()]).to(confusion)
-        per_class = torch.where(head, lam[0] / sizes[0], lam[1] / sizes[1])
-        return _diagonal_gradient(confusion, per_class)
+            raise ValueError("min_group_recall needs class_counts (training rows per class) or groups.")
+        counts = _numpy_counts(class_counts)
+        shot = np.where(counts > self.many_shot, 0, np.where(counts >= self.few_shot, 1, 2))
+        present = np.flatnonzero(np.bincount(shot, minlength=3))
+        renumber = np.zeros(3, dtype=np.int64)
+        renumber[present] = np.arange(present.size)
+        return renumber[shot], [("many", "medium", "few")[g] for g in present]
 
 
 class CallableObjective(Objective):
@@ -638,6 +762,7 @@ BUILTIN_OBJECTIVES = (
     MeanRecallMinCoverage,
     HMeanMinCoverage,
     MinHeadTailRecall,
+    MinGroupRecall,
 )
 _BUILTIN = {cls.name: cls for cls in BUILTIN_OBJECTIVES}
 

@@ -9,6 +9,7 @@ from skselmix import (
     GMean,
     HMean,
     MeanRecallMinCoverage,
+    MinGroupRecall,
     MinHeadTailRecall,
     MinRecall,
     get_objective,
@@ -49,6 +50,9 @@ def _surrogate(objective, multipliers):
     if objective.name == "min_head_tail_recall":
         head = torch.tensor([True, True, True, False])  # floor(0.9 * 4) = 3 most frequent
         return lambda C: multipliers[0] * recall(C)[head].mean() + multipliers[1] * recall(C)[~head].mean()
+    if objective.name == "min_group_recall":
+        medium = torch.tensor([True, True, False, False])  # COUNTS: 50 and 30 rows medium-shot, 10 and 5 few
+        return lambda C: multipliers[0] * recall(C)[medium].mean() + multipliers[1] * recall(C)[~medium].mean()
     raise AssertionError(objective.name)
 
 
@@ -159,7 +163,8 @@ def test_every_registered_objective_is_reachable_everywhere(cls):
     assert f"{name}_score" in metrics.__all__ and name in metrics.objective_scorer_names()
     rng = np.random.RandomState(0)
     y_true, y_pred = np.repeat(np.arange(4), [40, 20, 10, 5]), rng.randint(0, 4, size=75)
-    head = {"head_labels": [0, 1]} if cls is MinHeadTailRecall else {}
+    head = ({"head_labels": [0, 1]} if cls is MinHeadTailRecall
+            else {"groups": {0: "a", 1: "b", 2: "b", 3: "a"}} if cls is MinGroupRecall else {})
     report = metrics.classification_report_balanced(y_true, y_pred, output_dict=True, **head)["objectives"]
     label = cls.label.format(alpha=0.95)
     assert report[label] == pytest.approx(score(y_true, y_pred, **head))
@@ -228,8 +233,93 @@ def test_capabilities_replace_name_checks():
     from skselmix.metrics._scorer import _NEEDS_CLASS_COUNTS
 
     assert {cls.name for cls in BUILTIN_OBJECTIVES if cls.needs_class_counts} == _NEEDS_CLASS_COUNTS == {
-        "min_head_tail_recall"}
+        "min_head_tail_recall", "min_group_recall"}
+    # Groups of one's own need no training counts.
+    assert MinGroupRecall().needs_class_counts and not MinGroupRecall(groups=[0, 1]).needs_class_counts
     assert {cls.name for cls in BUILTIN_OBJECTIVES if cls.coverage_constraint} == {
         "mean_recall_min_coverage", "hmean_min_coverage"}
     with pytest.raises(TypeError, match="'func' parameter of CallableObjective"):
         __import__("skselmix").CallableObjective(3).validate()
+
+
+# ------------------------------------------------ issue 40, goal 3: worst-group objectives
+def _brute_force_min_group_recall(recall, groups):
+    """Each group's mean recall by a loop over its members, then the smallest."""
+    means = []
+    for group in dict.fromkeys(groups):  # in order of appearance; empty groups cannot appear
+        members = [c for c, g in enumerate(groups) if g == group]
+        means.append(sum(recall[c] for c in members) / len(members))
+    return min(means)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_min_group_recall_equals_a_brute_force_on_random_confusion_matrices(seed):
+    rng = np.random.RandomState(seed)
+    k = rng.randint(3, 30)
+    rows = rng.dirichlet(np.full(k, 0.3), size=k)
+    confusion = rows / k  # balanced: each row sums to 1/K
+    groups = rng.choice(["x", "y", "z", "w"], size=k)
+    counts = rng.choice([3, 15, 20, 50, 100, 101, 400], size=k).astype(float)
+    shots = np.where(counts > 100, "many", np.where(counts >= 20, "medium", "few"))
+    for objective, assigned, class_counts in [(MinGroupRecall(groups=groups), groups, None),
+                                              (MinGroupRecall(), shots, counts)]:
+        recall = [confusion[c, c] / confusion[c].sum() for c in range(k)]
+        expected = _brute_force_min_group_recall(recall, list(assigned))
+        assert float(objective.value(confusion, class_counts)) == pytest.approx(expected, abs=1e-12)
+        torch_value = objective.value(torch.as_tensor(confusion), None if class_counts is None
+                                      else torch.as_tensor(class_counts))
+        assert float(torch_value) == pytest.approx(expected, abs=1e-12)
+        recall = np.asarray(recall)
+        resampled = objective.values_from_rates(np.stack([recall, recall[::-1]]), None, class_counts)
+        assert resampled[0] == pytest.approx(expected, abs=1e-12)
+        assert resampled[1] == pytest.approx(_brute_force_min_group_recall(recall[::-1], list(assigned)), abs=1e-12)
+
+
+def test_min_group_recall_default_groups_ignore_empty_ones_and_bad_groups_are_named():
+    confusion = np.diag([0.9, 0.6, 0.2]) / 3 + 0.0
+    confusion[0, 1] = confusion[1, 2] = confusion[2, 0] = 0.0
+    # No class above 100 rows: the many-shot group is empty and ignored (not a recall of 0).
+    objective = MinGroupRecall()
+    assert objective.class_groups(3, np.array([60.0, 20.0, 4.0]))[1] == ["medium", "few"]
+    assert float(objective.value(confusion, np.array([60.0, 20.0, 4.0]))) == pytest.approx(0.2)
+    assert float(objective.value(confusion, np.array([600.0, 200.0, 101.0]))) == pytest.approx((0.9 + 0.6 + 0.2) / 3)
+    multipliers = objective.init_multipliers(3, np.array([60.0, 20.0, 4.0]))
+    assert multipliers.shape == (2,)
+    with pytest.raises(ValueError, match="groups has 2 entries for 3 classes"):
+        MinGroupRecall(groups=["a", "b"]).value(confusion)
+    with pytest.raises(ValueError, match="needs class_counts"):
+        MinGroupRecall().value(confusion)
+    with pytest.raises(ValueError, match="few_shot .* must not exceed many_shot"):
+        MinGroupRecall(few_shot=200).validate()
+    assert MinGroupRecall(groups=np.array([1, 2])) == MinGroupRecall(groups=np.array([1, 2]))
+    assert MinGroupRecall(groups=np.array([1, 2])) != MinGroupRecall(groups=np.array([2, 1]))
+
+
+def test_min_group_recall_fits_scores_and_reports_with_the_models_groups():
+    from sklearn.model_selection import cross_val_score
+
+    from skselmix import SelMixClassifier
+    from skselmix.metrics import classification_report_balanced, min_group_recall_score, objective_scorer
+
+    rng = np.random.RandomState(0)
+    sizes = [150, 60, 25, 12]
+    X = np.vstack([rng.normal(size=(n, 5)) + 1.5 * rng.normal(size=5) for n in sizes])
+    y = np.repeat(np.arange(4), sizes)
+    params = dict(max_iter=60, refresh_every=20, device="cpu", random_state=0)
+    model = SelMixClassifier(metric="min_group_recall", **params).fit(X, y)
+    assert len(model.history_[0]["multipliers"]) == 3  # many (150), medium (60, 25), few (12)
+    counts = dict(zip(model.classes_.tolist(), model.class_counts_.tolist()))
+    # score(), the metric function with the training counts, and the scorer agree.
+    expected = min_group_recall_score(y, model.predict(X), class_counts=counts)
+    assert model.score(X, y) == pytest.approx(expected)
+    assert objective_scorer("min_group_recall")(model, X, y) == pytest.approx(expected)
+    # Groups of one's own, in classes_ order; score follows the classes a test set holds.
+    mine = SelMixClassifier(metric=MinGroupRecall(groups=["big", "big", "small", "small"]), **params).fit(X, y)
+    keep = y != 1
+    groups = {0: "big", 1: "big", 2: "small", 3: "small"}
+    assert mine.score(X[keep], y[keep]) == pytest.approx(
+        min_group_recall_score(y[keep], mine.predict(X[keep]), groups=groups))
+    report = classification_report_balanced(y, mine.predict(X), groups=groups, output_dict=True)["objectives"]
+    assert report["min group recall"] == pytest.approx(min(report["recall of group big"],
+                                                           report["recall of group small"]))
+    assert cross_val_score(mine, X, y, cv=2, scoring=objective_scorer("min_group_recall", groups=groups)).shape == (2,)

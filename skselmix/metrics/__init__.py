@@ -30,6 +30,7 @@ from ._classification import (
     mean_recall_min_coverage_score,
     mean_recall_score,
     min_coverage_score,
+    min_group_recall_score,
     min_head_tail_recall_score,
     min_recall_score,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "hmean_score",
     "min_coverage_score",
     "min_head_tail_recall_score",
+    "min_group_recall_score",
     "mean_recall_min_coverage_score",
     "hmean_min_coverage_score",
     "classification_report_balanced",

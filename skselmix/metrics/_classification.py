@@ -15,6 +15,7 @@ from sklearn.utils import check_consistent_length, column_or_1d
 from sklearn.utils.multiclass import type_of_target, unique_labels
 
 from .._confusion import balanced_confusion, coverages
+from .._fit_report import class_list
 from .._labels import check_label_types
 from .._objectives import (
     GMean,
@@ -22,6 +23,7 @@ from .._objectives import (
     HMeanMinCoverage,
     MeanRecall,
     MeanRecallMinCoverage,
+    MinGroupRecall,
     MinHeadTailRecall,
     MinRecall,
 )
@@ -142,9 +144,15 @@ def _score(objective, y_true, y_pred, labels, sample_weight, class_counts=None):
 def _score_with_class_counts(objective, y_true, y_pred, sample_weight, class_counts):
     """``objective`` on the classes of ``y_true`` (rows of positive weight), whose sizes for
     head/tail objectives come from ``class_counts`` (``{label: size}``, 0 when missing):
-    what :meth:`SelMixClassifier.score` and the skselmix scorers compute alike."""
+    what :meth:`SelMixClassifier.score` and the skselmix scorers compute alike. An
+    objective's own ``groups`` (one per class of ``class_counts``, in its order) follow the
+    classes that ``y_true`` holds."""
     confusion, labels, _ = _confusion_tensor(y_true, y_pred, None, sample_weight)
     counts = np.array([float(class_counts.get(label, 0.0)) for label in labels.tolist()])
+    if getattr(objective, "groups", None) is not None:
+        by_label = dict(zip(class_counts, np.asarray(objective.groups).tolist()))
+        objective = type(objective)(**{**objective.get_params(), "groups": [by_label[label] for label in
+                                                                           labels.tolist()]})
     return float(objective.value(confusion, counts))
 
 
@@ -384,3 +392,64 @@ def _head_tail_recall(confusion, labels, counts, head_labels=None, head_fraction
         head_fraction = (is_head.sum() + 0.5) / labels.size
     objective = MinHeadTailRecall(head_fraction=head_fraction)
     return float(objective.value(confusion, np.asarray(counts, dtype=np.float64)))
+
+
+def min_group_recall_score(
+    y_true, y_pred, *, groups=None, many_shot=100, few_shot=20, labels=None, sample_weight=None, class_counts=None
+):
+    """The worst mean recall over groups of classes (see :class:`~skselmix.MinGroupRecall`).
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n_samples,)
+    groups : dict or array-like, default=None
+        The group of each class: ``{label: group}``, or one group per class of
+        ``labels`` in its order. By default classes are grouped by their size:
+        more than ``many_shot`` rows (many-shot), ``few_shot`` to ``many_shot``
+        (medium-shot), fewer than ``few_shot`` (few-shot); groups without
+        classes are ignored.
+    many_shot, few_shot : float, default=100, 20
+        The size bounds of the default groups.
+    labels : array-like, default=None
+    sample_weight : array-like of shape (n_samples,), default=None
+    class_counts : dict, default=None
+        ``{label: size}`` deciding the default groups, for example the training
+        counts (a label missing from it has size 0). :func:`objective_scorer`
+        passes a fitted :class:`~skselmix.SelMixClassifier`'s ``class_counts_``.
+        None uses the (weighted) counts of ``y_true``, which on a balanced test
+        set put every class in one group: pass the training counts there.
+
+    Returns
+    -------
+    score : float
+
+    Examples
+    --------
+    >>> from skselmix.metrics import min_group_recall_score
+    >>> y_true = [0, 0, 1, 1, 2, 2]
+    >>> y_pred = [0, 0, 1, 0, 2, 0]
+    >>> min_group_recall_score(y_true, y_pred, groups={0: "many", 1: "few", 2: "few"})
+    0.5
+    >>> min_group_recall_score(y_true, y_pred, class_counts={0: 500, 1: 50, 2: 5})  # many, medium, few
+    0.5
+    """
+    confusion, labels, counts = _confusion_tensor(y_true, y_pred, labels, sample_weight)
+    if groups is not None:
+        groups = _group_labels(groups, labels)
+    elif class_counts is not None:
+        counts = np.array([float(class_counts.get(label, 0.0)) for label in labels.tolist()])
+    objective = MinGroupRecall(groups=groups, many_shot=many_shot, few_shot=few_shot)
+    objective.validate()
+    return float(objective.value(confusion, np.asarray(counts, dtype=np.float64)))
+
+
+def _group_labels(groups, labels):
+    """One group per class of ``labels``, from ``{label: group}`` or a sequence in their order."""
+    if isinstance(groups, dict):
+        missing = [label for label in labels.tolist() if label not in groups]
+        if missing:
+            raise ValueError(f"groups names no group for labels {class_list(missing)}.")
+        return [groups[label] for label in labels.tolist()]
+    if len(groups) != labels.size:
+        raise ValueError(f"groups has {len(groups)} entries for {labels.size} labels.")
+    return list(groups)

@@ -1,13 +1,13 @@
 """A per-class text report of the balanced metrics (recall, coverage, support, objectives)."""
 
 from .._confusion import coverages, recalls
-from .._objectives import BUILTIN_OBJECTIVES
-from ._classification import _confusion_tensor, _head_tail_recall
+from .._objectives import BUILTIN_OBJECTIVES, MinGroupRecall
+from ._classification import _confusion_tensor, _group_labels, _head_tail_recall
 
 
 def classification_report_balanced(
-    y_true, y_pred, *, labels=None, target_names=None, sample_weight=None, alpha=0.95, head_labels=None, digits=3,
-    output_dict=False,
+    y_true, y_pred, *, labels=None, target_names=None, sample_weight=None, alpha=0.95, head_labels=None, groups=None,
+    digits=3, output_dict=False,
 ):
     """Per-class recall, coverage and support, and every objective, on the balanced distribution.
 
@@ -35,6 +35,10 @@ def classification_report_balanced(
         Coverage target of the constrained objectives (``cov_j >= alpha / K``).
     head_labels : array-like, default=None
         Head classes; when given, the min head-tail recall is reported too.
+    groups : dict or array-like, default=None
+        The group of each class (``{label: group}``, or one per class of
+        ``labels`` in its order); when given, each group's mean recall
+        (``recall of group <name>``) and the min group recall are reported too.
     digits : int, default=3
         Decimals in the text report.
     output_dict : bool, default=False
@@ -78,7 +82,13 @@ def classification_report_balanced(
     per_class_coverage = k * coverages(confusion)
     values = {}
     for cls in BUILTIN_OBJECTIVES:  # the registry's order
-        if cls.needs_class_counts:  # needs to know the head: only with head_labels
+        if cls is MinGroupRecall:  # needs to know the groups: only with groups
+            if groups is not None:
+                objective = MinGroupRecall(groups=_group_labels(groups, labels))
+                group_recall, group_names = objective.group_recalls(confusion)
+                values.update({f"recall of group {name}": float(r) for name, r in zip(group_names, group_recall)})
+                values[cls.label] = float(objective.value(confusion))
+        elif cls.needs_class_counts:  # needs to know the head: only with head_labels
             if head_labels is not None:
                 values[cls.label] = _head_tail_recall(confusion, labels, totals, head_labels)
         elif cls.coverage_constraint:

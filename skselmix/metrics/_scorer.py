@@ -98,7 +98,8 @@ class _TrainingCountsScorer(_Scorer):
     def _score(self, method_caller, estimator, X, y_true, **kwargs):
         model = final_estimator(estimator)
         counts = getattr(model, "class_counts_", None)
-        if counts is not None and "head_labels" not in self._kwargs and "class_counts" not in kwargs:
+        told = "head_labels" in self._kwargs or "groups" in self._kwargs or "class_counts" in kwargs
+        if counts is not None and not told:
             kwargs = {**kwargs, "class_counts": dict(zip(model.classes_.tolist(), np.asarray(counts).tolist()))}
         return super()._score(method_caller, estimator, X, y_true, **kwargs)
 
