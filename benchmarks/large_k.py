@@ -1,7 +1,7 @@
 """The shapes of ImageNet-LT and iNaturalist on one machine (issue 35).
 
     python -m benchmarks.large_k                 # every part (about 45 minutes on 2 cores)
-    python -m benchmarks.large_k --part imagenet_lt   # one part: imagenet_lt, wordnet, inat, growth
+    python -m benchmarks.large_k --part imagenet_lt   # one part: imagenet_lt, wordnet, inat, growth, quality
     python -m benchmarks.large_k --report-only   # rewrite large_k.md from large_k.json
     python -m benchmarks.large_k --device cuda   # the same on a GPU (writes large_k_cuda.*)
 
@@ -21,7 +21,16 @@ Parts, each side by side in one process on a quiet machine (torch's default thre
   memory in each; defaults but ``n_iter_no_change=None``, so that every fit runs its 1000
   steps and 21 refreshes (early stopping would make the work differ from point to point).
 
-Each part times ``LogisticRegression(C=1, max_iter=1000)`` (plain and
+* ``quality``: on both K = 1000 sets, three seeds each (the data's and the fit's; no
+  setting was tuned on them), the default fit for ``mean_recall``,
+  ``min_head_tail_recall``, ``mean_recall_min_coverage`` and ``min_group_recall``
+  against its own warm start (``max_iter=0``, same rows and seed) and
+  ``LogisticRegression(class_weight="balanced")``: the test objective (groups and heads
+  from the training counts), ``best_step_``, ``validation_gain_`` and what 0.10 returned
+  at the same step (the mean of the fold heads), paired over the seeds. The fits of one
+  seed share their warm start through ``memory=``.
+
+Each part but ``quality`` times ``LogisticRegression(C=1, max_iter=1000)`` (plain and
 ``class_weight="balanced"``), the default ``SelMixClassifier()`` (5-fold cross-fitting,
 ``metric="min_recall"``), its warm start alone (``max_iter=0``: the head SelMix starts from,
 refitted on every row) and the default ``SelMixClassifierCV()`` on the same rows, with test
@@ -43,13 +52,22 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 from skselmix import SelMixClassifier, SelMixClassifierCV
-from skselmix.metrics import mean_recall_score, min_recall_score
+from skselmix.metrics import (
+    mean_recall_min_coverage_score,
+    mean_recall_score,
+    min_coverage_score,
+    min_group_recall_score,
+    min_head_tail_recall_score,
+    min_recall_score,
+)
 
 from ._report import PeakMemory, stored_run, utc_now
 from .perf import gain_inputs, machine_description, md_table, skselmix_gain
 
 RESULTS = Path(__file__).resolve().parent / "results"
-PARTS = ("imagenet_lt", "wordnet", "inat", "growth", "memory")
+PARTS = ("imagenet_lt", "wordnet", "inat", "growth", "memory", "quality")
+QUALITY_METRICS = ("mean_recall", "min_head_tail_recall", "mean_recall_min_coverage", "min_group_recall")
+QUALITY_SEEDS = (0, 1, 2)
 
 
 def decaying_counts(k, largest, smallest, total=None):
@@ -107,10 +125,10 @@ def inat_like(seed=0):
     return embedding_like_rows(decaying_counts(INAT_CLASSES, 40, 3), 5, 256, seed=seed)
 
 
-def wordnet_hypernyms():
+def wordnet_hypernyms(seed=0):
     from skselmix.datasets import fetch_wordnet_hypernyms
 
-    return fetch_wordnet_hypernyms(verbose=False)
+    return fetch_wordnet_hypernyms(random_state=seed, verbose=False)
 
 
 PROBLEMS = {"imagenet_lt": lambda: imagenet_lt_like(), "wordnet": lambda: wordnet_hypernyms()}
@@ -167,6 +185,98 @@ def _row(problem, method, seconds, model, X_test, y_test, memory=None):
                                                   for k, v in row.items() if k not in ("problem", "method", "seconds")),
           flush=True)
     return row
+
+
+def test_objective(metric, y_test, pred, class_counts):
+    """``metric`` of test predictions ``pred``; heads and groups come from the training
+    ``class_counts`` ({label: rows}), as a fitted SelMix model's ``score`` decides them."""
+    if metric == "min_head_tail_recall":
+        return min_head_tail_recall_score(y_test, pred, class_counts=class_counts)
+    if metric == "min_group_recall":
+        return min_group_recall_score(y_test, pred, class_counts=class_counts)
+    return {"mean_recall": mean_recall_score,
+            "mean_recall_min_coverage": mean_recall_min_coverage_score}[metric](y_test, pred)
+
+
+def fold_mean_predictions(model, X_test):
+    """What 0.10 returned at the model's step: the mean of its fold heads (the all-rows refit
+    at step 0, which is the model itself)."""
+    if model.best_step_ == 0:
+        return model.predict(X_test)
+    coef, intercept = model.cv_heads_
+    return model.classes_[np.argmax(X_test @ coef.mean(axis=0).T + intercept.mean(axis=0), axis=1)]
+
+
+def quality_part(device, problems=("wordnet", "imagenet_lt"), seeds=QUALITY_SEEDS, metrics=QUALITY_METRICS):
+    """The default fit of each metric against its own warm start and balanced
+    LogisticRegression, on every problem and seed (rows: one per problem, seed, metric)."""
+    import tempfile
+
+    from joblib import Memory
+
+    loaders = {"imagenet_lt": ("ImageNet-LT-like", imagenet_lt_like), "wordnet": ("WordNet hypernyms",
+                                                                                 wordnet_hypernyms)}
+    rows = []
+    for problem in problems:
+        title, load = loaders[problem]
+        for seed in seeds:
+            X, y, X_test, y_test = load(seed)
+            labels, counts = np.unique(y, return_counts=True)
+            class_counts = dict(zip(labels.tolist(), counts.tolist()))
+            print(f"{title}, seed {seed}: N={X.shape[0]} D={X.shape[1]} K={labels.size}", flush=True)
+            logreg, logreg_seconds = timed(lambda: LogisticRegression(max_iter=1000, class_weight="balanced").fit(X, y))
+            logreg_pred = logreg.predict(X_test)
+            with tempfile.TemporaryDirectory() as cache:
+                memory = Memory(cache, verbose=0)
+                for metric in metrics:
+                    params = dict(metric=metric, memory=memory, random_state=seed, device=device)
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        warm, warm_seconds = timed(lambda: SelMixClassifier(max_iter=0, **params).fit(X, y))
+                        model, seconds = timed(lambda: SelMixClassifier(**params).fit(X, y))
+                    pred, warm_pred = model.predict(X_test), warm.predict(X_test)
+                    row = {
+                        "problem": title, "seed": seed, "metric": metric,
+                        "warm_start": test_objective(metric, y_test, warm_pred, class_counts),
+                        "default": test_objective(metric, y_test, pred, class_counts),
+                        "fold_mean_0_10": test_objective(metric, y_test, fold_mean_predictions(model, X_test),
+                                                         class_counts),
+                        "logreg_balanced": test_objective(metric, y_test, logreg_pred, class_counts),
+                        "best_step_": int(model.best_step_), "validation_gain_": float(model.validation_gain_),
+                        "validation_gain_std_": float(model.validation_gain_std_),
+                        "default_mean_recall": float(mean_recall_score(y_test, pred)),
+                        "warm_mean_recall": float(mean_recall_score(y_test, warm_pred)),
+                        "default_min_coverage_x_k": float(min_coverage_score(y_test, pred)) * labels.size,
+                        "warm_min_coverage_x_k": float(min_coverage_score(y_test, warm_pred)) * labels.size,
+                        "loop_seconds": seconds, "warm_start_seconds": warm_seconds,
+                        "logreg_seconds": logreg_seconds,
+                    }
+                    row["test_gain"] = row["default"] - row["warm_start"]
+                    rows.append(row)
+                    print("  " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                                           for k, v in row.items() if k not in ("problem", "seed")), flush=True)
+    return rows
+
+
+def quality_summary(rows):
+    """Per problem and metric: the mean over seeds of each column, and the paired test gain's
+    mean, spread and sign count."""
+    summary = []
+    for problem in dict.fromkeys(r["problem"] for r in rows):
+        for metric in dict.fromkeys(r["metric"] for r in rows):
+            group = [r for r in rows if r["problem"] == problem and r["metric"] == metric]
+            if not group:
+                continue
+            gains = np.array([r["test_gain"] for r in group])
+            mean = {c: float(np.mean([r[c] for r in group])) for c in
+                    ("warm_start", "default", "fold_mean_0_10", "logreg_balanced", "validation_gain_")}
+            summary.append({
+                "problem": problem, "metric": metric, "seeds": len(group), **mean,
+                "test_gain": float(gains.mean()), "test_gain_sd": float(gains.std(ddof=1)) if len(gains) > 1 else 0.0,
+                "wins/ties/losses": f"{int((gains > 0).sum())}/{int((gains == 0).sum())}/{int((gains < 0).sum())}",
+                "best_step_": " ".join(str(r["best_step_"]) for r in group),
+            })
+    return summary
 
 
 def inat_part(device):
@@ -300,6 +410,24 @@ def report(run, path):
         cols = ["problem", "method", "seconds", "x_logreg", "x_default", "test_min_recall", "test_mean_recall",
                 "best_step_", "n_iter_warm_start_", "lbfgs_iterations", "peak_memory_x_input", "median_refresh_s"]
         lines += [md_table([{c: r.get(c, "") for c in cols} for r in comparisons], cols), ""]
+    if run.get("quality"):
+        quality = run["quality"]
+        lines += ["## K = 1000: what fine-tuning buys, paired against the warm start", "",
+                  f"Run: {quality['when']}, {quality['machine']}, torch threads {quality['threads']}, device "
+                  f"{quality['device']} (`--part quality`). Test objective of the default fit (`default`), of its "
+                  "own warm start (`max_iter=0`, same rows and seed), of what 0.10 returned at the same step "
+                  "(the mean of the fold heads) and of `LogisticRegression(class_weight=\"balanced\")`; heads and "
+                  "groups from the training counts. `test_gain`: default minus warm start, paired over the seeds "
+                  "(mean, standard deviation, wins/ties/losses); `validation_gain_`: what the fits reported "
+                  "(mean); `best_step_`: each seed's.", ""]
+        cols = ["problem", "metric", "seeds", "warm_start", "default", "test_gain", "test_gain_sd", "wins/ties/losses",
+                "validation_gain_", "best_step_", "fold_mean_0_10", "logreg_balanced"]
+        lines += [md_table(quality_summary(quality["rows"]), cols), ""]
+        lines += ["Every fit (`loop_seconds`: the default fit with its warm start cached by `memory=`):", ""]
+        cols = ["problem", "seed", "metric", "warm_start", "default", "test_gain", "validation_gain_",
+                "validation_gain_std_", "best_step_", "fold_mean_0_10", "default_mean_recall", "warm_mean_recall",
+                "default_min_coverage_x_k", "warm_min_coverage_x_k", "loop_seconds"]
+        lines += [md_table(quality["rows"], cols), ""]
     if run.get("inat"):
         fit = run["inat"][0]
         lines += ["## K = 8192 (iNaturalist-shaped, scaled to this machine)", "",
@@ -336,10 +464,14 @@ def main(argv=None):
     store, page = RESULTS / f"large_k{suffix}.json", RESULTS / f"large_k{suffix}.md"
     run = stored_run(parser, store, args.report_only)
     if not args.report_only:
-        run.update(when=utc_now(), machine=machine_description(), threads=torch.get_num_threads(),
-                   device=args.device)
+        header = dict(when=utc_now(), machine=machine_description(), threads=torch.get_num_threads(),
+                      device=args.device)
+        if set(args.part or PARTS) - {"quality"}:  # the page's header is the cost parts' run
+            run.update(header)
         for part in args.part or PARTS:
-            if part == "imagenet_lt":
+            if part == "quality":
+                run[part] = dict(header, rows=quality_part(args.device))
+            elif part == "imagenet_lt":
                 run[part] = compare_on("ImageNet-LT-like", *imagenet_lt_like(), args.device)
             elif part == "wordnet":
                 run[part] = compare_on("WordNet hypernyms", *wordnet_hypernyms(), args.device)

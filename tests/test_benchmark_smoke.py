@@ -244,6 +244,7 @@ def test_large_k_runs_every_part(monkeypatch, tmp_path, fast_selmix):
     page = (tmp_path / "large_k.md").read_text()
     assert "K = 1000: cost and quality" in page and "| WordNet hypernyms | SelMix default (cv=5) |" in page
     assert "K = 8192" in page and "Fitted exponents" in page
+    assert "what fine-tuning buys, paired against the warm start" in page and "| min_group_recall |" in page
     large_k.main(["--report-only"])  # the report rewrites from the stored run alone
     assert (tmp_path / "large_k.md").read_text() == page
     assert large_k.decaying_counts(1000, 1280, 5, total=115_000).sum() == pytest.approx(115_000, rel=0.01)
