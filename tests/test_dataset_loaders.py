@@ -2,6 +2,7 @@
 
 import gzip
 import importlib.util
+import re
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from skselmix.datasets import (
     load_fashion_mnist,
     load_wordnet_definitions,
 )
-from skselmix.datasets._cache import cached_arrays, require
+from skselmix.datasets._cache import Member, cached_arrays, require
 from skselmix.datasets._fashion_mnist import FASHION_MNIST_DIR
 from skselmix.datasets._wordnet import WORDNET_DIR
 
@@ -39,8 +40,172 @@ def test_cached_arrays_computes_once(tmp_path):
         return {"X": np.arange(3.0)}
 
     for _ in range(2):
-        np.testing.assert_array_equal(cached_arrays(tmp_path / "c.npz", compute)["X"], np.arange(3.0))
+        np.testing.assert_array_equal(cached_arrays(tmp_path / "c.npz", compute, {"X": Member((3,), "f", 8)})["X"],
+                                      np.arange(3.0))
     assert len(calls) == 1
+
+
+# --------------------------------- reliability pass 5 (issue 41): the data home is hostile input
+EXPECTED = {"X": Member((4, 3), "f", 4), "y": Member((4,), "U", 256)}
+
+
+def _plant(path, **arrays):
+    np.savez(path, **arrays)
+    return path
+
+
+def _refused(path):
+    return pytest.raises(ValueError,
+                         match=rf"cache file {re.escape(str(path))} is not one this loader wrote.*Delete it")
+
+
+def test_a_planted_member_is_bounded_by_its_expected_shape_before_it_inflates(tmp_path):
+    """R13: a 0.39 MB file with a (33, 3030303) float32 member of zeros grew memory by 382 MB."""
+    import tracemalloc
+
+    path = tmp_path / "bomb.npz"
+    np.savez_compressed(path, X=np.zeros((33, 3_030_303), dtype=np.float32), y=np.array(["a"] * 4))
+    assert path.stat().st_size < 1 << 20
+    tracemalloc.start()
+    try:
+        with _refused(path):
+            cached_arrays(path, None, EXPECTED)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20  # the header is read, the 400 MB are not
+
+
+@pytest.mark.parametrize("case", ["object_array", "other_dtype", "extra_member", "missing_member", "not_a_zip",
+                                  "truncated", "long_strings"])
+def test_a_cache_file_that_is_not_what_the_loader_writes_is_refused_naming_it(tmp_path, case):
+    """R15: a corrupt cache surfaced as numpy's errors, including advice to load it with pickle."""
+    path = tmp_path / f"{case}.npz"
+    good = {"X": np.ones((4, 3), dtype=np.float32), "y": np.array(list("abcd"))}
+    if case == "object_array":
+        np.savez(path, X=np.array([object()] * 12, dtype=object).reshape(4, 3), y=good["y"])
+    elif case == "other_dtype":
+        _plant(path, X=np.ones((4, 3)), y=good["y"])  # float64, where float32 is expected
+    elif case == "extra_member":
+        _plant(path, **good, Z=np.ones(2))
+    elif case == "missing_member":
+        _plant(path, X=good["X"])
+    elif case == "not_a_zip":
+        path.write_bytes(b"\x93NUMPY garbage" * 10)
+    elif case == "truncated":
+        _plant(path, **good)
+        path.write_bytes(path.read_bytes()[:-40])
+    else:
+        _plant(path, X=good["X"], y=np.array(["x" * 1000] * 4))
+    with _refused(path):
+        cached_arrays(path, None, EXPECTED)
+
+
+def test_a_member_that_inflates_beyond_its_header_is_refused(tmp_path):
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, np.ones((4, 3), dtype=np.float32))
+    with zipfile.ZipFile(tmp_path / "long.npz", "w") as archive:
+        archive.writestr("X.npy", buffer.getvalue() + b"\0" * 1000)  # more data than (4, 3) holds
+        y = io.BytesIO()
+        np.lib.format.write_array(y, np.array(list("abcd")))
+        archive.writestr("y.npy", y.getvalue())
+    with pytest.raises(ValueError, match=r"'X' holds 49\+ bytes"):
+        cached_arrays(tmp_path / "long.npz", None, EXPECTED)
+
+
+def test_a_good_cache_file_loads_as_written(tmp_path):
+    arrays = {"X": np.arange(12, dtype=np.float32).reshape(4, 3), "y": np.array(list("abcd"))}
+    got = cached_arrays(tmp_path / "c.npz", lambda: arrays, EXPECTED)
+    again = cached_arrays(tmp_path / "c.npz", None, EXPECTED)
+    for key in arrays:
+        np.testing.assert_array_equal(got[key], arrays[key])
+        np.testing.assert_array_equal(again[key], arrays[key])
+    assert again["X"].flags.writeable
+
+
+def test_concurrent_fetches_of_one_cache_all_succeed(tmp_path):
+    """R12: concurrent fetches shared one temporary file name; the losers got FileNotFoundError."""
+    import threading
+    import time
+
+    barrier, results, errors = threading.Barrier(4), [], []
+
+    def compute():
+        barrier.wait()  # every thread computes at once, then all write
+        time.sleep(0.05)
+        return {"X": np.ones((4, 3), dtype=np.float32), "y": np.array(list("abcd"))}
+
+    def fetch():
+        try:
+            results.append(cached_arrays(tmp_path / "c.npz", compute, EXPECTED))
+        except Exception as exc:  # noqa: BLE001 (the test reports any)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=fetch) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors and len(results) == 4
+    assert [p.name for p in tmp_path.iterdir()] == ["c.npz"]  # no temporary file left behind
+
+
+def _fake_embeddings(texts, **kwargs):
+    """Embeddings that tell texts apart without a model: each text's bytes, hashed into 384 floats."""
+    import hashlib
+
+    rows = [np.frombuffer(hashlib.sha512(t.encode()).digest() * 24, dtype=np.uint8)[:384] for t in texts]
+    return np.asarray(rows, dtype=np.float32)
+
+
+def test_the_wordnet_cache_is_keyed_on_its_source_folder(tmp_path, monkeypatch):
+    """R11: the WordNet embedding cache ignored source_dir: another folder's embeddings came back."""
+    from skselmix.datasets import _wordnet
+
+    monkeypatch.setattr(_wordnet, "embed_texts", _fake_embeddings)
+    header = "  1 This software and database is being provided\n"
+    folders = []
+    for name, gloss in (("a", "a member of the genus Canis"), ("b", "a small stone")):
+        folder = tmp_path / name
+        folder.mkdir()
+        for part in ("noun", "verb", "adj", "adv"):
+            line = f"01234567 05 n 01 word 0 000 | {gloss}  \n" if part == "noun" else ""
+            (folder / f"data.{part}").write_text(header + line)
+        folders.append(folder)
+    home = tmp_path / "home"
+    X_a, _ = fetch_wordnet_embeddings(data_home=home, source_dir=folders[0], verbose=False)
+    X_b, _ = fetch_wordnet_embeddings(data_home=home, source_dir=folders[1], verbose=False)
+    assert not np.array_equal(X_a, X_b) and len(list(home.glob("*.npz"))) == 2
+    np.testing.assert_array_equal(fetch_wordnet_embeddings(data_home=home, source_dir=folders[0], verbose=False)[0],
+                                  X_a)
+    # A cache whose labels are not the sources' is refused, not returned.
+    (cache,) = [p for p in home.glob("*.npz") if np.array_equal(np.load(p)["X"], X_a)]
+    np.savez(cache, X=X_a, y=np.array(["verb.motion"]))
+    with pytest.raises(ValueError, match="labels of other rows"):
+        fetch_wordnet_embeddings(data_home=home, source_dir=folders[0], verbose=False)
+
+
+@pytest.mark.parametrize("line, match", [
+    ("00000002 03 n\n", "line 3: not a WordNet data line"),
+    ("00000002 03 n 01 animal 0 002 @ 00000001 n 0000 | a living thing  \n", "line 3: .*pointers do not fit"),
+    ("00000002 03 n zz animal 0 000 | bad word count  \n", "line 3: .*invalid literal"),
+])
+def test_a_malformed_noun_line_is_named_with_its_file_and_line(tmp_path, line, match):
+    """R14: load_wordnet_noun_tree raised a bare IndexError on malformed lines."""
+    from skselmix.datasets import load_wordnet_noun_tree
+
+    _write_noun_tree(tmp_path, ["00000001 03 n 01 entity 0 000 | the root  \n", line])
+    with pytest.raises(ValueError, match=rf"data.noun, {match}"):
+        load_wordnet_noun_tree(source_dir=tmp_path)
+
+
+def test_a_malformed_definition_line_is_named_with_its_file_and_line(tmp_path):
+    _write_noun_tree(tmp_path, ["00000001 99 n 01 entity 0 000 | the root  \n"])
+    with pytest.raises(ValueError, match=r"data.noun, line 2: .*lex_filenum 99"):
+        load_wordnet_definitions(source_dir=tmp_path)
 
 
 def test_missing_sources_say_what_to_install(tmp_path):

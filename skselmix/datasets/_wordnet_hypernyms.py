@@ -16,7 +16,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from .._stratify import shuffled_class_ranks
-from ._wordnet import WORDNET_DIR, fetch_wordnet_embeddings
+from ._wordnet import WORDNET_DIR, data_line, fetch_wordnet_embeddings
 
 
 def load_wordnet_noun_tree(*, source_dir=None):
@@ -42,24 +42,34 @@ def load_wordnet_noun_tree(*, source_dir=None):
         )
     offsets, names, parents = [], [], []
     with open(path, encoding="utf-8", errors="replace") as f:
-        for line in f:
+        for number, line in enumerate(f, start=1):
             if line.startswith("  "):  # licence header
                 continue
-            fields = line.partition(" | ")[0].split()
-            n_words = int(fields[3], 16)
-            at = 4 + 2 * n_words
-            pointers = [fields[at + 1 + 4 * p: at + 5 + 4 * p] for p in range(int(fields[at]))]
-            hypernym = next((t for s, t, pos, _ in pointers if s == "@" and pos == "n"), None)
-            instance_of = next((t for s, t, pos, _ in pointers if s == "@i" and pos == "n"), None)
-            offsets.append(fields[0])
-            names.append(f"{fields[4]}.{fields[0]}")
-            parents.append(hypernym or instance_of)
+            with data_line(path, number):
+                offset, name, parent = _synset_and_first_hypernym(line.partition(" | ")[0].split())
+            offsets.append(offset)
+            names.append(name)
+            parents.append(parent)
     row = {offset: i for i, offset in enumerate(offsets)}
     try:
         parent = np.array([-1 if p is None else row[p] for p in parents], dtype=np.int64)
     except KeyError as exc:
         raise ValueError(f"{path}: a hypernym pointer names synset {exc.args[0]}, which the file lacks.") from None
     return np.asarray(names), parent
+
+
+def _synset_and_first_hypernym(fields):
+    """Offset, ``"lemma.offset"`` and first noun hypernym (``@``, else ``@i``; None for the root)
+    of the fields of one ``data.noun`` line (see wndb(5WN))."""
+    n_words = int(fields[3], 16)
+    at = 4 + 2 * n_words
+    n_pointers = int(fields[at])
+    pointers = [fields[at + 1 + 4 * p: at + 5 + 4 * p] for p in range(n_pointers)]
+    if n_words < 1 or any(len(pointer) != 4 for pointer in pointers):
+        raise ValueError(f"{n_words} words and {n_pointers} pointers do not fit its {len(fields)} fields")
+    hypernym = next((t for s, t, pos, _ in pointers if s == "@" and pos == "n"), None)
+    instance_of = next((t for s, t, pos, _ in pointers if s == "@i" and pos == "n"), None)
+    return fields[0], f"{fields[4]}.{fields[0]}", hypernym or instance_of
 
 
 def hypernym_classes(parent, max_class_size):
