@@ -17,7 +17,11 @@ project's own benchmarks:
 * ``fashion_lt``: Fashion-MNIST-LT embeddings, ``benchmarks.paired``'s split (every
   labelled row: training and validation);
 * ``synthetic``: ``benchmarks.tabular``'s nonlinear synthetic problem (K = 20, tails of 25);
-* ``synthetic_adapter``: the same with ``hidden_layer_sizes=(256,)``.
+* ``synthetic_adapter``: the same with ``hidden_layer_sizes=(256,)``;
+* ``tiny_unit_signal``: the class signal in two columns in units of 1e-9, beside three
+  noise columns in units of 1e4 (issue 41, R02: 0.10 treated the signal as constant);
+* ``income_beside_age``: an age-like signal column beside an income-like noise column
+  (issue 41, R03: 0.10's "auto" never standardised two columns).
 """
 
 from functools import cache
@@ -125,6 +129,35 @@ def synthetic_adapter(seed):
     return (*_tabular(*_synthetic(), seed, rho=50, n_test_per_class=200), {"hidden_layer_sizes": (256,)})
 
 
+def _long_tailed_gaussians(seed, sizes, n_test, centres, noise):
+    """Rows of classes of ``sizes`` (training) and ``n_test`` each (test): ``centres[y]`` plus
+    Gaussian noise of per-column ``noise``."""
+    rng = np.random.RandomState(seed)
+
+    def rows(counts):
+        y = np.repeat(np.arange(len(counts)), counts)
+        return centres[y] + rng.normal(size=(y.size, centres.shape[1])) * noise, y
+
+    return (*rows(sizes), *rows([n_test] * len(sizes)))
+
+
+def tiny_unit_signal(seed):
+    """Four classes (200, 60, 20, 8 training rows; 50 test rows each), told apart by two
+    columns in units of 1e-9; three columns of noise in units of 1e4."""
+    centres = np.c_[np.array([[0, 0], [3, 0], [0, 3], [3, 3]]) * 1e-9, np.zeros((4, 3))]
+    noise = np.array([1e-9, 1e-9, 1e4, 1e4, 1e4])
+    return (*_long_tailed_gaussians(seed, [200, 60, 20, 8], 50, centres, noise), {})
+
+
+def income_beside_age(seed):
+    """Three age bands (240, 60, 15 training rows; 60 test rows each) in an age-like column
+    (years: means 30, 45, 60, spread 5), beside an income-like column of noise (spread
+    30,000)."""
+    centres = np.array([[30.0, 50_000.0], [45.0, 50_000.0], [60.0, 50_000.0]])
+    noise = np.array([5.0, 30_000.0])
+    return (*_long_tailed_gaussians(seed, [240, 60, 15], 60, centres, noise), {})
+
+
 #: How the reports name each problem.
 TITLES = {
     "digits_tiny": "digits, raw pixels, imbalance 50 (tails of 2 to 3 rows)",
@@ -136,6 +169,8 @@ TITLES = {
     "fashion_lt": "Fashion-MNIST-LT embeddings (benchmarks.paired's split)",
     "synthetic": "synthetic nonlinear, K = 20, tails of 25 (linear head)",
     "synthetic_adapter": "synthetic nonlinear, K = 20, tails of 25, hidden_layer_sizes=(256,)",
+    "tiny_unit_signal": "signal in units of 1e-9 beside noise in units of 1e4, 200 down to 8",
+    "income_beside_age": "age-like signal beside income-like noise (2 columns), 240 / 60 / 15",
 }
 
 PROBLEMS = {
@@ -148,4 +183,6 @@ PROBLEMS = {
     "fashion_lt": fashion_lt,
     "synthetic": synthetic,
     "synthetic_adapter": synthetic_adapter,
+    "tiny_unit_signal": tiny_unit_signal,
+    "income_beside_age": income_beside_age,
 }

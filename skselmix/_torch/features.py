@@ -57,11 +57,15 @@ class FeatureMap:
         return coef * self.scale, np.asarray(intercept, dtype=np.float64) + coef @ self.offset
 
 
-#: ``column_scaling="auto"`` standardises the columns when the largest column spread
-#: (standard deviation) exceeds this many times the median one. Mixed-unit tabular sets
-#: lie far above (breast cancer 4600, wine 250), pixels, embeddings and principal
-#: components far below (digits 1.4, Fashion-MNIST embeddings 3.6, PCA-64 9.7):
-#: benchmarks/results/scaling.md.
+#: ``column_scaling="auto"`` standardises the columns when the ranges (largest minus smallest
+#: value) of the non-constant columns span more than this ratio. Mixed-unit tabular sets lie
+#: far above (breast cancer 75,600, wine 1,850, income beside age 7,000), pixels, principal
+#: components and synthetic features far below (digits 16, Fashion-MNIST PCA-64 8.7,
+#: make_classification 5.4): benchmarks/results/scaling.md. The range, not the spread: a
+#: sparse border pixel's spread is 144 times below the busiest pixel's, in the same units;
+#: and all the columns, not the median one: with two columns, or few small-unit ones, the
+#: median is itself a large-unit column (0.9 compared the largest spread with the median's,
+#: which missed income beside age).
 AUTO_STANDARDIZE_RATIO = 100.0
 
 
@@ -82,8 +86,11 @@ def fit_feature_map(X, sample_weight=None, column_scaling="keep"):
     again of unit RMS norm; a constant column takes the shared divisor). Columns
     in different units otherwise let the largest-unit ones dominate the L2
     penalty and the mixup distances (raw breast-cancer columns lost 0.086 test min
-    recall). ``"auto"`` standardises when the largest column spread exceeds
-    :data:`AUTO_STANDARDIZE_RATIO` times the median one, else keeps the scales.
+    recall). ``"auto"`` standardises when the non-constant columns' ranges span more
+    than :data:`AUTO_STANDARDIZE_RATIO`, else keeps the scales. A column is constant
+    when its spread is within float rounding of its own mean (scikit-learn's
+    ``StandardScaler`` rule), whatever the other columns' magnitudes: a column in
+    units of 1e-9 beside one in units of 1e4 keeps its signal.
 
     Column moments are accumulated on ``(X - X[0]) / peak`` (``peak`` the largest
     ``|X|``): shifting by a row keeps large offsets from cancelling the variance,
@@ -107,8 +114,11 @@ def fit_feature_map(X, sample_weight=None, column_scaling="keep"):
         return FeatureMap(np.zeros(d), np.ones(d))
     shift = np.asarray(X[0], dtype=np.float64)
     sums, squares = np.zeros(d), np.zeros(d)
+    highest, lowest = np.full(d, -np.inf), np.full(d, np.inf)
     for start, stop in row_blocks(n, d):
         block = (np.ascontiguousarray(X[start:stop], dtype=np.float64) - shift) / peak
+        np.maximum(highest, block.max(axis=0), out=highest)
+        np.minimum(lowest, block.min(axis=0), out=lowest)
         if sample_weight is None:
             sums += block.sum(axis=0)
             squares += np.einsum("ij,ij->j", block, block)
@@ -133,18 +143,26 @@ def fit_feature_map(X, sample_weight=None, column_scaling="keep"):
     # Rows that are all equal (no variance at all) carry no information: map them to zero.
     shared = centred_rms if centred_rms > 0 else 1.0
     spread = np.sqrt(variance)  # each column's standard deviation / peak
-    live = spread > 1e-12 * float(np.max(spread, initial=0.0))
+    live = _varies(variance, scaled_mean, n)
     if column_scaling == "auto":
-        column_scaling = "standardize" if _mixed_units(spread[live]) else "keep"
+        column_scaling = "standardize" if _mixed_units((highest - lowest)[live]) else "keep"
     if column_scaling == "keep" or not live.any():
         return FeatureMap(peak * scaled_mean, np.full(d, shared))
     scale = np.where(live, peak * spread * math.sqrt(int(live.sum())), shared)
     return FeatureMap(peak * scaled_mean, scale, per_column=True)
 
 
-def _mixed_units(spread):
-    """Whether column spreads (of the non-constant columns) span units, not one kind of value."""
-    return spread.size > 1 and float(spread.max()) > AUTO_STANDARDIZE_RATIO * float(np.median(spread))
+def _varies(variance, mean, n):
+    """Which columns are not constant: a variance beyond the float rounding of ``n`` values
+    around the column's own ``mean`` (both in any one unit; scikit-learn's
+    ``_is_constant_feature`` bound), not beyond a share of the widest column's."""
+    eps = np.finfo(np.float64).eps
+    return variance > n * eps * variance + (n * mean * eps) ** 2
+
+
+def _mixed_units(ranges):
+    """Whether the ranges of the non-constant columns span units, not one kind of value."""
+    return ranges.size > 1 and float(ranges.max()) > AUTO_STANDARDIZE_RATIO * float(ranges.min())
 
 
 def float64_tensor(array, device):
