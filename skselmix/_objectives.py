@@ -153,6 +153,22 @@ class Objective:
         """
         return None
 
+    @classmethod
+    def rates_give_value(cls):
+        """Whether :meth:`values_from_rates` computes this objective's own :meth:`value`: it
+        is defined by the class that defines ``value``, or by a subclass of it. A subclass
+        of a built-in objective that overrides ``value`` alone is judged by its ``value``
+        on whole confusion matrices, not by its parent's rates.
+
+        Returns
+        -------
+        bool
+        """
+        def owner(name):
+            return next(klass for klass in cls.__mro__ if name in vars(klass))
+
+        return issubclass(owner("values_from_rates"), owner("value"))
+
     def gradient(self, confusion, multipliers=None, class_counts=None):
         """Derivative of the surrogate objective that SelMix ascends.
 

@@ -65,7 +65,9 @@ def n_resamples(n_rows):
 
 def stratified_resample_counts(y, weights, n_classes, n_draws, rng):
     """How often each row is drawn in each of ``n_draws`` stratified bootstrap resamples:
-    (n_draws, n) uint8 counts.
+    (n_draws, n) counts, in the smallest unsigned integer type that holds the largest
+    class's size (a row is drawn at most that often: nothing clips; uint8 clipped a heavy
+    row of a large class at 255 draws).
 
     Within each class, as many rows are drawn (with replacement) as the class has rows of
     positive weight, each in proportion to its weight (``weights`` None: uniformly), so
@@ -84,7 +86,7 @@ def stratified_resample_counts(y, weights, n_classes, n_draws, rng):
     totals = np.bincount(y[order], weights=w[order], minlength=n_classes)
     starts = np.cumsum(totals) - totals
     slot_class = y[positive]  # one draw per row of positive weight, from its class
-    counts = np.zeros((n_draws, n), dtype=np.uint8)
+    counts = np.zeros((n_draws, n), dtype=np.min_scalar_type(int(sizes.max(initial=0))))
     per_chunk = max(1, _CHUNK_ELEMENTS // max(slot_class.size, 1))
     for first in range(0, n_draws, per_chunk):
         size = min(per_chunk, n_draws - first)
@@ -96,7 +98,7 @@ def stratified_resample_counts(y, weights, n_classes, n_draws, rng):
         picked = order[np.minimum(position, order.size - 1)]
         flat = (np.arange(size)[:, np.newaxis] * n + picked).ravel()
         drawn = np.bincount(flat, minlength=size * n).reshape(size, n)
-        counts[first:first + size] = np.minimum(drawn, np.iinfo(np.uint8).max)
+        counts[first:first + size] = drawn
     return counts
 
 
@@ -126,7 +128,10 @@ class StepSelection:
         Their weights.
     n_classes : int
     objective : Objective
-        Evaluated on numpy confusion matrices.
+        Evaluated on every resample: from its rates where the objective's
+        ``values_from_rates`` computes its own ``value`` (see
+        :meth:`~skselmix.Objective.rates_give_value`), else on each resample's
+        confusion matrix, a float64 torch tensor as in the fit.
     class_counts : ndarray of shape (K,)
         What the objective reads of the training counts.
     rng : numpy.random.RandomState
@@ -139,6 +144,7 @@ class StepSelection:
         self.y = np.asarray(y, dtype=np.int64)
         self.k = n_classes
         self.objective, self.class_counts = objective, class_counts
+        self._from_rates = objective.rates_give_value()
         self.confidence = float(confidence)
         # float32 tensors on the fit's device, once: every refresh multiplies them (a torch
         # product, so numpy's BLAS threads never wake between torch's steps), and counts are
@@ -160,7 +166,7 @@ class StepSelection:
         device, or an array); the share of resamples on which it beats the warm start (the
         first refresh recorded), NaN for the warm start itself."""
         predictions = torch.as_tensor(predictions, device=self.counts.device).long()
-        values = self._values_from_rates(predictions)
+        values = self._values_from_rates(predictions) if self._from_rates else None
         if values is None:
             values = self._values_from_matrices(predictions)
         values = np.asarray(values, dtype=np.float64)
@@ -181,11 +187,13 @@ class StepSelection:
         return self.objective.values_from_rates(rates[:, :k], rates[:, k:], self.class_counts)
 
     def _values_from_matrices(self, predictions):
-        """Every resample's objective from its balanced confusion matrix (custom objectives)."""
+        """Every resample's objective from its balanced confusion matrix (custom objectives),
+        handed to ``value`` as the fit hands it: float64 torch tensors, the training counts too."""
         k = self.k
         cells = self._per_resample(self._y * k + predictions, torch.ones_like(self._share), k * k)
-        confusions = cells.reshape(-1, k, k) / (self.drawn_per_class[:, np.newaxis] * k)
-        return [float(self.objective.value(confusion, self.class_counts)) for confusion in confusions]
+        confusions = torch.as_tensor(cells.reshape(-1, k, k) / (self.drawn_per_class[:, np.newaxis] * k))
+        counts = None if self.class_counts is None else torch.as_tensor(self.class_counts, dtype=torch.float64)
+        return [float(self.objective.value(confusion, counts)) for confusion in confusions]
 
     def _per_resample(self, columns, values, width):
         """(B, width) float64 numpy: for each resample, the drawn rows' ``values`` summed by

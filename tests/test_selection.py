@@ -272,3 +272,77 @@ def test_the_sparse_product_for_many_classes_equals_the_dense_one(monkeypatch, o
     # CPU): on an AMD EPYC one coverage-penalised value of 0.26 differed by 4e-7 (the
     # penalty multiplies coverage errors by K). 1e-6 is a few float32 roundings of values in [-K, 1].
     np.testing.assert_allclose(values(), dense, rtol=1e-6, atol=1e-6)
+
+
+# ------------------------------------- reliability pass 5 (issue 41): user objectives, counts
+def test_resample_counts_never_clip_a_heavy_row():
+    """R05: counts were uint8 and clipped at 255: one heavy-weighted row of a 1000-row class
+    (drawn about 1000 times a resample) made a gain of 0.500 read as 0.681."""
+    y = np.repeat([0, 1], [1000, 10])
+    weights = np.ones(y.size)
+    weights[0] = 1e6
+    counts = stratified_resample_counts(y, weights, 2, 50, np.random.RandomState(0))
+    assert counts[:, 0].min() > 900 and counts.dtype == np.uint16
+    np.testing.assert_array_equal(counts[:, y == 0].sum(axis=1), 1000)  # every draw counted
+    np.testing.assert_array_equal(counts[:, y == 1].sum(axis=1), 10)
+
+
+def test_a_subclass_that_overrides_value_is_judged_by_its_own_value():
+    """R16: a subclass of a built-in objective overriding value() alone was judged on the
+    resamples by its parent's values_from_rates (another objective)."""
+    from skselmix import MeanRecall, MinRecall
+    from skselmix._confusion import recalls
+
+    class MeanOfMin(MinRecall):
+        def value(self, confusion, class_counts=None):
+            return recalls(confusion).mean()
+
+    class BothOverridden(MinRecall):
+        def value(self, confusion, class_counts=None):
+            return recalls(confusion).mean()
+
+        def values_from_rates(self, recalls, coverages, class_counts=None):
+            return recalls.mean(axis=1)
+
+    assert MinRecall.rates_give_value() and not MeanOfMin.rates_give_value() and BothOverridden.rates_give_value()
+    rng = np.random.RandomState(1)
+    y = rng.randint(0, 4, 200)
+    pred = np.where(rng.rand(200) < 0.7, y, rng.randint(0, 4, 200))
+
+    def values(objective):
+        selection = StepSelection(y, None, 4, objective, np.bincount(y).astype(float), np.random.RandomState(0), 0.8)
+        selection.add(y)
+        selection.add(pred)
+        return selection.values_of(1)
+
+    np.testing.assert_allclose(values(MeanOfMin()), values(MeanRecall()), atol=1e-6)
+    assert not np.allclose(values(MeanOfMin()), values(MinRecall()), atol=1e-3)
+
+
+def test_a_torch_valued_user_objective_fits_with_and_without_selection():
+    """R01: value() got numpy resamples, so an objective written in torch (as documented)
+    failed every fit, even with selection_confidence=0."""
+    import torch
+
+    from skselmix import Objective, SelMixClassifier
+
+    class TorchMinRecall(Objective):
+        name = "torch_min_recall"
+
+        def value(self, confusion, class_counts=None):
+            assert isinstance(confusion, torch.Tensor)
+            return (torch.diagonal(confusion) * confusion.shape[0]).min()
+
+        def gradient(self, confusion, multipliers=None, class_counts=None):
+            worst = torch.argmin(torch.diagonal(confusion))
+            grad = torch.zeros_like(confusion)
+            grad[worst, worst] = confusion.shape[0]
+            return grad
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(150, 4)) + np.repeat(np.eye(3, 4) * 2, [90, 40, 20], axis=0)
+    y = np.repeat([0, 1, 2], [90, 40, 20])
+    for confidence in (0.8, 0.0):
+        model = SelMixClassifier(metric=TorchMinRecall(), max_iter=40, refresh_every=20,
+                                 selection_confidence=confidence, device="cpu", random_state=0).fit(X, y)
+        assert np.isfinite(model.validation_gain_) and len(model.history_) == 3
