@@ -33,12 +33,15 @@ class FitProgress:
     def warm_start_done(self):
         if self.verbose:
             self._print(f"warm start done in {time.perf_counter() - self._warm_start_began:.2f} s")
-        self.loop_start = time.perf_counter()
 
     def refresh(self, step, value, best_value, improved, recalls):
         if not self.verbose:
             return
         now = time.perf_counter()
+        if self.loop_start is None:
+            # The loop's clock starts at its own first refresh: the candidates of a search share
+            # one warm start, which only the first of them runs (and times).
+            self.loop_start = now
         elapsed = now - self.start
         # Time per SGD step so far (refreshes included); unknown before the first step, so
         # step 0 says nothing about it.

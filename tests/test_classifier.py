@@ -272,6 +272,21 @@ def test_verbose_2_adds_the_worst_classes(blobs3, capsys):
     assert "worst classes: " in line and line.count("'") == 6  # three class names, quoted
 
 
+@pytest.mark.parametrize("make", [
+    lambda: SelMixClassifier(max_iter=40, refresh_every=20, verbose=1, device="cpu"),
+    lambda: SelMixClassifier(max_iter=40, refresh_every=20, verbose=1, cv=None, device="cpu"),
+    lambda: SelMixClassifier(max_iter=40, refresh_every=20, verbose=2, hidden_layer_sizes=(4,), device="cpu"),
+    lambda: SelMixClassifierCV(max_iter=40, refresh_every=20, verbose=1, device="cpu"),
+], ids=["cross_fit", "hold_out", "adapter", "search"])
+def test_every_estimator_fits_with_verbose(blobs3, capsys, make):
+    """R17 (issue 41): SelMixClassifierCV(verbose=1).fit raised TypeError at its second
+    candidate's first refresh (its loop never started a clock: the search's one warm start
+    is the first candidate's)."""
+    make().fit(*blobs3)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[SelMix] step ")]
+    assert len(lines) >= 3 and any("remaining <=" in line for line in lines)
+
+
 def test_quiet_by_default(blobs3, capsys):
     SelMixClassifier(max_iter=50, device="cpu").fit(*blobs3)
     assert capsys.readouterr().out == ""
