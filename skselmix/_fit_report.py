@@ -99,6 +99,12 @@ def kept_warm_start_message(result, class_labels, objective_name, learning_rate,
     collapse after the warm start), then the step selection's verdicts (see ``_selection``):
     the early verdict, a best step within noise, or no step above the warm start at all."""
     records = [record for record in result.history if not record.get("diverged")]
+    diverged = next((record for record in result.history if record.get("diverged")), None)
+    if result.best_step == 0 and diverged is not None and len(records) < 2:
+        return (
+            f"SelMix kept its warm start (best_step_ = 0): the head diverged by step {diverged['step']}, before a "
+            f"refresh could judge any step (learning_rate={learning_rate!r} is too large for these features)."
+        )
     if result.best_step != 0 or len(records) < 2:
         return None
     specific = _held_or_collapsed(records, class_labels, objective_name, learning_rate)

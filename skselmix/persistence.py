@@ -51,6 +51,7 @@ from sklearn.model_selection import KFold, LeaveOneOut, PredefinedSplit, Stratif
 
 from ._classifier import FITTED_ATTRIBUTES, SelMixClassifier
 from ._classifier_cv import SEARCH_ATTRIBUTES, SelMixClassifierCV
+from ._fit_report import class_list
 from ._lazy import require
 from ._objectives import BUILTIN_OBJECTIVES
 
@@ -442,15 +443,16 @@ def _check_object(obj):
         shadowing = _shadowed_methods(obj)
         if shadowing:
             raise ValueError(f"Refusing to load: the {cls.__name__} in the file holds attributes that shadow "
-                             f"its methods: {shadowing}.")
+                             f"its methods: {class_list(shadowing)}.")
         return
     unknown = sorted(set(vars(obj)) - allowed)
     parameters = cls._get_param_names() if cls in _ESTIMATORS else allowed if cls in BUILTIN_OBJECTIVES else ()
     missing = sorted(set(parameters) - set(vars(obj)))
     if missing:
         raise ValueError(f"Refusing to load: the {cls.__name__} in the file has no value for its parameters "
-                         f"{missing}.")
+                         f"{class_list(missing)}.")
     if unknown:
         raise ValueError(
-            f"Refusing to load: the {cls.__name__} in the file holds attributes it does not have: {unknown}."
+            f"Refusing to load: the {cls.__name__} in the file holds attributes it does not have: "
+            f"{class_list(unknown)}."
         )

@@ -3,6 +3,7 @@
 import warnings
 
 import numpy as np
+import pytest
 
 from skselmix import FitOutcomeWarning
 from skselmix._fit_report import (
@@ -93,3 +94,21 @@ def test_messages_list_a_few_classes_and_count_the_rest():
     long = class_list(range(1500))
     assert long.startswith("[0, 1, 2") and "1,490 more (1,500 in all)" in long and "1499" not in long
     assert "1,490 more" in unjudged_message(list(range(1500)), "out of fold")
+
+
+def test_a_divergence_before_the_first_refresh_is_explained():
+    """R07 (issue 41): a fit that diverged before its first refresh returned its warm start
+    with a ConvergenceWarning alone, no FitOutcomeWarning saying the warm start was kept."""
+    import numpy as np
+    from sklearn.exceptions import ConvergenceWarning
+
+    from skselmix import FitOutcomeWarning, SelMixClassifier
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(120, 4)) * 1e3 + np.repeat(np.eye(3, 4) * 3e3, [60, 40, 20], axis=0)
+    y = np.repeat([0, 1, 2], [60, 40, 20])
+    with pytest.warns(ConvergenceWarning, match="diverged"), \
+            pytest.warns(FitOutcomeWarning, match=r"diverged by step 100, before a refresh could judge any step"):
+        model = SelMixClassifier(learning_rate=1e30, max_iter=100, refresh_every=100, device="cpu",
+                                 random_state=0).fit(X, y)
+    assert model.best_step_ == 0 and np.isfinite(model.coef_).all()

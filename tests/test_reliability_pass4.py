@@ -170,3 +170,37 @@ def test_a_fit_at_the_balance_of_two_classes_is_no_see_saw():
     clf, messages = _see_saw_warnings(learning_rate=0.001, n_iter_no_change=None)
     leaders = [int(np.argmax(record["multipliers"])) for record in clf.history_[1:]]
     assert len(set(leaders[:8])) == 2 and not messages
+
+
+# ------------------------------------------------ reliability pass 5 (issue 41), R08
+def test_every_message_that_names_classes_lists_at_most_ten():
+    """R08: six messages still listed every class (17 to 37 kB each at K = 3000)."""
+    import warnings
+
+    from sklearn.exceptions import UndefinedMetricWarning
+
+    from skselmix.metrics import balanced_confusion_matrix
+
+    k = 3000
+    rng = np.random.RandomState(0)
+    y = np.arange(k).repeat(2)
+    X = rng.normal(size=(y.size, 3))
+    short = "and 2,990 more (3,000 in all)"
+    cases = [
+        (dict(class_weight=dict.fromkeys(range(k), 0.0)), {}, r"class\(es\) \[0, 1, .*9\] " + short.replace("(", r"\(")
+         .replace(")", r"\)")),
+        (dict(class_weight={c + k: 1.0 for c in range(k)}), {}, r"class_weight names \[3000, .*\] and 2,990 more"),
+        ({}, dict(X_val=X[:k], y_val=np.arange(k) + k),
+         r"y_val contains classes not present in y: \[3000, .*2,990 more"),
+        ({}, dict(sample_weight=(y == 0).astype(float)),
+         r"sample_weight is zero on every row of class\(es\) \[1, .*2,989 more"),
+    ]
+    for params, fit_params, match in cases:
+        with pytest.raises(ValueError, match=match) as raised:
+            SelMixClassifier(max_iter=0, device="cpu", **params).fit(X, y, **fit_params)
+        assert len(str(raised.value)) < 600
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        balanced_confusion_matrix(np.zeros(4, dtype=int), np.zeros(4, dtype=int), labels=np.arange(k))
+    (message,) = [str(w.message) for w in caught if issubclass(w.category, UndefinedMetricWarning)]
+    assert "and 2,989 more (2,999 in all)" in message and len(message) < 400

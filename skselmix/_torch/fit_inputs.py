@@ -13,6 +13,7 @@ import torch
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
+from .._fit_report import class_list
 from .._labels import check_label_types, check_marker_type, normalize_object_labels
 from .._sklearn_compat import _check_sample_weight, compute_class_weight
 from .._validation import tensor_to_numpy
@@ -72,7 +73,7 @@ class FitData:
         totals = np.bincount(self.y, weights=self.sample_weight, minlength=self.classes.shape[0])
         if not (totals > 0).all():
             raise ValueError(
-                f"sample_weight is zero on every row of class(es) {self.classes[totals <= 0].tolist()}; "
+                f"sample_weight is zero on every row of class(es) {class_list(self.classes[totals <= 0].tolist())}; "
                 "a class needs rows of positive weight to be learnt."
             )
         # The fit's float32 arithmetic (class means) sees rows lighter than float32's smallest
@@ -82,8 +83,9 @@ class FitData:
         if tiny.any():
             raise ValueError(
                 f"sample_weight spans more than the fit's float32 arithmetic holds: the rows of class(es) "
-                f"{self.classes[tiny].tolist()} weigh less than {np.finfo(np.float32).tiny:.1e} times the heaviest "
-                "row, which is zero in float32. Bring the weights closer together (for example clip the largest)."
+                f"{class_list(self.classes[tiny].tolist())} weigh less than {np.finfo(np.float32).tiny:.1e} times "
+                "the heaviest row, which is zero in float32. Bring the weights closer together (for example clip "
+                "the largest)."
             )
         self.sample_weight = without_unit_weights(self.sample_weight)
 
@@ -96,8 +98,9 @@ def checked_class_weight(class_weight, classes):
     bad = ~np.isfinite(class_weight) | (class_weight <= 0)
     if bad.any():
         raise ValueError(
-            f"class_weight must give every class a finite, positive weight; class(es) {classes[bad].tolist()} "
-            f"got {class_weight[bad].tolist()}. A class of weight zero would not be learnt by the warm start."
+            f"class_weight must give every class a finite, positive weight; class(es) "
+            f"{class_list(classes[bad].tolist())} got {class_list(class_weight[bad].tolist())}. A class of weight "
+            "zero would not be learnt by the warm start."
         )
     return class_weight / class_weight.max()
 
@@ -137,8 +140,8 @@ def validate_fit_data(estimator, X, y, *, sample_weight=None, X_val=None, y_val=
         # scikit-learn's own message says it backwards ("The classes, [...], are not in class_weight").
         strangers = [key for key in estimator.class_weight if key not in set(classes.tolist())]
         if strangers:
-            raise ValueError(f"class_weight names {strangers}, which are not classes of y (the classes are "
-                             f"{classes.tolist()}).")
+            raise ValueError(f"class_weight names {class_list(strangers)}, which are not classes of y (the classes "
+                             f"are {class_list(classes.tolist())}).")
     if estimator.class_weight is not None:
         class_weight = checked_class_weight(
             compute_class_weight(estimator.class_weight, classes=classes, y=y, sample_weight=weights), classes
@@ -171,7 +174,7 @@ def validate_fit_data(estimator, X, y, *, sample_weight=None, X_val=None, y_val=
     X_val, y_val = validate_data(estimator, X_val, y_val, dtype=FLOAT_DTYPES, reset=False)
     unknown = np.setdiff1d(np.unique(y_val), classes)
     if unknown.size:
-        raise ValueError(f"y_val contains classes not present in y: {unknown.tolist()}.")
+        raise ValueError(f"y_val contains classes not present in y: {class_list(unknown.tolist())}.")
     data.X_val, data.y_val = X_val, np.searchsorted(classes, y_val)
     if sample_weight_val is not None:
         data.val_weight = relative_or_none(checked_weights(sample_weight_val, X_val))

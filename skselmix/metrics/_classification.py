@@ -76,7 +76,7 @@ def _confusion_tensor(y_true, y_pred, labels, sample_weight):
     if not bool(present.all()):
         missing = labels[~present].tolist()
         warnings.warn(
-            f"Recall is ill-defined for labels {missing} with no true sample; their recall is set to 0.0.",
+            f"Recall is ill-defined for labels {class_list(missing)} with no true sample; their recall is set to 0.0.",
             UndefinedMetricWarning,
             stacklevel=3,
         )
@@ -383,7 +383,7 @@ def _head_tail_recall(confusion, labels, counts, head_labels=None, head_fraction
         head_labels = np.asarray(head_labels)
         unknown = np.setdiff1d(head_labels, labels)
         if unknown.size:
-            raise ValueError(f"head_labels contains classes not among the labels: {unknown.tolist()}.")
+            raise ValueError(f"head_labels contains classes not among the labels: {class_list(unknown.tolist())}.")
         is_head = np.isin(labels, head_labels)
         if is_head.all() or not is_head.any():
             raise ValueError("head_labels must leave at least one head and one tail class.")
