@@ -273,10 +273,19 @@ def gain_matrix(
     )
     obj = get_objective(objective)
     counts = None if class_counts is None else torch.as_tensor(np.asarray(class_counts), dtype=torch.float64)
+    if counts is not None and tuple(counts.shape) != (k,):
+        raise ValueError(f"class_counts has shape {tuple(counts.shape)}; gain_matrix needs one count per class, "
+                         f"({k},).")
+    initial = obj.init_multipliers(k, counts)
     if multipliers is None:
-        mult = obj.update_multipliers(obj.init_multipliers(k, counts), c, counts)
+        mult = obj.update_multipliers(initial, c, counts)
     else:
         mult = torch.as_tensor(np.asarray(multipliers) if not isinstance(multipliers, torch.Tensor) else multipliers)
+        if initial is None:
+            raise ValueError(f"metric {obj.name!r} has no multipliers; pass multipliers=None.")
+        if tuple(mult.shape) != tuple(initial.shape):
+            raise ValueError(f"multipliers has shape {tuple(mult.shape)}; metric {obj.name!r} holds "
+                             f"{tuple(initial.shape)} (see its init_multipliers).")
     grad = obj.gradient(c, mult, counts).to(dtype=dtype, device=device)
     sensitivity = objective_logit_sensitivity(c, grad, float(confusion_smoothing))
     gain = gain_from_sensitivity(z, w, b, sensitivity, lambda_mean)

@@ -202,3 +202,20 @@ def test_unsmoothed_jacobian_kills_min_recall_gains():
     assert np.abs(gain_matrix(Z, W, b, C, "min_recall", confusion_smoothing=0.0)).max() < 1e-12
     G = gain_matrix(Z, W, b, C, "min_recall")
     assert int(np.argmax(G.max(axis=1))) == 1  # label-1 mixups are the way out
+
+
+@pytest.mark.parametrize("metric, kwargs, match", [
+    ("min_recall", {"multipliers": np.ones(2) / 2}, r"multipliers has shape \(2,\); metric 'min_recall' holds \(3,\)"),
+    ("mean_recall", {"multipliers": np.ones(3)}, "metric 'mean_recall' has no multipliers"),
+    ("min_head_tail_recall", {"class_counts": [5, 3]}, r"class_counts has shape \(2,\).*\(3,\)"),
+    ("min_group_recall", {"class_counts": np.ones((3, 1))}, r"class_counts has shape \(3, 1\)"),
+])
+def test_gain_matrix_names_wrong_length_multipliers_and_counts(metric, kwargs, match):
+    """R10 (issue 41): wrong-length multipliers or class_counts raised torch's RuntimeError
+    or an IndexError."""
+    from skselmix import gain_matrix
+
+    C = np.diag([0.3, 0.2, 0.25]) + 0.0
+    C = C + (1 / 3 - C.sum(axis=1, keepdims=True)) / 3
+    with pytest.raises(ValueError, match=match):
+        gain_matrix(np.eye(3), np.eye(3), np.zeros(3), C, metric, **kwargs)
