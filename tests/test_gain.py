@@ -219,3 +219,49 @@ def test_gain_matrix_names_wrong_length_multipliers_and_counts(metric, kwargs, m
     C = C + (1 / 3 - C.sum(axis=1, keepdims=True)) / 3
     with pytest.raises(ValueError, match=match):
         gain_matrix(np.eye(3), np.eye(3), np.zeros(3), C, metric, **kwargs)
+
+
+def test_rows_at_risk_bound_every_row_whose_normaliser_underflows():
+    """The O(K^2) lower bound never misses a row with an underflowing pair (issue 41, R06)."""
+    from skselmix._gain import rows_at_risk
+
+    rng = np.random.default_rng(3)
+    for scale in (1.0, 10.0, 40.0, 200.0):
+        A = torch.tensor(rng.normal(size=(40, 40))) * scale
+        lbar = 0.8
+        a1 = lbar * A - (lbar * A).max(dim=1, keepdim=True).values
+        a2 = (1 - lbar) * A - ((1 - lbar) * A).max(dim=1, keepdim=True).values
+        log_z = torch.logsumexp(a1[:, None, :] + a2[None, :, :], dim=2)  # exact log normalisers
+        underflowing = (log_z < np.log(1e-6)).any(dim=1)
+        risky = rows_at_risk(A, lbar, 1e-6)
+        assert not bool((underflowing & ~risky).any())
+        if scale == 1.0:
+            assert not bool(risky.any())
+
+
+def test_a_confident_head_takes_float64_products_not_a_softmax_per_pair(monkeypatch):
+    """R06 (issue 41): from 2048 classes, a confident head's pairs (a nearest-centroid
+    coef_init) were redone one K-wide softmax at a time: 39 to 160 s a refresh where the
+    float64 products took 2.7 s. Now a head whose rows are mostly at risk takes the float64
+    products at once, and a few risky rows are redone by float64 products."""
+    import skselmix._gain as gain_module
+
+    monkeypatch.setattr(gain_module, "FLOAT32_PRODUCTS_FROM_CLASSES", 8)
+    softmaxes = []
+    original = torch.softmax
+    monkeypatch.setattr(torch, "softmax", lambda *a, **kw: softmaxes.append(1) or original(*a, **kw))
+    rng = np.random.default_rng(4)
+    k = 48
+    H = torch.tensor(rng.normal(size=(k, k)))
+    confident = torch.tensor(rng.normal(size=(k, k))) + 200.0 * torch.eye(k, dtype=torch.float64)
+    got = expected_mixed_sensitivity(confident, H, 0.8)
+    assert not softmaxes  # no pair underflows the float64 products
+    torch.testing.assert_close(got, _expected_direct(confident, H, 0.8))
+    # Two confident rows among ordinary ones: those rows are redone by products.
+    mixed = torch.tensor(rng.normal(size=(k, k)))
+    mixed[:2] += 200.0 * torch.eye(k, dtype=torch.float64)[:2]
+    assert 0 < float(gain_module.rows_at_risk(mixed, 0.8, 1e-6).float().mean()) <= 0.5
+    softmaxes.clear()  # the reference above takes one
+    got = expected_mixed_sensitivity(mixed, H, 0.8)
+    assert not softmaxes
+    assert float((got - _expected_direct(mixed, H, 0.8)).abs().max()) < 1e-5 * float(H.abs().max())
