@@ -333,7 +333,11 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
     history_ : list of dict
         One record per refresh: ``step``, ``objective`` (validation value;
         with ``cv``, pooled out-of-fold),
-        ``recalls``, ``coverages``, ``multipliers`` (or None), ``max_gain``,
+        ``recalls``, ``coverages``, ``parts`` (what an objective of several
+        pieces is made of, see :meth:`Objective.parts`: mean recall and the
+        smallest coverage times K beside a coverage objective's penalised
+        value, each group's recall for the group objectives; empty for the
+        others), ``multipliers`` (or None), ``max_gain``,
         ``entropy`` (of P), ``lr``, ``time`` (seconds since fit started),
         ``refresh_time`` (seconds the refresh took: predictions, confusion
         matrix, gains and pair distribution; it grows as K^3 at large K) and

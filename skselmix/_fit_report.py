@@ -110,11 +110,11 @@ def kept_warm_start_message(result, class_labels, objective_name, learning_rate,
     specific = _held_or_collapsed(records, class_labels, objective_name, learning_rate)
     if specific is not None:
         return specific
-    choice, first = result.selection, records[0]["objective"]
+    choice, first = result.selection, _valued(records[0])
     if result.stopped_by_verdict:
         return (
             f"SelMix kept its warm start (best_step_ = 0) and stopped early, at step {records[-1]['step']}: no step "
-            f"beat the warm start's feedback {objective_name} ({first:.4g}) on half of the bootstrap resamples of "
+            f"beat the warm start's feedback {objective_name} ({first}) on half of the bootstrap resamples of "
             "the feedback rows, which judge some class on fewer than 10 rows: they cannot show a gain. The warm "
             "start is the model; n_iter_no_change=None runs every step regardless."
         )
@@ -122,15 +122,24 @@ def kept_warm_start_message(result, class_labels, objective_name, learning_rate,
         best = next(record for record in records if record["step"] == result.candidate_step)
         return (
             f"SelMix kept its warm start (best_step_ = 0): its best step ({result.candidate_step}) raised the "
-            f"feedback {objective_name} from {first:.4g} to {best['objective']:.4g}, a gain within noise: it beat the "
+            f"feedback {objective_name} from {first} to {_valued(best)}, a gain within noise: it beat the "
             f"warm start on {choice.probability:.0%} of the bootstrap resamples of the feedback rows "
             f"({confidence:.0%} needed, selection_confidence), and corrected for the selection over steps the gain "
             f"is {choice.best_gain:+.3g} (a positive one needed)."
         )
     return (
         f"SelMix kept its warm start (best_step_ = 0): no step raised the feedback {objective_name} above the warm "
-        f"start's {first:.4g}."
+        f"start's {first}."
     )
+
+
+def _valued(record):
+    """A refresh's objective as a sentence shows it: the value, and the parts of an objective
+    built of several (mean recall and the worst coverage beside a coverage objective's
+    penalised value; each group's recall)."""
+    parts = record.get("parts") or {}
+    shown = ", ".join(f"{name} {part:.4g}" for name, part in parts.items())
+    return f"{record['objective']:.4g}" + (f" ({shown})" if shown else "")
 
 
 def _held_or_collapsed(records, class_labels, objective_name, learning_rate):

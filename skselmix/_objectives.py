@@ -153,6 +153,26 @@ class Objective:
         """
         return None
 
+    def parts(self, confusion, class_counts=None):
+        """The readable numbers an objective built of parts is made of, for reports.
+
+        A penalised or multi-group value (a coverage objective's -107) says little on its
+        own; ``history_``, the verbose lines and the fit's warnings show these beside it.
+
+        Parameters
+        ----------
+        confusion : torch.Tensor of shape (K, K)
+            Balanced confusion matrix.
+        class_counts : torch.Tensor of shape (K,), default=None
+            Training rows per class.
+
+        Returns
+        -------
+        parts : dict
+            Names mapped to floats; empty (the default) for an objective of one piece.
+        """
+        return {}
+
     @classmethod
     def rates_give_value(cls):
         """Whether :meth:`values_from_rates` computes this objective's own :meth:`value`: it
@@ -457,6 +477,12 @@ class _MinCoverageObjective(Objective):
         shortfall = _clamp_min(self.alpha / k - coverages(confusion), 0).sum()
         return self._base().value(confusion) - k * shortfall
 
+    def parts(self, confusion, class_counts=None):
+        """The base metric (unpenalised) and the smallest coverage, times ``K`` (1 is a fair share)."""
+        k = confusion.shape[0]
+        base = self._base()
+        return {base.name: float(base.value(confusion)), "min coverage x K": float(coverages(confusion).min()) * k}
+
     def values_from_rates(self, recalls, coverages, class_counts=None):
         k = recalls.shape[1]
         shortfall = np.maximum(self.alpha / k - coverages, 0).sum(axis=1)
@@ -583,6 +609,11 @@ class _GroupRecallObjective(Objective):
 
     def value(self, confusion, class_counts=None):
         return self.group_recalls(confusion, class_counts)[0].min()
+
+    def parts(self, confusion, class_counts=None):
+        """Each group's mean recall."""
+        group_recall, names = self.group_recalls(confusion, class_counts)
+        return {f"recall of {name}": float(r) for name, r in zip(names, group_recall)}
 
     def values_from_rates(self, recalls, coverages, class_counts=None):
         membership, _ = self._membership(recalls.shape[1], class_counts)

@@ -34,7 +34,7 @@ class FitProgress:
         if self.verbose:
             self._print(f"warm start done in {time.perf_counter() - self._warm_start_began:.2f} s")
 
-    def refresh(self, step, value, best_value, improved, recalls):
+    def refresh(self, step, value, best_value, improved, recalls, parts=None):
         if not self.verbose:
             return
         now = time.perf_counter()
@@ -52,6 +52,8 @@ class FitProgress:
             f"best {best_value:.4f}{' *' if improved else '  '}"
             f"  elapsed {elapsed:.1f} s{remaining}"
         )
+        if parts:  # what an objective of several pieces is made of
+            line += "  (" + ", ".join(f"{name} {part:.4f}" for name, part in parts.items()) + ")"
         if self.verbose >= 2:
             worst = np.argsort(recalls, kind="stable")[:3]
             line += "  worst classes: " + ", ".join(f"{self.labels[i]!r} {recalls[i]:.3f}" for i in worst)

@@ -323,3 +323,34 @@ def test_min_group_recall_fits_scores_and_reports_with_the_models_groups():
     assert report["min group recall"] == pytest.approx(min(report["recall of group big"],
                                                            report["recall of group small"]))
     assert cross_val_score(mine, X, y, cv=2, scoring=objective_scorer("min_group_recall", groups=groups)).shape == (2,)
+
+
+def test_objectives_built_of_parts_say_their_parts(capsys):
+    """Issue 40, goal 3: a coverage objective's penalised value (-89 to -431 on a new user's
+    sets) cannot be read; history_ and the verbose lines show mean recall and the worst
+    coverage beside it, and a group objective each group's recall."""
+    import warnings
+
+    from skselmix import SelMixClassifier
+
+    rng = np.random.RandomState(0)
+    sizes = [150, 60, 25, 12]
+    X = np.vstack([rng.normal(size=(n, 5)) + 1.5 * rng.normal(size=5) for n in sizes])
+    y = np.repeat(np.arange(4), sizes)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = SelMixClassifier(metric="mean_recall_min_coverage", max_iter=40, refresh_every=20, verbose=1,
+                                 device="cpu", random_state=0).fit(X, y)
+    for record in model.history_:
+        parts = record["parts"]
+        assert set(parts) == {"mean_recall", "min coverage x K"}
+        assert parts["mean_recall"] == pytest.approx(record["recalls"].mean())
+        assert parts["min coverage x K"] == pytest.approx(record["coverages"].min() * 4)
+        shortfall = np.maximum(0.95 / 4 - record["coverages"], 0).sum()
+        assert record["objective"] == pytest.approx(parts["mean_recall"] - 4 * shortfall)
+    steps = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[SelMix] step")]
+    assert steps and all("(mean_recall 0." in line and "min coverage x K" in line for line in steps)
+    grouped = SelMixClassifier(metric="min_group_recall", max_iter=0, device="cpu").fit(X, y)
+    assert set(grouped.history_[0]["parts"]) == {"recall of many", "recall of medium", "recall of few"}
+    assert grouped.history_[0]["objective"] == pytest.approx(min(grouped.history_[0]["parts"].values()))
+    assert SelMixClassifier(max_iter=0, device="cpu").fit(X, y).history_[0]["parts"] == {}

@@ -247,7 +247,7 @@ class SelMixRun:
             gain_n = normalize_gain(gain)
             probs = sampling_distribution(gain_n, p.s)
             pairs = head_pair_distributions(probs, pools.counts.reshape(-1, k))
-            history.append(self._record(step, value, confusion, multipliers, gain, pairs.mean()))
+            history.append(self._record(step, value, confusion, multipliers, gain, pairs.mean(), class_counts))
             history[-1]["p_beats_start"] = beats_start
             history[-1]["refresh_time"] = time.perf_counter() - refresh_began
             partners = None
@@ -267,7 +267,7 @@ class SelMixRun:
                 stale += 1
             if step == 0:
                 start = best
-            self.progress.refresh(step, value, best.value, improved, history[-1]["recalls"])
+            self.progress.refresh(step, value, best.value, improved, history[-1]["recalls"], history[-1]["parts"])
             if step >= p.max_iter or (p.n_iter_no_change is not None and stale >= p.n_iter_no_change):
                 break
             # The early verdict (see _selection): a fit whose steps keep failing to beat the
@@ -404,7 +404,7 @@ class SelMixRun:
             record["pseudo_label_accuracy"] = float(hits.sum()) / max(int(confident.sum()), 1)
         return pool, record
 
-    def _record(self, step, value, confusion, multipliers, gain, probs):
+    def _record(self, step, value, confusion, multipliers, gain, probs, class_counts):
         entropy = torch.special.entr(probs).sum()  # -sum p log p, one pass (0 log 0 = 0)
         return {
             "step": step,
@@ -412,6 +412,7 @@ class SelMixRun:
             "recalls": recalls(confusion).cpu().numpy(),
             "coverages": coverages(confusion).cpu().numpy(),
             "multipliers": None if multipliers is None else multipliers.cpu().numpy().copy(),
+            "parts": self.objective.parts(confusion, class_counts),
             "max_gain": float(gain.max()),
             "entropy": float(entropy),
             "lr": cosine_learning_rate(step, self.settings.learning_rate, self.settings.max_iter),
