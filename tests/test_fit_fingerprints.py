@@ -1,20 +1,26 @@
 """Fixed-seed fits, recorded once, must stay bit-identical through refactors.
 
-``tests/data/fit_fingerprints.npz`` holds every fitted array of sixteen fits (each
+``tests/data/fit_fingerprints.npz`` holds every fitted array of eighteen fits (each
 feedback mode, weights, semi-supervised, warm starts, objectives, a search, and the
-adapter: hold-out, cross-fitted, two layers, averaged). Float arithmetic depends on the
-torch build and the CPU's vector unit (AVX-512, AVX2, ...), which changes the order of
-float sums. Where the platform matches the recording's (torch and numpy versions, torch's
-CPU capability) the comparison is exact. On any other x86-64 CPU it holds to
-``RTOL`` for float arrays and exactly for integer ones (``best_step_``, ``n_iter_``,
-``class_counts_``): a guard that still catches any change of behaviour, since a refactor
-that alters a fit moves its arrays by far more (checked by running this file with
-``ATEN_CPU_CAPABILITY=avx2`` and ``default`` on the recording machine). Elsewhere
-(another architecture, another torch or numpy) it skips and says why. Re-record only for a
-change meant to alter the fits:
-``SKSELMIX_RECORD_FINGERPRINTS=1 python -m pytest tests/test_fit_fingerprints.py``.
+adapter: hold-out, cross-fitted, two layers, averaged), and the numeric stack they were
+recorded on (:func:`numeric_stack`): the CPU's vendor and model, torch's version and the
+kernels it dispatches to, the MKL build torch carries, numpy's version and the OpenBLAS
+core it runs. Float arithmetic depends on all of them: on an AMD EPYC with the same
+torch, numpy and AVX-512 as an Intel recording, MKL took other code paths and the
+arrays moved by up to 6e-3 (relative) while every integer stayed the same.
+
+Where the whole stack matches the recording's, the comparison is exact. On any other
+x86-64 machine with the same torch and numpy it holds to :data:`TOLERANCE` (exactly for
+integer arrays: ``best_step_``, ``n_iter_``, ``class_counts_``): a guard that still
+catches any change of behaviour, which moves the arrays by far more. Elsewhere (another
+architecture, another torch or numpy) it skips and says why.
+
+Re-record only for a change meant to alter the fits, on the machine CI runs on:
+``SKSELMIX_RECORD_FINGERPRINTS=1 python -m pytest tests/test_fit_fingerprints.py``
+(docs/contributing.rst).
 """
 
+import json
 import os
 import platform as platform_module
 from pathlib import Path
@@ -34,29 +40,61 @@ ATTRIBUTES = (
 )
 
 
-#: Tolerance on an x86-64 CPU whose vector unit differs from the recording's: every entry
-#: within RTOL of the array's largest entry (plus ATOL). Measured against the AVX-512
-#: recording: AVX2 differs by at most 3e-16, torch's scalar code path by at most 4e-5 (the
-#: adapter's sampling distribution). A change of behaviour as small as lambda_min 0.60 to 0.61,
-#: or a batch one row smaller, moves the gain matrix by 2e-3 to 1e-2 and another seed by 4e-2.
-RTOL, ATOL = 1e-4, 1e-12
+#: Tolerance on another machine's numeric stack: every entry of a float array within this
+#: share of the array's largest entry (plus 1e-12). Measured on an AMD EPYC (AVX-512) against
+#: its own recording, with torch's kernels forced to AVX2 and to its scalar code
+#: (ATEN_CPU_CAPABILITY), MKL's reproducible path (MKL_CBWR=COMPATIBLE), OpenBLAS's Haswell
+#: core, one thread, and against an Intel AVX-512 recording: the model's arrays and the gains
+#: moved by at most 9e-5 (one thread and MKL_ENABLE_INSTRUCTIONS=AVX2: not at all). Three
+#: arrays amplify float noise: the pair distribution is softmax(s G) with s = 10 (3.9e-4),
+#: and validation_gain_ and its deviation come from float32 bootstrap sums whose near-ties
+#: between refreshes can flip (6e-3, Intel against AMD). A change of behaviour as small as
+#: lambda_min 0.60 to 0.61, or a batch one row smaller, moves the gain matrix by 2e-3 to 1e-2.
+TOLERANCE = {"default": 3e-4, "sampling_distribution_": 3e-3, "validation_gain_": 2e-2,
+             "validation_gain_std_": 2e-2}
+
+
+def numeric_stack():
+    """What the exact comparison needs the machine to share with the recording's."""
+    from threadpoolctl import threadpool_info
+
+    cpu = {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() in ("vendor_id", "model name") and key.strip() not in cpu:
+                    cpu[key.strip()] = value.strip()
+    except OSError:
+        cpu["processor"] = platform_module.processor()
+    config = torch.__config__.show()
+    mkl = next((line.strip(" -") for line in config.splitlines() if "Math Kernel Library" in line), None)
+    blas = sorted({f"{i.get('internal_api')} {i.get('version')} {i.get('architecture')}"
+                   for i in threadpool_info() if i.get("user_api") == "blas"})
+    return {
+        "machine": platform_module.machine(), **cpu, "torch": torch.__version__,
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(), "mkl": mkl, "numpy": np.__version__,
+        "numpy_blas": blas,
+    }
 
 
 def platform_tag():
-    return f"torch {torch.__version__}, cpu {torch.backends.cpu.get_cpu_capability()}, numpy {np.__version__}"
-
-
-def _versions(tag):
-    return tag.split(", cpu ")[0], tag.split(", numpy ")[-1]
+    return json.dumps(numeric_stack(), sort_keys=True)
 
 
 def comparison(recorded_tag):
-    """"exact" on the recording's platform, "tolerance" on another x86-64 vector unit with the
+    """"exact" on the recording's numeric stack, "tolerance" on another x86-64 machine with the
     same torch and numpy, else None."""
     if recorded_tag == platform_tag():
         return "exact"
-    x86 = platform_module.machine().lower() in ("x86_64", "amd64")
-    return "tolerance" if x86 and _versions(recorded_tag) == _versions(platform_tag()) else None
+    try:
+        recorded = json.loads(recorded_tag)
+    except ValueError:  # a record from before the stack was written as JSON
+        return None
+    here = numeric_stack()
+    x86 = here["machine"].lower() in ("x86_64", "amd64") and recorded.get("machine", "").lower() in ("x86_64", "amd64")
+    same_versions = all(recorded.get(key) == here[key] for key in ("torch", "numpy"))
+    return "tolerance" if x86 and same_versions else None
 
 
 def _data(seed=0, n_features=6, sizes=(120, 60, 25, 12)):
@@ -167,10 +205,32 @@ def test_fit_matches_the_recording(record, case):
             np.testing.assert_array_equal(got[name], value, err_msg=f"{case}: {name}")
         else:  # relative to the array's largest entry: float order moves small entries most
             scale = float(np.max(np.abs(value), initial=0.0))
-            np.testing.assert_allclose(got[name], value, rtol=0, atol=RTOL * scale + ATOL, err_msg=f"{case}: {name}")
+            share = TOLERANCE.get(name, TOLERANCE["default"])
+            np.testing.assert_allclose(got[name], value, rtol=0, atol=share * scale + 1e-12, err_msg=f"{case}: {name}")
 
 
 def test_the_recording_was_made_on_the_ci_platform():
     """The record is only useful if CI compares against it: fail if it is missing."""
     platform, arrays = _recorded()
     assert platform is not None and arrays
+
+
+@pytest.mark.skipif(platform_module.machine().lower() not in ("x86_64", "amd64"), reason="x86-64 kernels")
+def test_another_numeric_stack_passes_in_tolerance_mode():
+    """The suite on another machine, emulated here: torch's scalar kernels and MKL's
+    reproducible code path (both read at start-up) make another numeric stack, on which the
+    fingerprints must pass at TOLERANCE (issue 41: an AMD machine failed the Intel record)."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE"}
+    env.pop("SKSELMIX_RECORD_FINGERPRINTS", None)
+    script = ("import sys, test_fit_fingerprints as t; tag = t.platform_tag(); "
+              "sys.stdout.write(str(t.comparison(str(t._recorded()[0]))))")
+    mode = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).parent, env=env, capture_output=True,
+                          text=True, check=True).stdout
+    if mode != "tolerance":
+        pytest.skip(f"the emulated stack compares as {mode!r} against this record")
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, "-k",
+                           "matches_the_recording"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:]
