@@ -346,3 +346,26 @@ def test_a_torch_valued_user_objective_fits_with_and_without_selection():
         model = SelMixClassifier(metric=TorchMinRecall(), max_iter=40, refresh_every=20,
                                  selection_confidence=confidence, device="cpu", random_state=0).fit(X, y)
         assert np.isfinite(model.validation_gain_) and len(model.history_) == 3
+
+
+def test_validation_gain_never_exceeds_the_gain_the_history_shows():
+    """Issue 40: a negative bootstrap optimism made validation_gain_ larger than the fit's own
+    best-minus-start (+3.005 against +2.43 on a user's K = 500 coverage fit)."""
+    y = _labels([20, 20])
+    selection = StepSelection(y, None, 2, get_objective("mean_recall"), np.array([20.0, 20.0]),
+                              np.random.RandomState(0), 0.0)
+    # Resamples where the best refresh gains less (0.1) than on the full feedback (0.3): an
+    # optimism estimate of -0.2, which would have reported a gain of 0.5.
+    selection.values = [np.zeros(50), np.full(50, 0.1)]
+    choice = selection.choose(1, [0.0, 0.3])
+    assert choice.gain == pytest.approx(0.3)
+    rng = np.random.RandomState(1)
+    for seed in range(4):
+        X = rng.normal(size=(300, 6)) + np.repeat(rng.normal(size=(6, 6)) * 1.2, [120, 70, 45, 30, 20, 15], axis=0)
+        y = np.repeat(np.arange(6), [120, 70, 45, 30, 20, 15])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = SelMixClassifier(metric="mean_recall_min_coverage", selection_confidence=0, max_iter=300,
+                                     device="cpu", random_state=seed).fit(X, y)
+        best = next(r["objective"] for r in model.history_ if r["step"] == model.best_step_)
+        assert model.validation_gain_ <= best - model.history_[0]["objective"] + 1e-12
