@@ -25,7 +25,7 @@ from ._objectives import (
     get_objective_names,
 )
 
-__version__ = "0.10.0"
+__version__ = "0.11.0"
 
 __all__ = [
     "SelMixClassifier",
