@@ -3,7 +3,7 @@ from pathlib import Path
 from setuptools import find_packages, setup
 
 version = {}
-for line in Path(__file__).with_name("skselmix").joinpath("__init__.py").read_text().splitlines():
+for line in Path(__file__).with_name("skselmix").joinpath("_version.py").read_text().splitlines():
     if line.startswith("__version__"):
         exec(line, version)
 

@@ -24,8 +24,7 @@ from ._objectives import (
     get_objective,
     get_objective_names,
 )
-
-__version__ = "0.11.0"
+from ._version import __version__
 
 __all__ = [
     "SelMixClassifier",

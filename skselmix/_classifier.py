@@ -866,12 +866,6 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         X = validate_data(self, tensor_to_numpy(X), reset=False, dtype=np.float64)
         return model_logits(self, X)
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        tags.input_tags.sparse = False
-        return tags
-
 
 def _warn_if_memory_cannot_hit(memory, random_state, cv, has_x_val, network):
     """A cache keyed by folds (or a hold-out, or networks' seeds) drawn from fresh entropy never

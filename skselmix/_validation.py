@@ -2,12 +2,12 @@
 tensors given as data, and the fit's local random state."""
 
 import sys
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ._sklearn_compat import Interval, validate_parameter_constraints
+from ._sklearn_compat import Interval
 
 
 class Finite(Interval):
@@ -26,19 +26,6 @@ class Finite(Interval):
     def __str__(self):
         return f"a finite {'int' if self.type is Integral else 'float'} (not a bool) in the range " + \
             super().__str__().split(" in the range ", 1)[1]
-
-
-def check_number(value, name, *, caller_name, integral=False, min_val=None, max_val=None, include_boundaries="both"):
-    """Validate a finite real (or integral) scalar parameter, not a bool, and return it.
-
-    The same rule, and message, as the estimators' ``_parameter_constraints``: an
-    ``InvalidParameterError`` (a ``ValueError`` and a ``TypeError``) naming the
-    parameter and ``caller_name``. ``include_boundaries`` is ``Interval``'s
-    ``closed``: which bounds are allowed values.
-    """
-    constraint = Finite(Integral if integral else Real, min_val, max_val, closed=include_boundaries)
-    validate_parameter_constraints({name: [constraint]}, {name: value}, caller_name=caller_name)
-    return value
 
 
 def tensor_to_numpy(data):

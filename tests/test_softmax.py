@@ -27,19 +27,19 @@ def test_step_chunks_cover_the_steps_within_the_budget():
 
 
 def test_tiny_operands_of_matrix_products_are_zero_on_the_cpu():
-    """Probabilities below PROBABILITY_FLOOR and mapped features below FEATURE_FLOOR are zero
+    """Probabilities below TINY_PROBABILITY and mapped features below FEATURE_FLOOR are zero
     (their products underflow to subnormal floats, which slowed CPU GEMMs 10 to 180 times);
     the rest are untouched, and signed residuals are flushed by magnitude."""
     import numpy as np
 
     from skselmix._torch.features import FEATURE_FLOOR, FeatureMap, scaled_float32_tensor
-    from skselmix._torch.softmax import PROBABILITY_FLOOR, flush_tiny_
+    from skselmix._torch.softmax import TINY_PROBABILITY, flush_tiny_
 
     logits = torch.tensor([[0.0, -60.0, -2.0], [5.0, 5.0, -100.0]])
     proba = softmax_(logits.clone())
     expected = torch.softmax(logits, dim=-1)
-    assert float(expected[0, 1]) < PROBABILITY_FLOOR and proba[0, 1] == 0 and proba[1, 2] == 0
-    torch.testing.assert_close(proba[expected >= PROBABILITY_FLOOR], expected[expected >= PROBABILITY_FLOOR])
+    assert float(expected[0, 1]) < TINY_PROBABILITY and proba[0, 1] == 0 and proba[1, 2] == 0
+    torch.testing.assert_close(proba[expected >= TINY_PROBABILITY], expected[expected >= TINY_PROBABILITY])
     _, picked_proba = picked_log_proba_and_proba_(logits.clone(), torch.zeros(2, 1, dtype=torch.long), flush=False)
     assert float(picked_proba[0, 1]) > 0  # left to the caller
     residual = torch.tensor([-1e-25, 3e-20, -0.5, 1e-30])

@@ -40,7 +40,7 @@ class DeviceProfile:
         Map float32 features into the output tensor directly (no device copy).
     flush_tiny_operands : bool
         Zero the mapped features below ``features.FEATURE_FLOOR`` and the
-        probabilities below ``softmax.PROBABILITY_FLOOR`` before they enter a
+        probabilities below ``softmax.TINY_PROBABILITY`` before they enter a
         matrix product: a product that underflows to a subnormal float made a
         CPU GEMM 10 to 180 times slower (benchmarks/perf_notes.md, issue 35).
     activation_block : int

@@ -57,7 +57,7 @@ def code_version():
     import scipy
     import sklearn
 
-    from .. import __version__
+    from .._version import __version__
 
     return (__version__, torch.__version__, np.__version__, scipy.__version__, sklearn.__version__)
 

@@ -12,7 +12,7 @@ from .device import exact_dtype
 
 # Floor on the probability of a pair with positive gain (the reference's 1e-8):
 # keeps every useful pair reachable when s is large.
-PROBABILITY_FLOOR = 1e-8
+PAIR_PROBABILITY_FLOOR = 1e-8
 
 
 def normalize_gain(gain):
@@ -30,7 +30,7 @@ def sampling_distribution(gain, s):
     """``P = softmax(s * G)`` over all K^2 pairs, restricted to pairs with ``G > 0``.
 
     Masked pairs get probability zero; unmasked ones at least
-    :data:`PROBABILITY_FLOOR` before renormalisation. When no pair has a positive
+    :data:`PAIR_PROBABILITY_FLOOR` before renormalisation. When no pair has a positive
     gain, every pair is allowed (plain ``softmax(s * G)``), which puts most mass
     on the least harmful pairs.
 
@@ -46,7 +46,7 @@ def sampling_distribution(gain, s):
     probs = torch.softmax(logits, dim=0)
     allowed = torch.isfinite(logits)
     del logits
-    probs.clamp_min_(PROBABILITY_FLOOR).masked_fill_(~allowed, 0.0)
+    probs.clamp_min_(PAIR_PROBABILITY_FLOOR).masked_fill_(~allowed, 0.0)
     return probs.div_(probs.sum()).reshape(gain.shape)
 
 

@@ -7,7 +7,7 @@ profile's ``written_out_softmax_below`` (measurements: benchmarks/perf_notes.md)
 
 The probabilities feed matrix products (the warm start's and the SGD steps'
 gradients). Where the device profile says so (the CPU), those below
-:data:`PROBABILITY_FLOOR` are set to zero: a product of two float32 numbers that
+:data:`TINY_PROBABILITY` are set to zero: a product of two float32 numbers that
 underflows to a subnormal one makes a CPU GEMM 10 to 180 times slower, and a
 probability of 1e-30 times a feature of 1e-10 does (on WordNet embeddings at K = 1052
 the warm start's gradient products ran 10 to 25 times slower than on random rows).
@@ -26,14 +26,14 @@ def _written_out(logits):
 
 
 #: Probabilities (and weighted residuals) below this are zero before a matrix product (CPU).
-PROBABILITY_FLOOR = 1e-20
+TINY_PROBABILITY = 1e-20
 
 
 def flush_tiny_(values, signed=False):
-    """``values`` with the entries of magnitude below :data:`PROBABILITY_FLOOR` zero, where
+    """``values`` with the entries of magnitude below :data:`TINY_PROBABILITY` zero, where
     the device profile asks for it; in place. ``signed=False``: ``values`` are
     non-negative (probabilities), which saves a pass."""
-    return zero_tiny_(values, PROBABILITY_FLOOR, signed)
+    return zero_tiny_(values, TINY_PROBABILITY, signed)
 
 
 def softmax_(logits):
