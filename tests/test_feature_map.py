@@ -179,6 +179,26 @@ def test_a_column_is_constant_only_within_rounding_of_its_own_mean():
     assert np.all(np.abs(Z[:, 2]) < 1e-9) and np.all(Z[:, 3] == 0)  # constant columns carry nothing
 
 
+def test_auto_sees_one_column_in_another_unit_among_many_either_way():
+    rng = np.random.RandomState(0)
+    many = rng.normal(size=(500, 20)) * 1e3
+    for other in (rng.normal(size=500), rng.normal(size=500) * 1e6):
+        assert fit_feature_map(np.c_[many, other], None, column_scaling="auto").per_column
+
+
+def test_auto_keeps_the_scales_of_embeddings_with_a_few_dead_or_rare_units():
+    """Real embeddings hold a few units far below the rest (MiniLM: 3 of 384 dimensions near
+    1e-32 and 1e-8; Fashion-MNIST EfficientNet: 2 of 1279 units active on 0.1 % of rows):
+    below the 2 % share, they keep their scales, as 0.10 kept them."""
+    rng = np.random.RandomState(1)
+    X = np.maximum(rng.normal(size=(2000, 384)) @ rng.normal(size=(384, 384)) * 0.05, 0)
+    X[:, 0] = rng.normal(size=2000) * 1e-32
+    X[:, 1] = rng.normal(size=2000) * 1e-8
+    X[:, 2] = 0.0
+    X[rng.rand(2000) < 0.001, 2] = 0.01  # rarely active
+    assert fit_feature_map(X, None, column_scaling="auto").per_column is False
+
+
 def test_auto_keeps_the_scales_of_pixels_whose_spreads_differ_but_ranges_do_not():
     """Sparse border pixels spread 144 times less than the busiest pixel, in the same units
     (0 to 16): the ranges tell them apart from columns in different units."""
