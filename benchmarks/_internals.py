@@ -8,16 +8,27 @@ finds every such use in one file. Nothing here replaces or patches a private nam
 and that no benchmark assigns to an attribute of a skselmix module or class.
 """
 
+import torch
+
 from skselmix._calibration import fit_temperature
 from skselmix._classifier_cv import DEFAULT_S_VALUES
 from skselmix._confusion import balanced_confusion, recalls
-from skselmix._gain import gain_from_sensitivity, objective_logit_sensitivity
+from skselmix._gain import (
+    ProductPrecision,
+    _mixed_products,
+    expected_mixed_sensitivity,
+    gain_from_sensitivity,
+    objective_logit_sensitivity,
+    prototype_sensitivity,
+    rows_at_risk,
+)
 from skselmix._torch.features import fit_feature_map, scaled_float32_tensor
 from skselmix._torch.training import resolve_weight_decay
 from skselmix._torch.warm_start import fit_linear_head
 
 __all__ = [
-    "DEFAULT_S_VALUES", "balanced_confusion", "fit_feature_map", "fit_temperature",
+    "DEFAULT_S_VALUES", "balanced_confusion", "expected_mixed_sensitivity", "fit_feature_map", "fit_temperature",
+    "float64_mixed_products", "prototype_sensitivity", "rows_at_risk",
     "fit_linear_head", "fit_observing_refreshes", "fit_with_hidden_labels", "gain_from_sensitivity",
     "objective_logit_sensitivity", "recalls", "resolve_weight_decay",
     "scaled_float32_tensor",
@@ -59,3 +70,10 @@ def _check_fit_params(fit_params):
     unexpected = sorted(set(fit_params) - allowed)
     if unexpected:
         raise TypeError(f"Unexpected fit parameters: {unexpected}.")
+
+
+def float64_mixed_products(logits, h, lbar):
+    """The gain's softmax term by the float64 products alone, whatever K (what the float32
+    products of :func:`expected_mixed_sensitivity` are measured against)."""
+    return _mixed_products(logits, h.to(torch.float64), logits, h.to(torch.float64), lbar,
+                           ProductPrecision.exact())[0]

@@ -21,6 +21,10 @@ Parts, each side by side in one process on a quiet machine (torch's default thre
   memory in each; defaults but ``n_iter_no_change=None``, so that every fit runs its 1000
   steps and 21 refreshes (early stopping would make the work differ from point to point).
 
+* ``confident``: the gain's softmax term for a confident head (nearest-centroid logits, as a
+  ``coef_init`` from class means gives) at K = 2048 and 4096, D = 256: the default path
+  against the float64 products alone, and an ordinary head's float32 products (issue 41,
+  R06: 0.10 redid a confident head's pairs one softmax at a time);
 * ``quality``: on both K = 1000 sets, three seeds each (the data's and the fit's; no
   setting was tuned on them), the default fit for ``mean_recall``,
   ``min_head_tail_recall``, ``mean_recall_min_coverage`` and ``min_group_recall``
@@ -65,7 +69,7 @@ from ._report import PeakMemory, stored_run, utc_now
 from .perf import gain_inputs, machine_description, md_table, skselmix_gain
 
 RESULTS = Path(__file__).resolve().parent / "results"
-PARTS = ("imagenet_lt", "wordnet", "inat", "growth", "memory", "quality")
+PARTS = ("imagenet_lt", "wordnet", "inat", "growth", "memory", "quality", "confident")
 QUALITY_METRICS = ("mean_recall", "min_head_tail_recall", "mean_recall_min_coverage", "min_group_recall")
 QUALITY_SEEDS = (0, 1, 2)
 
@@ -279,6 +283,28 @@ def quality_summary(rows):
     return summary
 
 
+def confident_part(device, ks=(2048, 4096), d=256, repeats=3):
+    """Seconds of the gain's softmax term at a confident head (the default path, which takes
+    the float64 products when most rows are at risk of underflow) against the float64
+    products alone, and at an ordinary head (float32 products)."""
+    from ._internals import expected_mixed_sensitivity, float64_mixed_products, rows_at_risk
+
+    rows = []
+    for k in ks:
+        g = torch.Generator().manual_seed(0)
+        prototypes = torch.randn(k, d, generator=g, device=device) / d ** 0.5
+        h = torch.randn(k, k, generator=g, device=device) * 1e-3
+        for head, scale in (("confident (nearest centroid)", 60.0), ("ordinary", 1.0)):
+            logits = (prototypes @ prototypes.T) * scale
+            at_risk = float(rows_at_risk(logits, 0.8, 1e-6).float().mean())
+            default = min(timed(lambda: expected_mixed_sensitivity(logits, h, 0.8))[1] for _ in range(repeats))
+            exact = min(timed(lambda: float64_mixed_products(logits, h, 0.8))[1] for _ in range(repeats))
+            rows.append({"K": k, "D": d, "head": head, "rows_at_risk": at_risk, "default_s": default,
+                         "float64_products_s": exact, "x_float64": default / exact})
+            print(f"  K={k} {head}: at risk {at_risk:.2f}, default {default:.2f} s, float64 {exact:.2f} s", flush=True)
+    return rows
+
+
 def inat_part(device):
     """K = 8192: a default fit (its refreshes, peak memory) and the gain computation alone."""
     X, y, X_test, y_test = inat_like()
@@ -428,6 +454,17 @@ def report(run, path):
                 "validation_gain_std_", "best_step_", "fold_mean_0_10", "default_mean_recall", "warm_mean_recall",
                 "default_min_coverage_x_k", "warm_min_coverage_x_k", "loop_seconds"]
         lines += [md_table(quality["rows"], cols), ""]
+    if run.get("confident"):
+        confident = run["confident"]
+        lines += ["## The gain of a confident head from 2048 classes", "",
+                  f"Run: {confident['when']}, {confident['machine']}, torch threads {confident['threads']} "
+                  "(`--part confident`). The softmax term of the gain (three K x K x K products) for nearest-centroid "
+                  "logits and for an ordinary head: the default path (float32 products from 2048 classes; float64 "
+                  "products when more than half the rows are at risk of an underflowing normaliser) against the "
+                  "float64 products alone, best of three. 0.10 redid a confident head's underflowing pairs one "
+                  "softmax at a time: 39 to 160 s a refresh (issue 41, R06).", ""]
+        lines += [md_table(confident["rows"], ["K", "D", "head", "rows_at_risk", "default_s", "float64_products_s",
+                                               "x_float64"]), ""]
     if run.get("inat"):
         fit = run["inat"][0]
         lines += ["## K = 8192 (iNaturalist-shaped, scaled to this machine)", "",
@@ -466,11 +503,13 @@ def main(argv=None):
     if not args.report_only:
         header = dict(when=utc_now(), machine=machine_description(), threads=torch.get_num_threads(),
                       device=args.device)
-        if set(args.part or PARTS) - {"quality"}:  # the page's header is the cost parts' run
+        if set(args.part or PARTS) - {"quality", "confident"}:  # the page's header is the cost parts' run
             run.update(header)
         for part in args.part or PARTS:
             if part == "quality":
                 run[part] = dict(header, rows=quality_part(args.device))
+            elif part == "confident":
+                run[part] = dict(header, rows=confident_part(args.device))
             elif part == "imagenet_lt":
                 run[part] = compare_on("ImageNet-LT-like", *imagenet_lt_like(), args.device)
             elif part == "wordnet":
