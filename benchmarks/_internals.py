@@ -28,7 +28,7 @@ from skselmix._torch.warm_start import fit_linear_head
 
 __all__ = [
     "DEFAULT_S_VALUES", "balanced_confusion", "expected_mixed_sensitivity", "fit_feature_map", "fit_temperature",
-    "float64_mixed_products", "prototype_sensitivity", "rows_at_risk",
+    "float64_mixed_products", "prototype_sensitivity", "rows_at_risk", "columns_in_another_unit",
     "fit_linear_head", "fit_observing_refreshes", "fit_with_hidden_labels", "gain_from_sensitivity",
     "objective_logit_sensitivity", "recalls", "resolve_weight_decay",
     "scaled_float32_tensor",
@@ -77,3 +77,12 @@ def float64_mixed_products(logits, h, lbar):
     products of :func:`expected_mixed_sensitivity` are measured against)."""
     return _mixed_products(logits, h.to(torch.float64), logits, h.to(torch.float64), lbar,
                            ProductPrecision.exact())[0]
+
+
+def columns_in_another_unit(X):
+    """What ``column_scaling="auto"`` reads of ``X``: the share of its non-constant columns whose
+    range lies more than 100 times off the median range of the others."""
+    from skselmix._torch.features import _varies, share_in_another_unit
+
+    ranges = X.max(axis=0) - X.min(axis=0)
+    return share_in_another_unit(ranges[_varies(X.var(axis=0), X.mean(axis=0), X.shape[0])])

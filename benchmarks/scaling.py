@@ -2,11 +2,16 @@
 
     python -m benchmarks.scaling [--problems breast_raw wine_raw digits_12 fashion_lt] [--seeds 0 1 ...]
 
+Problems not named keep their stored rows, each reported with when and at which version
+it was measured.
+
 SelMix centres the features and brings the rows to unit root-mean-square norm. With
 ``column_scaling="keep"`` it divides every column by that one number, keeping the
 columns' relative scales; with ``"standardize"`` it divides each column by its own
 standard deviation (as ``StandardScaler``); ``"auto"`` (the default) standardises when
-the largest column spread exceeds 100 times the median one. On columns in different
+at least 2 % of the columns have a range more than 100 times off the median range of the
+others (``share in another unit``, measured on each problem's seed-0 training rows). On
+columns in different
 units, keeping their scales lets the largest-unit columns dominate the warm start's L2
 penalty and the mixup distances; on pixels and embeddings the relative scales carry
 information. For each problem of ``benchmarks.problems`` and each seed, the default
@@ -24,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+import skselmix
 from skselmix import FitOutcomeWarning, SelMixClassifier
 from skselmix.metrics import mean_recall_score, min_recall_score
 
@@ -31,7 +37,7 @@ from . import problems
 from ._report import stored_run, utc_now
 
 RESULTS = Path(__file__).resolve().parent / "results"
-DEFAULT_PROBLEMS = ("breast_raw", "wine_raw", "digits_12", "fashion_lt")
+DEFAULT_PROBLEMS = ("breast_raw", "wine_raw", "digits_12", "fashion_lt", "tiny_unit_signal", "income_beside_age")
 VARIANTS = ("keep", "standardize", "auto")
 
 
@@ -52,6 +58,15 @@ def run_split(problem, seed):
     return rows
 
 
+def share_in_another_unit(problem):
+    """Share of the non-constant columns of the seed-0 training rows whose range lies more
+    than 100 times off the median range of the other columns (what "auto" reads)."""
+    from ._internals import columns_in_another_unit
+
+    X = problems.PROBLEMS[problem](0)[0]
+    return columns_in_another_unit(np.asarray(X, dtype=np.float64))
+
+
 def report(results, started):
     lines = [
         "# Keep the columns' scales or standardise them: `column_scaling` three ways",
@@ -62,17 +77,19 @@ def report(results, started):
         "\"standardize\" and \"auto\" (the default), same rows and seed, raw columns in; balanced test sets. "
         "Differences are paired split by split (wins / ties / losses).",
         "",
-        "| problem | splits | test min recall: keep / standardize / auto | standardize minus keep (w/t/l) | "
-        "auto chose | test mean recall: keep / standardize / auto | "
+        "| problem | measured | splits | share in another unit | test min recall: keep / standardize / auto | "
+        "standardize minus keep (w/t/l) | auto chose | test mean recall: keep / standardize / auto | "
         "moved off the warm start: keep / standardize / auto |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for problem, runs in results.items():
+    for problem, stored in results.items():
+        runs, measured = stored["runs"], stored["measured"]
         get = lambda v, m: np.array([r[v][m] for r in runs])  # noqa: E731
         d = get("standardize", "min recall") - get("keep", "min recall")
         chose = sorted(set(get("auto", "chose").tolist()))
         lines.append(
-            f"| {problems.TITLES.get(problem, problem)} | {len(runs)} | "
+            f"| {problems.TITLES.get(problem, problem)} | {measured} | {len(runs)} | "
+            + (f"{stored['share']:.2%}" if stored.get("share") is not None else "") + " | "
             + " / ".join(f"{get(v, 'min recall').mean():.3f}" for v in VARIANTS)
             + f" | {d.mean():+.3f} ({(d > 0).sum()}/{(d == 0).sum()}/{(d < 0).sum()}) | {', '.join(chose)} | "
             + " / ".join(f"{get(v, 'mean recall').mean():.3f}" for v in VARIANTS) + " | "
@@ -90,22 +107,33 @@ def main(argv=None):
     parser.add_argument("--seeds", nargs="+", type=int, default=list(range(10)))
     parser.add_argument("--report-only", action="store_true", help="rebuild scaling.md from scaling.json")
     args = parser.parse_args(argv)
+    store = stored_run(parser, RESULTS / "scaling.json", required=args.report_only)
+    results = _by_problem(store)
     if args.report_only:
-        store = stored_run(parser, RESULTS / "scaling.json", required=True)
-        report(store["results"], store["started"])
-        return store["results"]
+        report(results, store["started"])
+        return results
     started = utc_now()
-    results = {}
     for problem in args.problems:
-        results[problem] = []
+        runs = []
         for seed in args.seeds:
-            results[problem].append(run_split(problem, seed))
-            r = results[problem][-1]
+            runs.append(run_split(problem, seed))
+            r = runs[-1]
             print(f"{problem} {seed}: " + ", ".join(f"{v} {r[v]['min recall']:.3f}" for v in VARIANTS), flush=True)
+        results[problem] = {"runs": runs, "measured": f"{started}, {skselmix.__version__}",
+                            "share": share_in_another_unit(problem)}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "scaling.json").write_text(json.dumps({"started": started, "results": results}, indent=1))
     report(results, started)
     return results
+
+
+def _by_problem(store):
+    """The stored results, each problem with its runs, when and at which version it was measured,
+    and its share of columns in another unit (a store of 0.9 held the runs alone)."""
+    if not store:
+        return {}
+    return {problem: stored if isinstance(stored, dict) else {"runs": stored, "measured": f"{store['started']}, 0.9"}
+            for problem, stored in store["results"].items()}
 
 
 if __name__ == "__main__":

@@ -199,9 +199,15 @@ def test_scaling_runs(monkeypatch, tmp_path):
     monkeypatch.setitem(problems.PROBLEMS, "tiny", tiny_mixed_units)
     monkeypatch.setattr(scaling, "RESULTS", tmp_path)
     results = scaling.main(["--problems", "tiny", "--seeds", "1", "2"])
-    assert {run["auto"]["chose"] for run in results["tiny"]} == {"standardize"}
-    assert "| tiny | 2 |" in (tmp_path / "scaling.md").read_text()
+    assert {run["auto"]["chose"] for run in results["tiny"]["runs"]} == {"standardize"}
+    page = (tmp_path / "scaling.md").read_text()
+    assert "| tiny | " in page and " | 2 | " in page and results["tiny"]["share"] > 0.02
     scaling.main(["--report-only"])
+    assert (tmp_path / "scaling.md").read_text() == page
+    # A problem not named keeps its stored rows.
+    monkeypatch.setitem(problems.PROBLEMS, "tiny_again", tiny_mixed_units)
+    again = scaling.main(["--problems", "tiny_again", "--seeds", "1"])
+    assert set(again) == {"tiny", "tiny_again"} and again["tiny"]["runs"] == results["tiny"]["runs"]
 
 
 @pytest.mark.usefixtures("fast_selmix")

@@ -170,11 +170,17 @@ def _mixed_units(ranges):
     """Whether the ranges of the non-constant columns span units, not one kind of value: at
     least :data:`AUTO_STANDARDIZE_SHARE` of them lie :data:`AUTO_STANDARDIZE_RATIO` times off the
     median range of the other columns."""
+    return share_in_another_unit(ranges) >= AUTO_STANDARDIZE_SHARE
+
+
+def share_in_another_unit(ranges):
+    """Share of the columns of ``ranges`` (positive: the non-constant columns' largest minus
+    smallest value) that lie :data:`AUTO_STANDARDIZE_RATIO` times off the others' median range."""
     if ranges.size < 2:
-        return False
+        return 0.0
     log_ranges = np.log10(ranges)
     off = np.abs(log_ranges - _median_of_the_others(log_ranges)) > math.log10(AUTO_STANDARDIZE_RATIO)
-    return float(off.mean()) >= AUTO_STANDARDIZE_SHARE
+    return float(off.mean())
 
 
 def _median_of_the_others(values):
