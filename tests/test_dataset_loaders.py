@@ -2,6 +2,7 @@
 
 import gzip
 import importlib.util
+import os
 import re
 
 import numpy as np
@@ -151,6 +152,9 @@ def test_concurrent_fetches_of_one_cache_all_succeed(tmp_path):
         thread.join()
     assert not errors and len(results) == 4
     assert [p.name for p in tmp_path.iterdir()] == ["c.npz"]  # no temporary file left behind
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "c.npz").stat().st_mode & 0o777 == 0o666 & ~umask  # as any file the user writes
 
 
 def _fake_embeddings(texts, **kwargs):

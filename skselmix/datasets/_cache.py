@@ -15,8 +15,8 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 import time
+import uuid
 import zipfile
 from pathlib import Path
 from typing import NamedTuple
@@ -129,13 +129,15 @@ def cached_arrays(path, compute, members):
     if path.exists():
         return read_cache(path, members)
     arrays = compute()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    # A name of its own (exclusive create, so the umask sets its mode, as for any file the
+    # user writes; mkstemp's would be private to them), then moved into place.
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "xb") as f:
             np.savez(f, **arrays)
         os.replace(tmp, path)  # atomic: a reader sees the old file or the whole new one
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return arrays
 
