@@ -449,7 +449,9 @@ def report(run, path):
         cols = ["problem", "metric", "seeds", "warm_start", "default", "test_gain", "test_gain_sd", "wins/ties/losses",
                 "validation_gain_", "best_step_", "fold_mean_0_10", "logreg_balanced"]
         lines += [md_table(quality_summary(quality["rows"]), cols), ""]
-        lines += ["Every fit (`loop_seconds`: the default fit with its warm start cached by `memory=`):", ""]
+        lines += ["Every fit (`loop_seconds`: the default fit with its warm start cached by `memory=`; this part "
+                  "measures quality, and other jobs ran beside it at times, so its seconds are not timings to "
+                  "quote):", ""]
         cols = ["problem", "seed", "metric", "warm_start", "default", "test_gain", "validation_gain_",
                 "validation_gain_std_", "best_step_", "fold_mean_0_10", "default_mean_recall", "warm_mean_recall",
                 "default_min_coverage_x_k", "warm_min_coverage_x_k", "loop_seconds"]
