@@ -662,6 +662,22 @@ class MinHeadTailRecall(_GroupRecallObjective):
         self.omega = omega
 
     def class_groups(self, n_classes, class_counts):
+        """Which classes are head (group 0) and which tail (group 1).
+
+        Parameters
+        ----------
+        n_classes : int
+            Number of classes K.
+        class_counts : array-like of shape (K,)
+            Training rows per class (numpy or torch).
+
+        Returns
+        -------
+        index : ndarray of shape (K,)
+            0 for the ``floor(head_fraction * K)`` most frequent classes, else 1.
+        names : list of str
+            ``["head", "tail"]``.
+        """
         if class_counts is None:
             raise ValueError("min_head_tail_recall needs class_counts to tell head from tail classes.")
         head = head_class_mask(_numpy_counts(class_counts), self.head_fraction)
@@ -732,9 +748,27 @@ class MinGroupRecall(_GroupRecallObjective):
 
     @property
     def needs_class_counts(self):
+        """Whether ``value`` needs the training ``class_counts``: only for the default groups."""
         return self.groups is None
 
     def class_groups(self, n_classes, class_counts):
+        """Which group each class is in.
+
+        Parameters
+        ----------
+        n_classes : int
+            Number of classes K.
+        class_counts : array-like of shape (K,) or None
+            Training rows per class (numpy or torch); read only for the default groups.
+
+        Returns
+        -------
+        index : ndarray of shape (K,)
+            The group of each class, in ``[0, G)``.
+        names : list of str
+            The ``G`` groups' names (``"many"``, ``"medium"``, ``"few"`` by default, without
+            empty ones; the sorted labels of ``groups`` otherwise).
+        """
         if self.groups is not None:
             groups = np.asarray(self.groups)
             if groups.shape != (n_classes,):
