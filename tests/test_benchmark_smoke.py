@@ -244,6 +244,8 @@ def test_large_k_runs_every_part(monkeypatch, tmp_path, fast_selmix):
     monkeypatch.setattr(large_k, "GROWTH_BASE", {"N": 300, "D": 8, "K": 5})
     monkeypatch.setattr(large_k, "GROWTH_GRID", {"N": (300, 600), "D": (8, 16), "K": (5, 10)})
     monkeypatch.setattr(large_k, "PROBLEMS", {"imagenet_lt": tiny, "wordnet": tiny})
+    traced = large_k.trace_part
+    monkeypatch.setattr(large_k, "trace_part", lambda device: traced(device, load=tiny))
     confident = large_k.confident_part
     monkeypatch.setattr(large_k, "confident_part", lambda device: confident(device, ks=(16,), d=8, repeats=1))
     # The memory part's fresh processes would load the real problems: it runs here in-process.
@@ -253,7 +255,7 @@ def test_large_k_runs_every_part(monkeypatch, tmp_path, fast_selmix):
     assert "K = 1000: cost and quality" in page and "| WordNet hypernyms | SelMix default (cv=5) |" in page
     assert "K = 8192" in page and "Fitted exponents" in page
     assert "what fine-tuning buys, paired against the warm start" in page and "| min_group_recall |" in page
-    assert "The gain of a confident head from 2048 classes" in page
+    assert "The gain of a confident head from 2048 classes" in page and "one full-length trace" in page
     large_k.main(["--report-only"])  # the report rewrites from the stored run alone
     assert (tmp_path / "large_k.md").read_text() == page
     assert large_k.decaying_counts(1000, 1280, 5, total=115_000).sum() == pytest.approx(115_000, rel=0.01)
