@@ -59,15 +59,8 @@ import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
 
-from skselmix import SelMixClassifier, SelMixClassifierCV
-from skselmix.metrics import (
-    mean_recall_min_coverage_score,
-    mean_recall_score,
-    min_coverage_score,
-    min_group_recall_score,
-    min_head_tail_recall_score,
-    min_recall_score,
-)
+from skselmix import SelMixClassifier, SelMixClassifierCV, get_objective, metrics
+from skselmix.metrics import mean_recall_score, min_coverage_score, min_recall_score
 
 from ._report import PeakMemory, stored_run, utc_now
 from .perf import gain_inputs, machine_description, md_table, skselmix_gain
@@ -196,14 +189,11 @@ def _row(problem, method, seconds, model, X_test, y_test, memory=None):
 
 
 def test_objective(metric, y_test, pred, class_counts):
-    """``metric`` of test predictions ``pred``; heads and groups come from the training
-    ``class_counts`` ({label: rows}), as a fitted SelMix model's ``score`` decides them."""
-    if metric == "min_head_tail_recall":
-        return min_head_tail_recall_score(y_test, pred, class_counts=class_counts)
-    if metric == "min_group_recall":
-        return min_group_recall_score(y_test, pred, class_counts=class_counts)
-    return {"mean_recall": mean_recall_score,
-            "mean_recall_min_coverage": mean_recall_min_coverage_score}[metric](y_test, pred)
+    """``metric`` of test predictions ``pred`` by its ``skselmix.metrics`` function; heads and
+    groups come from the training ``class_counts`` ({label: rows}), as a fitted SelMix model's
+    ``score`` decides them."""
+    score = getattr(metrics, f"{metric}_score")
+    return score(y_test, pred, **({"class_counts": class_counts} if get_objective(metric).needs_class_counts else {}))
 
 
 def fold_mean_predictions(model, X_test):
