@@ -461,8 +461,9 @@ def report(run, path):
         lines += [md_table([{c: r.get(c, "") for c in cols} for r in comparisons], cols), ""]
     if run.get("quality"):
         quality = run["quality"]
+        measured = sorted({f"{row['problem']} {row.get('measured', quality['when'])}" for row in quality["rows"]})
         lines += ["## K = 1000: what fine-tuning buys, paired against the warm start", "",
-                  f"Run: {quality['when']}, {quality['machine']}, torch threads {quality['threads']}, device "
+                  f"Run: {'; '.join(measured)}, {quality['machine']}, torch threads {quality['threads']}, device "
                   f"{quality['device']} (`--part quality`). Test objective of the default fit (`default`), of its "
                   "own warm start (`max_iter=0`, same rows and seed), of what 0.10 returned at the same step "
                   "(the mean of the fold heads) and of `LogisticRegression(class_weight=\"balanced\")`; heads and "
@@ -533,6 +534,8 @@ def main(argv=None):
     parser.add_argument("--part", choices=PARTS, action="append", help="run only these parts (repeatable)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--quality-problems", nargs="+", choices=["wordnet", "imagenet_lt"],
+                        help="--part quality on these sets only; the others keep their stored rows")
     args = parser.parse_args(argv)
     suffix = "" if args.device == "cpu" else f"_{args.device.split(':')[0]}"
     store, page = RESULTS / f"large_k{suffix}.json", RESULTS / f"large_k{suffix}.md"
@@ -544,7 +547,11 @@ def main(argv=None):
             run.update(header)
         for part in args.part or PARTS:
             if part == "quality":
-                run[part] = dict(header, rows=quality_part(args.device))
+                problems = args.quality_problems or ["wordnet", "imagenet_lt"]
+                rows = [dict(row, measured=header["when"]) for row in quality_part(args.device, problems)]
+                titles = {row["problem"] for row in rows}
+                kept = [row for row in run.get(part, {}).get("rows", []) if row["problem"] not in titles]
+                run[part] = dict(header, rows=kept + rows)
             elif part == "trace":
                 run[part] = dict(header, **trace_part(args.device))
             elif part == "confident":
