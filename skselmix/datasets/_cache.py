@@ -147,8 +147,8 @@ def read_cache(path, members):
     try:
         with zipfile.ZipFile(path) as archive:
             names = {name.removesuffix(".npy"): name for name in archive.namelist()}
-            if set(names) != set(members):
-                raise _Refused(f"it holds {sorted(names)}, not {sorted(members)}")
+            if set(names) != set(members):  # the count, not the names: a hostile archive chooses them
+                raise _Refused(f"it holds {len(names)} member(s), not {sorted(members)}")
             return {key: _read_member(archive, names[key], key, spec) for key, spec in members.items()}
     except _Refused as exc:
         reason = str(exc)
