@@ -111,6 +111,53 @@ class KeptStep(NamedTuple):
     returned: object
 
 
+def _copy(stack):
+    """A copy of ``stack`` (the adapter's tensors too) that later in-place steps leave alone."""
+    return stack.with_tensors([t.clone() for t in stack.tensors()])
+
+
+class CarriedHead:
+    """The head a run returns when it is not the judged stack itself: the all-rows head of a
+    cross-fitted linear fit (``head``, a :class:`AllRowsHead`), stepped beside the judged
+    heads with the same pair probabilities, its own rows and its own ``draws``, and never
+    judged. With ``head`` None (a hold-out head, fold networks) the judged stack is the
+    model, and every method passes it through."""
+
+    def __init__(self, head, draws, n_classes):
+        self.head, self.draws, self.k = head, draws, n_classes
+        self.iterates = self.evaluated = None if head is None else head.stack
+
+    def returned(self, evaluated):
+        """The stack the fit would return now, beside the judged ``evaluated``."""
+        return evaluated if self.head is None else self.evaluated
+
+    def kept(self, kept):
+        """What a kept refresh returns: a copy of the carried head, or the judged copy ``kept``."""
+        return kept if self.head is None else _copy(self.evaluated)
+
+    def beside(self, request, probs, partners, unlabeled):
+        """``request`` with the carried head's own request beside it: the same steps and pair
+        probabilities ``probs``, anchors and partners from every labelled row (and the
+        pseudo-labelled ``partners`` in semi-supervised mode), its own draws."""
+        if self.head is None:
+            return request
+        pools = self.head.pools
+        sources = (StepSources(request.sources.features, pools) if partners is None
+                   else StepSources(request.sources.features, pools, partners, unlabeled.features))
+        pairs = head_pair_distributions(probs, pools.counts.reshape(-1, self.k))
+        return replace(request, beside=replace(request, heads=self.iterates, evaluated=self.evaluated,
+                                               sources=sources, pairs=pairs, draws=self.draws))
+
+    def took(self, stepped):
+        """Take the carried head's new iterates from a run of steps' :class:`Stepped`."""
+        if self.head is not None:
+            self.iterates, self.evaluated = stepped.beside.heads, stepped.beside.evaluated
+
+    def tensors(self):
+        """The carried head's tensors (none without one), for the divergence check."""
+        return () if self.head is None else self.iterates.tensors() + self.evaluated.tensors()
+
+
 class SelMixRun:
     """One fit's training state: tensors on the device, the loop, the records.
 
@@ -224,20 +271,18 @@ class SelMixRun:
         multipliers = self.objective.init_multipliers(k, class_counts)
 
         # `heads` is the stack of SGD iterates; `evaluated` is what feedback and selection see:
-        # the iterates themselves, or their moving average when average_decay > 0. With
-        # cross-fitted linear heads, `all_rows` / `all_rows_evaluated` are the same for the
-        # head the fit returns, which takes the same steps on every labelled row (unjudged).
+        # the iterates themselves, or their moving average when average_decay > 0. `carried`
+        # is the head the fit returns when that is not `evaluated` itself (see CarriedHead).
         heads = evaluated = stack
-        all_rows = all_rows_evaluated = None if warm.all_rows is None else warm.all_rows.stack
+        carried = CarriedHead(warm.all_rows, self.all_rows_draws, k)
         history, best, step, stale, verdict = [], None, 0, 0, False
         selection = self._selection(feedback)
         while True:
             refresh_began = time.perf_counter()
             predictions = feedback.judged_predictions(evaluated)
             confusion = feedback.confusion(evaluated, predictions=predictions)
-            returned_now = evaluated if all_rows_evaluated is None else all_rows_evaluated
             if self.on_refresh is not None:
-                self.on_refresh(step, evaluated, predictions, returned_now)
+                self.on_refresh(step, evaluated, predictions, carried.returned(evaluated))
             value = self._objective_value(confusion, class_counts, step)
             beats_start = self._judge_resamples(selection, predictions, step)
             multipliers = self.objective.update_multipliers(multipliers, confusion, class_counts)
@@ -258,10 +303,8 @@ class SelMixRun:
             improved = best is None or value > best.value + p.tol
             if improved:
                 # Copies (the adapter's too) that later in-place steps leave alone.
-                kept = evaluated.with_tensors([t.clone() for t in evaluated.tensors()])
-                kept_returned = kept if all_rows_evaluated is None else all_rows_evaluated.with_tensors(
-                    [t.clone() for t in all_rows_evaluated.tensors()])
-                best = KeptStep(value, step, kept, len(history) - 1, kept_returned)
+                kept = _copy(evaluated)
+                best = KeptStep(value, step, kept, len(history) - 1, carried.kept(kept))
                 stale = 0
             elif step > 0:
                 stale += 1
@@ -285,18 +328,11 @@ class SelMixRun:
                 heads, evaluated, sources, pairs, self.draws, step, n_steps, p.learning_rate,
                 p.max_iter, float(p.average_decay), warm.l2, self.device, self.profile,
             )
-            if all_rows is not None:
-                request = replace(request, beside=self._all_rows_request(request, warm.all_rows, all_rows,
-                                                                         all_rows_evaluated, probs, partners,
-                                                                         unlabeled))
-            stepped = yield request
+            stepped = yield carried.beside(request, probs, partners, unlabeled)
             heads, evaluated = stepped.heads, stepped.evaluated
-            if all_rows is not None:
-                all_rows, all_rows_evaluated = stepped.beside.heads, stepped.beside.evaluated
+            carried.took(stepped)
             step += n_steps
-            tensors = heads.tensors() + evaluated.tensors()
-            if all_rows is not None:
-                tensors += all_rows.tensors() + all_rows_evaluated.tensors()
+            tensors = heads.tensors() + evaluated.tensors() + carried.tensors()
             if not all(bool(torch.isfinite(t).all()) for t in tensors):
                 warnings.warn(
                     f"SelMix diverged: the head became non-finite by step {step} (learning_rate="
@@ -328,17 +364,6 @@ class SelMixRun:
             weight_decay=warm.l2,
             temperature=temperature,
         )
-
-    def _all_rows_request(self, request, head, stack, evaluated, probs, partners, unlabeled):
-        """The request of the all-rows head ``stack`` (iterates; ``evaluated``, their average)
-        beside the judged heads' ``request``: the same steps and pair probabilities ``probs``,
-        its anchors and partners from every labelled row (:class:`AllRowsHead` ``head``) and
-        the pseudo-labelled ``partners`` when there are, its own draws."""
-        sources = (StepSources(request.sources.features, head.pools) if partners is None
-                   else StepSources(request.sources.features, head.pools, partners, unlabeled.features))
-        pairs = head_pair_distributions(probs, head.pools.counts.reshape(-1, self.k))
-        return replace(request, heads=stack, evaluated=evaluated, sources=sources, pairs=pairs,
-                       draws=self.all_rows_draws)
 
     def _selection(self, feedback):
         """The :class:`StepSelection` of this run, over the feedback's judging rows."""
