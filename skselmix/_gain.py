@@ -91,9 +91,10 @@ def expected_mixed_sensitivity(logits, h, lbar):
     whose normaliser underflows are redone by float64 products (their pairs that
     underflow even there, exactly); and when more than ``FLOAT64_ROWS_SHARE`` of the
     rows are at risk before any product (a confident head: see :func:`rows_at_risk`),
-    the products run in float64 from the start. Either way the refresh costs no more
-    than the float64 products: redoing a confident head's pairs one softmax at a time
-    took 39 to 160 s where float64 products took 2.7 s (K = 2048 to 4096).
+    the products run in float64 from the start. Either way the refresh costs about what
+    the float64 products cost (a confident head: 0.74 s and 5.58 s at K = 2048 and 4096
+    against 0.67 s and 5.00 s for the products alone, benchmarks/results/large_k.md);
+    redoing its pairs one softmax at a time took 39 to 160 s.
     """
     k = logits.shape[0]
     precision = ProductPrecision.for_classes(k)
