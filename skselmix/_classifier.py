@@ -1,7 +1,6 @@
 """SelMixClassifier: gain-driven selective mixup fine-tuning of a linear head."""
 
 import numbers
-import warnings
 
 import numpy as np
 from scipy.special import softmax
@@ -12,7 +11,8 @@ from ._fit_report import kept_warm_start_message, one_class_message, see_saw_mes
 from ._fit_report import warn as report
 from ._objectives import get_objective
 from ._parameters import PARAMETER_CONSTRAINTS
-from ._predict import model_logits
+from ._predict import blockwise
+from ._rows import is_dask_array, is_out_of_core, validated_source
 from ._validation import local_random_state, tensor_to_numpy
 from .metrics._classification import _score_with_class_counts
 
@@ -46,23 +46,19 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
     on mixups of class ``i`` with class ``j`` (label ``i``), and samples pairs
     from ``P = softmax(s * G)`` restricted to pairs with positive gain.
 
+    Read more in the :ref:`User Guide <user_guide>`.
+
     Parameters
     ----------
     metric : str, Objective or callable, default="min_recall"
-        Objective to maximise on the balanced distribution: one of
-        ``"mean_recall"``, ``"min_recall"``, ``"gmean"``, ``"hmean"``,
+        Objective to maximise on the balanced distribution (:ref:`objectives`):
+        ``"min_recall"``, ``"mean_recall"``, ``"gmean"``, ``"hmean"``,
         ``"mean_recall_min_coverage"``, ``"hmean_min_coverage"``,
-        ``"min_head_tail_recall"``, ``"min_group_recall"`` (the worst of the
-        many-, medium- and few-shot classes' mean recalls, or of your own groups
-        with :class:`~skselmix.MinGroupRecall`); an :class:`~skselmix.Objective`
-        instance to set its parameters; or a callable mapping the K x K balanced torch
-        confusion matrix to a scalar tensor (derivative by autograd).
-        :meth:`score` reports this objective, so to choose between objectives
-        do not search over ``metric`` with ``scoring`` left out: each candidate
-        would be judged by its own objective, and mean recall "beats" min
-        recall. Pass one yardstick, ``scoring=objective_scorer("min_recall")``,
-        or ``scoring=objective_scorers(), refit="min_recall"`` (see
-        :ref:`the user guide <search_over_metric>`).
+        ``"min_head_tail_recall"`` or ``"min_group_recall"``; an
+        :class:`~skselmix.Objective` instance to set its parameters; or a
+        callable mapping the K x K balanced torch confusion matrix to a scalar
+        tensor (derivative by autograd). :meth:`score` reports this objective:
+        to search over ``metric``, pass ``scoring=`` (:ref:`search_over_metric`).
     s : float, default=10.0
         Inverse temperature of the pair distribution ``P = softmax(s * G)``:
         small values explore, large values exploit. ``G`` is divided by its
@@ -72,13 +68,10 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         Mixing coefficients are drawn from ``U[lambda_min, 1]``; the gain uses
         their mean ``(lambda_min + 1) / 2``.
     mixup : {"mixup", "cutmix"}, default="mixup"
-        How an anchor ``x1`` and a partner ``x2`` are mixed: ``"mixup"`` takes
-        ``lam * x1 + (1 - lam) * x2``; ``"cutmix"`` takes each feature
-        coordinate from ``x1`` with probability ``lam``, else from ``x2`` (the
-        feature-space analogue of CutMix). Both have the expected mixed feature
-        ``lam * x1 + (1 - lam) * x2``, which is what the gain uses. Image-level
-        variants such as PuzzleMix need pixels and saliency maps, which
-        precomputed features do not have.
+        How an anchor ``x1`` and a partner ``x2`` are mixed: ``lam * x1 + (1 -
+        lam) * x2``, or each feature from ``x1`` with probability ``lam``, else
+        from ``x2`` (CutMix in feature space). Both have the expected mix the
+        gain uses.
     max_iter : int, default=1000
         Largest number of SGD steps of fine-tuning. ``0`` fits the warm start
         alone (the logit-adjusted head on the centred, rescaled features,
@@ -90,180 +83,102 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
     batch_size : int, default=64
         Mixed samples per SGD step.
     learning_rate : float or "auto", default="auto"
-        Initial SGD step size, decayed by a cosine schedule over ``max_iter``.
+        Initial SGD step size, decayed by a cosine schedule over ``max_iter``:
         ``"auto"`` is 0.01 for the linear head and 0.003 with
-        ``hidden_layer_sizes``, whose penultimate activations are much longer
-        than the rows a linear head reads.
-        Features are centred and divided by the root-mean-square norm of the
-        centred rows before training (see Notes), so this value transfers
-        across feature scales. Too large a rate makes the validation objective
-        collapse before it recovers (see :ref:`the user guide <fine_tuning>`).
+        ``hidden_layer_sizes``. It is measured on the mapped features (see
+        Notes), so it transfers across feature scales; too large a rate makes
+        the validation objective collapse (:ref:`fine_tuning`).
 
         .. versionchanged:: 0.7
            The default became ``"auto"`` (0.01, as before, for the linear head).
     weight_decay : float or "auto", default="auto"
-        L2 penalty ``weight_decay / 2 * ||W||^2`` on the weights, in the warm
-        start and in the SGD steps. It is measured on the mapped features of
-        Notes (centred columns, rows of unit root-mean-square norm), so it
-        does not change with column offsets or one overall scale of ``X``; the
-        relative scales of the columns are kept, so a column in other units is
-        penalised differently, as in ``LogisticRegression``.
-        ``"auto"`` uses ``0.1 / n_train``, ``n_train`` being the number of
-        labelled rows a head trains on (all labelled rows with ``cv``): a
-        linear probe's penalty should shrink as the data grow (the paper's
-        fixed 5e-4 under-fitted the warm start; see :ref:`the user guide
-        <fine_tuning>`). ``weight_decay_`` holds the value used.
+        L2 penalty ``weight_decay / 2 * ||W||^2`` on the weights (not the
+        biases) on the mapped features, in the warm start and the SGD steps.
+        ``"auto"`` uses ``0.1 / n_train`` (``1 / n_train`` with
+        ``hidden_layer_sizes``), ``n_train`` the labelled rows a head trains on
+        (:ref:`fine_tuning`); ``weight_decay_`` holds the value used.
     average_decay : float, default=0.0
-        Iterate averaging: when positive, an exponential moving average of the
-        head (``avg <- d * avg + (1 - d) * head`` after every SGD step) is the
-        head that is evaluated on validation data, drives the gains, and can be
-        selected. Averaging damps the SGD noise that validation feedback would
-        otherwise chase. ``0`` uses the raw SGD iterate.
+        When positive, an exponential moving average of the head (``avg <- d *
+        avg + (1 - d) * head`` after each step) is what the feedback judges,
+        the gains use and the fit can return. ``0`` uses the raw SGD iterate.
     validation_fraction : float, default=0.2
         Fraction of the training data held out (stratified) for validation
         feedback when ``cv=None`` and no ``X_val`` is given.
     column_scaling : {"auto", "keep", "standardize"}, default="auto"
-        How the columns of ``X`` are scaled before training (every column is
-        centred, and the rows brought to unit root-mean-square norm, in every
-        case). ``"keep"`` divides all columns by one number, keeping their
-        relative scales, which carry information in pixels and embeddings;
-        ``"standardize"`` divides each column by its own standard deviation,
-        as ``StandardScaler`` does, which columns in different units need.
-        ``"auto"`` standardises when at least 2 % of the non-constant columns
-        have a range (largest minus smallest value) more than 100 times off the
-        median range of the others (mixed units: breast cancer 17 %, wine 7.7 %,
-        income beside age 100 %; pixels and principal components none; the few
-        rarely active or dead units of real embeddings 0.16 to 0.78 %), else
-        keeps. A column is constant only within float rounding of its own mean,
-        as in ``StandardScaler``. Measured on ten splits each: standardising raw
-        breast-cancer and wine columns raised test min recall by 0.086 and
-        0.338; on digit pixels and Fashion-MNIST embeddings it lowered it by
-        0.020 and 0.014 (:ref:`the user guide <scaling>`). ``column_scaling_``
-        says what a fit did.
+        Every column is centred and the rows brought to unit root-mean-square
+        norm; ``"keep"`` then keeps the columns' relative scales (pixels,
+        embeddings), ``"standardize"`` divides each column by its own spread
+        (columns in different units), and ``"auto"`` standardises when at least
+        2 % of the non-constant columns have a range more than 100 times off the
+        median of the others'. ``column_scaling_`` says what a fit did
+        (:ref:`scaling`).
 
         .. versionadded:: 0.9
     cv : "auto", int, cross-validation generator, iterable or None, default="auto"
-        Where the feedback comes from. ``"auto"``: the user's ``X_val`` when
-        :meth:`fit` gets one, else 5-fold cross-fitting (below). ``None``: a
-        hold-out (``X_val``, else a stratified ``validation_fraction`` of the
-        rows). An int ``F >= 2`` (a
-        stratified ``F``-fold split, shuffled with ``random_state``), a
-        scikit-learn splitter or an iterable of ``(train, test)`` index pairs
-        trains ``F`` heads in lockstep, head ``f`` on every labelled row outside
-        fold ``f``. At every refresh each labelled row is predicted by the one
-        head that never trained on it, and these out-of-fold predictions form
-        the confusion matrix behind the multipliers, the gains and the
-        selection of the step. Every labelled row both trains (``F - 1`` heads)
-        and gives feedback, which matters when tail classes have a handful of
-        rows: a 20 % hold-out judges a 10-row class on 2. The test folds must
-        partition the labelled rows, and each split's train part must be the
-        rest of them (a restricted or purged train set is refused, not
-        ignored). In semi-supervised mode the splits index the labelled rows
-        only, in their order in ``y``. A generator of splits is spent after one
-        fit: pass a list to refit or search. A class with fewer rows than folds is
-        allowed: some fold heads then train without it, and its out-of-fold
-        recall measures exactly that. The fold heads judge the procedure
-        "warm start, then ``t`` steps"; the fitted head is that procedure run on
-        every labelled row: the warm start refitted on all rows and carried
-        through the same steps (the same pair distribution at every refresh)
-        beside the fold heads, never judged, as ``GridSearchCV(refit=True)``
-        refits its choice (about ``1 / F`` more SGD work). Each fold's warm
-        start is fitted from zeros, not from a warm start on all rows, which
-        would have seen the fold. One gain matrix serves every head: it is
-        computed at the mean head, from the pooled confusion matrix and the
-        prototypes of all labelled rows (one matrix per head tied with it, at
-        ``F`` times the gain cost). Costs about ``F`` warm starts.
-        Passing ``X_val`` with an explicit ``cv`` is an error. Cross-fitting
-        is the default because it won where tail classes are small (see
-        :ref:`the user guide <feedback>`).
+        Where the feedback comes from (:ref:`feedback`). ``"auto"``: the user's
+        ``X_val`` when :meth:`fit` gets one, else 5-fold cross-fitting.
+        ``None``: a hold-out (``X_val``, else a stratified
+        ``validation_fraction`` of the rows). An int ``F >= 2`` (stratified,
+        shuffled with ``random_state``), a splitter or an iterable of ``(train,
+        test)`` pairs cross-fits: ``F`` heads train in lockstep, each row is
+        judged by the head that never trained on it, and the fitted head is the
+        warm start refitted on every row, carried through the same steps. Test
+        folds must partition the labelled rows and each train part must be the
+        rest (else a ``ValueError``); a generator of splits is spent after one
+        fit. Passing ``X_val`` with an explicit ``cv`` is an error.
 
         .. versionchanged:: 0.2
-           ``"auto"`` became the default (5-fold cross-fitting without
-           ``X_val``); before, the default was the hold-out of ``cv=None``.
+           ``"auto"`` became the default; before, it was ``cv=None``.
     n_iter_no_change : int or None, default=10
-        Stop after this many *refreshes* without an improvement of the best
-        validation objective by more than ``tol``; ``None`` runs ``max_iter``.
-        The unit is a refresh (``refresh_every`` SGD steps, 500 steps at the
-        defaults), not an iteration or epoch as in ``SGDClassifier`` or
-        ``HistGradientBoostingClassifier``: the objective is only measured at
-        refreshes. When it is not ``None`` (and ``selection_confidence > 0``)
-        and the feedback judges some class on fewer than 10 rows, the fit
-        also takes an early verdict: if after 3 refreshes no step has beaten
-        the warm start on half of the bootstrap resamples of the feedback
-        rows (see ``selection_confidence``), the feedback cannot show a gain
-        and the fit stops, returning its warm start.
+        Stop after this many *refreshes* (``refresh_every`` SGD steps each, not
+        epochs) without an improvement of the best validation objective by more
+        than ``tol``; ``None`` runs ``max_iter``. Where the feedback judges some
+        class on fewer than 10 rows it also stops after 3 refreshes that never
+        beat the warm start on half of the bootstrap resamples, returning the
+        warm start (:ref:`honest_selection`).
     tol : float, default=1e-4
         Smallest improvement of the validation objective that counts.
     selection_confidence : float, default=0.8
-        How sure the feedback must be before the fit leaves its warm start.
-        The best step (the refresh with the best validation objective) is
-        returned only if it beats the warm start on at least this share of
-        paired bootstrap resamples of the feedback rows (the out-of-fold
-        rows with ``cv``, else the validation rows; resampled within each
-        class) and its gain, corrected for the optimism of taking the best of
-        many refreshes, is positive; otherwise the fitted model is the warm
-        start (``best_step_ == 0``) and a ``FitOutcomeWarning`` says why.
-        ``0`` returns the best step whatever the noise (the rule of releases
-        before 0.8). Tails of a few rows make the objective too noisy to
-        tell a gain from luck; see :ref:`the user guide <honest_selection>`.
+        How sure the feedback must be before the fit leaves its warm start: the
+        best refresh is returned only if it beats the warm start on at least
+        this share of paired, class-stratified bootstrap resamples of the
+        feedback rows and its optimism-corrected gain is positive; otherwise
+        the warm start is (``best_step_ == 0``) and a ``FitOutcomeWarning`` says
+        why. ``0`` returns the best refresh whatever the noise
+        (:ref:`honest_selection`).
 
         .. versionadded:: 0.8
     init : {"logit_adjusted", "balanced", "cross_entropy", "auto"}, default="logit_adjusted"
-        Warm start fitted on the training part when ``coef_init`` is not given:
-        logit-adjusted cross-entropy (Menon et al., 2021; the paper's warm
-        start), class-balanced cross-entropy (weights ``1 / pi``), plain ERM,
-        or ``"auto"``: fit the logit-adjusted and the balanced heads and start
-        from the one with the better validation objective (``init_`` says
-        which), at twice the warm-start cost; it picked the logit-adjusted head
-        on every tuning run of the quality benchmark (:ref:`user guide
-        <fine_tuning>`).
+        Warm start when ``coef_init`` is not given: logit-adjusted
+        cross-entropy (Menon et al., 2021; the paper's), class-balanced
+        cross-entropy, plain ERM, or ``"auto"``: the better on the feedback of
+        the first two (``init_`` says which), at twice the cost.
     hidden_layer_sizes : tuple of int, default=()
-        Widths of a trainable adapter under the head: ReLU layers, as in
-        ``MLPClassifier``. ``()`` is the linear head on the features. With
-        layers, the warm start trains the whole network (every layer, with
-        the ``init`` loss, by minibatch Adam: 30 epochs and at least 300
-        steps, a fixed schedule); SelMix's gains are computed for the last
-        linear layer with class prototypes taken from the penultimate
-        activations (re-measured at every refresh), the mixup of anchor and
-        partner happens at the penultimate layer, and the SGD steps update
-        the adapter too. With ``cv`` there is one network per fold, trained
-        in lockstep; the fitted model is those networks at the selected step,
-        their logits averaged (the warm start's networks when
-        ``best_step_ == 0``: no network is refitted on every row), stored in
-        ``network_coefs_`` and ``network_intercepts_`` instead of ``coef_``.
-        ``weight_decay="auto"`` uses ``1 / n_train`` with layers (ten times
-        the linear head's). Not with ``coef_init``, ``warm_start`` or
-        ``unlabeled_label``. An adapter is for tabular features, where a
-        linear head is the ceiling (see :ref:`the user guide <adapter>`);
-        embeddings of a pretrained network are usually best served by the
-        linear head.
+        Widths of a trainable adapter of ReLU layers under the head, as in
+        ``MLPClassifier``; ``()`` is the linear head. The warm start trains the
+        whole network (Adam, a fixed schedule), the gains use the penultimate
+        activations' prototypes, and the steps update the adapter too. With
+        ``cv`` the fitted model averages the fold networks' logits
+        (``network_coefs_``, ``network_intercepts_`` instead of ``coef_``). Not
+        with ``coef_init``, ``warm_start`` or ``unlabeled_label``. For tabular
+        features; embeddings are usually best served by the linear head
+        (:ref:`adapter`).
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes in the warm start's loss, as in
-        ``LogisticRegression``: ``{label: weight}`` (missing classes weigh 1),
-        ``"balanced"`` (``n / (K * count)``, counts weighted by
-        ``sample_weight``) or ``None``. They multiply ``sample_weight`` and
-        the weights of ``init="balanced"``. They do not enter SelMix's steps,
-        which sample classes from the gain-driven pair distribution, nor the
-        validation objective, whose balanced confusion matrix already weighs
-        every class alike.
+        ``LogisticRegression`` (they multiply ``sample_weight``). They enter
+        neither SelMix's steps nor the objective, whose balanced confusion
+        matrix already weighs every class alike.
     calibrate : bool, default=True
-        Fit a temperature ``temperature_`` after selection so that
-        :meth:`predict_proba` is ``softmax(logits / temperature_)``: the
-        selected head is frozen and ``temperature_`` minimises the log loss of
-        its held-out predictions (the validation rows, or the out-of-fold
-        predictions with ``cv``), each class weighing alike, since the head
-        targets the balanced distribution. Mixup leaves raw probabilities
-        under-confident; a temperature cannot change the argmax, so
-        :meth:`predict`, :meth:`decision_function` and the objective are the
-        same either way. ``False`` keeps ``temperature_ = 1``.
+        Fit a temperature ``temperature_`` after selection, on the selected
+        head's held-out (or out-of-fold) logits, each class weighing alike, so
+        that :meth:`predict_proba` is ``softmax(logits / temperature_)``; it
+        cannot change :meth:`predict`. ``False`` keeps ``temperature_ = 1``
+        (:ref:`the user guide <probabilities>`).
     unlabeled_label : int, str or None, default=None
-        Semi-supervised mode (opt-in): rows of ``y`` equal to this value (``-1``
-        as in sklearn's semi-supervised estimators) are unlabelled. At every
-        refresh they are pseudo-labelled by the current head and serve as
-        mixing partners ``x2`` of their pseudo-class; anchors ``x1`` always come
-        from labelled rows. ``None`` treats every value of ``y`` as a class.
-        A marker that can never equal a label (``"-1"`` with integer labels,
-        ``-1`` with string labels) is a ``ValueError``.
+        Semi-supervised mode: rows of ``y`` equal to this value are
+        unlabelled; pseudo-labelled by the current head at every refresh, they
+        serve as mixing partners of their pseudo-class (anchors are always
+        labelled). A marker that can never equal a label is a ``ValueError``.
     pseudo_label_threshold : float, default=0.0
         Unlabelled rows whose top predicted probability is below this value are
         not used as partners at that refresh. A class with no confident
@@ -275,38 +190,23 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         Torch device of the fit; ``"auto"`` uses CUDA when available. Fitted
         state is numpy, so prediction and unpickling never need the device.
     memory : str, joblib.Memory or None, default=None
-        Cache of the warm-start heads (or networks), as ``Pipeline`` caches its
-        transformers: a directory or a ``joblib.Memory``. Nothing of the warm
-        start depends on the loop-only parameters (``s``, ``lambda_min``,
-        ``mixup``, ``max_iter``, ``refresh_every``, ``batch_size``,
-        ``learning_rate``, ``average_decay``, ``n_iter_no_change``, ``tol``,
-        ``pseudo_label_threshold``, ``calibrate``), so ``GridSearchCV`` over
-        them fits each split's warm start once instead of once per candidate.
-        The cache key is everything the heads are computed from (features,
-        labels, folds, weights, ``init``, L2 strength, and the versions of
-        skselmix and the numeric libraries), so a fold head is only reused
-        for the rows it was fitted on, and only by the code that fitted it;
-        entries are checked before use. The folds (or the hold-out) are
-        drawn from ``random_state``, so with ``None`` the cache cannot hit (a
-        warning says so). The directory must be trusted: joblib's entries are
-        pickles, and a fit that loads one runs the code it names;
-        :func:`~skselmix.persistence.load` never restores ``memory``. Hashing
-        the features costs about a second per 200 MB. To search ``s`` on one set of rows, use
-        :class:`SelMixClassifierCV`, which shares the warm start in memory.
-        ``None`` caches nothing.
+        Cache of the warm-start heads (or networks) on disk, as ``Pipeline``
+        caches its transformers, keyed by everything they are computed from
+        (rows, labels, folds, weights, ``init``, L2 strength, code versions), so
+        ``GridSearchCV`` over loop-only parameters fits each split's warm start
+        once. Its entries are joblib pickles: the directory must be trusted.
+        With ``random_state=None`` it cannot hit (a warning says so). To search
+        ``s`` on one set of rows, :class:`SelMixClassifierCV` shares the warm
+        start in memory (:ref:`search`).
     random_state : int, RandomState instance or None, default=None
-        Seeds the validation split and the pair/mixing draws (through a local
-        generator). ``None`` draws fresh entropy from the operating system, so
-        repeated fits differ; unlike most sklearn estimators, it does not draw
-        from numpy's global ``RandomState``, so ``np.random.seed`` neither
-        affects the fit nor is advanced by it (torch's global generator is
-        never used either).
+        Seeds the folds or hold-out and every draw, through a local generator
+        (numpy's and torch's global generators are never used or advanced);
+        ``None`` draws fresh entropy, so repeated fits differ.
     verbose : int, default=0
-        ``1``: print the warm start's start and end (with its time), then one
-        line per refresh with ``step/max_iter``, the objective, the best value
-        so far (``*`` when it improved), elapsed time and an upper bound on
-        the remaining time (early stopping may end sooner). ``2``: also the
-        recalls of the three worst classes at each refresh.
+        ``1``: the warm start's phases (its L-BFGS iterations, rows read from
+        an out-of-core ``X``, a line at most every 5 s), then one line per
+        refresh: step, objective, best so far, elapsed and remaining time.
+        ``2``: also the three worst classes' recalls.
 
     Attributes
     ----------
@@ -333,28 +233,13 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
     n_iter_ : int
         SGD steps taken.
     history_ : list of dict
-        One record per refresh: ``step``, ``objective`` (validation value;
-        with ``cv``, pooled out-of-fold),
-        ``recalls``, ``coverages``, ``parts`` (what an objective of several
-        pieces is made of, see :meth:`Objective.parts`: mean recall and the
-        smallest coverage times K beside a coverage objective's penalised
-        value, each group's recall for the group objectives; empty for the
-        others), ``multipliers`` (or None), ``max_gain``,
-        ``entropy`` (of P), ``lr``, ``time`` (seconds since fit started),
-        ``refresh_time`` (seconds the refresh took: predictions, confusion
-        matrix, gains and pair distribution; it grows as K^3 at large K) and
-        ``p_beats_start`` (the share of bootstrap resamples of the feedback
-        rows on which the step beats the warm start; NaN at step 0).
-        In semi-supervised mode also ``unlabeled_counts`` (confident unlabelled
-        rows per pseudo-class) and, when the true labels are known (benchmarks, through
-        ``benchmarks/_internals.py``),
-        ``pseudo_label_accuracy``. After a divergence, a last record with ``objective`` NaN and
-        ``diverged=True`` marks the step where it was detected.
-        Memory: each record holds three length-K float64 arrays and about
-        a dozen scalars, at most 24 K + 2000 bytes (checked by the tests); with
-        ``refresh_every=1`` and ``n_iter_no_change=None`` that is per SGD step
-        (about 2.5 GB for K = 1000 over 100,000 steps). A larger
-        ``refresh_every`` or early stopping bounds it.
+        One record per refresh: ``step``, ``objective`` (with ``cv``, pooled
+        out of fold), ``recalls``, ``coverages``, ``parts`` (see
+        :meth:`Objective.parts`), ``multipliers``, ``max_gain``, ``entropy``
+        (of P), ``lr``, ``time``, ``refresh_time`` and ``p_beats_start``; in
+        semi-supervised mode ``unlabeled_counts``; after a divergence a last
+        record with ``diverged=True``. At most 24 K + 2000 bytes a record
+        (:ref:`the user guide <history>`).
     gain_matrix_ : ndarray of shape (n_classes, n_classes)
         Last gain matrix, divided by its largest absolute entry.
     sampling_distribution_ : ndarray of shape (n_classes, n_classes)
@@ -362,19 +247,14 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         heads, which differ only where a class has no training row in a
         head's folds).
     prototypes_ : ndarray of shape (n_classes, n_features)
-        Class prototypes (mean validation feature; training mean for a class
-        absent from the validation data; with ``cv``, the mean of all labelled
-        rows of the class). With ``hidden_layer_sizes`` the gains use the
-        prototypes of the penultimate activations instead, re-measured at
-        every refresh and not stored.
+        Class prototypes: mean feedback row of each class (with ``cv``, of all
+        its labelled rows); with ``hidden_layer_sizes`` the gains use the
+        penultimate activations' instead, not stored.
     best_validation_score_ : float
-        Validation objective of the returned head (with ``cv``, the pooled
-        out-of-fold objective of the returned step). At ``best_step_ == 0``
-        it is the warm start's, an honest estimate; after a step was chosen
-        it is the largest of many noisy values and therefore optimistic; the
-        warm start's value (``history_[0]["objective"]``) plus
-        ``validation_gain_`` is the estimate corrected for the selection
-        (both beside the test score: :ref:`the user guide <honest_selection>`).
+        Validation objective of the returned head (with ``cv``, pooled out of
+        fold): honest at ``best_step_ == 0``, optimistic after a step was
+        chosen; ``history_[0]["objective"] + validation_gain_`` is the
+        corrected estimate (:ref:`honest_selection`).
     best_step_ : int
         SGD step at which the returned head was reached (0: the warm start).
     validation_gain_ : float
@@ -403,9 +283,8 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         .. versionadded:: 0.9
     cv_heads_ : tuple of ndarray
         With ``cv`` only: ``(coef, intercept)`` of the fold heads at the
-        selected step, of shapes (F, n_classes, n_features) and (F, n_classes),
-        whose out-of-fold predictions judged it; ``coef_`` is the all-rows head
-        at the same step (see ``cv``).
+        selected step, (F, n_classes, n_features) and (F, n_classes), whose
+        out-of-fold predictions judged it.
 
         .. versionchanged:: 0.11
            ``coef_`` was the mean of these heads after step 0.
@@ -415,11 +294,10 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
     init_ : str
         The warm start used: ``"coef_init"``, ``"warm_start"`` or an ``init`` value.
     n_iter_warm_start_ : int
-        L-BFGS iterations of the warm start: the most of any of its runs (the
-        fold heads, each ``init`` of ``"auto"``, the refit on every row); 0
-        when the fit started from ``coef_init`` or the previous head. A run
-        that stops at its cap of 100 iterations raises a ``ConvergenceWarning``, as ``LogisticRegression`` does. With
-        ``hidden_layer_sizes``: the networks' Adam steps (a fixed schedule).
+        L-BFGS iterations of the warm start (the most of any of its runs; 0
+        from ``coef_init`` or the previous head; the Adam steps with
+        ``hidden_layer_sizes``). A run stopped at its cap of 100 raises a
+        ``ConvergenceWarning``, as ``LogisticRegression`` does.
     weight_decay_ : float
         The L2 strength used (``weight_decay``, or its ``"auto"`` value).
     n_unlabeled_ : int
@@ -436,44 +314,26 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
 
     Notes
     -----
-    Training works on ``(X - feature_offset_) / feature_scale_`` in float32:
-    centred columns, divided by the root-mean-square norm of the centred rows,
-    and maps the head back, so ``coef_`` and ``intercept_`` apply to the
-    original features. Together with the gain normalisation this makes the
-    whole fit invariant to per-column offsets and to one overall scale of
-    ``X`` (raw tabular columns in 0..15 no longer leave the warm start far
-    from its optimum). Per-column units are kept, not standardised: that
-    amplified near-constant pixels of long-tailed digits and lowered test
-    min recall there; put a ``StandardScaler`` in front if units are arbitrary.
-    ``X`` whose RMS row norm is not a normal float64 number (subnormal
-    entries near 1e-320, or entries near 1e307 in thousands of columns) is
-    refused with a ``ValueError``, as is a fit whose ``coef_`` would overflow.
+    Training works on ``(X - feature_offset_) / feature_scale_`` in float32
+    (see ``column_scaling``) and maps the head back, so ``coef_`` and
+    ``intercept_`` apply to the original features: the fit is invariant to
+    per-column offsets and to one overall scale of ``X``. ``X`` whose RMS row
+    norm is not a normal float64 number is refused with a ``ValueError``.
 
-    Validation feedback uses the balanced confusion matrix of the validation
-    data. A class absent from a user-supplied validation set gets its row from
-    the training data (with a warning). With the internal split, every class with
-    at least two samples has a row on each side; a class with a single sample
-    is used for both.
+    ``X`` may be a torch tensor (detached, copied to the CPU), or a memory
+    map, HDF5, Zarr or Dask array, read a block of rows at a time
+    (:ref:`out_of_core`). Labels may be numbers, strings or booleans; labels
+    mixing strings with numbers are refused. A class absent from a user's
+    validation set takes its row of the confusion matrix from the training
+    rows (with a warning).
 
-    Labels may be numbers, strings or booleans; an object array holding only
-    integers is treated as integer labels, and labels mixing strings with
-    numbers (``[1, "a"]``, as a list or an object array) are rejected rather
-    than turned into strings. ``X`` may be a torch tensor (it is detached and
-    copied to the CPU).
-
-    Faults: if the weights become non-finite (a learning rate far too large),
-    training stops, the best head so far is kept and a ``ConvergenceWarning``
-    says so. A metric that raises or returns a non-finite value is a
-    ``ValueError`` naming it at the refresh where it happens. :meth:`fit` works
-    on a copy and commits the fitted state in one assignment at the end: an
-    exception or ``KeyboardInterrupt`` leaves the estimator exactly as it was,
-    and another thread predicting meanwhile uses the previous model.
-
-    Determinism: on the CPU, the same ``random_state`` and data give
-    bit-identical ``coef_`` across fits and processes (for a given torch build
-    and thread count), whatever the memory layout of ``X`` (C or Fortran order,
-    a DataFrame). On CUDA the draws are seeded the same way, but reductions
-    in matrix products may differ in the last bits between runs.
+    :meth:`fit` works on a copy and commits in one assignment: an exception or
+    ``KeyboardInterrupt`` leaves the estimator as it was. Non-finite weights
+    stop training with the best head so far and a ``ConvergenceWarning``; a
+    metric that fails is a ``ValueError`` naming it. On the CPU the same
+    ``random_state`` and data give bit-identical ``coef_`` for a given torch
+    build and thread count, whatever the memory layout of ``X``
+    (:ref:`the user guide <determinism>`).
 
     References
     ----------
@@ -596,7 +456,10 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training features.
+            Training features. A memory map, an h5py dataset, a Zarr or a
+            Dask array is read a block of rows at a time, never copied whole:
+            the fit's float32 features then live in an unnamed temporary file
+            (in ``TMPDIR``) instead of memory (:ref:`out_of_core`).
         y : array-like of shape (n_samples,)
             Training labels.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -768,19 +631,27 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         return InitHead(self.coef_.copy(), self.intercept_.copy(), "warm_start", self.classes_)
 
     # ---------------------------------------------------------------- predict
+    # Every prediction is computed a block of rows at a time (skselmix._predict.blockwise);
+    # an out-of-core X (memory map, HDF5, Zarr) is read where it lies, and a Dask array
+    # gives a lazy Dask array of its blocks' predictions (skselmix._rows).
+
     def decision_function(self, X):
         """Logits of the head; for two classes, ``logit[1] - logit[0]``.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            In memory, memory-mapped, HDF5, Zarr or Dask (read in blocks of rows).
 
         Returns
         -------
         scores : ndarray of shape (n_samples, n_classes) or (n_samples,)
+            A Dask array when ``X`` is one.
         """
-        logits = self._logits(X)
-        return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
+        check_is_fitted(self)
+        if self.classes_.shape[0] == 2:
+            return self._blockwise(X, lambda logits: logits[:, 1] - logits[:, 0])
+        return self._blockwise(X, lambda logits: logits, tail=self.classes_.shape)
 
     def predict_proba(self, X):
         """Class probabilities: ``softmax(logits / temperature_)``.
@@ -788,13 +659,15 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            In memory, memory-mapped, HDF5, Zarr or Dask (read in blocks of rows).
 
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
-            Columns follow ``classes_``.
+            Columns follow ``classes_``. A Dask array when ``X`` is one.
         """
-        return softmax(self._logits(X) / self.temperature_, axis=1)
+        check_is_fitted(self)
+        return self._blockwise(X, lambda logits: softmax(logits / self.temperature_, axis=1), tail=self.classes_.shape)
 
     def predict_log_proba(self, X):
         """Log of :meth:`predict_proba`, computed stably.
@@ -802,13 +675,20 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            In memory, memory-mapped, HDF5, Zarr or Dask (read in blocks of rows).
 
         Returns
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
+            A Dask array when ``X`` is one.
         """
-        logits = self._logits(X) / self.temperature_
-        return logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
+        check_is_fitted(self)
+
+        def log_proba(logits):
+            logits = logits / self.temperature_
+            return logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
+
+        return self._blockwise(X, log_proba, tail=self.classes_.shape)
 
     def predict(self, X):
         """Class labels (from ``classes_``) of the largest logit.
@@ -816,13 +696,15 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            In memory, memory-mapped, HDF5, Zarr or Dask (read in blocks of rows).
 
         Returns
         -------
         y_pred : ndarray of shape (n_samples,)
+            A Dask array when ``X`` is one.
         """
-        logits = self._logits(X)  # checks fitted state before classes_ is read
-        return self.classes_[np.argmax(logits, axis=1)]
+        check_is_fitted(self)  # before classes_ is read
+        return self._blockwise(X, lambda logits: self.classes_[np.argmax(logits, axis=1)], dtype=self.classes_.dtype)
 
     def score(self, X, y, sample_weight=None):
         """The fitted objective (``objective_``) on the balanced distribution of ``(X, y)``.
@@ -857,16 +739,29 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
             The objective's value, e.g. the smallest per-class recall for
             ``metric="min_recall"``.
         """
-        y_pred = self.predict(X)
+        y_pred = np.asarray(self.predict(X))  # a Dask array's predictions, computed
         counts = dict(zip(self.classes_.tolist(), self.class_counts_.tolist()))
         return _score_with_class_counts(self.objective_, tensor_to_numpy(y), y_pred, sample_weight, counts)
 
-    def _logits(self, X):
-        check_is_fitted(self)
-        # float64 whatever X's dtype: the same values give the same predictions (float32
-        # products lost 1 % of predictions on columns near 3000 with a signal of 0.02).
-        X = validate_data(self, tensor_to_numpy(X), reset=False, dtype=np.float64)
-        return model_logits(self, X)
+    def _blockwise(self, X, per_block, tail=(), dtype=np.float64):
+        """``per_block(logits)`` of every row of ``X`` (see :func:`skselmix._predict.blockwise`);
+        for a Dask array, a lazy Dask array of its row blocks' results."""
+        if is_dask_array(X):
+            validated_source(self, X, reset=False)
+            X = X.rechunk({1: -1})  # each block holds whole rows
+            meta = np.empty((0,) + tuple(tail), dtype=dtype)
+            on_block = lambda block: self._blockwise(block, per_block, tail, dtype)  # noqa: E731
+            if tail:
+                return X.map_blocks(on_block, chunks=(X.chunks[0], tuple(tail)), dtype=dtype, meta=meta)
+            return X.map_blocks(on_block, drop_axis=1, dtype=dtype, meta=meta)
+        X = tensor_to_numpy(X)
+        if is_out_of_core(X):
+            X = validated_source(self, X, reset=False)
+        else:
+            # float32 stays float32 here (each block is cast to float64): a float64 copy of
+            # the whole input would double what prediction holds.
+            X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        return blockwise(self, X, per_block, tail, dtype)
 
 
 def _warn_if_memory_cannot_hit(memory, random_state, cv, has_x_val, network):
@@ -876,11 +771,11 @@ def _warn_if_memory_cannot_hit(memory, random_state, cv, has_x_val, network):
         return
     draws_rows = not has_x_val and (cv is None or isinstance(cv, (numbers.Integral, str)))
     if draws_rows or network:
-        warnings.warn(
+        report(
             "memory= is set but random_state=None: every fit draws its own "
             + ("networks' seeds" if network and not draws_rows else "folds (or hold-out)")
             + ", so the cache of warm starts can never hit. Pass an int random_state.",
-            UserWarning, stacklevel=3,
+            category=UserWarning,
         )
 
 

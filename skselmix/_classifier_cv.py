@@ -249,6 +249,8 @@ def _cv_docstring():
     cv=3)`` instead refits the warm start for every candidate and split, and
     judges on outer test folds.
 
+    Read more in the :ref:`User Guide <search>`.
+
     Parameters
     ----------
 {chr(10).join(ordered.values())}

@@ -35,12 +35,13 @@ class FitOutcomeWarning(UserWarning):
     """
 
 
-def warn(message, verbose=0):
-    """Raise ``message`` as a :class:`FitOutcomeWarning` at the user's call of ``fit``; with
-    ``verbose``, print it too."""
+def warn(message, verbose=0, category=FitOutcomeWarning):
+    """Raise ``message`` as a ``category`` warning (a :class:`FitOutcomeWarning` by default)
+    at the user's call (the first frame outside skselmix); with ``verbose``, print it too.
+    The one way the package warns."""
     if verbose:
         print(f"[SelMix] note: {message}", flush=True)
-    warnings.warn(message, FitOutcomeWarning, stacklevel=_outside_the_package())
+    warnings.warn(message, category, stacklevel=_outside_the_package())
 
 
 def _outside_the_package():

@@ -58,3 +58,27 @@ class FitProgress:
             worst = np.argsort(recalls, kind="stable")[:3]
             line += "  worst classes: " + ", ".join(f"{self.labels[i]!r} {recalls[i]:.3f}" for i in worst)
         self._print(line)
+
+
+#: Seconds between two lines of a long phase (a phase shorter than this prints one line).
+PHASE_INTERVAL_S = 5.0
+
+
+class PhaseProgress:
+    """Lines of one long phase of a fit (the warm start's L-BFGS iterations, reading an
+    out-of-core input), at most one every :data:`PHASE_INTERVAL_S` seconds; nothing when
+    ``verbose`` is 0. Call it with what has been done so far."""
+
+    def __init__(self, verbose, phase):
+        self.verbose = int(verbose)
+        self.phase = phase
+        self.start = time.perf_counter()
+        self.last = None
+
+    def __call__(self, done):
+        if not self.verbose:
+            return
+        now = time.perf_counter()
+        if self.last is None or now - self.last >= PHASE_INTERVAL_S:
+            self.last = now
+            print(f"[SelMix] {self.phase}: {done}, {now - self.start:.1f} s", flush=True)

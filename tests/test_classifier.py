@@ -254,7 +254,15 @@ def test_verbose_reports_warm_start_and_refreshes(blobs3, capsys):
     SelMixClassifier(max_iter=100, refresh_every=50, verbose=1, device="cpu", n_iter_no_change=None).fit(*blobs3)
     lines = capsys.readouterr().out.strip().splitlines()
     notes = [line for line in lines if line.startswith("[SelMix] note: ")]  # e.g. why the warm start was kept
-    lines = [line for line in lines if line not in notes]
+    # The L-BFGS runs say how far they are, at most once per PHASE_INTERVAL_S: on this tiny
+    # problem once each (the five fold heads together, then the all-rows head).
+    solver = [line for line in lines if "warm start: L-BFGS iteration" in line]
+    assert [line.split(", loss")[0] for line in solver] == [
+        "[SelMix] logit_adjusted warm start: L-BFGS iteration 1 (5 heads together)",
+        "[SelMix] logit_adjusted warm start: L-BFGS iteration 1 (one head)",
+    ]
+    assert lines.index(solver[-1]) < next(i for i, line in enumerate(lines) if "warm start done in" in line)
+    lines = [line for line in lines if line not in notes + solver]
     assert len(lines) == 5 and len(notes) <= 1
     assert lines[0] == "[SelMix] warm start: logit_adjusted, 5 fold heads ..." and "warm start done in" in lines[1]
     assert (

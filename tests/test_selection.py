@@ -250,9 +250,11 @@ def test_history_and_gain_attributes_survive_pickling():
     assert torch.is_tensor(model.validation_gain_) is False and isinstance(model.validation_gain_, float)
 
 
+@pytest.mark.parametrize("rows_per_block", [None, 7])
 @pytest.mark.parametrize("objective", ["min_recall", "mean_recall_min_coverage", "custom"])
-def test_the_sparse_product_for_many_classes_equals_the_dense_one(monkeypatch, objective):
-    """K in the thousands takes a sparse product (a dense rows x 2K matrix would not fit)."""
+def test_the_sparse_product_for_many_classes_equals_the_dense_one(monkeypatch, objective, rows_per_block):
+    """K in the thousands takes a sparse product (a dense rows x 2K matrix would not fit), a
+    block of rows at a time (the counts are held as bytes and made float32 per block)."""
     import skselmix._selection as selection_module
 
     rng = np.random.RandomState(5)
@@ -268,6 +270,8 @@ def test_the_sparse_product_for_many_classes_equals_the_dense_one(monkeypatch, o
 
     dense = values()
     monkeypatch.setattr(selection_module, "DENSE_RATE_ELEMENTS", 0)
+    if rows_per_block is not None:
+        monkeypatch.setattr(selection_module, "_CHUNK_ELEMENTS", rows_per_block * selection_module.N_RESAMPLES)
     # The rates are float32 sums taken in another order (and by another BLAS kernel on another
     # CPU): on an AMD EPYC one coverage-penalised value of 0.26 differed by 4e-7 (the
     # penalty multiplies coverage errors by K). 1e-6 is a few float32 roundings of values in [-K, 1].
@@ -283,6 +287,12 @@ def test_resample_counts_never_clip_a_heavy_row():
     weights[0] = 1e6
     counts = stratified_resample_counts(y, weights, 2, 50, np.random.RandomState(0))
     assert counts[:, 0].min() > 900 and counts.dtype == np.uint16
+    # Held as a type every torch release has (no uint16 before torch 2.3); bytes where they hold.
+    held = StepSelection(y, weights, 2, get_objective("min_recall"), np.bincount(y).astype(float),
+                         np.random.RandomState(0), 0.8).counts
+    assert held.dtype == torch.int32 and int(held[:, 0].min()) > 900
+    small = StepSelection(y[800:], None, 2, get_objective("min_recall"), None, np.random.RandomState(0), 0.8).counts
+    assert small.dtype == torch.uint8  # classes of 200 and 10 rows
     np.testing.assert_array_equal(counts[:, y == 0].sum(axis=1), 1000)  # every draw counted
     np.testing.assert_array_equal(counts[:, y == 1].sum(axis=1), 10)
 

@@ -7,11 +7,15 @@ float64; rows are divided by the largest absolute value before squaring).
 """
 
 import math
-import warnings
+import tempfile
 
 import numpy as np
 import torch
 
+from .._fit_report import warn
+from .._progress import PhaseProgress
+from .._rows import RowSource, blocks_of
+from .._rows import row_blocks as _row_blocks
 from .device import exact_dtype, profile_for, zero_tiny_
 
 # Elements per block: 2**20 float64 values is an 8 MiB temporary whatever the width of X;
@@ -21,9 +25,8 @@ _BLOCK_ELEMENTS = 1 << 20
 
 def row_blocks(n_rows, width, block_elements=_BLOCK_ELEMENTS):
     """``(start, stop)`` of consecutive row blocks holding at most ``block_elements`` values
-    of a ``width``-wide array (at least one row each)."""
-    step = max(1, block_elements // max(width, 1))
-    return ((start, min(start + step, n_rows)) for start in range(0, n_rows, step))
+    of a ``width``-wide array (at least one row each; :func:`skselmix._rows.row_blocks`)."""
+    return _row_blocks(n_rows, width, block_elements)
 
 
 class FeatureMap:
@@ -212,31 +215,56 @@ def torch_ready(array):
     return array
 
 
-def scaled_float32_tensor(X, fmap, device, rows=None):
+def scaled_float32_tensor(X, fmap, device, rows=None, verbose=0):
     """``fmap.transform(X[rows])`` as a float32 torch tensor on ``device``, filled block by block.
 
     ``rows=None`` takes every row. Gathering the rows here, a block at a time,
     means a train/validation split never holds a full copy of ``X`` besides the
-    two float32 tensors.
+    two float32 tensors. An out-of-core ``X`` (a :class:`~skselmix._rows.RowSource`)
+    fills a tensor backed by a temporary file on the CPU (:func:`feature_buffer`), and
+    with ``verbose`` says how many of its rows are read.
     """
     n_rows = X.shape[0] if rows is None else len(rows)
     d = X.shape[1]
-    out = torch.empty((n_rows, d), dtype=torch.float32, device=device)
+    out = feature_buffer(n_rows, d, device, on_disk=isinstance(X, RowSource))
     # float32 input is mapped in float32 (within an ulp of the float64 map), by torch's
     # multi-threaded kernels in two passes: numpy's float64 round trip (copy, subtract,
     # divide, cast) cost a noticeable share of large fits (benchmarks/perf_notes.md).
     dtype = torch.float32 if X.dtype == np.float32 else torch.float64
     offset, scale = torch.as_tensor(fmap.offset, dtype=dtype), torch.as_tensor(fmap.scale, dtype=dtype)
     profile = profile_for(device)
-    for start, stop in row_blocks(n_rows, d):
-        source = X[start:stop] if rows is None else X[rows[start:stop]]
+    streamed = isinstance(X, RowSource)
+    progress, done = PhaseProgress(verbose if streamed else 0, f"reading {X.name}" if streamed else ""), 0
+    for positions, source in blocks_of(X, rows, block_elements=_BLOCK_ELEMENTS):
+        done += source.shape[0]
+        progress(f"{done:,} of {n_rows:,} rows")
         block = torch.as_tensor(torch_ready(source), dtype=dtype)
-        if dtype == torch.float32 and profile.map_in_place:
-            torch.sub(block, offset, out=out[start:stop]).div_(scale)
-        else:
-            out[start:stop] = ((block - offset) / scale).to(device=device, dtype=torch.float32)
-        zero_tiny_(out[start:stop], FEATURE_FLOOR)
+        if isinstance(positions, slice):
+            target = out[positions]
+            if dtype == torch.float32 and profile.map_in_place:
+                torch.sub(block, offset, out=target).div_(scale)
+            else:
+                target[...] = ((block - offset) / scale).to(device=device, dtype=torch.float32)
+        else:  # rows of an out-of-core source, gathered in their own order
+            target = ((block - offset) / scale).to(device=device, dtype=torch.float32)
+            out[torch.as_tensor(positions, device=device)] = zero_tiny_(target, FEATURE_FLOOR)
+            continue
+        zero_tiny_(target, FEATURE_FLOOR)
     return out
+
+
+def feature_buffer(n_rows, d, device, on_disk=False):
+    """An uninitialised float32 (n_rows, d) tensor on ``device``; ``on_disk`` (CPU only) backs
+    it by an unnamed temporary file (in ``tempfile.gettempdir()``, which ``TMPDIR`` sets)
+    instead of anonymous memory, so that the fit's features of an input larger than
+    memory live in the page cache, which the kernel can write out, rather than in swap.
+    The file has no name and is gone when the tensor is.
+    """
+    if not on_disk or torch.device(device).type != "cpu" or n_rows * d == 0:
+        return torch.empty((n_rows, d), dtype=torch.float32, device=device)
+    with tempfile.TemporaryFile(prefix="skselmix-features-") as backing:
+        # The map holds its own handle of the file: closing ours leaves it in place.
+        return torch.from_numpy(np.memmap(backing, dtype=np.float32, mode="w+", shape=(n_rows, d)))
 
 
 #: Mapped features (rows of unit RMS norm) below this are zero on the CPU: a product of
@@ -273,7 +301,7 @@ def warn_if_on_another_scale(X_val, fmap):
         ratios["spread (RMS norm of its centred rows)"] = math.sqrt(max(spread_sq, 0.0))
     for what, ratio in ratios.items():
         if not (1.0 / SCALE_MISMATCH_FACTOR <= ratio <= SCALE_MISMATCH_FACTOR):
-            warnings.warn(
+            warn(
                 f"X_val looks like it is on another scale than X: its {what} is {ratio:.3g} times that of "
                 "the training rows. If SelMixClassifier is the last step of a Pipeline, selmix__X_val reaches it "
                 "untransformed (a warning about feature names may come with this one, from the same cause). "
@@ -281,6 +309,6 @@ def warn_if_on_another_scale(X_val, fmap):
                 "Pipeline(steps, transform_input=['X_val']) and SelMixClassifier().set_fit_request(X_val=True, "
                 "y_val=True), then fit(X, y, X_val=X_val, y_val=y_val) (user guide: 'Pipelines and a validation "
                 "set'); or pass the earlier steps' output as X_val.",
-                UserWarning,
+                category=UserWarning,
             )
             return

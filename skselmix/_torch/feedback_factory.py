@@ -37,7 +37,7 @@ def build_feedback(data, fmap, device, rng, *, cv, validation_fraction, memory, 
     class_weight = float64_tensor(data.class_weight, device)
     # The networks' seed is drawn only when there are networks: a linear fit draws what it always drew.
     seed = rng.randint(np.iinfo(np.int32).max) if hidden_layer_sizes else 0
-    fit_heads = HeadFitter(memory, hidden_layer_sizes, seed)
+    fit_heads = HeadFitter(memory, hidden_layer_sizes, seed, verbose=verbose)
     as_labels = lambda y: torch.as_tensor(torch_ready(y), device=device, dtype=torch.long)  # noqa: E731
     if cv is not None:
         fold, n_folds = fold_of_rows(cv, X, y_enc, rng, semi_supervised=data.X_unlabeled is not None)
@@ -47,21 +47,22 @@ def build_feedback(data, fmap, device, rng, *, cv, validation_fraction, memory, 
             report(unjudged_message(data.classes[unjudged].tolist(), "out of fold"), verbose)
         weights = RowWeights(float64_tensor(data.sample_weight, device), class_weight, data.weight_unit)
         return CrossFitFeedback(
-            scaled_float32_tensor(X, fmap, device), as_labels(y_enc), torch.as_tensor(fold, device=device),
-            n_folds, n_classes, weights, fit_heads,
+            scaled_float32_tensor(X, fmap, device, verbose=verbose), as_labels(y_enc),
+            torch.as_tensor(fold, device=device), n_folds, n_classes, weights, fit_heads,
         )
     if data.X_val is None:
         train_idx, val_idx = stratified_split(y_enc, n_classes, validation_fraction, rng)
         single = np.flatnonzero(np.bincount(y_enc, minlength=n_classes) == 1)
         if single.size:
             report(single_row_hold_out_message(data.classes[single].tolist()), verbose)
-        xt = scaled_float32_tensor(X, fmap, device, rows=train_idx)
-        xv = scaled_float32_tensor(X, fmap, device, rows=val_idx)
+        xt = scaled_float32_tensor(X, fmap, device, rows=train_idx, verbose=verbose)
+        xv = scaled_float32_tensor(X, fmap, device, rows=val_idx, verbose=verbose)
         y_tr, y_va = y_enc[train_idx], y_enc[val_idx]
         w = data.sample_weight
         w_tr, w_va = (None, None) if w is None else (w[train_idx], w[val_idx])
     else:
-        xt, xv = scaled_float32_tensor(X, fmap, device), scaled_float32_tensor(data.X_val, fmap, device)
+        xt = scaled_float32_tensor(X, fmap, device, verbose=verbose)
+        xv = scaled_float32_tensor(data.X_val, fmap, device, verbose=verbose)
         y_tr, y_va = y_enc, data.y_val
         w_tr, w_va = data.sample_weight, data.val_weight
     weights = RowWeights(float64_tensor(w_tr, device), class_weight, data.weight_unit)

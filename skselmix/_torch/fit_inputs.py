@@ -10,11 +10,13 @@ from typing import Optional
 
 import numpy as np
 import torch
+from sklearn.utils import check_array, check_consistent_length, column_or_1d
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
 from .._fit_report import class_list
 from .._labels import check_label_types, check_marker_type, normalize_object_labels
+from .._rows import is_out_of_core, take_rows, validated_source
 from .._sklearn_compat import _check_sample_weight, compute_class_weight
 from .._validation import tensor_to_numpy
 from .records import InitHead
@@ -112,7 +114,7 @@ def validate_fit_data(estimator, X, y, *, sample_weight=None, X_val=None, y_val=
     """
     X, y = tensor_to_numpy(X), tensor_to_numpy(y)
     check_label_types(y)
-    X, y = validate_data(estimator, X, y, dtype=FLOAT_DTYPES, y_numeric=False)
+    X, y = _checked_rows_and_labels(estimator, X, y, reset=True)
     y = normalize_object_labels(y)
     weights = None
     if sample_weight is not None:
@@ -121,7 +123,7 @@ def validate_fit_data(estimator, X, y, *, sample_weight=None, X_val=None, y_val=
     if estimator.unlabeled_label is not None:
         check_marker_type(estimator.unlabeled_label, y)
         unlabeled = np.asarray(y == estimator.unlabeled_label, dtype=bool)
-        X_unlabeled, X, y = X[unlabeled], X[~unlabeled], y[~unlabeled]
+        X_unlabeled, X, y = take_rows(X, unlabeled), take_rows(X, ~unlabeled), y[~unlabeled]
         if weights is not None:
             weights_unlabeled, weights = weights[unlabeled], weights[~unlabeled]
         if y.shape[0] == 0:
@@ -151,7 +153,7 @@ def validate_fit_data(estimator, X, y, *, sample_weight=None, X_val=None, y_val=
         data.check_weighted_classes()
     if X_unlabeled is not None:
         keep = slice(None) if weights_unlabeled is None else weights_unlabeled > 0
-        data.X_unlabeled = X_unlabeled[keep]
+        data.X_unlabeled = take_rows(X_unlabeled, keep)
         data.unlabeled_weight = relative_or_none(None if weights_unlabeled is None else weights_unlabeled[keep])
     if (X_val is None) != (y_val is None):
         raise ValueError("X_val and y_val must be passed together (or neither).")
@@ -171,7 +173,7 @@ def validate_fit_data(estimator, X, y, *, sample_weight=None, X_val=None, y_val=
         # validate_data would say "X has ... features": name the argument at fault.
         raise ValueError(f"X_val has {np.shape(X_val)[1]} features, but X has {n_features}: the validation rows "
                          "must have the training rows' columns.")
-    X_val, y_val = validate_data(estimator, X_val, y_val, dtype=FLOAT_DTYPES, reset=False)
+    X_val, y_val = _checked_rows_and_labels(estimator, X_val, y_val, reset=False, name="X_val")
     unknown = np.setdiff1d(np.unique(y_val), classes)
     if unknown.size:
         raise ValueError(f"y_val contains classes not present in y: {class_list(unknown.tolist())}.")
@@ -179,6 +181,17 @@ def validate_fit_data(estimator, X, y, *, sample_weight=None, X_val=None, y_val=
     if sample_weight_val is not None:
         data.val_weight = relative_or_none(checked_weights(sample_weight_val, X_val))
     return data
+
+
+def _checked_rows_and_labels(estimator, X, y, *, reset, name="X"):
+    """``validate_data``'s checks of ``(X, y)``; an out-of-core ``X`` (``skselmix._rows``)
+    becomes a :class:`~skselmix._rows.RowSource`, its rows checked as they are read."""
+    if not is_out_of_core(X):
+        return validate_data(estimator, X, y, dtype=FLOAT_DTYPES, y_numeric=False, reset=reset)
+    X = validated_source(estimator, X, reset=reset, name=name)
+    y = column_or_1d(check_array(y, ensure_2d=False, dtype=None, input_name="y" if name == "X" else "y_val"), warn=True)
+    check_consistent_length(X, y)
+    return X, y
 
 
 def check_init_head(coef_init, intercept_init, n_classes, n_features):

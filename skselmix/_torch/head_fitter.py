@@ -16,13 +16,14 @@ The cache is joblib's: entries are pickles, and loading one runs whatever code i
 Its directory must be as trusted as the code itself.
 """
 
-import warnings
 
 import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_memory
 
+from .._fit_report import warn
+from .._progress import PhaseProgress
 from .adapter import fit_networks
 from .warm_start import feature_preconditioner, fit_linear_heads
 
@@ -62,12 +63,13 @@ def code_version():
     return (__version__, torch.__version__, np.__version__, scipy.__version__, sklearn.__version__)
 
 
-def _fit_heads_on_numpy(X, y, n_classes, device, options, code=None):
+def _fit_heads_on_numpy(X, y, n_classes, device, options, code=None, progress=None):
     """:func:`fit_linear_heads` on numpy inputs, returning numpy heads (what joblib caches).
-    ``code`` (:func:`code_version`) is not read: it is part of the cache key."""
+    ``code`` (:func:`code_version`) is not read: it is part of the cache key; ``progress``
+    is not (the cache ignores it)."""
     device = torch.device(device)
     heads = fit_linear_heads(torch.as_tensor(X, device=device), torch.as_tensor(y, device=device), n_classes,
-                             **_options_as_tensors(options, device))
+                             progress=progress, **_options_as_tensors(options, device))
     return heads.coef.cpu().numpy(), heads.intercept.cpu().numpy(), heads.n_iter, heads.at_cap
 
 
@@ -109,10 +111,14 @@ class HeadFitter:
     With ``hidden_layer_sizes`` it fits networks instead
     (:func:`~skselmix._torch.adapter.fit_networks`, seeded by ``seed``) and returns
     ``(coef, intercept, adapter)``; ``n_iter`` is then their Adam steps.
+
+    With ``verbose``, a linear warm start prints its L-BFGS iterations as it goes
+    (:class:`~skselmix._progress.PhaseProgress`): at K = 1000 it is most of a fit.
     """
 
-    def __init__(self, memory=None, hidden_layer_sizes=(), seed=0):
+    def __init__(self, memory=None, hidden_layer_sizes=(), seed=0, verbose=0):
         self.memory = check_memory(memory)
+        self.verbose = verbose
         self.hidden_layer_sizes = tuple(hidden_layer_sizes)
         self.seed = seed
         self._preconditioner = "auto"
@@ -128,16 +134,20 @@ class HeadFitter:
         if not self.caches:
             if isinstance(self._preconditioner, str):
                 self._preconditioner = feature_preconditioner(X, options.get("sample_weight"))
-            return self._report(*fit_linear_heads(X, y, n_classes, preconditioner=self._preconditioner, **options),
-                                options)
+            return self._report(*fit_linear_heads(X, y, n_classes, preconditioner=self._preconditioner,
+                                                  progress=self._progress(options), **options), options)
 
-        entry = self.memory.cache(_fit_heads_on_numpy)(
-            _as_numpy(X), _as_numpy(y), int(n_classes), str(X.device), _options_as_numpy(options), code_version()
+        entry = self.memory.cache(_fit_heads_on_numpy, ignore=["progress"])(
+            _as_numpy(X), _as_numpy(y), int(n_classes), str(X.device), _options_as_numpy(options), code_version(),
+            progress=self._progress(options),
         )
         n_heads = 1 if options.get("n_folds") is None else int(options["n_folds"])
         coef, intercept, n_iter, at_cap = self._checked(entry, [(n_heads, n_classes, X.shape[1]), (n_heads, n_classes)])
         coef = torch.as_tensor(coef, device=X.device)
         return self._report(coef, torch.as_tensor(intercept, device=X.device), n_iter, at_cap, options)
+
+    def _progress(self, options):
+        return PhaseProgress(self.verbose, f"{options['kind']} warm start") if self.verbose else None
 
     def _networks(self, X, y, n_classes, options):
         from .adapter import Adapter
@@ -193,12 +203,11 @@ class HeadFitter:
         self.n_iter = max(self.n_iter, int(n_iter))
         if at_cap:
             cap = options.get("max_iter", fit_linear_heads.__kwdefaults__["max_iter"])
-            warnings.warn(
+            warn(
                 f"The {options['kind']} warm start stopped at its L-BFGS iteration cap ({cap}) before its gradient "
                 f"tolerance: the heads are close to, not at, the optimum of their loss. SelMix fine-tunes from them "
                 f"all the same; features on very different scales (try column_scaling='standardize') or a tiny "
                 f"weight_decay slow it.",
-                ConvergenceWarning,
-                stacklevel=2,
+                category=ConvergenceWarning,
             )
         return coef, intercept

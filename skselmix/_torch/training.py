@@ -7,7 +7,6 @@ the public attributes.
 
 import math
 import time
-import warnings
 from dataclasses import dataclass, fields, replace
 from typing import NamedTuple, Optional, Union
 
@@ -17,7 +16,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from .._calibration import balanced_row_weights, calibration_rows, fit_temperature
 from .._confusion import coverages, recalls
-from .._fit_report import class_list
+from .._fit_report import class_list, warn
 from .._gain import DEFAULT_CONFUSION_SMOOTHING, objective_logit_sensitivity
 from .._parameters import check_params
 from .._progress import FitProgress
@@ -219,10 +218,10 @@ class SelMixRun:
         l2 = resolve_weight_decay(p.weight_decay, feedback.n_train, network=bool(feedback.fit_heads.hidden_layer_sizes))
         if not feedback.complete:
             names = [self.progress.labels[i] for i in feedback.unjudged_classes()]
-            warnings.warn(
+            warn(
                 f"Class(es) {class_list(names)} have no validation row (or only rows of weight zero); their "
                 "confusion rows come from the training data.",
-                UserWarning,
+                category=UserWarning,
             )
 
         heads_note = f", {feedback.n_heads} fold heads" if feedback.n_heads > 1 else ""
@@ -334,10 +333,10 @@ class SelMixRun:
             step += n_steps
             tensors = heads.tensors() + evaluated.tensors() + carried.tensors()
             if not all(bool(torch.isfinite(t).all()) for t in tensors):
-                warnings.warn(
+                warn(
                     f"SelMix diverged: the head became non-finite by step {step} (learning_rate="
                     f"{p.learning_rate!r} is too large). Kept the best head so far, from step {best.step}.",
-                    ConvergenceWarning,
+                    category=ConvergenceWarning,
                 )
                 history.append(dict.fromkeys(history[-1]) | {"step": step, "objective": float("nan"), "diverged": True})
                 break

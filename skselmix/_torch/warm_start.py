@@ -102,7 +102,7 @@ def fit_linear_head(X, y, n_classes, *, kind, l2, init=None, **options):
 
 def fit_linear_heads(
     X, y, n_classes, *, kind, l2, fold=None, n_folds=1, max_iter=100, tol=1e-4, class_weight=None,
-    sample_weight=None, init=None, preconditioner="auto",
+    sample_weight=None, init=None, preconditioner="auto", progress=None,
 ):
     """Fit heads ``logits = X W_h^T + b_h`` by L-BFGS on (logit-adjusted) cross-entropy.
 
@@ -155,6 +155,9 @@ def fit_linear_heads(
         Change of variables of L-BFGS (:class:`Preconditioner`); ``"auto"``
         computes it from ``X`` (all rows, weighted by ``sample_weight``), ``None``
         uses the scalar ``sqrt(d)`` alone.
+    progress : callable, default=None
+        Called after each L-BFGS iteration with a line saying how far the run is
+        (a :class:`~skselmix._progress.PhaseProgress` prints it with ``verbose``).
 
     Returns
     -------
@@ -178,12 +181,14 @@ def fit_linear_heads(
     weights = None if plain else (weights / weights.sum(dim=0)).to(dtype)
     if isinstance(preconditioner, str) and preconditioner == "auto":
         preconditioner = feature_preconditioner(X, sample_weight)
-    options = {"l2": l2, "scale": scale, "max_iter": max_iter, "tol": tol, "preconditioner": preconditioner}
+    options = {"l2": l2, "scale": scale, "max_iter": max_iter, "tol": tol, "preconditioner": preconditioner,
+               "progress": progress}
     profile = profile_for(device)
     if fold is None or n * d * k < profile.small_fit_work:
         # Every head on every row in one run (a fold's own head weighs its rows by zero): the
         # fewest tensor operations an evaluation.
-        return _fit_run(X, [_Rows(None, None, y, weights, offset, n_heads * k)], n_heads, k, init, **options)
+        return _fit_run(X, [_Rows(None, None, y, weights, offset, n_heads * k)], n_heads, k, init, **options,
+                        label=_heads_label(n_heads))
     history = n_heads * (k * d + k) * 2 * LBFGS_MEMORY * 8  # bytes of L-BFGS-B's float64 (s, y) pairs
 
     def gathered(rows, columns, run_heads):
@@ -195,16 +200,20 @@ def fit_linear_heads(
         # One run; each fold's rows, gathered, evaluate the heads that train on them.
         trained = [torch.nonzero(heads != f).squeeze(1) for f in range(n_heads)]
         groups = [gathered(torch.nonzero(fold == f).squeeze(1), trained[f], trained[f]) for f in range(n_heads)]
-        return _fit_run(X, groups, n_heads, k, init, **options)
+        return _fit_run(X, groups, n_heads, k, init, **options, label=_heads_label(n_heads))
     # One run per head on its own rows when the heads' joint L-BFGS history would be large
     # (it can exceed the input, and the joint run then needed more evaluations).
     fitted = []
     for h in range(n_heads):
         group = gathered(torch.nonzero(fold != h).squeeze(1), heads[h : h + 1], None)
         fitted.append(_fit_run(X, [group], 1, k, None if init is None else (init[0][h : h + 1], init[1][h : h + 1]),
-                              **options))
+                              **options, label=f"fold head {h + 1} of {n_heads}"))
     return FittedHeads(torch.cat([run.coef for run in fitted]), torch.cat([run.intercept for run in fitted]),
                        max(run.n_iter for run in fitted), any(run.at_cap for run in fitted))
+
+
+def _heads_label(n_heads):
+    return "one head" if n_heads == 1 else f"{n_heads} heads together"
 
 
 def head_loss_weights(y, n_classes, n_heads, kind, fold=None, class_weight=None, sample_weight=None):
@@ -246,7 +255,7 @@ class _Rows:
         self.blocks = list(row_blocks(y.shape[0], width, profile_for(y.device).activation_block))
 
 
-def _fit_run(X, groups, n_heads, k, init, *, l2, scale, max_iter, tol, preconditioner=None):
+def _fit_run(X, groups, n_heads, k, init, *, l2, scale, max_iter, tol, preconditioner=None, progress=None, label=""):
     """One L-BFGS-B run over ``n_heads`` heads on the row groups ``groups`` (see :func:`fit_linear_heads`)."""
     dtype, device = X.dtype, X.device
     d = X.shape[1]
@@ -322,7 +331,14 @@ def _fit_run(X, groups, n_heads, k, init, *, l2, scale, max_iter, tol, precondit
             grad_coef = (grad_coef.double() * scale + l2 * coef64).view(n_heads * k, d)
             grad_theta = to_theta_gradient(grad_coef if preconditioner is None else grad_coef.to(dtype))
             grad = torch.cat([grad_theta.double().reshape(-1), grad_intercept.double().reshape(-1) * scale])
-        return float(loss), grad.cpu().numpy()
+        last_loss[0] = float(loss)
+        return last_loss[0], grad.cpu().numpy()
+
+    last_loss, iterations = [np.nan], [0]
+
+    def report(_):  # scipy calls it after each iteration
+        iterations[0] += 1
+        progress(f"L-BFGS iteration {iterations[0]} ({label}), loss {last_loss[0]:.6g}")
 
     # scipy's L-BFGS-B, as sklearn's LogisticRegression uses: torch.optim.LBFGS would import
     # torch._dynamo on first use, seconds in every fresh process (a worker of a search).
@@ -331,6 +347,7 @@ def _fit_run(X, groups, n_heads, k, init, *, l2, scale, max_iter, tol, precondit
         start,
         method="L-BFGS-B",
         jac=True,
+        callback=None if progress is None else report,
         options={"maxiter": max_iter, "gtol": tol, "ftol": 64 * np.finfo(np.float64).eps, "maxls": 50},
     )
     params = torch.as_tensor(result.x, device=device)

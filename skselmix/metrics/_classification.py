@@ -7,7 +7,6 @@ the K classes of ``labels``. Recall is ``r_i = K C_ii``; coverage is
 estimator optimises (:mod:`skselmix._objectives`).
 """
 
-import warnings
 
 import numpy as np
 from sklearn.exceptions import UndefinedMetricWarning
@@ -15,7 +14,7 @@ from sklearn.utils import check_consistent_length, column_or_1d
 from sklearn.utils.multiclass import type_of_target, unique_labels
 
 from .._confusion import balanced_confusion, coverages
-from .._fit_report import class_list
+from .._fit_report import class_list, warn
 from .._labels import check_label_types
 from .._objectives import (
     GMean,
@@ -75,10 +74,9 @@ def _confusion_tensor(y_true, y_pred, labels, sample_weight):
     confusion, present = balanced_confusion(true_idx[keep], pred_idx[keep], k, sample_weight=weights[keep])
     if not bool(present.all()):
         missing = labels[~present].tolist()
-        warnings.warn(
+        warn(
             f"Recall is ill-defined for labels {class_list(missing)} with no true sample; their recall is set to 0.0.",
-            UndefinedMetricWarning,
-            stacklevel=3,
+            category=UndefinedMetricWarning,
         )
     class_totals = np.bincount(true_idx[keep], weights=weights[keep], minlength=k)
     return confusion, labels, class_totals
