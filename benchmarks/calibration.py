@@ -96,7 +96,7 @@ def digits_splits():
 
 
 def fashion_splits():
-    from .quality import fashion_split
+    from ._data import fashion_split
 
     for seed in FASHION_SEEDS:
         s = fashion_split(seed)

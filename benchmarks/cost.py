@@ -19,7 +19,7 @@ Side by side in one process, quiet machine, torch's default thread count:
 
 With ``--baseline-commit`` the default fit of that commit runs in a subprocess on the
 same rows (from a temporary git worktree), for a before/after in the same run. Peak
-memory of the default fit at N = 100k comes from benchmarks.perf's fresh-process probe.
+memory of the default fit at N = 100k comes from benchmarks._timing's fresh-process probe.
 Writes ``benchmarks/results/perf_cost.md`` and ``perf_cost.json``.
 """
 
@@ -41,8 +41,9 @@ from sklearn.linear_model import LogisticRegression
 from skselmix import SelMixClassifier, SelMixClassifierCV
 from skselmix.datasets import long_tailed_split
 
-from ._report import utc_now
-from .perf import bench_memory, long_tailed_gaussians, machine_description, md_table
+from ._data import long_tailed_gaussians
+from ._report import md_table, utc_now
+from ._timing import bench_memory, machine_description
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ROOT = Path(__file__).resolve().parents[1]

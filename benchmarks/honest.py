@@ -1,6 +1,6 @@
 """Honest fine-tuning (issue 31): the default fit against its own warm start, paired split by split.
 
-On the problems of ``benchmarks/problems.py`` (a new user's long-tailed subsamples of digits,
+On the problems of ``benchmarks/_problems.py`` (a new user's long-tailed subsamples of digits,
 breast cancer and Fashion-MNIST pixels), for each reported split (seeds 0 to 9; the
 selection rule was tuned on seeds 100 to 119): the default ``SelMixClassifier`` fit, its
 warm start (``max_iter=0``: the same folds, the logit-adjusted head refitted on every
@@ -33,7 +33,7 @@ import skselmix
 from skselmix import FitOutcomeWarning, SelMixClassifier
 from skselmix.metrics import mean_recall_score, min_recall_score
 
-from . import problems
+from . import _problems as problems
 from ._report import utc_now
 
 RESULTS = Path(__file__).resolve().parent / "results"

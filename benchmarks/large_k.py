@@ -62,8 +62,8 @@ from sklearn.linear_model import LogisticRegression
 from skselmix import SelMixClassifier, SelMixClassifierCV, get_objective, metrics
 from skselmix.metrics import mean_recall_score, min_coverage_score, min_recall_score
 
-from ._report import PeakMemory, stored_run, utc_now
-from .perf import gain_inputs, machine_description, md_table, skselmix_gain
+from ._report import PeakMemory, md_table, stored_run, utc_now
+from ._timing import gain_inputs, machine_description, skselmix_gain
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PARTS = ("imagenet_lt", "wordnet", "inat", "growth", "memory", "quality", "confident", "trace")

@@ -38,9 +38,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import methods as M
+from . import _methods as M
+from ._data import fashion_split, wordnet_split
+from ._methods import evaluate
 from ._report import stored_run, utc_now
-from .quality import evaluate, fashion_split, wordnet_split
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SPLITS = {"fashion": fashion_split, "wordnet": wordnet_split}

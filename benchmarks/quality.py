@@ -13,30 +13,20 @@ import json
 from pathlib import Path
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from skselmix.datasets import (
     FASHION_MNIST_CLASSES,
     fetch_fashion_mnist_embeddings,
     fetch_wordnet_embeddings,
-    long_tailed_split,
-)
-from skselmix.metrics import (
-    gmean_score,
-    hmean_score,
-    mean_recall_score,
-    min_coverage_score,
-    min_head_tail_recall_score,
-    min_recall_score,
 )
 
-from . import methods as M
-from ._internals import fit_feature_map
+from . import _methods as M
+from ._data import fashion_split, selmix_coordinates, wordnet_split
+from ._methods import evaluate
 from ._report import stored_run, utc_now
 
 RESULTS = Path(__file__).resolve().parent / "results"
 NOTES = Path(__file__).resolve().parent / "quality_notes.md"
-FASHION_VAL_PER_CLASS = 100
 S_SWEEP = (0.0, 0.1, 1.0, 10.0, 100.0, 1000.0)
 
 METHODS = [
@@ -70,62 +60,20 @@ METHODS = [
 COLUMNS = ["mean recall", "min recall", "G-mean", "H-mean", "min coverage x K", "fit seconds"]
 
 
-def _scaled(split):
-    """Every method sees the same features, in SelMix's own coordinates: columns centred on
-    the training rows, divided by the RMS norm of the centred training rows (so the L2
-    strength means the same for every head)."""
-    fmap = fit_feature_map(split.X_train)
-    for name in ("X_train", "X_val", "X_test"):
-        setattr(split, name, fmap.transform(getattr(split, name)).astype(np.float32))
-    return split
 
 
-def fashion_split(seed):
-    """Fashion-MNIST-LT: n_max 5000, rho 100, random class order; balanced validation of
-    100 per class drawn from the remaining training images; the official balanced 10k test set."""
-    X, y = fetch_fashion_mnist_embeddings("train")
-    X_test, y_test = fetch_fashion_mnist_embeddings("test")
-    X_tr, y_tr, X_val, y_val, _, _ = long_tailed_split(
-        X, y, rho=100, n_max=5000, n_val_per_class=FASHION_VAL_PER_CLASS, n_test_per_class=0, random_state=seed
-    )
-    return _scaled(M.Split(X_tr, y_tr, X_val, y_val, X_test, y_test, 10))
 
 
-def wordnet_split(seed):
-    """WordNet-45 (naturally long-tailed): stratified 70 / 10 / 20 % train / validation / test.
-
-    Recall-based metrics do not depend on the test prior, so the test set need not be balanced."""
-    X, labels = fetch_wordnet_embeddings()
-    classes, y = np.unique(labels, return_inverse=True)
-    X_tr, X_rest, y_tr, y_rest = train_test_split(X, y, test_size=0.3, stratify=y, random_state=seed)
-    X_val, X_test, y_val, y_test = train_test_split(X_rest, y_rest, test_size=2 / 3, stratify=y_rest, random_state=seed)
-    return _scaled(M.Split(X_tr, y_tr, X_val, y_val, X_test, y_test, classes.size))
 
 
 def ceiling_fashion():
     """Linear probe (ERM) on the full balanced 60k training set."""
     X, y = fetch_fashion_mnist_embeddings("train")
     X_test, y_test = fetch_fashion_mnist_embeddings("test")
-    split = _scaled(M.Split(X, y, X[:10], y[:10], X_test, y_test, 10))
+    split = selmix_coordinates(M.Split(X, y, X[:10], y[:10], X_test, y_test, 10))
     return M.timed(M.erm, split), split
 
 
-def evaluate(split, head):
-    y_true, y_pred = split.y_test, head.predict(split.X_test)
-    labels = np.arange(split.n_classes)
-    row = {
-        "mean recall": mean_recall_score(y_true, y_pred, labels=labels),
-        "min recall": min_recall_score(y_true, y_pred, labels=labels),
-        "G-mean": gmean_score(y_true, y_pred, labels=labels),
-        "H-mean": hmean_score(y_true, y_pred, labels=labels),
-        "min coverage x K": split.n_classes * min_coverage_score(y_true, y_pred, labels=labels),
-    }
-    if split.n_classes >= 20:
-        counts = np.bincount(split.y_train, minlength=split.n_classes)
-        head_labels = np.argsort(-counts, kind="stable")[: int(0.9 * split.n_classes)]
-        row["min head-tail recall"] = min_head_tail_recall_score(y_true, y_pred, head_labels=head_labels, labels=labels)
-    recalls = np.array([np.mean(y_pred[y_true == c] == c) for c in labels])
-    return row, recalls
 
 
 def run_dataset(name, make_split, seeds, log):

@@ -14,7 +14,7 @@ others (``share in another unit``, measured on each problem's seed-0 training ro
 columns in different
 units, keeping their scales lets the largest-unit columns dominate the warm start's L2
 penalty and the mixup distances; on pixels and embeddings the relative scales carry
-information. For each problem of ``benchmarks.problems`` and each seed, the default
+information. For each problem of ``benchmarks/_problems.py`` and each seed, the default
 ``SelMixClassifier`` is fitted with each setting (same rows, same seed) and scored on
 the balanced test set; it gets the labelled rows only (5-fold cross-fitting). Writes
 ``benchmarks/results/scaling.md`` and ``scaling.json``.
@@ -33,7 +33,7 @@ import skselmix
 from skselmix import FitOutcomeWarning, SelMixClassifier
 from skselmix.metrics import mean_recall_score, min_recall_score
 
-from . import problems
+from . import _problems as problems
 from ._report import stored_run, utc_now
 
 RESULTS = Path(__file__).resolve().parent / "results"

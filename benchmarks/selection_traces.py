@@ -30,7 +30,7 @@ import torch
 
 from skselmix import SelMixClassifier
 
-from . import problems
+from . import _problems as problems
 from ._internals import fit_feature_map, fit_observing_refreshes, scaled_float32_tensor
 
 TRACES = Path(__file__).resolve().parent / "results" / "traces"

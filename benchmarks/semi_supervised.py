@@ -18,56 +18,17 @@ import numpy as np
 from sklearn.semi_supervised import SelfTrainingClassifier
 
 from skselmix import SelMixClassifier
-from skselmix.datasets import fetch_fashion_mnist_embeddings, long_tailed_profile
 from skselmix.metrics import mean_recall_score, min_recall_score
 
-from ._internals import fit_feature_map, fit_with_hidden_labels
+from ._data import SETTINGS, UNLABELED, make_split, with_unlabeled
+from ._internals import fit_with_hidden_labels
 from ._report import stored_run, utc_now
 
 RESULTS = Path(__file__).resolve().parent / "results"
-UNLABELED = -1  # marker of unlabelled rows: sklearn's SelfTrainingClassifier requires -1
-SETTINGS = {
-    "consistent (rho_u=100)": (100.0, 2000),
-    "uniform (rho_u=1)": (1.0, 400),
-    "reversed (rho_u=1/100)": (0.01, 2000),
-}
 
 
-def make_split(seed, rho_u, n_max_u):
-    X, y = fetch_fashion_mnist_embeddings("train")
-    X_test, y_test = fetch_fashion_mnist_embeddings("test")
-    rng = np.random.RandomState(seed)
-    order = rng.permutation(10)  # class order[r] has labelled rank r
-    rank = np.empty(10, int)
-    rank[order] = np.arange(10)
-    n_lab = long_tailed_profile(500, 10, 100)[rank]
-    # rho_u < 1 reverses the profile: the profile's largest class sits at the labelled tail.
-    n_unl = (
-        long_tailed_profile(n_max_u, 10, rho_u) if rho_u >= 1 else long_tailed_profile(n_max_u, 10, 1 / rho_u)[::-1]
-    )[rank]
-    parts = {"lab": [], "unl": [], "val": []}
-    for c in range(10):  # ten classes: a loop over classes is fine off the hot path
-        idx = rng.permutation(np.flatnonzero(y == c))
-        parts["val"].append(idx[:100])
-        parts["lab"].append(idx[100 : 100 + n_lab[c]])
-        parts["unl"].append(idx[100 + n_lab[c] : 100 + n_lab[c] + n_unl[c]])
-    lab, unl, val = (np.concatenate(parts[k]) for k in ("lab", "unl", "val"))
-    fmap = fit_feature_map(X[lab])  # SelMix's own coordinates, fitted on the labelled rows
-    return (
-        fmap.transform(X[lab]),
-        y[lab],
-        fmap.transform(X[unl]),
-        y[unl],
-        fmap.transform(X[val]),
-        y[val],
-        fmap.transform(X_test),
-        y_test,
-    )
 
 
-def with_unlabeled(X_l, y_l, X_u):
-    """One training set: the labelled rows, then the unlabelled rows marked ``UNLABELED``."""
-    return np.r_[X_l, X_u], np.r_[y_l, np.full(len(X_u), UNLABELED)]
 
 
 def run(seeds):

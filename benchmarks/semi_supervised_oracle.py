@@ -17,8 +17,8 @@ import argparse
 from skselmix import SelMixClassifier
 from skselmix.metrics import mean_recall_score, min_recall_score
 
+from ._data import SETTINGS, UNLABELED, make_split, with_unlabeled
 from ._internals import fit_with_hidden_labels
-from .semi_supervised import SETTINGS, UNLABELED, make_split, with_unlabeled
 
 VARIANTS = ("labelled only", "semi (default)", "semi, oracle partners", "semi, lambda_min=0.3")
 

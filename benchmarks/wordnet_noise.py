@@ -22,9 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import methods as M
+from . import _methods as M
+from ._data import wordnet_split
+from ._methods import evaluate
 from ._report import utc_now
-from .quality import evaluate, wordnet_split
 
 RESULTS = Path(__file__).resolve().parent / "results"
 N_BOOTSTRAP = 500

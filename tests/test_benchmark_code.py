@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmarks.naive_gain import naive_gain
+from benchmarks._naive_gain import naive_gain
 from skselmix import MinRecall, gain_matrix
 
 

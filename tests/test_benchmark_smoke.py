@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks import methods as M
+from benchmarks import _methods as M
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 N_CLASSES, N_FEATURES = 10, 8
@@ -96,6 +96,24 @@ def test_no_benchmark_imports_private_modules_or_patches_skselmix():
     assert not offenders, offenders
 
 
+def test_no_benchmark_program_imports_another():
+    """Programs (``python -m benchmarks.NAME``) share code through modules whose names start
+    with ``_`` (data, methods, report, timing); a program never imports another program."""
+    programs = {path.stem for path in BENCHMARKS.glob("*.py") if not path.stem.startswith("_")}
+    offenders = []
+    for path in sorted(BENCHMARKS.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                module = (node.module or "").removeprefix("benchmarks").lstrip(".")
+                if node.level or (node.module or "").startswith("benchmarks"):
+                    named = [module.split(".")[0]] if module else [alias.name for alias in node.names]
+                    offenders += [f"{path.name}:{node.lineno} imports {name}" for name in named if name in programs]
+            elif isinstance(node, ast.Import):
+                offenders += [f"{path.name}:{node.lineno} imports {alias.name}" for alias in node.names
+                              if alias.name.startswith("benchmarks.") and alias.name.split(".")[1] in programs]
+    assert programs and not offenders, offenders
+
+
 def test_semi_supervised_oracle_runs(monkeypatch):
     from benchmarks import semi_supervised, semi_supervised_oracle
 
@@ -111,15 +129,15 @@ def test_semi_supervised_oracle_runs(monkeypatch):
 
 
 def test_semi_supervised_runs(monkeypatch, tmp_path):
-    from benchmarks import semi_supervised
+    from benchmarks import _data, semi_supervised
 
     def tiny_fetch(subset):
         return _blobs(120 if subset == "train" else 12, 0, subset == "test")  # 100 validation rows a class
 
-    monkeypatch.setattr(semi_supervised, "fetch_fashion_mnist_embeddings", tiny_fetch)
+    monkeypatch.setattr(_data, "fetch_fashion_mnist_embeddings", tiny_fetch)
     monkeypatch.setattr(semi_supervised, "RESULTS", tmp_path)
     monkeypatch.setattr(semi_supervised, "SETTINGS", {"tiny": (1.0, 10)})
-    monkeypatch.setattr(semi_supervised, "long_tailed_profile", lambda n_max, k, rho: np.full(k, 8))
+    monkeypatch.setattr(_data, "long_tailed_profile", lambda n_max, k, rho: np.full(k, 8))
     semi_supervised.main(["--seeds", "1"])
     text = (tmp_path / "semi_supervised.md").read_text()
     assert "SelMix, semi-supervised" in text and "LA + SelfTrainingClassifier" in text
@@ -154,7 +172,8 @@ def test_calibration_runs(monkeypatch, tmp_path):
 
 @pytest.mark.usefixtures("fast_selmix")
 def test_honest_and_selection_traces_run(monkeypatch, tmp_path):
-    from benchmarks import honest, problems, selection_traces
+    from benchmarks import _problems as problems
+    from benchmarks import honest, selection_traces
 
     monkeypatch.setitem(problems.PROBLEMS, "tiny", tiny_problem)
     monkeypatch.setattr(honest, "RESULTS", tmp_path)
@@ -194,7 +213,8 @@ def test_import_time_runs(monkeypatch, tmp_path):
 
 @pytest.mark.usefixtures("fast_selmix")
 def test_scaling_runs(monkeypatch, tmp_path):
-    from benchmarks import problems, scaling
+    from benchmarks import _problems as problems
+    from benchmarks import scaling
 
     monkeypatch.setitem(problems.PROBLEMS, "tiny", tiny_mixed_units)
     monkeypatch.setattr(scaling, "RESULTS", tmp_path)
@@ -214,7 +234,8 @@ def test_scaling_runs(monkeypatch, tmp_path):
 def test_selection_traces_map_test_rows_as_the_fit_does(monkeypatch, tmp_path):
     """On columns in different units the fit standardises them ("auto"); the traces' test
     predictions of the returned step must be the fitted model's own."""
-    from benchmarks import problems, selection_traces
+    from benchmarks import _problems as problems
+    from benchmarks import selection_traces
     from skselmix import SelMixClassifier
 
     monkeypatch.setitem(problems.PROBLEMS, "tiny_units", tiny_mixed_units)
@@ -266,3 +287,16 @@ def test_large_k_measures_memory_in_a_fresh_process():
 
     point = large_k.in_fresh_process("growth_point", 300, 8, 5, "cpu")
     assert point["N"] == 300 and point["K"] == 5 and point["seconds"] > 0 and point["peak_memory_mib"] >= 0
+
+
+def test_out_of_core_runs(monkeypatch, tmp_path):
+    from benchmarks import out_of_core
+
+    monkeypatch.setattr(out_of_core, "RESULTS", tmp_path)
+    monkeypatch.setattr(out_of_core, "DATA", tmp_path / "data")
+    monkeypatch.setattr(out_of_core, "FIT_SHAPE", {"d": 8, "k": 5, "target_bytes": 4 * 8 * 300})
+    monkeypatch.setattr(out_of_core, "PREDICT_SHAPE", {"n": 500, "d": 8, "k": 20})
+    out_of_core.main(["--fit-bytes", str(4 * 8 * 300)])
+    text = (tmp_path / "out_of_core.md").read_text()
+    assert "N = 300, D = 8, K = 5" in text and "Test predictions alike: 1.0000 of 250 rows" in text
+    assert text.count("| `predict") == 4

@@ -156,7 +156,7 @@ def test_auto_scaling_finds_the_signal_that_standard_scaler_finds(problem):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from benchmarks.problems import PROBLEMS
+    from benchmarks._problems import PROBLEMS
     from skselmix.metrics import min_recall_score
 
     X, y, X_test, y_test, _ = PROBLEMS[problem](0)

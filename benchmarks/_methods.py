@@ -15,6 +15,14 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
 from skselmix import SelMixClassifier, SelMixClassifierCV, get_objective
+from skselmix.metrics import (
+    gmean_score,
+    hmean_score,
+    mean_recall_score,
+    min_coverage_score,
+    min_head_tail_recall_score,
+    min_recall_score,
+)
 
 from ._internals import balanced_confusion, fit_linear_head, fit_temperature, recalls, resolve_weight_decay
 
@@ -362,3 +370,22 @@ def timed(method, split, *args, **kwargs):
     start = time.perf_counter()
     head = method(split, *args, **kwargs)
     return head, time.perf_counter() - start
+
+
+def evaluate(split, head):
+    y_true, y_pred = split.y_test, head.predict(split.X_test)
+    labels = np.arange(split.n_classes)
+    row = {
+        "mean recall": mean_recall_score(y_true, y_pred, labels=labels),
+        "min recall": min_recall_score(y_true, y_pred, labels=labels),
+        "G-mean": gmean_score(y_true, y_pred, labels=labels),
+        "H-mean": hmean_score(y_true, y_pred, labels=labels),
+        "min coverage x K": split.n_classes * min_coverage_score(y_true, y_pred, labels=labels),
+    }
+    if split.n_classes >= 20:
+        counts = np.bincount(split.y_train, minlength=split.n_classes)
+        head_labels = np.argsort(-counts, kind="stable")[: int(0.9 * split.n_classes)]
+        row["min head-tail recall"] = min_head_tail_recall_score(y_true, y_pred, head_labels=head_labels, labels=labels)
+    recalls = np.array([np.mean(y_pred[y_true == c] == c) for c in labels])
+    return row, recalls
+

@@ -114,8 +114,8 @@ def fashion_pca64(seed):
 
 def fashion_lt(seed):
     """benchmarks.paired's Fashion-MNIST-LT split, every labelled row (training and validation)."""
-    from .methods import labelled
-    from .quality import fashion_split
+    from ._data import fashion_split
+    from ._methods import labelled
 
     split = labelled(fashion_split(seed))
     return split.X_train, split.y_train, split.X_test, split.y_test, {}
