@@ -58,7 +58,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         :class:`~skselmix.Objective` instance to set its parameters; or a
         callable mapping the K x K balanced torch confusion matrix to a scalar
         tensor (derivative by autograd). :meth:`score` reports this objective:
-        to search over ``metric``, pass ``scoring=`` (:ref:`search_over_metric`).
+        to search over ``metric``, pass ``scoring=`` (:ref:`the user guide <search_over_metric>`).
     s : float, default=10.0
         Inverse temperature of the pair distribution ``P = softmax(s * G)``:
         small values explore, large values exploit. ``G`` is divided by its
@@ -197,7 +197,7 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         once. Its entries are joblib pickles: the directory must be trusted.
         With ``random_state=None`` it cannot hit (a warning says so). To search
         ``s`` on one set of rows, :class:`SelMixClassifierCV` shares the warm
-        start in memory (:ref:`search`).
+        start in memory (:ref:`searching_s`).
     random_state : int, RandomState instance or None, default=None
         Seeds the folds or hold-out and every draw, through a local generator
         (numpy's and torch's global generators are never used or advanced);

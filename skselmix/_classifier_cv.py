@@ -249,7 +249,7 @@ def _cv_docstring():
     cv=3)`` instead refits the warm start for every candidate and split, and
     judges on outer test folds.
 
-    Read more in the :ref:`User Guide <search>`.
+    Read more in the :ref:`User Guide <searching_s>`.
 
     Parameters
     ----------
