@@ -51,6 +51,12 @@ def is_out_of_core(X):
     return all(hasattr(X, name) for name in ("shape", "dtype", "__getitem__"))
 
 
+def _positions(which):
+    """Row numbers of a boolean mask, or integer row numbers as ``intp``."""
+    which = np.asarray(which)
+    return np.flatnonzero(which) if which.dtype == bool else which.astype(np.intp)
+
+
 class RowSource:
     """A 2-D out-of-core array (or a subset of its rows) that answers numpy blocks of rows.
 
@@ -91,9 +97,7 @@ class RowSource:
 
     def subset(self, which):
         """The rows ``which`` (a boolean mask or increasing row numbers) as a source, read lazily."""
-        which = np.asarray(which)
-        positions = np.flatnonzero(which) if which.dtype == bool else which.astype(np.intp)
-        return RowSource(self._array, positions if self._rows is None else self._rows[positions], self.name)
+        return RowSource(self._array, self._base(_positions(which)), self.name)
 
     def __getitem__(self, key):
         if isinstance(key, slice):
@@ -106,8 +110,7 @@ class RowSource:
             if not 0 <= index < self.shape[0]:
                 raise IndexError(f"row {int(key)} is out of bounds for {self.name} with {self.shape[0]} rows")
             return self._gather(self._base(np.array([index])))[0]
-        which = np.asarray(key)
-        positions = np.flatnonzero(which) if which.dtype == bool else which.astype(np.intp)
+        positions = _positions(key)
         positions = np.where(positions < 0, positions + self.shape[0], positions)
         if positions.size and not (0 <= positions.min() and positions.max() < self.shape[0]):
             raise IndexError(f"row indices must lie in [-{self.shape[0]}, {self.shape[0]}) for {self.name}")
