@@ -208,20 +208,25 @@ class StepSelection:
         the first, then the second, ``n`` of them). Dense up to :data:`DENSE_RATE_ELEMENTS`
         (a matrix product), else a sparse product."""
         n = self._y.shape[0]
-        rows = torch.arange(columns.shape[0], device=columns.device) % n
         if n * width <= DENSE_RATE_ELEMENTS:
+            rows = torch.arange(columns.shape[0], device=columns.device) % n
             matrix = torch.zeros((n, width), dtype=torch.float32, device=columns.device)
             matrix.index_put_((rows, columns), values, accumulate=True)
             return (self.counts.to(torch.float32) @ matrix).cpu().numpy().astype(np.float64)
         product = torch.zeros((width, self.counts.shape[0]), dtype=torch.float32, device=columns.device)
+        # Each row's entries sit at r, n + r, ...: a block of rows is the same slice of each part.
+        parts = columns.shape[0] // n
+        columns, values = columns.view(parts, n), values.view(parts, n)
         step = max(1, _CHUNK_ELEMENTS // self.counts.shape[0])
         for start in range(0, n, step):  # the rows a block at a time: float32 counts of a block only
             stop = min(start + step, n)
-            mine = (rows >= start) & (rows < stop)
+            block_rows = torch.arange(stop - start, device=columns.device).repeat(parts)
             # Indices in range by construction (classes below K, rows of the block): say so,
             # rather than leave torch to warn that it skipped the check.
-            matrix = torch.sparse_coo_tensor(torch.stack([columns[mine], rows[mine] - start]), values[mine],
-                                             (width, stop - start), check_invariants=False)
+            matrix = torch.sparse_coo_tensor(
+                torch.stack([columns[:, start:stop].reshape(-1), block_rows]), values[:, start:stop].reshape(-1),
+                (width, stop - start), check_invariants=False,
+            )
             product += torch.sparse.mm(matrix, self.counts[:, start:stop].T.to(torch.float32))
         return product.T.cpu().numpy().astype(np.float64)
 
