@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from ._report import PeakMemory, stored_run, utc_now
+from ._timing import machine_description
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DATA = Path.home() / "skselmix_data"
@@ -300,9 +301,9 @@ def report(results):
 
 
 def machine():
-    import platform
-
-    return f"{platform.processor() or platform.machine()}, load {open('/proc/loadavg').read().split()[0]}"
+    """The machine's description (:func:`_timing.machine_description`) and its load when the part ran."""
+    with open("/proc/loadavg") as load:
+        return f"{machine_description()}, load {load.read().split()[0]}"
 
 
 def main(argv=None):

@@ -16,7 +16,6 @@ The cache is joblib's: entries are pickles, and loading one runs whatever code i
 Its directory must be as trusted as the code itself.
 """
 
-
 import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
