@@ -5,6 +5,7 @@ against the same fit in memory, and prediction in blocks of rows against one pro
     python -m benchmarks.out_of_core --part fit            # fit: about 1 GB float32, K = 100
     python -m benchmarks.out_of_core --part predict        # predict: 100,000 rows, K = 1000
     python -m benchmarks.out_of_core --part beyond         # 4 GB on disk, a 2 GiB memory cgroup (root)
+    python -m benchmarks.out_of_core --part dask           # the fit's rows as a Dask array on a 2-worker cluster
     python -m benchmarks.out_of_core --report-only         # rewrite out_of_core.md from its JSON
 
 Every measurement runs in a fresh process (its memory is its own), one at a time, with
@@ -23,6 +24,10 @@ not anonymous.
   about 4 GB and fitted from its memory map in a process whose memory cgroup allows
   2 GiB, page cache included (no swap): the kernel must drop the input's and the fit's
   file-backed pages as it goes. Its time beside the in-memory fit's, scaled in the rows.
+* ``dask``: the fit part's problem as a Dask array held by the workers of a 2-worker
+  ``distributed.LocalCluster`` (they read the ``.npy`` file in 50,000-row chunks), fitted
+  with the defaults beside the same rows fitted in memory: time, the client's peak extra
+  memory, the workers' memory, ``best_step_`` and the share of test rows predicted alike.
 * ``predict``: a warm-start model (``max_iter=0``) at K = 1000, D = 512, predicting 100,000
   float32 rows in memory: ``predict`` and ``predict_proba`` in the default blocks against
   one block of every row (what 0.11 computed: the whole input as float64, then one
@@ -37,6 +42,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -104,6 +110,62 @@ def child_fit(spec):
             "threads": torch.get_num_threads()}
 
 
+def _read_rows(path, start, stop):
+    """Rows ``start:stop`` of a ``.npy`` file, read on the worker that runs the task."""
+    return np.array(np.load(path, mmap_mode="r")[start:stop])
+
+
+def _worker_anon_bytes():
+    from benchmarks._report import anon_bytes
+
+    return anon_bytes()
+
+
+def child_dask_fit(spec):
+    """In a fresh process: a 2-worker ``distributed.LocalCluster`` (one thread each) whose
+    workers read the rows from the ``.npy`` file in 50,000-row chunks and keep them; one
+    default fit on that Dask array. Peak extra memory is this (the client) process's; the
+    workers' resident anonymous memory (summed) is sampled every second during the fit."""
+    import dask
+    import dask.array as da
+    import torch
+    from distributed import Client, LocalCluster, wait
+
+    from skselmix import SelMixClassifier
+
+    n, d = np.load(spec["X"], mmap_mode="r").shape
+    y = np.load(spec["y"])
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        client.run(torch.set_num_threads, 1)  # one thread a worker: two workers on two cores
+        chunks = [da.from_delayed(dask.delayed(_read_rows)(spec["X"], start, min(start + 50_000, n)),
+                                  shape=(min(start + 50_000, n) - start, d), dtype=np.float32)
+                  for start in range(0, n, 50_000)]
+        X = da.concatenate(chunks).persist()
+        wait(X)
+        workers_before = sum(client.run(_worker_anon_bytes).values())
+        model = SelMixClassifier(random_state=0)
+        workers_peak, done = [workers_before], threading.Event()
+
+        def sample_workers():  # the workers' memory, every second (a round trip each)
+            while not done.wait(1.0):
+                workers_peak[0] = max(workers_peak[0], sum(client.run(_worker_anon_bytes).values()))
+
+        sampler = threading.Thread(target=sample_workers, daemon=True)
+        sampler.start()
+        start = time.perf_counter()
+        with PeakMemory() as peak:
+            model.fit(X, y)
+        seconds = time.perf_counter() - start
+        done.set()
+        sampler.join()
+    np.save(spec["predictions"], model.predict(np.load(spec["X_test"])))
+    return {"seconds": seconds, "peak_extra_bytes": peak.extra, "input_bytes": int(n * d * 4),
+            "best_step": int(model.best_step_), "validation_gain": float(model.validation_gain_),
+            "threads": torch.get_num_threads(), "workers_anon_before": int(workers_before),
+            "workers_anon_peak": int(workers_peak[0])}
+
+
 def as_in_0_11(model, method, X):
     """``method`` of ``model`` as 0.11 computed it, from the fitted attributes: the whole input as
     float64, then one product (the logits of every row at once)."""
@@ -164,6 +226,23 @@ def fit_part(target_bytes):
         print(f"  fit, {mode}: {runs[mode]['seconds']:.1f} s, peak extra "
               f"{runs[mode]['peak_extra_bytes'] / runs[mode]['input_bytes']:.2f}x the input", flush=True)
     same = np.load(DATA / "out_of_core_pred_memory.npy") == np.load(DATA / "out_of_core_pred_memmap.npy")
+    X = np.load(paths["X"], mmap_mode="r")
+    return {"N": int(X.shape[0]), "D": int(X.shape[1]), "K": FIT_SHAPE["k"], "runs": runs,
+            "test_agreement": float(same.mean()), "n_test": int(same.size)}
+
+
+def dask_part(target_bytes):
+    """The fit part's problem as a Dask array on a 2-worker LocalCluster, beside the in-memory fit."""
+    import dask.distributed  # noqa: F401  (fails early where distributed is not installed)
+
+    paths = write_fit_data(FIT_SHAPE["d"], FIT_SHAPE["k"], target_bytes)
+    runs = {}
+    for mode, kind in (("memory", "fit"), ("dask", "dask_fit")):
+        spec = dict(paths, mode=mode, predictions=str(DATA / f"out_of_core_pred_{mode}_{target_bytes}.npy"))
+        runs[mode] = in_fresh_process(kind, spec)
+        print(f"  {mode}: {runs[mode]}", flush=True)
+    same = (np.load(DATA / f"out_of_core_pred_memory_{target_bytes}.npy")
+            == np.load(DATA / f"out_of_core_pred_dask_{target_bytes}.npy"))
     X = np.load(paths["X"], mmap_mode="r")
     return {"N": int(X.shape[0]), "D": int(X.shape[1]), "K": FIT_SHAPE["k"], "runs": runs,
             "test_agreement": float(same.mean()), "n_test": int(same.size)}
@@ -287,7 +366,33 @@ def predict_section(predict):
     return lines + [""]
 
 
-SECTIONS = {"fit": fit_section, "beyond": beyond_section, "predict": predict_section}
+def dask_section(part):
+    memory, dask_run = part["runs"]["memory"], part["runs"]["dask"]
+    lines = heading("Fit from a Dask array on a cluster", part,
+                    f"N = {part['N']:,}, D = {part['D']}, K = {part['K']}, float32 "
+                    f"({dask_run['input_bytes'] / 1e9:.2f} GB), `SelMixClassifier(random_state=0)`. The Dask array "
+                    "lives on a `distributed.LocalCluster` of 2 worker processes (one thread each; the workers "
+                    "read the rows from the `.npy` file in 50,000-row chunks and keep them): the column statistics, "
+                    "every L-BFGS evaluation, the class means and the out-of-fold predictions run as tasks on the "
+                    "chunks; the SGD steps gather their rows from them. The client is the process that calls "
+                    "`fit`; the in-memory fit runs alone in its own process with "
+                    f"{memory['threads']} torch threads.")
+    lines += ["| input | fit (s) | client's peak extra memory | x input | workers' memory (peak; before) "
+              "| best_step_ | validation_gain_ |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines.append(f"| in memory | {memory['seconds']:.1f} | {memory['peak_extra_bytes'] / MIB:.0f} MiB | "
+                 f"{memory['peak_extra_bytes'] / memory['input_bytes']:.2f} | - | {memory['best_step']} | "
+                 f"{memory['validation_gain']:+.4f} |")
+    lines.append(f"| Dask array, 2 workers | {dask_run['seconds']:.1f} | "
+                 f"{dask_run['peak_extra_bytes'] / MIB:.0f} MiB | "
+                 f"{dask_run['peak_extra_bytes'] / dask_run['input_bytes']:.2f} | "
+                 f"{dask_run['workers_anon_peak'] / MIB:.0f} MiB; {dask_run['workers_anon_before'] / MIB:.0f} MiB "
+                 f"| {dask_run['best_step']} | {dask_run['validation_gain']:+.4f} |")
+    ratio = dask_run["seconds"] / memory["seconds"]
+    return lines + ["", f"Dask fit / in-memory fit: {ratio:.2f}x the time. Test predictions alike: "
+                    f"{part['test_agreement']:.4f} of {part['n_test']:,} rows.", ""]
+
+
+SECTIONS = {"fit": fit_section, "beyond": beyond_section, "predict": predict_section, "dask": dask_section}
 
 
 def report(results):
@@ -308,7 +413,8 @@ def machine():
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", nargs="+", choices=("fit", "predict", "beyond"), default=("fit", "predict"))
+    parser.add_argument("--part", nargs="+", choices=("fit", "predict", "beyond", "dask"),
+                        default=("fit", "predict"))
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("--fit-bytes", type=int, default=FIT_SHAPE["target_bytes"],
                         help="bytes of the fit part's float32 training rows (default about 1 GB)")
@@ -320,7 +426,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.child:
         kind, spec = args.child
-        print(json.dumps({"fit": child_fit, "predict": child_predict}[kind](json.loads(spec))))
+        children = {"fit": child_fit, "predict": child_predict, "dask_fit": child_dask_fit}
+        print(json.dumps(children[kind](json.loads(spec))))
         return
     store = RESULTS / "out_of_core.json"
     results = stored_run(parser, store, args.report_only)
@@ -329,6 +436,8 @@ def main(argv=None):
             print(f"{part}:", flush=True)
             if part == "beyond":
                 results[part] = beyond_part(args.beyond_bytes, args.limit_bytes, results.get("fit"))
+            elif part == "dask":
+                results[part] = dask_part(args.fit_bytes)
             else:
                 results[part] = fit_part(args.fit_bytes) if part == "fit" else predict_part()
             results[part].update(when=utc_now(), machine=machine())

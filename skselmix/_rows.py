@@ -120,6 +120,13 @@ class RowSource:
         # What a caller converting the whole source asks for (a user's cv splitter): it reads every row.
         return np.asarray(self[:], dtype=dtype)
 
+    def dask_array(self):
+        """The source's rows as a lazy Dask array when it reads one (a subset indexes it
+        lazily), else None: what :mod:`skselmix._cluster` runs its passes on."""
+        if not is_dask_array(self._array):
+            return None
+        return self._array if self._rows is None else self._array[self._rows]
+
     def _base(self, positions):
         return positions if self._rows is None else self._rows[positions]
 

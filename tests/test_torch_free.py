@@ -24,6 +24,18 @@ def test_import_does_not_import_torch(tmp_path):
     _run_fresh("import skselmix, skselmix.metrics, skselmix.persistence, skselmix.datasets._long_tail", tmp_path)
 
 
+def test_a_fit_on_numpy_imports_no_dask(tmp_path):
+    """Dask stays optional (issue 42): only a Dask array brings it in."""
+    subprocess.run([sys.executable, "-c", textwrap.dedent("""
+        import sys
+        import numpy as np
+        from skselmix import SelMixClassifier
+        X = np.random.RandomState(0).normal(size=(60, 3))
+        SelMixClassifier(max_iter=10, random_state=0).fit(X, np.arange(60) % 3).predict(X)
+        assert not {'dask', 'distributed'} & set(sys.modules), sorted(m for m in sys.modules if 'dask' in m)[:5]
+    """)], cwd=tmp_path, check=True, capture_output=True)
+
+
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory):
     rng = np.random.RandomState(0)

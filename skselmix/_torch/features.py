@@ -12,6 +12,7 @@ import tempfile
 import numpy as np
 import torch
 
+from .._cluster import block_results
 from .._fit_report import warn
 from .._progress import PhaseProgress
 from .._rows import RowSource, blocks_of
@@ -116,25 +117,19 @@ def fit_feature_map(X, sample_weight=None, column_scaling="keep"):
         of columns): a head for such features does not fit in float64.
     """
     n, d = X.shape
-    peak = 0.0
-    for start, stop in row_blocks(n, d):
-        peak = max(peak, float(np.max(np.abs(X[start:stop]), initial=0.0)))
+    peak = max(block_results(X, _largest_magnitude, block_elements=_BLOCK_ELEMENTS), default=0.0)
     if peak == 0:
         return FeatureMap(np.zeros(d), np.ones(d))
     shift = np.asarray(X[0], dtype=np.float64)
     sums, squares = np.zeros(d), np.zeros(d)
     highest, lowest = np.full(d, -np.inf), np.full(d, np.inf)
-    for start, stop in row_blocks(n, d):
-        block = (np.ascontiguousarray(X[start:stop], dtype=np.float64) - shift) / peak
-        np.maximum(highest, block.max(axis=0), out=highest)
-        np.minimum(lowest, block.min(axis=0), out=lowest)
-        if sample_weight is None:
-            sums += block.sum(axis=0)
-            squares += np.einsum("ij,ij->j", block, block)
-        else:
-            w = sample_weight[start:stop]
-            sums += w @ block
-            squares += np.einsum("i,ij,ij->j", w, block, block)
+    for block_sums, block_squares, block_highest, block_lowest in block_results(
+        X, _column_moments, row_args=(sample_weight,), args=(shift, peak), block_elements=_BLOCK_ELEMENTS
+    ):
+        np.maximum(highest, block_highest, out=highest)
+        np.minimum(lowest, block_lowest, out=lowest)
+        sums += block_sums
+        squares += block_squares
     total = n if sample_weight is None else float(np.sum(sample_weight))
     mean_shift = sums / total  # (mean - shift) / peak
     variance = np.maximum(squares / total - mean_shift**2, 0.0)  # (std / peak) ** 2
@@ -159,6 +154,21 @@ def fit_feature_map(X, sample_weight=None, column_scaling="keep"):
         return FeatureMap(peak * scaled_mean, np.full(d, shared))
     scale = np.where(live, peak * spread * math.sqrt(int(live.sum())), shared)
     return FeatureMap(peak * scaled_mean, scale, per_column=True)
+
+
+def _largest_magnitude(block):
+    """The largest ``|x|`` of a block of rows (0 for none): the first pass of :func:`fit_feature_map`."""
+    return float(np.max(np.abs(block), initial=0.0))
+
+
+def _column_moments(block, sample_weight, shift, peak):
+    """A block's (weighted) column sums, sums of squares, largest and smallest values of
+    ``(block - shift) / peak``: the second pass of :func:`fit_feature_map`."""
+    block = (np.ascontiguousarray(block, dtype=np.float64) - shift) / peak
+    if sample_weight is None:
+        return block.sum(axis=0), np.einsum("ij,ij->j", block, block), block.max(axis=0), block.min(axis=0)
+    return (sample_weight @ block, np.einsum("i,ij,ij->j", sample_weight, block, block), block.max(axis=0),
+            block.min(axis=0))
 
 
 def _varies(variance, mean, n):

@@ -32,6 +32,8 @@ from .sampler import head_pools
 
 def class_means(x, y, n_classes, weights=None):
     """(Weighted) mean row of each class (zeros for an empty class) and which classes have rows."""
+    if not isinstance(x, torch.Tensor):  # features on a Dask cluster: a map-reduce over chunks
+        return x.class_means(y, n_classes, weights)
     sums = torch.zeros(n_classes, x.shape[1], dtype=x.dtype, device=x.device)
     if weights is None:
         sums.index_add_(0, y, x)
@@ -328,6 +330,8 @@ class CrossFitFeedback(Feedback):
         return self.y_train, self.weights.sample_weight
 
     def judged_predictions(self, stack):
+        if not isinstance(self.x_train, torch.Tensor):  # features on a Dask cluster (linear heads)
+            return self.x_train.fold_predictions(self.fold, stack.coef, stack.intercept)
         pred = torch.empty_like(self.y_train)
         for f, rows in enumerate(self.fold_rows):  # each row by the head that never trained on it
             pred.index_copy_(0, rows, predict_rows(self.x_train, rows, stack, f))

@@ -13,7 +13,9 @@ from sklearn.model_selection import StratifiedKFold
 
 from .._fit_report import single_row_hold_out_message, unjudged_by_folds, unjudged_message
 from .._fit_report import warn as report
+from .._rows import RowSource
 from .._stratify import shuffled_class_ranks
+from .cluster_features import ClusterFeatures
 from .features import float64_tensor, scaled_float32_tensor, torch_ready
 from .feedback import CrossFitFeedback, HoldOutFeedback, RowWeights
 from .head_fitter import HeadFitter
@@ -47,7 +49,7 @@ def build_feedback(data, fmap, device, rng, *, cv, validation_fraction, memory, 
             report(unjudged_message(data.classes[unjudged].tolist(), "out of fold"), verbose)
         weights = RowWeights(float64_tensor(data.sample_weight, device), class_weight, data.weight_unit)
         return CrossFitFeedback(
-            scaled_float32_tensor(X, fmap, device, verbose=verbose), as_labels(y_enc),
+            _training_features(X, fmap, device, fit_heads, verbose), as_labels(y_enc),
             torch.as_tensor(fold, device=device), n_folds, n_classes, weights, fit_heads,
         )
     if data.X_val is None:
@@ -68,6 +70,19 @@ def build_feedback(data, fmap, device, rng, *, cv, validation_fraction, memory, 
     weights = RowWeights(float64_tensor(w_tr, device), class_weight, data.weight_unit)
     return HoldOutFeedback(xt, as_labels(y_tr), xv, as_labels(y_va), n_classes, weights, float64_tensor(w_va, device),
                            fit_heads)
+
+
+def _training_features(X, fmap, device, fit_heads, verbose):
+    """The cross-fitted heads' scaled features: a float32 tensor on ``device``, or, for an ``X``
+    that reads a Dask array with linear heads on the CPU, :class:`ClusterFeatures` (the rows
+    stay on the cluster; the passes run there)."""
+    array = X.dask_array() if isinstance(X, RowSource) else None
+    if array is None or fit_heads.hidden_layer_sizes or torch.device(device).type != "cpu":
+        return scaled_float32_tensor(X, fmap, device, verbose=verbose)
+    if fit_heads.caches:
+        report("memory= caches no warm start of a fit whose X is a Dask array (hashing the rows would gather "
+               "them into this process): its warm start is fitted anew.", verbose, category=UserWarning)
+    return ClusterFeatures(array, fmap)
 
 
 def _check_every_fold_head_has_weight(sample_weight, fold, n_folds):

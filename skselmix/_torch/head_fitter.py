@@ -130,7 +130,8 @@ class HeadFitter:
     def __call__(self, X, y, n_classes, **options):
         if self.hidden_layer_sizes:
             return self._networks(X, y, n_classes, options)
-        if not self.caches:
+        # Features on a Dask cluster are not hashed (it would gather every row): refitted, uncached.
+        if not self.caches or not isinstance(X, torch.Tensor):
             if isinstance(self._preconditioner, str):
                 self._preconditioner = feature_preconditioner(X, options.get("sample_weight"))
             return self._report(*fit_linear_heads(X, y, n_classes, preconditioner=self._preconditioner,

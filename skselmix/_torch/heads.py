@@ -243,11 +243,15 @@ def linear_sgd_steps(requests):
     step = first.step
     # One run's judged heads set the chunks, so a run's draws are its own whatever steps beside it.
     per_step = sizes[0] * batch * (first.sources.features.shape[1] + k)
-    for chunk in step_chunks(first.n_steps, per_step, first.profile.step_chunk_elements):
+    chunks = step_chunks(first.n_steps, per_step, first.profile.step_chunk_elements)
+    # Features on a Dask cluster (cluster_features.ClusterFeatures) gather the rows of many steps at once.
+    sources = [part.sources if isinstance(part.sources.features, torch.Tensor)
+               else part.sources.features.prefetched(part, chunks) for part in parts]
+    for chunk in chunks:
         # The batches of `chunk` steps are drawn and mixed at once: a step is then a
         # handful of tensor operations.
-        drawn = [part.draws.mixed_chunk(size, part.pairs, part.sources, chunk, part.heads.coef.dtype)
-                 for part, size in zip(parts, sizes)]
+        drawn = [part.draws.mixed_chunk(size, part.pairs, part_sources, chunk, part.heads.coef.dtype)
+                 for part, size, part_sources in zip(parts, sizes, sources)]
         mixed = drawn[0][0] if len(drawn) == 1 else torch.cat([m for m, _ in drawn], dim=1)
         targets = drawn[0][1] if len(drawn) == 1 else torch.cat([t for _, t in drawn], dim=1)
         del drawn

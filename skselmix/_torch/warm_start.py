@@ -57,7 +57,9 @@ def feature_preconditioner(X, sample_weight=None):
     n, d = X.shape
     if d > PRECONDITION_MAX_FEATURES or n == 0:
         return None
-    if sample_weight is None:
+    if not isinstance(X, torch.Tensor):  # features on a Dask cluster: a map-reduce over chunks
+        second_moment = X.second_moment(sample_weight)
+    elif sample_weight is None:
         second_moment = (X.T @ X).double() / n
     else:
         second_moment = torch.zeros((d, d), dtype=exact_dtype(X.device), device=X.device)
@@ -183,6 +185,11 @@ def fit_linear_heads(
         preconditioner = feature_preconditioner(X, sample_weight)
     options = {"l2": l2, "scale": scale, "max_iter": max_iter, "tol": tol, "preconditioner": preconditioner,
                "progress": progress}
+    if not isinstance(X, torch.Tensor):
+        # Features on a Dask cluster (cluster_features.ClusterFeatures): every head reads every
+        # row (a fold's own head weighs its rows by zero), one task per chunk an evaluation.
+        return lbfgs_run(X.loss_evaluator(y, weights, offset, n_heads, k), n_heads, k, d, dtype, device, init,
+                         **options, label=_heads_label(n_heads))
     profile = profile_for(device)
     if fold is None or n * d * k < profile.small_fit_work:
         # Every head on every row in one run (a fold's own head weighs its rows by zero): the
@@ -255,10 +262,80 @@ class _Rows:
         self.blocks = list(row_blocks(y.shape[0], width, profile_for(y.device).activation_block))
 
 
-def _fit_run(X, groups, n_heads, k, init, *, l2, scale, max_iter, tol, preconditioner=None, progress=None, label=""):
-    """One L-BFGS-B run over ``n_heads`` heads on the row groups ``groups`` (see :func:`fit_linear_heads`)."""
-    dtype, device = X.dtype, X.device
-    d = X.shape[1]
+def add_block_terms(xb, yb, wb, offset, coef, intercept, h, k, loss, grad_coef, grad_intercept):
+    """Add a block of rows' share of the heads' loss and gradient, in place.
+
+    ``xb`` (rows, d) features, ``yb`` (rows,) labels, ``wb`` (rows, h) loss weights or None
+    (every weight one), ``offset`` (h, K) logit offsets or None, ``coef`` (h * K, d) and
+    ``intercept`` (h * K,) the heads; ``loss`` (a 0-d tensor) takes minus the picked log
+    probabilities, ``grad_coef`` (h * K, d) and ``grad_intercept`` (h * K,) their gradient.
+    The one home of the warm start's arithmetic: an evaluation over rows in memory and a
+    chunk's on a Dask worker (:mod:`~skselmix._torch.cluster_features`) both call it.
+    """
+    n_rows = xb.shape[0]
+    logits = torch.addmm(intercept, xb, coef.T).view(n_rows, h, k)
+    if offset is not None:
+        logits += offset
+    index = yb.view(-1, 1, 1).expand(-1, h, 1)
+    picked, residual = picked_log_proba_and_proba_(logits, index, flush=wb is None)
+    # -1 at each row's class, for every head: scatter_add_ of it is faster than index_put_.
+    residual.scatter_add_(2, index, torch.full((1, 1, 1), -1.0, dtype=xb.dtype, device=xb.device).expand(n_rows, h, 1))
+    if wb is None:
+        loss -= picked.sum(dtype=loss.dtype)
+    else:
+        loss -= (picked * wb).sum(dtype=loss.dtype)
+        residual *= wb.unsqueeze(2)
+        # Flushed once weighted: weights of about 1 / rows take probabilities
+        # near the floor below it.
+        flush_tiny_(residual, signed=True)
+    residual = residual.view(n_rows, h * k)
+    grad_coef.addmm_(residual.T, xb)
+    grad_intercept.add_(residual.sum(dim=0))
+
+
+def rows_evaluator(X, groups, n_heads, k):
+    """``evaluate(coef (H, K * d), intercept (H, K)) -> (loss, grad_coef, grad_intercept)``
+    over the row groups ``groups`` of ``X`` in memory (see :func:`fit_linear_heads`):
+    minus the summed picked log probabilities (in the device's exact dtype) and its
+    gradient (in ``X``'s dtype), unscaled and without the penalty."""
+    d, device = X.shape[1], X.device
+
+    def evaluate(coef, intercept):
+        grad_coef = torch.zeros_like(coef)
+        grad_intercept = torch.zeros_like(intercept)
+        loss = torch.zeros((), dtype=exact_dtype(device), device=device)
+        for group in groups:
+            every = group.heads is None
+            g_coef = coef if every else coef.index_select(0, group.heads)
+            g_intercept = intercept if every else intercept.index_select(0, group.heads)
+            g_grad_coef = grad_coef if every else torch.zeros_like(g_coef)
+            g_grad_intercept = grad_intercept if every else torch.zeros_like(g_intercept)
+            h = g_coef.shape[0]
+            g_coef, g_intercept = g_coef.view(h * k, d), g_intercept.view(h * k)
+            for start, stop in group.blocks:  # blocks of rows, not single rows
+                xb = X[start:stop] if group.rows is None else X.index_select(0, group.rows[start:stop])
+                add_block_terms(xb, group.y[start:stop], None if group.weights is None else group.weights[start:stop],
+                                group.offset, g_coef, g_intercept, h, k, loss, g_grad_coef.view(h * k, d),
+                                g_grad_intercept.view(h * k))
+            if not every:  # the group's share of the gradient of the heads it trains
+                grad_coef.index_add_(0, group.heads, g_grad_coef)
+                grad_intercept.index_add_(0, group.heads, g_grad_intercept)
+        return loss, grad_coef, grad_intercept
+
+    return evaluate
+
+
+def _fit_run(X, groups, n_heads, k, init, **options):
+    """One L-BFGS-B run over ``n_heads`` heads on the row groups ``groups`` of ``X`` in memory."""
+    return lbfgs_run(rows_evaluator(X, groups, n_heads, k), n_heads, k, X.shape[1], X.dtype, X.device, init,
+                     **options)
+
+
+def lbfgs_run(evaluate, n_heads, k, d, dtype, device, init, *, l2, scale, max_iter, tol, preconditioner=None,
+              progress=None, label=""):
+    """One L-BFGS-B run over ``n_heads`` heads whose loss and gradient on the rows come from
+    ``evaluate`` (:func:`rows_evaluator`, or a Dask cluster's map-reduce); see
+    :func:`fit_linear_heads`."""
     # L-BFGS works on theta, with coef = theta @ forward: coordinates in which the features are
     # nearly white (see Preconditioner). Without a preconditioner, forward = sqrt(d): the
     # coordinates the weights would have if every feature had unit RMS, so that L-BFGS's
@@ -279,8 +356,6 @@ def _fit_run(X, groups, n_heads, k, init, *, l2, scale, max_iter, tol, precondit
         init_coef = init[0].detach().to(dtype).reshape(n_heads * k, d)
         theta = init_coef / root_d if preconditioner is None else init_coef @ preconditioner.inverse
         start = np.concatenate([theta.double().cpu().numpy().ravel(), init[1].detach().double().cpu().numpy().ravel()])
-    # -1 at each row's class, for every head: scatter_add_ of it is faster than index_put_.
-    minus_one = torch.full((1, 1, 1), -1.0, dtype=dtype, device=device)
 
     def loss_and_gradient(params):
         # Loss and gradient in closed form (no autograd): the backward of addmm would
@@ -289,43 +364,8 @@ def _fit_run(X, groups, n_heads, k, init, *, l2, scale, max_iter, tol, precondit
         flat = torch.as_tensor(params, device=device)
         coef = to_coef(flat[:size].reshape(n_heads * k, d).to(dtype)).view(n_heads, k * d)
         intercept = flat[size:].reshape(n_heads, k).to(dtype)
-        grad_coef = torch.zeros_like(coef)
-        grad_intercept = torch.zeros_like(intercept)
-        loss = torch.zeros((), dtype=exact_dtype(device), device=device)
         with torch.no_grad():
-            for group in groups:
-                every = group.heads is None
-                g_coef = coef if every else coef.index_select(0, group.heads)
-                g_intercept = intercept if every else intercept.index_select(0, group.heads)
-                g_grad_coef = grad_coef if every else torch.zeros_like(g_coef)
-                g_grad_intercept = grad_intercept if every else torch.zeros_like(g_intercept)
-                h = g_coef.shape[0]
-                g_coef, g_intercept = g_coef.view(h * k, d), g_intercept.view(h * k)
-                for start, stop in group.blocks:  # blocks of rows, not single rows
-                    xb = X[start:stop] if group.rows is None else X.index_select(0, group.rows[start:stop])
-                    yb = group.y[start:stop]
-                    logits = torch.addmm(g_intercept, xb, g_coef.T).view(stop - start, h, k)
-                    if group.offset is not None:
-                        logits += group.offset
-                    index = yb.view(-1, 1, 1).expand(-1, h, 1)
-                    picked, residual = picked_log_proba_and_proba_(logits, index, flush=group.weights is None)
-                    residual.scatter_add_(2, index, minus_one.expand(stop - start, h, 1))
-                    if group.weights is None:
-                        loss -= picked.sum(dtype=loss.dtype)
-                    else:
-                        wb = group.weights[start:stop]
-                        loss -= (picked * wb).sum(dtype=loss.dtype)
-                        residual *= wb.unsqueeze(2)
-                        # Flushed once weighted: weights of about 1 / rows take probabilities
-                        # near the floor below it.
-                        flush_tiny_(residual, signed=True)
-                    residual = residual.view(stop - start, h * k)
-                    g_grad_coef.view(h * k, d).addmm_(residual.T, xb)
-                    g_grad_intercept.view(h * k).add_(residual.sum(dim=0))
-                    del residual, picked
-                if not every:  # the group's share of the gradient of the heads it trains
-                    grad_coef.index_add_(0, group.heads, g_grad_coef)
-                    grad_intercept.index_add_(0, group.heads, g_grad_intercept)
+            loss, grad_coef, grad_intercept = evaluate(coef, intercept)
             coef64 = coef.double()
             loss = loss * scale + 0.5 * l2 * coef64.pow(2).sum()
             grad_coef = (grad_coef.double() * scale + l2 * coef64).view(n_heads * k, d)
