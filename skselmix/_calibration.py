@@ -10,16 +10,15 @@ exactly as selected.
 
 import numpy as np
 
+from ._limits import LIMITS
 from ._stratify import shuffled_class_ranks
 
 # Search range of log T: T in [e^-6, e^6], far wider than temperatures met in practice
 # (0.3 to 3); the bound only keeps a separable feedback set (log loss -> 0 as T -> 0)
 # from pushing T to zero.
 LOG_TEMPERATURE_BOUND = 6.0
-# The fit reads at most this many logits (rows x K): a class keeps all its rows up to
-# its share of the budget, and at least MIN_ROWS_PER_CLASS. One scalar needs few rows,
-# and the full out-of-fold logits at N = 100k, K = 1000 are 10^8 numbers.
-LOGIT_BUDGET = 1 << 19
+# The fit reads at most LIMITS.calibration_logits logits (rows x K, skselmix/_limits.py): a
+# class keeps all its rows up to its share of the budget, and at least MIN_ROWS_PER_CLASS.
 MIN_ROWS_PER_CLASS = 1  # K = 1000 classes: 1000 rows x 1000 logits, already ample for one scalar
 
 
@@ -36,15 +35,15 @@ def balanced_row_weights(y, n_classes, sample_weight=None):
     return w / np.where(totals > 0, totals, 1.0)[y]
 
 
-def calibration_rows(y, n_classes, rng):
+def calibration_rows(y, n_classes, rng, limits=LIMITS):
     """Rows the temperature is fitted on: all of them, or a random subset of each class
-    that keeps the logits within :data:`LOGIT_BUDGET`. With class-balanced weights a
+    that keeps the logits within ``limits.calibration_logits``. With class-balanced weights a
     uniform subset of a class estimates that class's mean log loss, so no reweighting
     is needed."""
     n = y.shape[0]
-    if n * n_classes <= LOGIT_BUDGET:
+    if n * n_classes <= limits.calibration_logits:
         return np.arange(n)
-    per_class = max(MIN_ROWS_PER_CLASS, LOGIT_BUDGET // (n_classes * n_classes))
+    per_class = max(MIN_ROWS_PER_CLASS, limits.calibration_logits // (n_classes * n_classes))
     order, rank, _ = shuffled_class_ranks(y, n_classes, rng)
     return np.sort(order[rank < per_class])
 

@@ -17,10 +17,11 @@ import uuid
 import numpy as np
 from sklearn.utils import assert_all_finite
 
-from ._rows import BLOCK_ELEMENTS, RowSource, is_dask_array, row_blocks
+from ._limits import LIMITS
+from ._rows import RowSource, is_dask_array, row_blocks
 
 
-def block_results(X, kernel, row_args=(), args=(), block_elements=BLOCK_ELEMENTS):
+def block_results(X, kernel, row_args=(), args=(), block_elements=LIMITS.prediction_block):
     """``kernel(block, *row_parts, *args)`` for each block of rows of ``X``, in row order.
 
     The one form of a fit's passes over its rows: for a source that reads a Dask array

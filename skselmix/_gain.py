@@ -22,6 +22,7 @@ from numbers import Real
 import numpy as np
 
 from ._lazy import torch
+from ._limits import LIMITS
 from ._objectives import get_objective
 from ._sklearn_compat import validate_parameter_constraints
 from ._validation import Finite
@@ -51,14 +52,17 @@ def objective_logit_sensitivity(confusion, objective_gradient, smoothing=0.0):
     )
 
 
-def gain_from_sensitivity(prototypes, coef, intercept, sensitivity, lambda_mean):
-    """Closed-form gain matrix from the logit sensitivity ``M`` (all torch tensors)."""
+def gain_from_sensitivity(prototypes, coef, intercept, sensitivity, lambda_mean, float32_from_classes=None,
+                          limits=LIMITS):
+    """Closed-form gain matrix from the logit sensitivity ``M`` (all torch tensors); the
+    products of :func:`expected_mixed_sensitivity` run in float32 from ``float32_from_classes``
+    classes (None: the device profile's ``float32_products_from_classes``)."""
     logits = prototypes @ coef.T + intercept  # A, (K, K)
     h = prototype_sensitivity(prototypes, sensitivity)  # H = Z Z^T M, (K, K)
     lbar = float(lambda_mean)
     # [i, j]: lbar H_ii + (1-lbar) H_ji - E_ij, in place (one K x K result instead of three).
     gain = torch.mul(h.T, 1.0 - lbar).add_(lbar * torch.diagonal(h).unsqueeze(1))
-    return gain.sub_(expected_mixed_sensitivity(logits, h, lbar))
+    return gain.sub_(expected_mixed_sensitivity(logits, h, lbar, float32_from_classes, limits))
 
 
 def prototype_sensitivity(prototypes, sensitivity):
@@ -74,7 +78,7 @@ def prototype_sensitivity(prototypes, sensitivity):
     return (prototypes @ prototypes.T) @ sensitivity
 
 
-def expected_mixed_sensitivity(logits, h, lbar):
+def expected_mixed_sensitivity(logits, h, lbar, float32_from_classes=None, limits=LIMITS):
     """``E[i, j] = sum_l p_ij[l] (lbar H[i, l] + (1 - lbar) H[j, l])`` without a K^3 array.
 
     The mixed softmax factorises, ``p_ij[l] ~ e1[i, l] e2[j, l]`` with
@@ -86,7 +90,8 @@ def expected_mixed_sensitivity(logits, h, lbar):
     ``(1 - lbar) A`` peaking at far-apart classes with huge logits) are
     recomputed exactly with a stable softmax.
 
-    The products run in float64 below ``FLOAT32_PRODUCTS_FROM_CLASSES`` classes and
+    The products run in float64 below ``float32_from_classes`` classes (None: the
+    profile of ``logits``' device, ``float32_products_from_classes``) and
     in float32 from there (:class:`ProductPrecision`). In float32, the rows with a pair
     whose normaliser underflows are redone by float64 products (their pairs that
     underflow even there, exactly); and when more than ``FLOAT64_ROWS_SHARE`` of the
@@ -97,7 +102,9 @@ def expected_mixed_sensitivity(logits, h, lbar):
     redoing its pairs one softmax at a time took 39 to 160 s.
     """
     k = logits.shape[0]
-    precision = ProductPrecision.for_classes(k)
+    if float32_from_classes is None:
+        float32_from_classes = _float32_products_from(logits.device)
+    precision = ProductPrecision.for_classes(k, float32_from_classes)
     if precision.dtype == torch.float32 and float(rows_at_risk(logits, lbar, precision.underflow).float().mean()) \
             > FLOAT64_ROWS_SHARE:
         precision = ProductPrecision.exact()
@@ -119,7 +126,7 @@ def expected_mixed_sensitivity(logits, h, lbar):
         precision, hw = exact, h64
     i, j = bad.nonzero(as_tuple=True)
     # In chunks of pairs: each holds a K-wide softmax.
-    step = max(1, FALLBACK_ELEMENTS // k)
+    step = max(1, limits.gain_fallback_chunk // k)
     work = precision.dtype
     for start in range(0, i.shape[0], step):
         ic, jc = i[start:start + step], j[start:start + step]
@@ -168,13 +175,6 @@ def rows_at_risk(logits, lbar, underflow):
     return risky.any(dim=1)
 
 
-#: Classes from which the three K^3 products of :func:`expected_mixed_sensitivity` run in
-#: float32: float64 GEMMs take twice as long (about 18 s against 9 s at K = 8192 on two
-#: cores), and the gains differ by about 1e-7 of their range (benchmarks/results/large_k.md).
-#: Below, float64, as every recorded fit.
-FLOAT32_PRODUCTS_FROM_CLASSES = 2048
-#: Elements of one chunk of the exact recomputation of underflowing pairs.
-FALLBACK_ELEMENTS = 1 << 22
 #: Share of rows at risk of an underflowing normaliser (:func:`rows_at_risk`) above which the
 #: float32 products give way to float64 ones at once: redoing that many rows in float64 after
 #: the float32 products would cost more than the float64 products alone (which take about
@@ -185,7 +185,7 @@ FLOAT64_ROWS_SHARE = 0.5
 class ProductPrecision:
     """How :func:`expected_mixed_sensitivity` keeps its products exact enough, and fast.
 
-    float64 (below ``FLOAT32_PRODUCTS_FROM_CLASSES`` classes): the factors as they are;
+    float64 (below the device profile's ``float32_products_from_classes``): the factors as they are;
     a pair is redone exactly when its normaliser is below 1e-250.
 
     float32: a subnormal number in a CPU's matrix product makes it about 200 times
@@ -203,8 +203,8 @@ class ProductPrecision:
         self.dtype, self.underflow, self.floor, self.h_floor = dtype, underflow, floor, h_floor
 
     @classmethod
-    def for_classes(cls, n_classes):
-        if n_classes >= FLOAT32_PRODUCTS_FROM_CLASSES:
+    def for_classes(cls, n_classes, float32_from_classes):
+        if n_classes >= float32_from_classes:
             return cls(torch.float32, 1e-6, floor=1e-14, h_floor=1e-9)
         return cls.exact()
 
@@ -344,6 +344,14 @@ def gain_matrix(
     sensitivity = objective_logit_sensitivity(c, grad, float(confusion_smoothing))
     gain = gain_from_sensitivity(z, w, b, sensitivity, lambda_mean)
     return gain if as_torch else gain.cpu().numpy()
+
+
+def _float32_products_from(device):
+    """The device profile's ``float32_products_from_classes`` (read when a gain is computed:
+    the profiles live with torch)."""
+    from ._torch.device import profile_for
+
+    return profile_for(device).float32_products_from_classes
 
 
 def _as_float_tensor(value, like):

@@ -49,7 +49,7 @@ def blockwise(model, X, per_block, tail=(), dtype=np.float64, block_elements=Non
     ``X`` is an in-memory float array or a :class:`~skselmix._rows.RowSource`;
     ``per_block`` maps a block's float64 logits to one result row per row, of shape
     ``tail`` and ``dtype``. Working memory is a block's features and logits
-    (:data:`~skselmix._rows.BLOCK_ELEMENTS` values of the widest), not the whole
+    (``LIMITS.prediction_block`` values of the widest, :mod:`skselmix._limits`), not the whole
     input's: one product over 100,000 rows at K = 1000 held 1.96 GiB.
     ``block_elements`` overrides that bound.
     """

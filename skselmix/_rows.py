@@ -17,11 +17,7 @@ import scipy.sparse
 from sklearn.utils import assert_all_finite
 from sklearn.utils.validation import validate_data
 
-#: Values in a block of rows read from an out-of-core input or predicted at once:
-#: 2**21 float64 values are 16 MiB, whatever the width. Predicting 100,000 rows at
-#: K = 1000 in one product held 1.96 GiB of logits and temporaries (benchmarks/results/
-#: out_of_core.md measures the blocks).
-BLOCK_ELEMENTS = 1 << 21
+from ._limits import LIMITS
 
 
 def row_blocks(n_rows, width, block_elements):
@@ -145,7 +141,7 @@ class RowSource:
         out = np.empty((base_rows.shape[0], self.shape[1]), dtype=self.dtype)
         order = np.argsort(base_rows, kind="stable")
         ordered = base_rows[order]
-        step = max(1, BLOCK_ELEMENTS // max(self.shape[1], 1))
+        step = max(1, LIMITS.prediction_block // max(self.shape[1], 1))
         i = 0
         while i < ordered.shape[0]:
             low = int(ordered[i])
@@ -162,9 +158,10 @@ def blocks_of(X, rows=None, width=None, block_elements=None):
     or row numbers when an out-of-core source is gathered in its own order).
 
     ``width`` (default ``X``'s) sizes the blocks: the widest array computed per row;
-    ``block_elements`` (default :data:`BLOCK_ELEMENTS`) bounds a block's values.
+    ``block_elements`` (default ``LIMITS.prediction_block``, :mod:`skselmix._limits`) bounds a
+    block's values.
     """
-    block_elements = BLOCK_ELEMENTS if block_elements is None else block_elements
+    block_elements = LIMITS.prediction_block if block_elements is None else block_elements
     n_rows = X.shape[0] if rows is None else len(rows)
     width = X.shape[1] if width is None else width
     if rows is None:

@@ -36,14 +36,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._lazy import torch
+from ._limits import LIMITS
 
 #: Resamples of the judging rows (fewer when the rows are many: :func:`n_resamples`).
 N_RESAMPLES = 200
-#: Entries the resample counts (float32, resamples x rows) may hold: 80 MB.
-RESAMPLE_ELEMENTS = 20_000_000
-#: Entries of the dense (rows x 2K) matrix that turns counts into recalls and coverages in one
-#: product (a sparse one beyond: K in the thousands).
-DENSE_RATE_ELEMENTS = 1 << 24
 #: Fewest resamples, whatever the rows.
 MIN_RESAMPLES = 50
 #: The early verdict is for feedback that judges some class on fewer rows than this...
@@ -53,14 +49,12 @@ VERDICT_ROWS = 10
 VERDICT_REFRESHES = 3
 #: ...and stops a fit none of whose refreshes beat the warm start on this share of resamples.
 VERDICT_PROBABILITY = 0.5
-#: Elements of the (resamples x rows) draws made at once.
-_CHUNK_ELEMENTS = 1 << 22
 
 
-def n_resamples(n_rows):
+def n_resamples(n_rows, limits=LIMITS):
     """Resamples for ``n_rows`` judging rows: :data:`N_RESAMPLES`, fewer when their counts
-    would hold more than :data:`RESAMPLE_ELEMENTS` (at least :data:`MIN_RESAMPLES`)."""
-    return int(min(N_RESAMPLES, max(MIN_RESAMPLES, RESAMPLE_ELEMENTS // max(n_rows, 1))))
+    would hold more than ``limits.resample_values`` (at least :data:`MIN_RESAMPLES`)."""
+    return int(min(N_RESAMPLES, max(MIN_RESAMPLES, limits.resample_values // max(n_rows, 1))))
 
 
 def _signed_unless_bytes(dtype):
@@ -69,7 +63,7 @@ def _signed_unless_bytes(dtype):
     return dtype if dtype == np.uint8 else np.dtype(f"int{2 * 8 * dtype.itemsize}")
 
 
-def stratified_resample_counts(y, weights, n_classes, n_draws, rng):
+def stratified_resample_counts(y, weights, n_classes, n_draws, rng, limits=LIMITS):
     """How often each row is drawn in each of ``n_draws`` stratified bootstrap resamples:
     (n_draws, n) counts, in the smallest unsigned integer type that holds the largest
     class's size (a row is drawn at most that often: nothing clips; uint8 clipped a heavy
@@ -93,7 +87,7 @@ def stratified_resample_counts(y, weights, n_classes, n_draws, rng):
     starts = np.cumsum(totals) - totals
     slot_class = y[positive]  # one draw per row of positive weight, from its class
     counts = np.zeros((n_draws, n), dtype=np.min_scalar_type(int(sizes.max(initial=0))))
-    per_chunk = max(1, _CHUNK_ELEMENTS // max(slot_class.size, 1))
+    per_chunk = max(1, limits.resample_chunk // max(slot_class.size, 1))
     for first in range(0, n_draws, per_chunk):
         size = min(per_chunk, n_draws - first)
         u = rng.random_sample((size, slot_class.size))
@@ -144,9 +138,13 @@ class StepSelection:
         Draws the resamples.
     confidence : float
         Share of resamples on which the best refresh must beat the warm start.
+    device : str or torch.device, default="cpu"
+        Where the counts are held and multiplied (the fit's device).
+    limits : Limits, default=LIMITS
+        The memory budgets (:mod:`skselmix._limits`): resamples, dense product, blocks.
     """
 
-    def __init__(self, y, weights, n_classes, objective, class_counts, rng, confidence, device="cpu"):
+    def __init__(self, y, weights, n_classes, objective, class_counts, rng, confidence, device="cpu", limits=LIMITS):
         self.y = np.asarray(y, dtype=np.int64)
         self.k = n_classes
         self.objective, self.class_counts = objective, class_counts
@@ -156,7 +154,9 @@ class StepSelection:
         # numpy's BLAS threads never wake between torch's steps). The counts stay in their small
         # integer type (a quarter of float32's bytes: 49 MB against 195 MB at a million rows)
         # and become float32 a block at a time where they are multiplied.
-        counts = stratified_resample_counts(self.y, weights, n_classes, n_resamples(self.y.shape[0]), rng)
+        self.limits = limits
+        counts = stratified_resample_counts(self.y, weights, n_classes, n_resamples(self.y.shape[0], limits), rng,
+                                            limits)
         self.counts = torch.as_tensor(counts.astype(_signed_unless_bytes(counts.dtype), copy=False), device=device)
         self._y = torch.as_tensor(self.y, device=device)
         # Rows drawn from each class in every resample (its rows of positive weight): the
@@ -205,10 +205,10 @@ class StepSelection:
     def _per_resample(self, columns, values, width):
         """(B, width) float64 numpy: for each resample, the drawn rows' ``values`` summed by
         column (``columns`` and ``values`` list one or two entries per row: a row's entries are
-        the first, then the second, ``n`` of them). Dense up to :data:`DENSE_RATE_ELEMENTS`
-        (a matrix product), else a sparse product."""
+        the first, then the second, ``n`` of them). Dense up to ``limits.dense_resample_product``
+        entries (a matrix product), else a sparse product."""
         n = self._y.shape[0]
-        if n * width <= DENSE_RATE_ELEMENTS:
+        if n * width <= self.limits.dense_resample_product:
             rows = torch.arange(columns.shape[0], device=columns.device) % n
             matrix = torch.zeros((n, width), dtype=torch.float32, device=columns.device)
             matrix.index_put_((rows, columns), values, accumulate=True)
@@ -217,7 +217,7 @@ class StepSelection:
         # Each row's entries sit at r, n + r, ...: a block of rows is the same slice of each part.
         parts = columns.shape[0] // n
         columns, values = columns.view(parts, n), values.view(parts, n)
-        step = max(1, _CHUNK_ELEMENTS // self.counts.shape[0])
+        step = max(1, self.limits.resample_chunk // self.counts.shape[0])
         for start in range(0, n, step):  # the rows a block at a time: float32 counts of a block only
             stop = min(start + step, n)
             block_rows = torch.arange(stop - start, device=columns.device).repeat(parts)

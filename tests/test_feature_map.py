@@ -65,13 +65,13 @@ def test_warm_start_on_raw_integer_columns_matches_logistic_regression(seed):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("read_only", [False, True])
-def test_scaled_tensor_is_the_feature_map_in_float32(dtype, read_only, monkeypatch):
+def test_scaled_tensor_is_the_feature_map_in_float32(dtype, read_only):
     """Float32 input is mapped in float32 by torch (within float32 rounding of the float64 map),
     float64 input in float64; blocks and gathered rows change nothing; read-only input
     (a memory map) is read without a warning and left alone."""
     import warnings
 
-    import skselmix._torch.features as features
+    from skselmix._limits import Limits
     from skselmix._torch.features import fit_feature_map, scaled_float32_tensor
 
     rng = np.random.RandomState(0)
@@ -79,12 +79,12 @@ def test_scaled_tensor_is_the_feature_map_in_float32(dtype, read_only, monkeypat
     X.flags.writeable = not read_only
     before = X.copy()
     fmap = fit_feature_map(X)
-    monkeypatch.setattr(features, "_BLOCK_ELEMENTS", 7 * 41)  # several blocks, the last partial
+    small = Limits(feature_block=7 * 41)  # several blocks, the last partial
     rows = np.sort(rng.choice(300, 120, replace=False))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        whole = scaled_float32_tensor(X, fmap, torch.device("cpu"))
-        some = scaled_float32_tensor(X, fmap, torch.device("cpu"), rows=rows)
+        whole = scaled_float32_tensor(X, fmap, torch.device("cpu"), limits=small)
+        some = scaled_float32_tensor(X, fmap, torch.device("cpu"), rows=rows, limits=small)
     expected = fmap.transform(X)
     assert whole.dtype == torch.float32
     np.testing.assert_allclose(whole.numpy(), expected, rtol=0, atol=1e-5 if dtype == np.float32 else 1e-7)

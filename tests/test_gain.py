@@ -9,6 +9,7 @@ from gain_reference import finite_difference_gain, mixup_step, prototype_confusi
 
 from skselmix import CallableObjective, gain_matrix, get_objective, get_objective_names
 from skselmix._gain import expected_mixed_sensitivity, objective_logit_sensitivity
+from skselmix._torch.device import profile_for
 
 
 def _problem(seed, k=4, d=5):
@@ -98,28 +99,27 @@ def test_underflowing_pairs_fall_back_to_exact_softmax():
 
 
 @pytest.mark.parametrize("logit_scale", [1.0, 30.0, 300.0])
-def test_float32_products_of_many_classes_match_the_direct_sum(monkeypatch, logit_scale):
-    """From FLOAT32_PRODUCTS_FROM_CLASSES classes the products run in float32, with the tiny
+def test_float32_products_of_many_classes_match_the_direct_sum(logit_scale):
+    """From the device profile's float32_products_from_classes the products run in float32, with the tiny
     softmax factors and sensitivities flushed (no subnormal number slows the GEMMs) and the
     pairs of tiny normaliser redone exactly: the result stays within float32 rounding of the
     direct float64 sum, whatever the logits' range (at 300 most pairs are redone exactly)."""
     import skselmix._gain as gain_module
 
-    monkeypatch.setattr(gain_module, "FLOAT32_PRODUCTS_FROM_CLASSES", 8)
     rng = np.random.default_rng(2)
     k = 37
     A = torch.tensor(rng.normal(size=(k, k))) * logit_scale
     H = torch.tensor(rng.normal(size=(k, k))) * 1e-3
     H[0, :5] = 1e-15  # entries below h_floor of the largest: flushed to zero
-    precision = gain_module.ProductPrecision.for_classes(k)
+    precision = gain_module.ProductPrecision.for_classes(k, float32_from_classes=8)
     assert precision.dtype == torch.float32
-    got = expected_mixed_sensitivity(A, H, 0.8)
+    got = expected_mixed_sensitivity(A, H, 0.8, float32_from_classes=8)
     assert got.dtype == torch.float64
     direct = _expected_direct(A, H, 0.8)
     assert float((got - direct).abs().max()) < 1e-5 * float(H.abs().max())
-    # Below the threshold the float64 products, as before.
-    monkeypatch.setattr(gain_module, "FLOAT32_PRODUCTS_FROM_CLASSES", 2048)
+    # Below the threshold (the CPU profile's 2048 classes) the float64 products, as before.
     torch.testing.assert_close(expected_mixed_sensitivity(A, H, 0.8), direct)
+    assert profile_for(torch.device("cpu")).float32_products_from_classes == 2048
 
 
 def test_product_order_of_the_prototype_sensitivity_follows_the_shape():
@@ -246,7 +246,6 @@ def test_a_confident_head_takes_float64_products_not_a_softmax_per_pair(monkeypa
     products at once, and a few risky rows are redone by float64 products."""
     import skselmix._gain as gain_module
 
-    monkeypatch.setattr(gain_module, "FLOAT32_PRODUCTS_FROM_CLASSES", 8)
     softmaxes = []
     original = torch.softmax
     monkeypatch.setattr(torch, "softmax", lambda *a, **kw: softmaxes.append(1) or original(*a, **kw))
@@ -254,7 +253,7 @@ def test_a_confident_head_takes_float64_products_not_a_softmax_per_pair(monkeypa
     k = 48
     H = torch.tensor(rng.normal(size=(k, k)))
     confident = torch.tensor(rng.normal(size=(k, k))) + 200.0 * torch.eye(k, dtype=torch.float64)
-    got = expected_mixed_sensitivity(confident, H, 0.8)
+    got = expected_mixed_sensitivity(confident, H, 0.8, float32_from_classes=8)
     assert not softmaxes  # no pair underflows the float64 products
     torch.testing.assert_close(got, _expected_direct(confident, H, 0.8))
     # Two confident rows among ordinary ones: those rows are redone by products.
@@ -262,6 +261,6 @@ def test_a_confident_head_takes_float64_products_not_a_softmax_per_pair(monkeypa
     mixed[:2] += 200.0 * torch.eye(k, dtype=torch.float64)[:2]
     assert 0 < float(gain_module.rows_at_risk(mixed, 0.8, 1e-6).float().mean()) <= 0.5
     softmaxes.clear()  # the reference above takes one
-    got = expected_mixed_sensitivity(mixed, H, 0.8)
+    got = expected_mixed_sensitivity(mixed, H, 0.8, float32_from_classes=8)
     assert not softmaxes
     assert float((got - _expected_direct(mixed, H, 0.8)).abs().max()) < 1e-5 * float(H.abs().max())

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from skselmix._limits import Limits
 from skselmix._torch.sampler import PairDistribution, sample_pairs
 
 
@@ -33,7 +34,7 @@ def test_pair_distribution_inverse_cdf_matches_the_probabilities():
 
 
 def test_masked_pair_distribution_draws_the_restricted_distributions_without_forming_them():
-    """Above DENSE_HEAD_PAIRS_UP_TO the heads' distributions are drawn from P and each head's
+    """Above Limits.dense_head_pairs the heads' distributions are drawn from P and each head's
     class mask: the same per-head frequencies and mean as restrict_to_heads, never a pair with
     a class the head's pool lacks."""
     from skselmix._torch import sampler
@@ -58,11 +59,7 @@ def test_masked_pair_distribution_draws_the_restricted_distributions_without_for
     assert float((freq - flat).abs().sum(dim=1).max()) < 0.05
     # The switch: the dense heads up to the threshold, the masked ones above it.
     assert isinstance(sampler.head_pair_distributions(probs, counts), sampler.PairDistribution)
-    original = sampler.DENSE_HEAD_PAIRS_UP_TO
-    try:
-        sampler.DENSE_HEAD_PAIRS_UP_TO = n_heads * k * k - 1
-        assert isinstance(sampler.head_pair_distributions(probs, counts), sampler.MaskedPairDistribution)
-    finally:
-        sampler.DENSE_HEAD_PAIRS_UP_TO = original
+    below = Limits(dense_head_pairs=n_heads * k * k - 1)
+    assert isinstance(sampler.head_pair_distributions(probs, counts, below), sampler.MaskedPairDistribution)
     with pytest.raises(ValueError, match="No class pair has rows to mix"):
         sampler.MaskedPairDistribution(probs, torch.zeros((1, k), dtype=torch.bool))

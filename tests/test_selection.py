@@ -11,6 +11,7 @@ from sklearn.datasets import load_digits, make_classification
 from skselmix import FitOutcomeWarning, SelMixClassifier, SelMixClassifierCV
 from skselmix._classifier_cv import tied_with_best
 from skselmix._confusion import balanced_confusion, coverages, recalls
+from skselmix._limits import LIMITS, Limits
 from skselmix._objectives import BUILTIN_OBJECTIVES, CallableObjective, get_objective
 from skselmix._selection import VERDICT_REFRESHES, StepSelection, stratified_resample_counts
 from skselmix.datasets import long_tailed_split
@@ -252,7 +253,7 @@ def test_history_and_gain_attributes_survive_pickling():
 
 @pytest.mark.parametrize("rows_per_block", [None, 7])
 @pytest.mark.parametrize("objective", ["min_recall", "mean_recall_min_coverage", "custom"])
-def test_the_sparse_product_for_many_classes_equals_the_dense_one(monkeypatch, objective, rows_per_block):
+def test_the_sparse_product_for_many_classes_equals_the_dense_one(objective, rows_per_block):
     """K in the thousands takes a sparse product (a dense rows x 2K matrix would not fit), a
     block of rows at a time (the counts are held as bytes and made float32 per block)."""
     import skselmix._selection as selection_module
@@ -262,20 +263,20 @@ def test_the_sparse_product_for_many_classes_equals_the_dense_one(monkeypatch, o
     pred = np.where(rng.rand(300) < 0.6, y, rng.randint(0, 6, 300))
     obj = CallableObjective(lambda c: c.trace(), name="trace") if objective == "custom" else get_objective(objective)
 
-    def values():
-        selection = StepSelection(y, None, 6, obj, np.bincount(y).astype(float), np.random.RandomState(0), 0.8)
+    def values(limits=LIMITS):
+        selection = StepSelection(y, None, 6, obj, np.bincount(y).astype(float), np.random.RandomState(0), 0.8,
+                                  limits=limits)
         selection.add(y)
         selection.add(pred)
         return selection.values_of(1)
 
     dense = values()
-    monkeypatch.setattr(selection_module, "DENSE_RATE_ELEMENTS", 0)
-    if rows_per_block is not None:
-        monkeypatch.setattr(selection_module, "_CHUNK_ELEMENTS", rows_per_block * selection_module.N_RESAMPLES)
+    sparse = Limits(dense_resample_product=0) if rows_per_block is None else Limits(
+        dense_resample_product=0, resample_chunk=rows_per_block * selection_module.N_RESAMPLES)
     # The rates are float32 sums taken in another order (and by another BLAS kernel on another
     # CPU): on an AMD EPYC one coverage-penalised value of 0.26 differed by 4e-7 (the
     # penalty multiplies coverage errors by K). 1e-6 is a few float32 roundings of values in [-K, 1].
-    np.testing.assert_allclose(values(), dense, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(values(sparse), dense, rtol=1e-6, atol=1e-6)
 
 
 # ------------------------------------- reliability pass 5 (issue 41): user objectives, counts

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from .._cluster import aligned, chunk_results, gather_rows, whole_rows
+from .._limits import LIMITS
 from .device import exact_dtype, profile_for
 from .features import FEATURE_FLOOR, row_blocks
 from .feedback import predict_classes
@@ -157,12 +158,6 @@ class ClusterFeatures:
         return torch.from_numpy(np.concatenate(parts))
 
 
-#: Rows gathered from the cluster at once for the coming SGD steps (float32 values): 2**24
-#: values are 64 MiB, 256 rows of chunks' worth of D = 2048 at K = 1000 down to all the
-#: rows a refresh interval draws at small D.
-PREFETCH_ELEMENTS = 1 << 24
-
-
 class _RecordedRows:
     """Features that record which rows are asked for and answer zeros (the draws' replay)."""
 
@@ -188,7 +183,7 @@ class PrefetchedRows:
     dtype = torch.float32
     device = torch.device("cpu")
 
-    def __init__(self, features, calls, budget_elements=PREFETCH_ELEMENTS):
+    def __init__(self, features, calls, budget_elements=LIMITS.prefetch_values):
         self.shape, self._features, self._calls = features.shape, features, calls
         self._budget = max(1, budget_elements // max(self.shape[1], 1))  # rows a window may hold
         self._next, self._window_end, self._rows, self._block = 0, 0, None, None
@@ -206,7 +201,7 @@ class PrefetchedRows:
         return self.index_select(0, rows)
 
     def _load_window(self):
-        """Gather the distinct rows of the next calls, as many as :data:`PREFETCH_ELEMENTS` hold."""
+        """Gather the distinct rows of the next calls, as many as the budget holds."""
         end, held = self._next, 0
         while end < len(self._calls) and (end == self._next or held + self._calls[end].shape[0] <= self._budget):
             held += self._calls[end].shape[0]

@@ -49,6 +49,11 @@ class DeviceProfile:
     joint_history_bytes, joint_history_fraction : int, float
         Fold heads share one L-BFGS run while its history stays within this many
         bytes or this fraction of the float32 features.
+    float32_products_from_classes : int
+        Classes from which the gain's three K^3 products run in float32
+        (``_gain.ProductPrecision``): float64 GEMMs take twice as long on the CPU (about
+        18 s against 9 s at K = 8192 on two cores), and the gains differ by about 1e-7 of
+        their range (``benchmarks/results/large_k.md``). Below, float64, as every recorded fit.
     exact_dtype : torch.dtype
         The dtype policy: what the fit's weights, class totals, uniform draws and
         the warm start's loss and moments are held in on the device. float64 on
@@ -67,6 +72,7 @@ class DeviceProfile:
     activation_block: int = 2**21
     joint_history_bytes: int = 64 << 20
     joint_history_fraction: float = 0.25
+    float32_products_from_classes: int = 2048
     exact_dtype: torch.dtype = torch.float64
 
 

@@ -14,20 +14,18 @@ import torch
 
 from .._cluster import block_results
 from .._fit_report import warn
+from .._limits import LIMITS
 from .._progress import PhaseProgress
 from .._rows import RowSource, blocks_of
 from .._rows import row_blocks as _row_blocks
 from .device import exact_dtype, profile_for, zero_tiny_
 
-# Elements per block: 2**20 float64 values is an 8 MiB temporary whatever the width of X;
-# larger blocks raised fit's peak memory at no gain in speed (benchmarks/perf_notes.md).
-_BLOCK_ELEMENTS = 1 << 20
 
-
-def row_blocks(n_rows, width, block_elements=_BLOCK_ELEMENTS):
+def row_blocks(n_rows, width, block_elements=None):
     """``(start, stop)`` of consecutive row blocks holding at most ``block_elements`` values
-    of a ``width``-wide array (at least one row each; :func:`skselmix._rows.row_blocks`)."""
-    return _row_blocks(n_rows, width, block_elements)
+    (default ``LIMITS.feature_block``) of a ``width``-wide array (at least one row each;
+    :func:`skselmix._rows.row_blocks`)."""
+    return _row_blocks(n_rows, width, LIMITS.feature_block if block_elements is None else block_elements)
 
 
 class FeatureMap:
@@ -78,7 +76,7 @@ AUTO_STANDARDIZE_RATIO = 100.0
 AUTO_STANDARDIZE_SHARE = 0.02
 
 
-def fit_feature_map(X, sample_weight=None, column_scaling="keep"):
+def fit_feature_map(X, sample_weight=None, column_scaling="keep", limits=LIMITS):
     """Centre the columns of ``X`` and divide by the RMS norm of the centred rows.
 
     The mapped rows have unit root-mean-square norm whatever the offsets of the
@@ -117,14 +115,14 @@ def fit_feature_map(X, sample_weight=None, column_scaling="keep"):
         of columns): a head for such features does not fit in float64.
     """
     n, d = X.shape
-    peak = max(block_results(X, _largest_magnitude, block_elements=_BLOCK_ELEMENTS), default=0.0)
+    peak = max(block_results(X, _largest_magnitude, block_elements=limits.feature_block), default=0.0)
     if peak == 0:
         return FeatureMap(np.zeros(d), np.ones(d))
     shift = np.asarray(X[0], dtype=np.float64)
     sums, squares = np.zeros(d), np.zeros(d)
     highest, lowest = np.full(d, -np.inf), np.full(d, np.inf)
     for block_sums, block_squares, block_highest, block_lowest in block_results(
-        X, _column_moments, row_args=(sample_weight,), args=(shift, peak), block_elements=_BLOCK_ELEMENTS
+        X, _column_moments, row_args=(sample_weight,), args=(shift, peak), block_elements=limits.feature_block
     ):
         np.maximum(highest, block_highest, out=highest)
         np.minimum(lowest, block_lowest, out=lowest)
@@ -225,7 +223,7 @@ def torch_ready(array):
     return array
 
 
-def scaled_float32_tensor(X, fmap, device, rows=None, verbose=0):
+def scaled_float32_tensor(X, fmap, device, rows=None, verbose=0, limits=LIMITS):
     """``fmap.transform(X[rows])`` as a float32 torch tensor on ``device``, filled block by block.
 
     ``rows=None`` takes every row. Gathering the rows here, a block at a time,
@@ -245,7 +243,7 @@ def scaled_float32_tensor(X, fmap, device, rows=None, verbose=0):
     profile = profile_for(device)
     streamed = isinstance(X, RowSource)
     progress, done = PhaseProgress(verbose if streamed else 0, f"reading {X.name}" if streamed else ""), 0
-    for positions, source in blocks_of(X, rows, block_elements=_BLOCK_ELEMENTS):
+    for positions, source in blocks_of(X, rows, block_elements=limits.feature_block):
         done += source.shape[0]
         progress(f"{done:,} of {n_rows:,} rows")
         block = torch.as_tensor(torch_ready(source), dtype=dtype)

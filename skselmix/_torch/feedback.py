@@ -41,9 +41,8 @@ def class_means(x, y, n_classes, weights=None):
         w = weights.to(x.dtype).unsqueeze(1)
         for start, stop in row_blocks(x.shape[0], x.shape[1], profile_for(x.device).activation_block):
             sums.index_add_(0, y[start:stop], x[start:stop] * w[start:stop])
-    counts = torch.bincount(y, weights=None if weights is None else weights.to(torch.float64), minlength=n_classes).to(
-        x.dtype
-    )
+    weights = None if weights is None else weights.to(exact_dtype(x.device))
+    counts = torch.bincount(y, weights=weights, minlength=n_classes).to(x.dtype)
     return sums / torch.where(counts > 0, counts, 1.0).unsqueeze(1), counts > 0
 
 

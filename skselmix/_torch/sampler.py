@@ -8,6 +8,7 @@ global random state is left alone.
 
 import torch
 
+from .._limits import LIMITS
 from .device import exact_dtype
 
 # Floor on the probability of a pair with positive gain (the reference's 1e-8):
@@ -36,7 +37,7 @@ def sampling_distribution(gain, s):
 
     Returns a (K, K) tensor summing to one.
     """
-    flat = gain.reshape(-1).to(torch.float64)
+    flat = gain.reshape(-1).to(exact_dtype(gain.device))
     positive = flat > 0
     logits = s * flat
     # In place where the value is the same: at K = 8192 each K^2 float64 temporary is 512 MiB.
@@ -158,23 +159,17 @@ def _check_every_head_has_a_pair(total):
         raise ValueError("No class pair has rows to mix: every class is empty in the mixing pools.")
 
 
-#: Elements of the (H, K, K) per-head pair distributions above which they are not formed:
-#: 2^26 float64 is 512 MiB (K = 3664 with five fold heads), and a K = 8192 fit held 2.5 GiB
-#: of them plus as much of their cumulative sums. Above, :class:`MaskedPairDistribution`.
-DENSE_HEAD_PAIRS_UP_TO = 1 << 26
-
-
-def head_pair_distributions(probs, counts):
+def head_pair_distributions(probs, counts, limits=LIMITS):
     """The pair distribution of every head, ready to sample: ``probs`` (K, K) with the pairs
     zeroed whose anchor or partner class has no row in that head's pool (``counts`` (H, K)).
 
     :class:`PairDistribution` over :func:`restrict_to_heads` up to
-    ``DENSE_HEAD_PAIRS_UP_TO`` elements (every fit measured so far), else
+    ``limits.dense_head_pairs`` elements (every fit measured so far), else
     :class:`MaskedPairDistribution`, which draws from the same distributions without
     forming them.
     """
     n_heads, k = counts.shape
-    if n_heads * k * k <= DENSE_HEAD_PAIRS_UP_TO:
+    if n_heads * k * k <= limits.dense_head_pairs:
         return PairDistribution(restrict_to_heads(probs, counts))
     return MaskedPairDistribution(probs, counts > 0)
 

@@ -11,15 +11,13 @@ import numpy as np
 import torch
 from scipy.optimize import minimize
 
+from .._limits import LIMITS
 from .._parameters import WARM_STARTS
 from .device import exact_dtype, profile_for
 from .features import row_blocks
 from .softmax import flush_tiny_, picked_log_proba_and_proba_
 
 LBFGS_MEMORY = 10  # scipy's L-BFGS-B default number of correction pairs (maxcor)
-# Widest features that L-BFGS is preconditioned for (a D x D matrix, and K x D x D work an
-# evaluation); wider features keep the scalar preconditioner.
-PRECONDITION_MAX_FEATURES = 4096
 
 
 def _log_prior(counts):
@@ -53,20 +51,20 @@ class Preconditioner:
 
 def feature_preconditioner(X, sample_weight=None):
     """The :class:`Preconditioner` of features ``X`` (n, d), or None when ``d`` is large
-    (above ``PRECONDITION_MAX_FEATURES``) or the features are all zero."""
+    (above ``LIMITS.precondition_max_features``) or the features are all zero."""
     n, d = X.shape
-    if d > PRECONDITION_MAX_FEATURES or n == 0:
+    if d > LIMITS.precondition_max_features or n == 0:
         return None
     if not isinstance(X, torch.Tensor):  # features on a Dask cluster: a map-reduce over chunks
         second_moment = X.second_moment(sample_weight)
     elif sample_weight is None:
-        second_moment = (X.T @ X).double() / n
+        second_moment = (X.T @ X).to(exact_dtype(X.device)) / n
     else:
         second_moment = torch.zeros((d, d), dtype=exact_dtype(X.device), device=X.device)
         w = sample_weight.to(device=X.device, dtype=X.dtype).unsqueeze(1)
         for start, stop in row_blocks(n, d, profile_for(X.device).activation_block):
-            second_moment += ((X[start:stop] * w[start:stop]).T @ X[start:stop]).double()
-        second_moment /= float(sample_weight.double().sum())
+            second_moment += (X[start:stop] * w[start:stop]).T @ X[start:stop]
+        second_moment /= float(sample_weight.to(second_moment.dtype).sum())
     trace = float(torch.trace(second_moment))
     if not (trace > 0 and np.isfinite(trace)):
         return None
@@ -104,7 +102,7 @@ def fit_linear_head(X, y, n_classes, *, kind, l2, init=None, **options):
 
 def fit_linear_heads(
     X, y, n_classes, *, kind, l2, fold=None, n_folds=1, max_iter=100, tol=1e-4, class_weight=None,
-    sample_weight=None, init=None, preconditioner="auto", progress=None,
+    sample_weight=None, init=None, preconditioner="auto", progress=None, profile=None,
 ):
     """Fit heads ``logits = X W_h^T + b_h`` by L-BFGS on (logit-adjusted) cross-entropy.
 
@@ -160,6 +158,9 @@ def fit_linear_heads(
     progress : callable, default=None
         Called after each L-BFGS iteration with a line saying how far the run is
         (a :class:`~skselmix._progress.PhaseProgress` prints it with ``verbose``).
+    profile : DeviceProfile, default=None
+        The sizes to work in (``activation_block``, ``small_fit_work``, the joint run's
+        history); None: the profile of ``X``'s device.
 
     Returns
     -------
@@ -190,18 +191,18 @@ def fit_linear_heads(
         # row (a fold's own head weighs its rows by zero), one task per chunk an evaluation.
         return lbfgs_run(X.loss_evaluator(y, weights, offset, n_heads, k), n_heads, k, d, dtype, device, init,
                          **options, label=_heads_label(n_heads))
-    profile = profile_for(device)
+    profile = profile_for(device) if profile is None else profile
     if fold is None or n * d * k < profile.small_fit_work:
         # Every head on every row in one run (a fold's own head weighs its rows by zero): the
         # fewest tensor operations an evaluation.
-        return _fit_run(X, [_Rows(None, None, y, weights, offset, n_heads * k)], n_heads, k, init, **options,
+        return _fit_run(X, [_Rows(None, None, y, weights, offset, n_heads * k, profile)], n_heads, k, init, **options,
                         label=_heads_label(n_heads))
     history = n_heads * (k * d + k) * 2 * LBFGS_MEMORY * 8  # bytes of L-BFGS-B's float64 (s, y) pairs
 
     def gathered(rows, columns, run_heads):
         """The rows ``rows`` for the heads ``columns`` (``run_heads``: their indices in the run)."""
         return _Rows(rows, run_heads, y.index_select(0, rows), weights.index_select(0, rows).index_select(1, columns),
-                     None if offset is None else offset.index_select(0, columns), max(columns.shape[0] * k, d))
+                     None if offset is None else offset.index_select(0, columns), max(columns.shape[0] * k, d), profile)
 
     if history <= max(profile.joint_history_bytes, profile.joint_history_fraction * X.element_size() * n * d):
         # One run; each fold's rows, gathered, evaluate the heads that train on them.
@@ -255,11 +256,11 @@ class _Rows:
     or gathered ``rows``; the heads of the run they train (``heads`` None: all of them);
     their labels, loss weights (rows x those heads) and those heads' logit offsets."""
 
-    def __init__(self, rows, heads, y, weights, offset, width):
+    def __init__(self, rows, heads, y, weights, offset, width, profile):
         self.rows, self.heads, self.y, self.weights, self.offset = rows, heads, y, weights, offset
         # Bound the (rows x heads x K) activations, and with gathered rows the copied features
         # (whole-batch activations can be several times the input).
-        self.blocks = list(row_blocks(y.shape[0], width, profile_for(y.device).activation_block))
+        self.blocks = list(row_blocks(y.shape[0], width, profile.activation_block))
 
 
 def add_block_terms(xb, yb, wb, offset, coef, intercept, h, k, loss, grad_coef, grad_intercept):
