@@ -300,3 +300,21 @@ def test_out_of_core_runs(monkeypatch, tmp_path):
     text = (tmp_path / "out_of_core.md").read_text()
     assert "N = 300, D = 8, K = 5" in text and "Test predictions alike: 1.0000 of 250 rows" in text
     assert text.count("| `predict") == 4
+
+
+def test_busy_machine_runs(monkeypatch, tmp_path):
+    import json
+
+    from benchmarks import busy_machine
+
+    monkeypatch.setattr(busy_machine, "RESULTS", tmp_path)
+    monkeypatch.setattr(busy_machine, "SHAPE", {"n": 300, "d": 8, "k": 5})
+    monkeypatch.setattr(busy_machine, "SPINNERS", 1)
+    monkeypatch.setattr(busy_machine, "SPIN_UP_S", 0.0)
+    monkeypatch.setattr(busy_machine, "QUIET_PAUSE_S", 0.0)
+    busy_machine.main(["--rounds", "1"])
+    text = (tmp_path / "busy_machine.md").read_text()
+    assert "N = 300, D = 8, K = 5" in text and "Busy: 1 processes" in text
+    runs = json.loads((tmp_path / "busy_machine.json").read_text())["runs"]
+    policies = {run["method"]: run["policy"] for run in runs}
+    assert policies["SelMix"] == "PASSIVE" and policies["SelMix, torch imported first"] == "unset"
