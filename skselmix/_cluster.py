@@ -4,14 +4,14 @@ A fit whose ``X`` is a Dask array runs its full-data passes (column statistics, 
 start's loss and gradient at each L-BFGS evaluation, out-of-fold predictions, class means)
 as one task per row chunk on the Dask scheduler in use: the workers of a
 ``distributed.Client`` when one is active (the chunks stay on the workers that hold them),
-else Dask's local threads. Only what a chunk sums to (a K x D gradient, class sums, a
-chunk's predicted classes) comes back to the client, which adds the chunks' results in
-row order.
+else Dask's local threads. Only what the chunks sum to (a K x D gradient, class sums, added
+in a tree of tasks there) or a chunk's predicted classes come back to the client.
 
 Nothing here imports dask unless a Dask array is passed (``is_dask_array`` needs
 ``dask.array`` to be imported already, which it is when the user holds one).
 """
 
+import functools
 import uuid
 
 import numpy as np
@@ -21,22 +21,25 @@ from ._limits import LIMITS
 from ._rows import RowSource, is_dask_array, row_blocks
 
 
-def block_results(X, kernel, row_args=(), args=(), block_elements=LIMITS.prediction_block):
-    """``kernel(block, *row_parts, *args)`` for each block of rows of ``X``, in row order.
+def block_results(X, kernel, row_args=(), args=(), block_elements=LIMITS.prediction_block, combine=None):
+    """``kernel(block, *row_parts, *args)`` for each block of rows of ``X``, in row order, or,
+    with ``combine`` (a picklable function of two results), the results combined into one.
 
     The one form of a fit's passes over its rows: for a source that reads a Dask array
     (:meth:`~skselmix._rows.RowSource.dask_array`) a block is a row chunk and its kernel a
     task where the chunk lives (:func:`chunk_results`; its rows checked finite there, as
     :class:`~skselmix._rows.RowSource` checks the rows it reads); otherwise a block is
     ``X[start:stop]`` of at most ``block_elements`` values, computed here. ``row_args`` are
-    None or arrays with one entry per row of ``X``, sliced like the rows.
+    None or arrays with one entry per row of ``X``, sliced like the rows. Here the results
+    are combined left to right; on a cluster, in a tree of tasks on the workers.
     """
     array = X.dask_array() if isinstance(X, RowSource) else None
     if array is not None:
-        return chunk_results(whole_rows(array), CheckedRows(kernel, X.dtype, X.name), row_args, args)
+        return chunk_results(whole_rows(array), CheckedRows(kernel, X.dtype, X.name), row_args, args, combine)
     n_rows, width = X.shape
-    return [kernel(X[start:stop], *(None if arg is None else arg[start:stop] for arg in row_args), *args)
-            for start, stop in row_blocks(n_rows, width, block_elements)]
+    results = (kernel(X[start:stop], *(None if arg is None else arg[start:stop] for arg in row_args), *args)
+               for start, stop in row_blocks(n_rows, width, block_elements))
+    return list(results) if combine is None else functools.reduce(combine, results)
 
 
 class CheckedRows:
@@ -74,8 +77,11 @@ def aligned(values, like):
     return da.from_array(values, chunks=(like.chunks[0],) + values.shape[1:]).persist()
 
 
-def chunk_results(array, kernel, row_args=(), args=()):
-    """``[kernel(chunk, *row_parts, *args) for each row chunk]``, computed as one task per chunk.
+def chunk_results(array, kernel, row_args=(), args=(), combine=None):
+    """``[kernel(chunk, *row_parts, *args) for each row chunk]``, computed as one task per chunk;
+    with ``combine`` (a picklable function of two results), their combination, computed in a
+    tree of tasks on the workers, so that the client receives one result (a K x D gradient)
+    instead of one a chunk.
 
     ``array`` is a 2-D Dask array of whole rows (:func:`whole_rows`); each of ``row_args`` is
     None (passed as None), a Dask array aligned with ``array``'s rows (:func:`aligned`) or a
@@ -102,7 +108,19 @@ def chunk_results(array, kernel, row_args=(), args=()):
     call = dask.delayed(kernel, pure=True)
     tasks = [call(chunk, *(part[i] for part in parts), *shared, dask_key_name=f"{name}-{i}")
              for i, chunk in enumerate(chunks)]
-    return list(dask.compute(*tasks))
+    if combine is None:
+        return list(dask.compute(*tasks))
+    join, level = dask.delayed(combine, pure=True), 0
+    while len(tasks) > 1:  # pairs of neighbours, level by level
+        level += 1
+        tasks = [join(tasks[i], tasks[i + 1], dask_key_name=f"{name}-combine-{level}-{i}") if i + 1 < len(tasks)
+                 else tasks[i] for i in range(0, len(tasks), 2)]
+    return dask.compute(tasks[0])[0]
+
+
+def add_parts(a, b):
+    """Entry by entry sum of two equal tuples of numbers or arrays (a ``combine`` of sums)."""
+    return tuple(x + y for x, y in zip(a, b))
 
 
 def gather_rows(array, rows):

@@ -298,3 +298,23 @@ def test_prefetched_rows_answer_the_recorded_calls_in_windows():
     assert len(gathered) == 3 and max(gathered) <= 12  # [7, 3], [12], [1, 9]: no call split
     with pytest.raises(RuntimeError, match="replayed draws did not"):
         PrefetchedRows(features, calls).index_select(0, calls[1])
+
+
+def test_block_results_combine_as_the_list_does(data):
+    """A pass's results combined (left to right here, in a tree of tasks on a cluster) equal
+    the combination of its per-block list."""
+    import functools
+    import operator
+
+    from skselmix._cluster import block_results
+
+    X, _ = data
+    def kernel(block):
+        return block.astype(np.float64).sum(axis=0)
+    listed = block_results(X, kernel, block_elements=6 * 9)
+    assert len(listed) == -(-X.shape[0] // 9)
+    np.testing.assert_array_equal(block_results(X, kernel, block_elements=6 * 9, combine=operator.add),
+                                  functools.reduce(operator.add, listed))
+    da = pytest.importorskip("dask.array")
+    on_chunks = block_results(RowSource(da.from_array(X, chunks=(23, 6))), kernel, combine=operator.add)
+    np.testing.assert_allclose(on_chunks, X.astype(np.float64).sum(axis=0), rtol=1e-12)

@@ -14,16 +14,18 @@ runs on its rows:
   refresh;
 * the SGD steps' anchor and partner rows, gathered by index (:meth:`ClusterFeatures.index_select`).
 
-Only K x D gradients, class sums and a chunk's predicted classes travel back. The results
-equal the in-memory fit's up to float summation order (chunks are summed in float64).
+The chunks' gradients and sums are added in a tree of tasks on the workers: one K x D
+gradient an evaluation, class sums and a chunk's predicted classes reach the client. The
+results equal the in-memory fit's up to float summation order (chunks are summed in float64).
 """
 
+import operator
 from dataclasses import replace
 
 import numpy as np
 import torch
 
-from .._cluster import aligned, chunk_results, gather_rows, whole_rows
+from .._cluster import add_parts, aligned, chunk_results, gather_rows, whole_rows
 from .._limits import LIMITS
 from .device import exact_dtype, profile_for
 from .features import FEATURE_FLOOR, row_blocks
@@ -88,9 +90,9 @@ class ClusterFeatures:
         values = values.cpu().numpy() if isinstance(values, torch.Tensor) else np.asarray(values)
         return aligned(values, self.array)
 
-    def results(self, kernel, row_args=(), args=()):
-        """``kernel`` on every chunk (:func:`skselmix._cluster.chunk_results`)."""
-        return chunk_results(self.array, kernel, row_args, args)
+    def results(self, kernel, row_args=(), args=(), combine=None):
+        """``kernel`` on every chunk, or their ``combine`` (:func:`skselmix._cluster.chunk_results`)."""
+        return chunk_results(self.array, kernel, row_args, args, combine)
 
     def prefetched(self, request, chunks):
         """``request.sources`` with these features replaced by the rows its SGD steps will
@@ -123,12 +125,12 @@ class ClusterFeatures:
         d = self.shape[1]
 
         def evaluate(coef, intercept):
-            parts = self.results(_chunk_loss_and_gradient, (labels, row_weights),
-                                 (coef.reshape(n_heads * k, d).numpy(), intercept.reshape(-1).numpy(), offset,
-                                  n_heads, k, block))
-            loss = torch.tensor(sum(part[0] for part in parts), dtype=exact_dtype(self.device))
-            grad_coef = torch.from_numpy(np.sum([part[1] for part in parts], axis=0, dtype=np.float64))
-            grad_intercept = torch.from_numpy(np.sum([part[2] for part in parts], axis=0, dtype=np.float64))
+            loss, grad_coef, grad_intercept = self.results(
+                _chunk_loss_and_gradient, (labels, row_weights),
+                (coef.reshape(n_heads * k, d).numpy(), intercept.reshape(-1).numpy(), offset, n_heads, k, block),
+                combine=add_parts)
+            grad_coef, grad_intercept = torch.from_numpy(grad_coef), torch.from_numpy(grad_intercept)
+            loss = torch.tensor(loss, dtype=exact_dtype(self.device))
             return loss, grad_coef.view(n_heads, k * d), grad_intercept.view(n_heads, k)
 
         return evaluate
@@ -136,14 +138,14 @@ class ClusterFeatures:
     def second_moment(self, sample_weight=None):
         """The (weighted) mean of ``x x^T`` over the rows (d, d) float64: the preconditioner's ``S``."""
         weights = None if sample_weight is None else sample_weight.double().cpu().numpy()
-        total = np.sum(self.results(_chunk_second_moment, (weights,)), axis=0)
+        total = self.results(_chunk_second_moment, (weights,), combine=operator.add)
         return torch.from_numpy(total / (self.shape[0] if weights is None else float(weights.sum())))
 
     def class_means(self, y, n_classes, weights=None):
         """What :func:`~.feedback.class_means` returns for these rows."""
         y = y.cpu().numpy()
         weights = None if weights is None else weights.double().cpu().numpy()
-        sums = np.sum(self.results(_chunk_class_sums, (y, weights), (n_classes,)), axis=0)
+        sums = self.results(_chunk_class_sums, (y, weights), (n_classes,), combine=operator.add)
         counts = np.bincount(y, weights=weights, minlength=n_classes)
         means = sums / np.where(counts > 0, counts, 1.0)[:, np.newaxis]
         return torch.from_numpy(means.astype(np.float32)), torch.from_numpy(counts > 0)

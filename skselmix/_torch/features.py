@@ -115,19 +115,12 @@ def fit_feature_map(X, sample_weight=None, column_scaling="keep", limits=LIMITS)
         of columns): a head for such features does not fit in float64.
     """
     n, d = X.shape
-    peak = max(block_results(X, _largest_magnitude, block_elements=limits.feature_block), default=0.0)
+    peak = block_results(X, _largest_magnitude, block_elements=limits.feature_block, combine=max)
     if peak == 0:
         return FeatureMap(np.zeros(d), np.ones(d))
     shift = np.asarray(X[0], dtype=np.float64)
-    sums, squares = np.zeros(d), np.zeros(d)
-    highest, lowest = np.full(d, -np.inf), np.full(d, np.inf)
-    for block_sums, block_squares, block_highest, block_lowest in block_results(
-        X, _column_moments, row_args=(sample_weight,), args=(shift, peak), block_elements=limits.feature_block
-    ):
-        np.maximum(highest, block_highest, out=highest)
-        np.minimum(lowest, block_lowest, out=lowest)
-        sums += block_sums
-        squares += block_squares
+    sums, squares, highest, lowest = block_results(X, _column_moments, row_args=(sample_weight,), args=(shift, peak),
+                                                   block_elements=limits.feature_block, combine=_combined_moments)
     total = n if sample_weight is None else float(np.sum(sample_weight))
     mean_shift = sums / total  # (mean - shift) / peak
     variance = np.maximum(squares / total - mean_shift**2, 0.0)  # (std / peak) ** 2
@@ -167,6 +160,11 @@ def _column_moments(block, sample_weight, shift, peak):
         return block.sum(axis=0), np.einsum("ij,ij->j", block, block), block.max(axis=0), block.min(axis=0)
     return (sample_weight @ block, np.einsum("i,ij,ij->j", sample_weight, block, block), block.max(axis=0),
             block.min(axis=0))
+
+
+def _combined_moments(a, b):
+    """Two blocks' :func:`_column_moments` as one's: sums added, extremes kept."""
+    return a[0] + b[0], a[1] + b[1], np.maximum(a[2], b[2]), np.minimum(a[3], b[3])
 
 
 def _varies(variance, mean, n):
