@@ -33,19 +33,19 @@ def test_small_steps_use_one_thread_and_restore(blobs3, spy):
         torch.set_num_threads(previous)
 
 
-def test_large_steps_keep_the_callers_threads(spy, monkeypatch):
+def test_large_steps_keep_the_callers_threads(spy):
     import dataclasses
 
     import skselmix._torch.device as device
 
-    # every step and fit counts as large
-    monkeypatch.setattr(device, "CPU", dataclasses.replace(device.CPU, small_step_work=1, small_fit_work=1))
     previous = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
         rng = np.random.RandomState(0)
         X, y = rng.normal(size=(90, 4)) + np.repeat(np.eye(3, 4) * 3, 30, axis=0), np.repeat([0, 1, 2], 30)
-        SelMixClassifier(max_iter=50, device="cpu", random_state=0).fit(X, y)
+        # every step and fit counts as large
+        with device.profile_with(dataclasses.replace(device.CPU, small_step_work=1, small_fit_work=1)):
+            SelMixClassifier(max_iter=50, device="cpu", random_state=0).fit(X, y)
         assert set(spy) == {2} and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(previous)

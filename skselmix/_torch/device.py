@@ -6,6 +6,8 @@ field here and one use where it applies. Why each value was chosen, with the
 measurements, is in ``benchmarks/perf_notes.md`` ("Device profile").
 """
 
+import contextlib
+import contextvars
 import os
 from dataclasses import dataclass
 
@@ -98,10 +100,30 @@ CUDA = DeviceProfile(
 )
 
 
+#: The profile :func:`profile_with` asks for in this context (thread or task), else None.
+_GIVEN_PROFILE = contextvars.ContextVar("skselmix_device_profile", default=None)
+
+
 def profile_for(device):
-    """The :class:`DeviceProfile` of a :class:`torch.device` (the CPU's or CUDA's)."""
+    """The :class:`DeviceProfile` of a :class:`torch.device` (the CPU's or CUDA's), or the
+    one :func:`profile_with` gives in this context."""
+    given = _GIVEN_PROFILE.get()
+    if given is not None:
+        return given
     kind = device.type if isinstance(device, torch.device) else torch.device(device).type
     return CPU if kind == "cpu" else CUDA
+
+
+@contextlib.contextmanager
+def profile_with(profile):
+    """Within the block, every fit in this thread (or task) reads ``profile`` for its device:
+    how a test reaches a path that a profile's sizes gate (thread limits, blocks, the exact
+    dtype) on small data, without replacing the module's profiles for other threads."""
+    token = _GIVEN_PROFILE.set(profile)
+    try:
+        yield profile
+    finally:
+        _GIVEN_PROFILE.reset(token)
 
 
 def device_memory(device):
