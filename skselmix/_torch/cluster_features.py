@@ -19,6 +19,7 @@ gradient an evaluation, class sums and a chunk's predicted classes reach the cli
 results equal the in-memory fit's up to float summation order (chunks are summed in float64).
 """
 
+import functools
 import operator
 from dataclasses import replace
 
@@ -28,19 +29,19 @@ import torch
 from .._cluster import add_parts, aligned, chunk_results, gather_rows, whole_rows
 from .._limits import LIMITS
 from .device import exact_dtype, profile_for
-from .features import FEATURE_FLOOR, row_blocks
-from .feedback import predict_classes
-from .softmax import zero_tiny_
+from .features import mapped_block, mapping_dtype, row_blocks
+from .feedback import fold_predictions
+from .heads import LinearStack
 from .warm_start import add_block_terms
 
 
 def scaled_chunk(chunk, offset, scale):
     """A chunk of user rows mapped as :func:`~.features.scaled_float32_tensor` maps a block:
     float32, tiny entries zero."""
-    dtype = torch.float32 if chunk.dtype == np.float32 else torch.float64
-    block = torch.as_tensor(np.asarray(chunk), dtype=dtype)
-    mapped = ((block - torch.as_tensor(offset, dtype=dtype)) / torch.as_tensor(scale, dtype=dtype)).to(torch.float32)
-    return zero_tiny_(mapped, FEATURE_FLOOR).numpy()
+    chunk = np.asarray(chunk)
+    dtype = mapping_dtype(chunk.dtype)
+    tensor = functools.partial(torch.as_tensor, dtype=dtype)
+    return mapped_block(tensor(chunk), tensor(offset), tensor(scale), torch.device("cpu")).numpy()
 
 
 class ClusterFeatures:
@@ -155,8 +156,7 @@ class ClusterFeatures:
         (``fold`` is persisted beside the chunks once, at the first call with that tensor)."""
         if fold is not self._fold[0]:
             self._fold = (fold, self.aligned(fold))
-        parts = self.results(_chunk_fold_predictions, (self._fold[1],),
-                             (coef.cpu().numpy(), intercept.cpu().numpy(), profile_for(self.device).activation_block))
+        parts = self.results(_chunk_fold_predictions, (self._fold[1],), (coef.cpu().numpy(), intercept.cpu().numpy()))
         return torch.from_numpy(np.concatenate(parts))
 
 
@@ -246,14 +246,8 @@ def _chunk_class_sums(chunk, y, weights, n_classes):
     return sums.numpy()
 
 
-def _chunk_fold_predictions(chunk, fold, coef, intercept, block):
-    x = torch.from_numpy(np.asarray(chunk))
+def _chunk_fold_predictions(chunk, fold, coef, intercept):
     fold = torch.as_tensor(np.asarray(fold))
-    coef, intercept = torch.from_numpy(coef), torch.from_numpy(intercept)
-    pred = torch.empty(x.shape[0], dtype=torch.long)
-    for f in range(coef.shape[0]):  # each row by its fold's head, as CrossFitFeedback.judged_predictions
-        mine = torch.nonzero(fold == f).squeeze(1)
-        for start, stop in row_blocks(mine.shape[0], max(coef.shape[1], x.shape[1]), block):
-            rows = mine[start:stop]
-            pred[rows] = predict_classes(x.index_select(0, rows), coef[f], intercept[f])
-    return pred.numpy()
+    fold_rows = [torch.nonzero(fold == f).squeeze(1) for f in range(coef.shape[0])]
+    stack = LinearStack(torch.from_numpy(coef), torch.from_numpy(intercept))
+    return fold_predictions(torch.from_numpy(np.asarray(chunk)), fold_rows, stack).numpy()

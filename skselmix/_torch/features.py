@@ -236,7 +236,7 @@ def scaled_float32_tensor(X, fmap, device, rows=None, verbose=0, limits=LIMITS):
     # float32 input is mapped in float32 (within an ulp of the float64 map), by torch's
     # multi-threaded kernels in two passes: numpy's float64 round trip (copy, subtract,
     # divide, cast) cost a noticeable share of large fits (benchmarks/perf_notes.md).
-    dtype = torch.float32 if X.dtype == np.float32 else torch.float64
+    dtype = mapping_dtype(X.dtype)
     offset, scale = torch.as_tensor(fmap.offset, dtype=dtype), torch.as_tensor(fmap.scale, dtype=dtype)
     profile = profile_for(device)
     streamed = isinstance(X, RowSource)
@@ -248,15 +248,25 @@ def scaled_float32_tensor(X, fmap, device, rows=None, verbose=0, limits=LIMITS):
         if isinstance(positions, slice):
             target = out[positions]
             if dtype == torch.float32 and profile.map_in_place:
-                torch.sub(block, offset, out=target).div_(scale)
+                zero_tiny_(torch.sub(block, offset, out=target).div_(scale), FEATURE_FLOOR)
             else:
-                target[...] = ((block - offset) / scale).to(device=device, dtype=torch.float32)
+                target[...] = mapped_block(block, offset, scale, device)
         else:  # rows of an out-of-core source, gathered in their own order
-            target = ((block - offset) / scale).to(device=device, dtype=torch.float32)
-            out[torch.as_tensor(positions, device=device)] = zero_tiny_(target, FEATURE_FLOOR)
-            continue
-        zero_tiny_(target, FEATURE_FLOOR)
+            out[torch.as_tensor(positions, device=device)] = mapped_block(block, offset, scale, device)
     return out
+
+
+def mapping_dtype(dtype):
+    """The dtype rows of numpy ``dtype`` are mapped in: float32 input in float32 (within an ulp
+    of the float64 map), anything else in float64."""
+    return torch.float32 if dtype == np.float32 else torch.float64
+
+
+def mapped_block(block, offset, scale, device):
+    """``(block - offset) / scale`` (tensors of :func:`mapping_dtype`) as float32 on ``device``,
+    entries below :data:`FEATURE_FLOOR` zero: one block of :func:`scaled_float32_tensor`, or a
+    Dask chunk's (``cluster_features.scaled_chunk``)."""
+    return zero_tiny_(((block - offset) / scale).to(device=device, dtype=torch.float32), FEATURE_FLOOR)
 
 
 def feature_buffer(n_rows, d, device, on_disk=False):

@@ -91,6 +91,16 @@ def predict_rows(x, rows, stack, head=0):
     return pred
 
 
+def fold_predictions(x, fold_rows, stack):
+    """Each row's class by the head of its fold: ``fold_rows[f]`` are the rows of fold ``f``,
+    predicted by head ``f`` of ``stack`` (:func:`predict_rows`). The out-of-fold predictions of
+    cross-fitting, in memory or on a Dask chunk."""
+    pred = torch.empty(x.shape[0], dtype=torch.long, device=x.device)
+    for f, rows in enumerate(fold_rows):
+        pred.index_copy_(0, rows, predict_rows(x, rows, stack, f))
+    return pred
+
+
 class Feedback(ABC):
     """What the training loop asks of a feedback scheme (``H`` heads, ``K`` classes).
 
@@ -331,10 +341,7 @@ class CrossFitFeedback(Feedback):
     def judged_predictions(self, stack):
         if not isinstance(self.x_train, torch.Tensor):  # features on a Dask cluster (linear heads)
             return self.x_train.fold_predictions(self.fold, stack.coef, stack.intercept)
-        pred = torch.empty_like(self.y_train)
-        for f, rows in enumerate(self.fold_rows):  # each row by the head that never trained on it
-            pred.index_copy_(0, rows, predict_rows(self.x_train, rows, stack, f))
-        return pred
+        return fold_predictions(self.x_train, self.fold_rows, stack)  # each row by the head that never saw it
 
     def all_rows_head(self, stack, refit):
         """The warm start on every labelled row, which the fit carries through the fold heads'
