@@ -8,7 +8,7 @@ when one is active) and answers the fit's full-data passes as one task per row c
 runs on its rows:
 
 * the warm start's loss and gradient at every L-BFGS evaluation
-  (:meth:`ClusterFeatures.loss_evaluator`, :func:`~.warm_start.add_block_terms`) and the
+  (:meth:`ClusterFeatures.loss_evaluator`: :func:`~.warm_start.rows_evaluator` on each chunk) and the
   preconditioner's second moment;
 * class means (the gains' prototypes) and the out-of-fold predictions that judge each
   refresh;
@@ -29,10 +29,10 @@ import torch
 from .._cluster import add_parts, aligned, chunk_results, gather_rows, whole_rows
 from .._limits import LIMITS
 from .device import exact_dtype, profile_for
-from .features import mapped_block, mapping_dtype, row_blocks
+from .features import mapped_block, mapping_dtype
 from .feedback import fold_predictions
 from .heads import LinearStack
-from .warm_start import add_block_terms
+from .warm_start import RowGroup, rows_evaluator
 
 
 def scaled_chunk(chunk, offset, scale):
@@ -122,13 +122,13 @@ class ClusterFeatures:
         labels = self.aligned(y)
         row_weights = None if weights is None else self.aligned(weights)
         offset = None if offset is None else offset.cpu().numpy()
-        block = profile_for(self.device).activation_block
+        profile = profile_for(self.device)
         d = self.shape[1]
 
         def evaluate(coef, intercept):
             loss, grad_coef, grad_intercept = self.results(
                 _chunk_loss_and_gradient, (labels, row_weights),
-                (coef.reshape(n_heads * k, d).numpy(), intercept.reshape(-1).numpy(), offset, n_heads, k, block),
+                (coef.reshape(n_heads * k, d).numpy(), intercept.reshape(-1).numpy(), offset, n_heads, k, profile),
                 combine=add_parts)
             grad_coef, grad_intercept = torch.from_numpy(grad_coef), torch.from_numpy(grad_intercept)
             loss = torch.tensor(loss, dtype=exact_dtype(self.device))
@@ -216,18 +216,16 @@ class PrefetchedRows:
 
 # Tasks: module-level functions, so that a worker process imports them.
 
-def _chunk_loss_and_gradient(chunk, y, weights, coef, intercept, offset, h, k, block):
-    x = torch.from_numpy(np.asarray(chunk))
+def _chunk_loss_and_gradient(chunk, y, weights, coef, intercept, offset, h, k, profile):
+    # The in-memory evaluation of one group of every row, on the chunk's rows.
     y = torch.as_tensor(np.asarray(y), dtype=torch.long)
     weights = None if weights is None else torch.as_tensor(np.asarray(weights), dtype=torch.float32)
-    coef, intercept = torch.from_numpy(coef), torch.from_numpy(intercept)
     offset = None if offset is None else torch.as_tensor(offset, dtype=torch.float32)
-    loss = torch.zeros((), dtype=torch.float64)
-    grad_coef, grad_intercept = torch.zeros_like(coef), torch.zeros_like(intercept)
+    every_row = RowGroup(None, None, y, weights, offset, h * k, profile)
+    evaluate = rows_evaluator(torch.from_numpy(np.asarray(chunk)), [every_row], h, k)
     with torch.no_grad():
-        for start, stop in row_blocks(x.shape[0], max(h * k, x.shape[1]), block):
-            add_block_terms(x[start:stop], y[start:stop], None if weights is None else weights[start:stop], offset,
-                            coef, intercept, h, k, loss, grad_coef, grad_intercept)
+        loss, grad_coef, grad_intercept = evaluate(torch.from_numpy(coef).view(h, -1),
+                                                   torch.from_numpy(intercept).view(h, k))
     return float(loss), grad_coef.double().numpy(), grad_intercept.double().numpy()
 
 

@@ -195,14 +195,16 @@ def fit_linear_heads(
     if fold is None or n * d * k < profile.small_fit_work:
         # Every head on every row in one run (a fold's own head weighs its rows by zero): the
         # fewest tensor operations an evaluation.
-        return _fit_run(X, [_Rows(None, None, y, weights, offset, n_heads * k, profile)], n_heads, k, init, **options,
-                        label=_heads_label(n_heads))
+        every_row = RowGroup(None, None, y, weights, offset, n_heads * k, profile)
+        return _fit_run(X, [every_row], n_heads, k, init, **options, label=_heads_label(n_heads))
     history = n_heads * (k * d + k) * 2 * LBFGS_MEMORY * 8  # bytes of L-BFGS-B's float64 (s, y) pairs
 
     def gathered(rows, columns, run_heads):
         """The rows ``rows`` for the heads ``columns`` (``run_heads``: their indices in the run)."""
-        return _Rows(rows, run_heads, y.index_select(0, rows), weights.index_select(0, rows).index_select(1, columns),
-                     None if offset is None else offset.index_select(0, columns), max(columns.shape[0] * k, d), profile)
+        return RowGroup(rows, run_heads, y.index_select(0, rows),
+                        weights.index_select(0, rows).index_select(1, columns),
+                        None if offset is None else offset.index_select(0, columns), max(columns.shape[0] * k, d),
+                        profile)
 
     if history <= max(profile.joint_history_bytes, profile.joint_history_fraction * X.element_size() * n * d):
         # One run; each fold's rows, gathered, evaluate the heads that train on them.
@@ -251,7 +253,7 @@ def head_loss_weights(y, n_classes, n_heads, kind, fold=None, class_weight=None,
     return weights, offset
 
 
-class _Rows:
+class RowGroup:
     """Rows an L-BFGS run reads together: every row of ``X`` (``rows`` None, read as slices)
     or gathered ``rows``; the heads of the run they train (``heads`` None: all of them);
     their labels, loss weights (rows x those heads) and those heads' logit offsets."""
@@ -270,8 +272,8 @@ def add_block_terms(xb, yb, wb, offset, coef, intercept, h, k, loss, grad_coef, 
     (every weight one), ``offset`` (h, K) logit offsets or None, ``coef`` (h * K, d) and
     ``intercept`` (h * K,) the heads; ``loss`` (a 0-d tensor) takes minus the picked log
     probabilities, ``grad_coef`` (h * K, d) and ``grad_intercept`` (h * K,) their gradient.
-    The one home of the warm start's arithmetic: an evaluation over rows in memory and a
-    chunk's on a Dask worker (:mod:`~skselmix._torch.cluster_features`) both call it.
+    The warm start's arithmetic, block by block, for :func:`rows_evaluator` (which a Dask
+    chunk's task also runs on its rows: :mod:`~skselmix._torch.cluster_features`).
     """
     n_rows = xb.shape[0]
     logits = torch.addmm(intercept, xb, coef.T).view(n_rows, h, k)
