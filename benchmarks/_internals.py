@@ -22,8 +22,9 @@ from skselmix._gain import (
     prototype_sensitivity,
     rows_at_risk,
 )
+from skselmix._torch.architecture import LINEAR
 from skselmix._torch.features import fit_feature_map, scaled_float32_tensor
-from skselmix._torch.training import resolve_weight_decay
+from skselmix._torch.problem import AnalysisHooks
 from skselmix._torch.warm_start import fit_linear_head
 
 __all__ = [
@@ -47,8 +48,8 @@ def fit_with_hidden_labels(estimator, X, y, hidden_labels, *, hidden_partners=Fa
     benchmarks have such labels; the estimator's private ``_fit_and_commit`` takes them.
     """
     _check_fit_params(fit_params)
-    return estimator._fit_and_commit(X, y, hidden_labels=hidden_labels, hidden_partners=hidden_partners,
-                                     **fit_params)
+    hooks = AnalysisHooks(hidden_labels=hidden_labels, hidden_partners=hidden_partners)
+    return estimator._fit_and_commit(X, y, hooks, **fit_params)
 
 
 def fit_observing_refreshes(estimator, X, y, on_refresh, **fit_params):
@@ -62,7 +63,12 @@ def fit_observing_refreshes(estimator, X, y, on_refresh, **fit_params):
     (``selection_traces.py`` records them).
     """
     _check_fit_params(fit_params)
-    return estimator._fit_and_commit(X, y, on_refresh=on_refresh, **fit_params)
+    return estimator._fit_and_commit(X, y, AnalysisHooks(on_refresh=on_refresh), **fit_params)
+
+
+def resolve_weight_decay(weight_decay, n_train):
+    """The L2 strength of a linear SelMix fit on ``n_train`` rows (``"auto"`` resolved)."""
+    return LINEAR.weight_decay(weight_decay, n_train)
 
 
 def _check_fit_params(fit_params):

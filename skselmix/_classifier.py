@@ -1,6 +1,5 @@
 """SelMixClassifier: gain-driven selective mixup fine-tuning of a linear head."""
 
-import numbers
 
 import numpy as np
 from scipy.special import softmax
@@ -13,7 +12,7 @@ from ._objectives import get_objective
 from ._parameters import PARAMETER_CONSTRAINTS
 from ._predict import blockwise
 from ._rows import is_dask_array, is_out_of_core, validated_source
-from ._validation import local_random_state, tensor_to_numpy
+from ._validation import tensor_to_numpy
 from .metrics._classification import _score_with_class_counts
 
 #: Every attribute a fit may set (beyond the parameters): what a saved model may hold
@@ -517,105 +516,48 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
             coef_init=coef_init, intercept_init=intercept_init,
         )
 
-    def _fit_and_commit(self, X, y, **fit_params):
-        """:meth:`fit` with its keyword arguments, and the analysis-only ``hidden_labels``
-        (the true labels of the unlabelled rows, which only benchmarks have: see
-        ``benchmarks/_internals.py``; they are recorded, never trained on unless
-        ``hidden_partners=True`` asks for partners labelled by them), and the analysis-only
-        ``on_refresh`` observer of every refresh (see ``SelMixRun``)."""
+    def _fit_and_commit(self, X, y, hooks=None, **fit_params):
+        """:meth:`fit` with its keyword arguments, and the analysis-only ``hooks``
+        (:class:`~skselmix._torch.problem.AnalysisHooks`: the true labels of the unlabelled
+        rows, which only benchmarks have, and an observer of every refresh; see
+        ``benchmarks/_internals.py``)."""
         # The fit runs on a scratch copy (validate_data writes n_features_in_ first) and
         # its state is committed by one assignment at the end: another thread predicting
         # with this estimator meanwhile sees the previous model, and an exception or
         # KeyboardInterrupt leaves the estimator exactly as it was.
         scratch = object.__new__(type(self))
         scratch.__dict__.update(vars(self))
-        scratch._fit(X, y, **fit_params)
+        scratch._fit(X, y, hooks, **fit_params)
         self.__dict__ = scratch.__dict__
         return self
 
-    def _fit(self, X, y, *, sample_weight=None, X_val=None, y_val=None, sample_weight_val=None, coef_init=None,
-             intercept_init=None, hidden_labels=None, hidden_partners=False, on_refresh=None):
+    def _fit(self, X, y, hooks, **fit_params):
+        """Validate, prepare the problem once, run the candidates, select, report, commit."""
         # The fit's modules import torch; importing them here keeps `import skselmix`, prediction,
         # scoring and loading torch-free.
-        from ._torch.features import fit_feature_map, float64_tensor, scaled_float32_tensor, warn_if_on_another_scale
-        from ._torch.feedback_factory import build_feedback
-        from ._torch.fit_inputs import check_init_head, encode_hidden, mapped_float32_head, validate_fit_data
-        from ._torch.records import UnlabeledRows
-        from ._torch.training import LoopSettings, SelMixRun, loop_together
+        from ._torch.architecture import architecture_of
+        from ._torch.problem import NO_HOOKS, prepare_problem, run_candidates
 
+        hooks = NO_HOOKS if hooks is None else hooks
         previous_head = self._previous_head() if self.warm_start else None
         objective, device = self._validate_fit_params()
         candidates = self._candidate_params()
-        base = self.get_params(deep=False)
-        sizes = tuple(int(size) for size in self.hidden_layer_sizes)
-        settings_of = [LoopSettings.from_params({**base, **params}).resolved(network=bool(sizes))
-                       for params in candidates]
-        data = validate_fit_data(
-            self, X, y, sample_weight=sample_weight, X_val=X_val, y_val=y_val, sample_weight_val=sample_weight_val
-        )
-        X, classes = data.X, data.classes
-        n_classes, n_features = classes.shape[0], X.shape[1]
-        init_head = check_init_head(coef_init, intercept_init, n_classes, n_features)
-        if sizes:
-            _check_network_fit(init_head is not None, self.warm_start, data.X_unlabeled is not None)
-        if init_head is None and previous_head is not None:
-            if not np.array_equal(previous_head.classes, classes) or previous_head.coef.shape[1] != n_features:
-                raise ValueError("warm_start=True needs the same classes and number of features as the previous fit.")
-            init_head = previous_head
-        rng = local_random_state(self.random_state)
-        _warn_if_memory_cannot_hit(self.memory, self.random_state, self.cv, data.X_val is not None, bool(sizes))
-
-        fmap = fit_feature_map(X, data.sample_weight, self.column_scaling)
-        if data.X_val is not None:
-            warn_if_on_another_scale(data.X_val, fmap)
-        if init_head is not None:
-            init_head = mapped_float32_head(init_head, fmap)
-        unlabeled = None
-        if data.X_unlabeled is not None and data.X_unlabeled.shape[0]:
-            hidden = encode_hidden(hidden_labels, classes, data.X_unlabeled.shape[0], device)
-            unlabeled = UnlabeledRows(
-                scaled_float32_tensor(data.X_unlabeled, fmap, device),
-                hidden,
-                float64_tensor(data.unlabeled_weight, device),
-                hidden_partners=hidden_partners,
-            )
-            if hidden_partners and hidden is None:
-                raise ValueError("hidden_partners=True needs hidden_labels.")
-        elif hidden_labels is not None:
-            raise ValueError("hidden_labels was given but there are no unlabelled rows (see unlabeled_label).")
-        feedback = build_feedback(
-            data, fmap, device, rng, cv=self.cv, validation_fraction=self.validation_fraction, memory=self.memory,
-            hidden_layer_sizes=sizes, verbose=self.verbose,
-        )
-
-        # One warm start serves every candidate; each candidate's loop draws the random
-        # numbers a fit with its parameters alone would (the same generator state), so the
-        # selected candidate is bit for bit that fit.
-        rng_state, runs = rng.get_state(), []
-        for settings in settings_of:
-            rng.set_state(rng_state)
-            runs.append(SelMixRun(settings, objective, device, rng, n_classes, classes, on_refresh=on_refresh))
-        warm = runs[0].start(feedback, init_head)
-        results = loop_together(runs, feedback, warm, unlabeled)
+        problem = prepare_problem(self, X, y, architecture=architecture_of(self.hidden_layer_sizes),
+                                  objective=objective, device=device, candidates=candidates,
+                                  previous_head=previous_head, hooks=hooks, **fit_params)
+        results = run_candidates(problem, hooks)
         selected, search_attributes = self._select(results, candidates)
         result = results[selected]
-        chosen = settings_of[selected]
-        why = kept_warm_start_message(result, classes.tolist(), objective.name, chosen.learning_rate,
-                                      chosen.selection_confidence)
-        see_saw = see_saw_message(result.history, classes.tolist(), objective.name)
-        if why is not None or see_saw is not None:
-            report(" ".join(message for message in (why, see_saw) if message is not None), self.verbose)
-        degenerate = one_class_message(result.history, result.best_step, classes.tolist())
-        if degenerate is not None:
-            report(degenerate, self.verbose)
+        _report_outcome(result, problem, problem.settings[selected], self.verbose)
+        self._commit({**_fitted_attributes(result, problem), **search_attributes})
 
-        fitted = _fitted_attributes(result, fmap, classes, data.class_counts, objective, unlabeled)
-        # One commit: the attributes of this fit replace every attribute of an earlier one
-        # (a refit of the other kind of model, or without cv, leaves none of its own behind).
+    def _commit(self, fitted):
+        """Set the ``fitted`` attributes: they replace every attribute of an earlier fit (a
+        refit of the other kind of model, or without cv, leaves none of its own behind)."""
         for name in FITTED_ATTRIBUTES:
             if name not in ("n_features_in_", "feature_names_in_"):  # set by validate_data
                 self.__dict__.pop(name, None)
-        self.__dict__.update(fitted, **search_attributes)
+        self.__dict__.update(fitted)
 
     def _previous_head(self):
         if hasattr(self, "network_coefs_"):
@@ -764,34 +706,34 @@ class SelMixClassifier(ClassifierMixin, BaseEstimator):
         return blockwise(self, X, per_block, tail, dtype)
 
 
-def _warn_if_memory_cannot_hit(memory, random_state, cv, has_x_val, network):
-    """A cache keyed by folds (or a hold-out, or networks' seeds) drawn from fresh entropy never
-    hits: say so rather than cache silently in vain."""
-    if memory is None or random_state is not None:
-        return
-    draws_rows = not has_x_val and (cv is None or isinstance(cv, (numbers.Integral, str)))
-    if draws_rows or network:
-        report(
-            "memory= is set but random_state=None: every fit draws its own "
-            + ("networks' seeds" if network and not draws_rows else "folds (or hold-out)")
-            + ", so the cache of warm starts can never hit. Pass an int random_state.",
-            category=UserWarning,
-        )
+def _report_outcome(result, problem, chosen, verbose):
+    """Say why a fit kept its warm start, see-sawed or predicts one class (a
+    ``FitOutcomeWarning``, printed too with ``verbose``)."""
+    classes = problem.classes.tolist()
+    name = problem.objective.name
+    why = kept_warm_start_message(result, classes, name, chosen.learning_rate, chosen.selection_confidence)
+    see_saw = see_saw_message(result.history, classes, name)
+    if why is not None or see_saw is not None:
+        report(" ".join(message for message in (why, see_saw) if message is not None), verbose)
+    degenerate = one_class_message(result.history, result.best_step, classes)
+    if degenerate is not None:
+        report(degenerate, verbose)
 
 
-def _fitted_attributes(result, fmap, classes, class_counts, objective, unlabeled):
+def _fitted_attributes(result, problem):
     """Every fitted attribute of a fit, from what its solver returned (a
     :class:`~skselmix._torch.records.LoopResult` on the scaled features) mapped back to ``X``."""
+    fmap, unlabeled = problem.fmap, problem.unlabeled
     return {
         **result.model.fitted_attributes(fmap, _check_finite_weights),
-        "classes_": classes,
-        "class_counts_": class_counts,
+        "classes_": problem.classes,
+        "class_counts_": problem.data.class_counts,
         "prototypes_": result.prototypes * fmap.scale + fmap.offset,
         "feature_offset_": fmap.offset,
         "feature_scale_": fmap.scale,
         "column_scaling_": "standardize" if fmap.per_column else "keep",
         "n_unlabeled_": 0 if unlabeled is None else int(unlabeled.features.shape[0]),
-        "objective_": objective,
+        "objective_": problem.objective,
         "n_iter_": result.n_iter,
         "history_": result.history,
         "gain_matrix_": result.gain_matrix,
@@ -805,14 +747,6 @@ def _fitted_attributes(result, fmap, classes, class_counts, objective, unlabeled
         "temperature_": result.temperature,
         "n_iter_warm_start_": result.n_iter_warm_start,
     }
-
-
-def _check_network_fit(has_init_head, warm_start, semi_supervised):
-    """What ``hidden_layer_sizes`` cannot be combined with, as a ``ValueError``."""
-    for given, what in ((has_init_head, "coef_init"), (warm_start, "warm_start=True"),
-                        (semi_supervised, "unlabeled_label (semi-supervised mode)")):
-        if given:
-            raise ValueError(f"{what} works with the linear head only; set hidden_layer_sizes=() or drop {what}.")
 
 
 def _check_finite_weights(coef, intercept, fmap):

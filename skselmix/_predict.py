@@ -7,6 +7,8 @@ then the head). The training code (``skselmix/_torch/``) computes the same logit
 while it fits; tests/test_predict.py checks that both agree.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ._rows import blocks_of
@@ -34,6 +36,45 @@ def model_logits(model, X):
         *biases, intercept = model.network_intercepts_
         return network_logits(X, weights, biases, coef, intercept)
     return linear_logits(X, model.coef_, model.intercept_)
+
+
+# What a fit's solver returns (skselmix/_torch/heads.py and network.py build them from their
+# stacks): numpy models on the scaled features, which set the estimator's fitted attributes.
+
+
+class LinearModel(NamedTuple):
+    """A fitted linear model on the scaled features: the head ``coef`` (K, D), ``intercept``
+    (K,) and the stack it stands for (``stack``: fold heads (H, K, D), (H, K))."""
+
+    coef: np.ndarray
+    intercept: np.ndarray
+    stack: tuple
+
+    def fitted_attributes(self, fmap, check_finite):
+        """The estimator's fitted attributes of this model, on the original features."""
+        coef, intercept = fmap.head_to_original(self.coef, self.intercept)
+        check_finite(coef, intercept, fmap)
+        attributes = {"coef_": coef, "intercept_": intercept}
+        if self.stack[0].shape[0] > 1:
+            attributes["cv_heads_"] = fmap.head_to_original(*self.stack)
+        return attributes
+
+
+class NetworkModel(NamedTuple):
+    """Fitted networks on the scaled features: their hidden layers ``weights``/``biases``
+    (lists of (M, out, in) and (M, out) arrays, ``input_scale`` folded in) and heads
+    ``coef`` (M, K, width), ``intercept`` (M, K); their logits are averaged."""
+
+    weights: list
+    biases: list
+    coef: np.ndarray
+    intercept: np.ndarray
+
+    def fitted_attributes(self, fmap, check_finite):
+        weights, biases = list(self.weights), list(self.biases)
+        weights[0], biases[0] = fmap.head_to_original(weights[0], biases[0])  # the first layer reads X
+        check_finite(weights[0], biases[0], fmap)
+        return {"network_coefs_": [*weights, self.coef], "network_intercepts_": [*biases, self.intercept]}
 
 
 def _logits_width(model):

@@ -3,7 +3,7 @@
 import numpy as np
 
 
-def shuffled_class_ranks(y, n_classes, rng):
+def shuffled_class_ranks(y, n_classes, rng=None, order=None):
     """Rows grouped by class in a random order within each class, and each row's rank there.
 
     Parameters
@@ -12,8 +12,10 @@ def shuffled_class_ranks(y, n_classes, rng):
         Class indices in ``[0, n_classes)``.
     n_classes : int
         Number of classes K.
-    rng : numpy.random.RandomState
-        Draws the order (one permutation of the rows).
+    rng : numpy.random.RandomState, default=None
+        Draws the order (one permutation of the rows), unless ``order`` is given.
+    order : ndarray of shape (n,), default=None
+        That permutation, drawn already.
 
     Returns
     -------
@@ -24,7 +26,8 @@ def shuffled_class_ranks(y, n_classes, rng):
     counts : ndarray of shape (K,)
         Rows per class.
     """
-    order = rng.permutation(y.shape[0])
+    if order is None:
+        order = rng.permutation(y.shape[0])
     order = order[np.argsort(y[order], kind="stable")]
     counts = np.bincount(y, minlength=n_classes)
     rank = np.arange(y.shape[0]) - (np.cumsum(counts) - counts)[y[order]]

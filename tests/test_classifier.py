@@ -193,7 +193,7 @@ def test_internal_split_is_stratified_and_covers_tiny_classes():
     X = rng.normal(size=(53, 4))
     y = np.r_[np.zeros(40), np.ones(10), np.full(2, 2), [3]].astype(int)  # a 1-sample class
     clf = SelMixClassifier(max_iter=0, device="cpu", random_state=0)
-    train_idx, val_idx = stratified_split(y, 4, clf.validation_fraction, np.random.RandomState(0))
+    train_idx, val_idx = stratified_split(y, 4, clf.validation_fraction, np.random.RandomState(0).permutation(53))
     assert np.bincount(y[val_idx], minlength=4).tolist() == [8, 2, 1, 1]
     assert np.bincount(y[train_idx], minlength=4).tolist() == [32, 8, 1, 1]
     clf.fit(X, y)  # and the whole fit runs

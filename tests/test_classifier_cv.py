@@ -10,7 +10,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from test_cross_fitting import _private_feature_data, data  # noqa: F401 (data: the four imbalanced classes)
 from test_estimator_checks import EXPECTED_FAILED_CHECKS
 
-import skselmix._torch.head_fitter as head_fitter
+import skselmix._torch.architecture as architecture
 from skselmix import HistoryDisplay, SelMixClassifier, SelMixClassifierCV
 from skselmix._classifier_cv import DEFAULT_S_VALUES
 
@@ -28,13 +28,13 @@ def _assert_same_model(a, b):
 
 def _count_head_fits(monkeypatch):
     calls = []
-    original = head_fitter.fit_linear_heads
+    original = architecture.fit_linear_heads
 
     def counting(*args, **kwargs):
         calls.append(kwargs.get("init") is None)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(head_fitter, "fit_linear_heads", counting)
+    monkeypatch.setattr(architecture, "fit_linear_heads", counting)
     return calls
 
 

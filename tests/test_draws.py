@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from skselmix._torch.draws import RunDraws, StepRequest, cosine_learning_rate
-from skselmix._torch.heads import stack_of
+from skselmix._torch.heads import LinearStack
 from skselmix._torch.records import StepSources
 from skselmix._torch.sampler import PairDistribution, head_pools
 
@@ -46,7 +46,7 @@ def test_the_cosine_schedule():
 
 def test_a_step_request_is_frozen_and_keyed_by_what_a_step_reads():
     _, _, draws, sources, pairs = _setup()
-    stack = stack_of(torch.zeros(1, 3, 3), torch.zeros(1, 3))
+    stack = LinearStack(torch.zeros(1, 3, 3), torch.zeros(1, 3))
     request = StepRequest(stack, stack, sources, pairs, draws, 0, 50, 0.01, 1000, 0.0, 1e-3)
     with pytest.raises(dataclasses.FrozenInstanceError):
         request.step = 5

@@ -6,7 +6,7 @@ import torch
 
 from skselmix._confusion import balanced_confusion
 from skselmix._torch.feedback import CrossFitFeedback, HoldOutFeedback, RowWeights, class_means, weighted_class_counts
-from skselmix._torch.heads import stack_of
+from skselmix._torch.heads import LinearStack
 
 
 def _rows(n_per_class=(6, 4, 3), d=3, seed=0):
@@ -41,7 +41,7 @@ def test_hold_out_judges_on_validation_rows_and_stands_in_for_missing_classes():
     labels, weights = feedback.judging_rows()
     assert labels.tolist() == y_val.tolist() + [2, 2, 2] and weights is None  # class 2's training rows stand in
     coef, intercept = _constant_head(3, 3, predicted=1)
-    stack = stack_of(coef[None], intercept[None])
+    stack = LinearStack(coef[None], intercept[None])
     predictions = feedback.judged_predictions(stack)
     assert predictions.tolist() == [1] * 8
     expected = balanced_confusion(labels, predictions, 3)[0]
@@ -65,7 +65,7 @@ def test_cross_fitting_judges_every_row_by_the_head_that_never_trained_on_it():
     assert feedback.n_heads == 3 and feedback.complete
     # Head f predicts class f: a row's prediction names the head that judged it.
     heads = [_constant_head(3, 3, predicted=f) for f in range(3)]
-    stack = stack_of(torch.stack([h[0] for h in heads]), torch.stack([h[1] for h in heads]))
+    stack = LinearStack(torch.stack([h[0] for h in heads]), torch.stack([h[1] for h in heads]))
     assert feedback.judged_predictions(stack).tolist() == fold.tolist()
     logits = feedback.held_out_logits(stack, torch.arange(y.shape[0]))
     assert logits.argmax(1).tolist() == fold.tolist()
@@ -85,19 +85,19 @@ def test_cross_fitting_returns_an_all_rows_head_that_draws_from_every_row():
     feedback = CrossFitFeedback(x, y, fold, 2, 3, weights=RowWeights())
     given = GivenHead(torch.ones(3, 3), torch.zeros(3))
     stacked = feedback.given_start(given.coef, given.intercept)
-    assert stacked[0].shape == (2, 3, 3) and torch.equal(stacked[0][1], given.coef)
+    assert stacked.coef.shape == (2, 3, 3) and torch.equal(stacked.coef[1], given.coef)
     # A user's head is the all-rows head itself; its pools hold every labelled row by class.
-    head = feedback.all_rows_head(stack_of(*stacked), given)
+    head = feedback.all_rows_head(stacked, given)
     assert torch.equal(head.stack.coef[0], given.coef) and torch.equal(head.stack.intercept[0], given.intercept)
     assert head.pools.counts.tolist() == torch.bincount(y, minlength=3).tolist()
     assert sorted(head.pools.order.tolist()) == list(range(y.shape[0]))
     # A recipe refits the warm start on every row: the fit of all rows, not a fold's.
     # (Measured: within 1e-3 of the direct fit on all rows; the fold heads' mean is 0.13 away.)
-    folds = stack_of(*feedback.warm_start("logit_adjusted", 0.1))
+    folds = feedback.warm_start("logit_adjusted", 0.1)
     refit = feedback.all_rows_head(folds, RefitRecipe("logit_adjusted", 0.1)).stack
     alone = HoldOutFeedback(x, y, x, y, 3).warm_start("logit_adjusted", 0.1)
     assert refit.coef.shape == (1, 3, 3)
-    torch.testing.assert_close(refit.coef, alone[0], atol=5e-3, rtol=0)
+    torch.testing.assert_close(refit.coef, alone.coef, atol=5e-3, rtol=0)
     assert float((folds.coef.mean(dim=0) - alone[0][0]).abs().max()) > 0.05
     # A hold-out head is its own model: nothing is carried beside it.
     assert HoldOutFeedback(x, y, x, y, 3).all_rows_head(folds, given) is None

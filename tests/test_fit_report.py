@@ -12,8 +12,8 @@ from skselmix._fit_report import (
     unjudged_by_folds,
     warn,
 )
+from skselmix._predict import LinearModel
 from skselmix._selection import Choice
-from skselmix._torch.heads import LinearModel
 from skselmix._torch.records import LoopResult
 
 

@@ -6,7 +6,7 @@ import torch
 
 from skselmix import SelMixClassifier
 from skselmix._predict import linear_logits, model_logits, network_logits
-from skselmix._torch.adapter import Adapter
+from skselmix._torch.network import Adapter
 
 
 @pytest.fixture(scope="module")

@@ -265,16 +265,16 @@ def test_malformed_files_are_value_errors(data, breakage):
 
 # ------------------------------------------------------------------ M8, M13, M15: the cache
 def _count_fits(monkeypatch):
-    from skselmix._torch import head_fitter as _head_fitter
+    from skselmix._torch import architecture as _architecture
 
     calls = []
-    original = _head_fitter.fit_linear_heads
+    original = _architecture.fit_linear_heads
 
     def counting(*args, **kwargs):
         calls.append(1)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(_head_fitter, "fit_linear_heads", counting)
+    monkeypatch.setattr(_architecture, "fit_linear_heads", counting)
     return calls
 
 
@@ -284,6 +284,7 @@ def test_an_upgrade_misses_the_cache(data, tmp_path, monkeypatch):
     calls = _count_fits(monkeypatch)
     fitted(data, memory=str(tmp_path), max_iter=0)
     first = len(calls)
+    assert first >= 1  # the warm start's L-BFGS runs, counted
     fitted(data, memory=str(tmp_path), max_iter=0)
     assert len(calls) == first  # hit
     monkeypatch.setattr(skselmix._version, "__version__", "99.0")  # the version's one home

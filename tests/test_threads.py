@@ -67,7 +67,7 @@ def test_threads_restored_after_an_error(blobs3, monkeypatch):
 
 
 def test_small_fit_warm_starts_on_one_thread(blobs3, monkeypatch):
-    import skselmix._torch.head_fitter as head_fitter
+    import skselmix._torch.architecture as architecture
 
     seen = []
 
@@ -78,7 +78,7 @@ def test_small_fit_warm_starts_on_one_thread(blobs3, monkeypatch):
             return original(*args, **kwargs)
         return fit
 
-    monkeypatch.setattr(head_fitter, "fit_linear_heads", recording(head_fitter.fit_linear_heads))
+    monkeypatch.setattr(architecture, "fit_linear_heads", recording(architecture.fit_linear_heads))
     previous = torch.get_num_threads()
     torch.set_num_threads(2)
     try:

@@ -4,12 +4,13 @@ import numpy as np
 import pytest
 
 from skselmix import SelMixClassifier
-from skselmix._torch.training import (
+from skselmix._torch.architecture import (
     AUTO_LEARNING_RATE,
     AUTO_NETWORK_LEARNING_RATE,
-    LoopSettings,
-    resolve_weight_decay,
+    LINEAR,
+    architecture_of,
 )
+from skselmix._torch.training import LoopSettings
 
 
 def test_settings_come_from_the_estimators_parameters_and_are_checked():
@@ -22,14 +23,16 @@ def test_settings_come_from_the_estimators_parameters_and_are_checked():
 
 def test_auto_learning_rate_and_weight_decay_depend_on_the_model_kind():
     settings = LoopSettings.from_params(SelMixClassifier().get_params())
+    network = architecture_of((8,))
+    assert architecture_of(()) is LINEAR and architecture_of([8]) == network
     assert settings.resolved().learning_rate == AUTO_LEARNING_RATE
-    assert settings.resolved(network=True).learning_rate == AUTO_NETWORK_LEARNING_RATE
+    assert settings.resolved(network).learning_rate == AUTO_NETWORK_LEARNING_RATE
     fixed = LoopSettings.from_params(SelMixClassifier(learning_rate=0.05).get_params())
-    assert fixed.resolved(network=True).learning_rate == 0.05
-    assert resolve_weight_decay("auto", 200) == pytest.approx(0.1 / 200)
-    assert resolve_weight_decay("auto", 200, network=True) == pytest.approx(1 / 200)
-    assert resolve_weight_decay("auto", 0.5) == pytest.approx(0.1)  # fewer than one row's weight: n_train 1
-    assert resolve_weight_decay(1e-3, 200) == 1e-3
+    assert fixed.resolved(network).learning_rate == 0.05
+    assert LINEAR.weight_decay("auto", 200) == pytest.approx(0.1 / 200)
+    assert network.weight_decay("auto", 200) == pytest.approx(1 / 200)
+    assert LINEAR.weight_decay("auto", 0.5) == pytest.approx(0.1)  # fewer than one row's weight: n_train 1
+    assert LINEAR.weight_decay(1e-3, 200) == 1e-3
 
 
 def test_the_refresh_observer_sees_every_refresh_and_changes_nothing():

@@ -104,7 +104,7 @@ class StepRequest:
     draws), or None.
     """
 
-    heads: object  # a LinearStack or NetworkStack (see heads.py)
+    heads: object  # a LinearStack or NetworkStack (see heads.py, network.py)
     evaluated: object
     sources: StepSources
     pairs: PairDistribution

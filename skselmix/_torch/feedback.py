@@ -1,7 +1,7 @@
 """Where SelMix's feedback comes from: a hold-out, or out-of-fold predictions (cross-fitting).
 
 The training loop steps a stack of ``H`` heads (a ``heads.LinearStack`` or
-``heads.NetworkStack``: the methods here read a stack only through ``features``,
+``network.NetworkStack``: the methods here read a stack only through ``logits``,
 ``coef`` and ``intercept``, so they never ask which kind it is), and asks its
 feedback object (the interface :class:`Feedback`) for the warm-start stack, which
 rows each head trains on, the confusion matrix that judges the stack (and drives
@@ -74,20 +74,14 @@ class RowWeights:
         self.unit = unit  # what the user's sample_weight was divided by (see _fit_inputs.relative_weights)
 
 
-def predict_classes(x, coef, intercept):
-    return torch.argmax(torch.addmm(intercept, x, coef.T), dim=1)
-
-
 def predict_rows(x, rows, stack, head=0):
     """Classes that head ``head`` of ``stack`` predicts for ``x[rows]``, gathering at most the
     device profile's ``activation_block`` features (and logits) at a time instead of a copy
     of all the rows."""
-    coef, intercept = stack.coef[head], stack.intercept[head]
     pred = torch.empty(rows.shape[0], dtype=torch.long, device=x.device)
-    width = max(coef.shape[0], x.shape[1], stack.widest)
+    width = max(stack.coef.shape[1], x.shape[1], stack.widest)
     for start, stop in row_blocks(rows.shape[0], width, profile_for(x.device).activation_block):
-        pred[start:stop] = predict_classes(stack.features(x.index_select(0, rows[start:stop]), head), coef,
-                                           intercept)
+        pred[start:stop] = torch.argmax(stack.logits(x.index_select(0, rows[start:stop]), head), dim=1)
     return pred
 
 
@@ -159,12 +153,13 @@ class Feedback(ABC):
 
     @abstractmethod
     def warm_start(self, kind, l2):
-        """The warm-start stack ``(coef (H, K, D), intercept (H, K))`` of ``kind`` at L2 ``l2``,
-        and its adapter when :attr:`fit_heads` fits networks."""
+        """The warm-start stack of ``kind`` at L2 ``l2``, of the architecture
+        :attr:`fit_heads` fits."""
 
     @abstractmethod
     def given_start(self, coef, intercept):
-        """The stack that starts from a user's head ``coef`` (K, D), ``intercept`` (K,)."""
+        """The :class:`~skselmix._torch.heads.LinearStack` that starts from a user's head
+        ``coef`` (K, D), ``intercept`` (K,)."""
 
     def prototypes(self):
         """Class prototypes (K, D): the mean feature of each class, for the gains."""
@@ -173,7 +168,7 @@ class Feedback(ABC):
     @abstractmethod
     def class_means_under(self, featurize):
         """The mean of ``featurize(rows)`` over each class's prototype rows (K, width): the
-        prototypes of a stack whose features move (see ``heads.NetworkStack.gain``)."""
+        prototypes of a stack whose features move (see ``network.NetworkStack.gain``)."""
 
     @abstractmethod
     def judging_rows(self):
@@ -254,7 +249,7 @@ class HoldOutFeedback(Feedback):
         return self._fit_heads(kind, l2)
 
     def given_start(self, coef, intercept):
-        return coef.unsqueeze(0), intercept.unsqueeze(0)
+        return LinearStack(coef.unsqueeze(0), intercept.unsqueeze(0))
 
     def held_out_labels(self):
         """Labels and weights (or None) of the rows that judge the head: the validation rows."""
@@ -262,7 +257,7 @@ class HoldOutFeedback(Feedback):
 
     def held_out_logits(self, stack, rows):
         """Logits of the head on validation rows ``rows`` (indices into them)."""
-        return torch.addmm(stack.intercept[0], stack.features(self.x_val[rows]), stack.coef[0].T)
+        return stack.logits(self.x_val[rows])
 
     def judging_rows(self):
         """The validation rows, then the training rows of classes with none (or only rows of
@@ -270,11 +265,10 @@ class HoldOutFeedback(Feedback):
         return self._judging
 
     def judged_predictions(self, stack):
-        pred = predict_classes(stack.features(self.x_val), stack.coef[0], stack.intercept[0])
+        pred = torch.argmax(stack.logits(self.x_val), dim=1)
         if self._stand_in is None:
             return pred
-        x_in = self.x_train.index_select(0, self._stand_in)
-        return torch.cat([pred, predict_classes(stack.features(x_in), stack.coef[0], stack.intercept[0])])
+        return torch.cat([pred, torch.argmax(stack.logits(self.x_train.index_select(0, self._stand_in)), dim=1)])
 
 
 class CrossFitFeedback(Feedback):
@@ -318,7 +312,8 @@ class CrossFitFeedback(Feedback):
     def given_start(self, coef, intercept):
         # A user's head is the start of every fold head; it may have seen every row, so
         # the step-0 feedback is only as honest as that head's provenance.
-        return coef.expand(self.n_heads, *coef.shape).clone(), intercept.expand(self.n_heads, *intercept.shape).clone()
+        return LinearStack(coef.expand(self.n_heads, *coef.shape).clone(),
+                           intercept.expand(self.n_heads, *intercept.shape).clone())
 
     def held_out_labels(self):
         """Labels and sample weights (or None) of the rows that judge the heads: every labelled row."""
@@ -330,8 +325,7 @@ class CrossFitFeedback(Feedback):
         logits = torch.empty((rows.shape[0], self.k), dtype=stack.coef.dtype, device=stack.coef.device)
         for f in range(self.n_heads):
             mine = torch.nonzero(fold == f).squeeze(1)
-            logits[mine] = torch.addmm(stack.intercept[f], stack.features(self.x_train[rows[mine]], f),
-                                       stack.coef[f].T)
+            logits[mine] = stack.logits(self.x_train[rows[mine]], f)
         return logits
 
     def judging_rows(self):
@@ -355,8 +349,8 @@ class CrossFitFeedback(Feedback):
         """
         if isinstance(refit, RefitRecipe):
             mean = (stack.coef.mean(dim=0, keepdim=True), stack.intercept.mean(dim=0, keepdim=True))
-            coef, intercept = self._fit_heads(refit.kind, refit.l2, init=mean)
+            head = self._fit_heads(refit.kind, refit.l2, init=mean)
         else:
-            coef, intercept = refit.coef.unsqueeze(0), refit.intercept.unsqueeze(0)
+            head = LinearStack(refit.coef.unsqueeze(0), refit.intercept.unsqueeze(0))
         pools = head_pools(self.y_train, self.k, weights=self.weights.sample_weight)
-        return AllRowsHead(LinearStack(coef, intercept), pools)
+        return AllRowsHead(head, pools)

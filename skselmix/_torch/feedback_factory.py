@@ -15,6 +15,7 @@ from .._fit_report import single_row_hold_out_message, unjudged_by_folds, unjudg
 from .._fit_report import warn as report
 from .._rows import RowSource
 from .._stratify import shuffled_class_ranks
+from .architecture import LINEAR
 from .cluster_features import ClusterFeatures
 from .features import float64_tensor, scaled_float32_tensor, torch_ready
 from .feedback import CrossFitFeedback, HoldOutFeedback, RowWeights
@@ -23,37 +24,49 @@ from .head_fitter import HeadFitter
 AUTO_FOLDS = 5  # folds of cv="auto" when no X_val is given
 
 
-def build_feedback(data, fmap, device, rng, *, cv, validation_fraction, memory, hidden_layer_sizes=(), verbose=0):
+def resolved_cv(cv, has_x_val):
+    """The folds a fit's ``cv`` asks for: ``"auto"`` means ``AUTO_FOLDS`` folds without
+    ``X_val`` and none with it; anything else is kept (None: a hold-out or ``X_val``)."""
+    if isinstance(cv, str) and cv == "auto":
+        return None if has_x_val else AUTO_FOLDS
+    return cv
+
+
+def draws_folds(cv):
+    """Whether folds of ``cv`` (resolved) are shuffled by a seed of the fit: a number of folds."""
+    return isinstance(cv, numbers.Integral)
+
+
+def build_feedback(data, fmap, device, seeds, *, cv, validation_fraction, memory, architecture=LINEAR, verbose=0):
     """The :class:`~skselmix._torch.feedback.Feedback` of one fit, from its parameters.
 
     Cross-fitting when ``cv`` says so (``"auto"`` without ``X_val`` means
     ``AUTO_FOLDS`` folds), a user's ``X_val``, or a stratified hold-out of
     ``validation_fraction`` of the rows. ``data`` is the fit's checked
-    :class:`~skselmix._torch.fit_inputs.FitData`, ``fmap`` its feature map; ``memory``
-    caches the warm-start heads (see :class:`~skselmix._torch.head_fitter.HeadFitter`),
-    which are networks with ``hidden_layer_sizes`` (seeded from ``rng``).
+    :class:`~skselmix._torch.fit_inputs.FitData`, ``fmap`` its feature map, ``seeds`` its
+    :class:`~skselmix._torch.seeds.FitSeeds` (the folds' shuffle, the hold-out's order,
+    the networks' seed); ``memory`` caches the warm-start heads of ``architecture`` (see
+    :class:`~skselmix._torch.head_fitter.HeadFitter`).
     Classes the feedback cannot judge are named in a ``FitOutcomeWarning``.
     """
     X, y_enc, n_classes = data.X, data.y, data.classes.shape[0]
-    cv = (AUTO_FOLDS if data.X_val is None else None) if (isinstance(cv, str) and cv == "auto") else cv
+    cv = resolved_cv(cv, data.X_val is not None)
     class_weight = float64_tensor(data.class_weight, device)
-    # The networks' seed is drawn only when there are networks: a linear fit draws what it always drew.
-    seed = rng.randint(np.iinfo(np.int32).max) if hidden_layer_sizes else 0
-    fit_heads = HeadFitter(memory, hidden_layer_sizes, seed, verbose=verbose)
+    fit_heads = HeadFitter(memory, architecture, seeds.network, verbose=verbose)
     as_labels = lambda y: torch.as_tensor(torch_ready(y), device=device, dtype=torch.long)  # noqa: E731
     if cv is not None:
-        fold, n_folds = fold_of_rows(cv, X, y_enc, rng, semi_supervised=data.X_unlabeled is not None)
+        fold, n_folds = fold_of_rows(cv, X, y_enc, seeds.folds, semi_supervised=data.X_unlabeled is not None)
         _check_every_fold_head_has_weight(data.sample_weight, fold, n_folds)
         unjudged = unjudged_by_folds(y_enc, fold, n_folds, n_classes, data.sample_weight)
         if unjudged.size:
             report(unjudged_message(data.classes[unjudged].tolist(), "out of fold"), verbose)
         weights = RowWeights(float64_tensor(data.sample_weight, device), class_weight, data.weight_unit)
         return CrossFitFeedback(
-            _training_features(X, fmap, device, fit_heads, verbose), as_labels(y_enc),
+            _training_features(X, fmap, device, architecture, fit_heads, verbose), as_labels(y_enc),
             torch.as_tensor(fold, device=device), n_folds, n_classes, weights, fit_heads,
         )
     if data.X_val is None:
-        train_idx, val_idx = stratified_split(y_enc, n_classes, validation_fraction, rng)
+        train_idx, val_idx = stratified_split(y_enc, n_classes, validation_fraction, seeds.hold_out_order)
         single = np.flatnonzero(np.bincount(y_enc, minlength=n_classes) == 1)
         if single.size:
             report(single_row_hold_out_message(data.classes[single].tolist()), verbose)
@@ -72,12 +85,13 @@ def build_feedback(data, fmap, device, rng, *, cv, validation_fraction, memory, 
                            fit_heads)
 
 
-def _training_features(X, fmap, device, fit_heads, verbose):
+def _training_features(X, fmap, device, architecture, fit_heads, verbose):
     """The cross-fitted heads' scaled features: a float32 tensor on ``device``, or, for an ``X``
-    that reads a Dask array with linear heads on the CPU, :class:`ClusterFeatures` (the rows
-    stay on the cluster; the passes run there)."""
+    that reads a Dask array with an architecture whose passes run on a cluster (linear
+    heads) on the CPU, :class:`ClusterFeatures` (the rows stay on the cluster; the passes
+    run there)."""
     array = X.dask_array() if isinstance(X, RowSource) else None
-    if array is None or fit_heads.hidden_layer_sizes or torch.device(device).type != "cpu":
+    if array is None or not architecture.on_cluster or torch.device(device).type != "cpu":
         return scaled_float32_tensor(X, fmap, device, verbose=verbose)
     if fit_heads.caches:
         report("memory= caches no warm start of a fit whose X is a Dask array (hashing the rows would gather "
@@ -100,13 +114,14 @@ def _check_every_fold_head_has_weight(sample_weight, fold, n_folds):
         )
 
 
-def stratified_split(y_enc, n_classes, validation_fraction, rng):
+def stratified_split(y_enc, n_classes, validation_fraction, order):
     """Stratified train/validation split, without a Python loop over classes.
 
-    Each class sends ``round(validation_fraction * n_k)`` rows to validation,
-    clipped to ``[1, n_k - 1]``; a single-row class is used on both sides.
+    Each class sends ``round(validation_fraction * n_k)`` rows to validation, clipped to
+    ``[1, n_k - 1]``, the first in ``order`` (a random permutation of the rows); a
+    single-row class is used on both sides.
     """
-    order, rank, counts = shuffled_class_ranks(y_enc, n_classes, rng)
+    order, rank, counts = shuffled_class_ranks(y_enc, n_classes, order=order)
     n_val = np.clip(np.rint(validation_fraction * counts), 1, np.maximum(counts - 1, 1)).astype(int)
     is_val = rank < n_val[y_enc[order]]
     singleton = counts[y_enc[order]] == 1
@@ -115,8 +130,9 @@ def stratified_split(y_enc, n_classes, validation_fraction, rng):
     return train_idx, val_idx
 
 
-def fold_of_rows(cv, X, y_enc, rng, semi_supervised=False):
-    """Fold of every labelled row from ``cv``, and the number of folds.
+def fold_of_rows(cv, X, y_enc, seed=None, semi_supervised=False):
+    """Fold of every labelled row from ``cv``, and the number of folds (``seed`` shuffles
+    the stratified folds of an int ``cv``).
 
     The test folds must partition the labelled rows, and each split's train set
     must be the rows outside its test fold (what a fold head trains on); anything
@@ -127,7 +143,7 @@ def fold_of_rows(cv, X, y_enc, rng, semi_supervised=False):
     with warnings.catch_warnings():
         # A class with fewer rows than folds is expected on long-tailed data (see `cv`).
         warnings.filterwarnings("ignore", message="The least populated class in y has only", category=UserWarning)
-        splits = list(_splits(cv, X, y_enc, rng))
+        splits = list(_splits(cv, X, y_enc, seed))
     fold = np.full(n, -1)
     times_tested = np.zeros(n, dtype=int)
     for index, split in enumerate(splits):
@@ -156,11 +172,11 @@ def fold_of_rows(cv, X, y_enc, rng, semi_supervised=False):
     return fold, n_folds
 
 
-def _splits(cv, X, y_enc, rng):
+def _splits(cv, X, y_enc, seed):
     """The ``(train, test)`` pairs of ``cv``: a number of folds, a splitter or an iterable."""
-    if isinstance(cv, numbers.Integral):
+    if draws_folds(cv):
         # Shuffled within classes: rows sorted by class or time must not make the folds.
-        return StratifiedKFold(int(cv), shuffle=True, random_state=rng.randint(np.iinfo(np.int32).max)).split(X, y_enc)
+        return StratifiedKFold(int(cv), shuffle=True, random_state=seed).split(X, y_enc)
     if hasattr(cv, "split") and not isinstance(cv, str):
         return cv.split(X, y_enc)
     if isinstance(cv, dict):

@@ -23,7 +23,8 @@ from sklearn.utils.validation import check_memory
 
 from .._fit_report import warn
 from .._progress import PhaseProgress
-from .adapter import fit_networks
+from .architecture import LINEAR
+from .heads import FittedStart
 from .warm_start import feature_preconditioner, fit_linear_heads
 
 _TENSOR_OPTIONS = ("fold", "class_weight", "sample_weight")
@@ -62,26 +63,15 @@ def code_version():
     return (__version__, torch.__version__, np.__version__, scipy.__version__, sklearn.__version__)
 
 
-def _fit_heads_on_numpy(X, y, n_classes, device, options, code=None, progress=None):
-    """:func:`fit_linear_heads` on numpy inputs, returning numpy heads (what joblib caches).
-    ``code`` (:func:`code_version`) is not read: it is part of the cache key; ``progress``
-    is not (the cache ignores it)."""
+def _fit_start_on_numpy(architecture, X, y, n_classes, device, seed, options, code=None, progress=None):
+    """``architecture.fit`` on numpy inputs, returning its stack's tensors as numpy arrays
+    followed by its iterations and whether it hit its cap (what joblib caches). ``code``
+    (:func:`code_version`) is not read: it is part of the cache key; ``progress`` is not
+    (the cache ignores it)."""
     device = torch.device(device)
-    heads = fit_linear_heads(torch.as_tensor(X, device=device), torch.as_tensor(y, device=device), n_classes,
-                             progress=progress, **_options_as_tensors(options, device))
-    return heads.coef.cpu().numpy(), heads.intercept.cpu().numpy(), heads.n_iter, heads.at_cap
-
-
-def _fit_networks_on_numpy(X, y, n_classes, device, hidden_layer_sizes, seed, options, code=None):
-    """:func:`fit_networks` on numpy inputs, returning numpy arrays (what joblib caches);
-    ``code`` as in :func:`_fit_heads_on_numpy`."""
-    device = torch.device(device)
-    fitted = fit_networks(torch.as_tensor(X, device=device), torch.as_tensor(y, device=device), n_classes,
-                          hidden_layer_sizes, seed=seed, **_options_as_tensors(options, device))
-    adapter = fitted.adapter
-    return (fitted.coef.cpu().numpy(), fitted.intercept.cpu().numpy(),
-            [w.cpu().numpy() for w in adapter.weights], [b.cpu().numpy() for b in adapter.biases],
-            adapter.input_scale, fitted.n_iter)
+    fitted = architecture.fit(torch.as_tensor(X, device=device), torch.as_tensor(y, device=device), n_classes,
+                              seed=seed, progress=progress, **_options_as_tensors(options, device))
+    return [*(t.cpu().numpy() for t in fitted.stack.tensors()), fitted.n_iter, fitted.at_cap]
 
 
 def _checked_array(value, shape, what):
@@ -93,32 +83,31 @@ def _checked_array(value, shape, what):
 
 
 class HeadFitter:
-    """Fits the heads of one set of labelled rows (a feedback mode's training rows).
+    """Fits the warm-start heads of one set of labelled rows (a feedback mode's training rows).
 
     Called like :func:`~skselmix._torch.warm_start.fit_linear_heads` (without
-    ``preconditioner``). Without a cache, the rows' L-BFGS preconditioner is
-    computed once and serves every call (the warm start, a second ``init``, the
-    step-0 refit on all rows). With ``memory`` (a path or a ``joblib.Memory``,
-    as ``Pipeline`` takes), each call goes through the cache, which computes the
-    same preconditioner inside on a miss, so a cached head equals an uncached one.
+    ``preconditioner``), it returns the heads' stack, fitted as ``architecture`` (a linear
+    head by default, or networks seeded by ``seed``: see
+    :mod:`~skselmix._torch.architecture`) fits them. Without a cache, a linear fit's L-BFGS
+    preconditioner is computed once and serves every call (the warm start, a second
+    ``init``, the step-0 refit on all rows). With ``memory`` (a path or a
+    ``joblib.Memory``, as ``Pipeline`` takes), each call goes through the cache, which
+    computes the same preconditioner inside on a miss, so a cached head equals an uncached
+    one; every entry is checked against the shapes the architecture expects.
 
-    Returns ``(coef, intercept)`` and keeps what the solver said: ``n_iter`` is
-    the most L-BFGS iterations of any call so far (what ``n_iter_warm_start_``
-    reports), and a call that stops at its iteration cap raises a
-    ``ConvergenceWarning`` (from the cache too: the cached heads are the same).
-
-    With ``hidden_layer_sizes`` it fits networks instead
-    (:func:`~skselmix._torch.adapter.fit_networks`, seeded by ``seed``) and returns
-    ``(coef, intercept, adapter)``; ``n_iter`` is then their Adam steps.
+    It keeps what the solver said: ``n_iter`` is the most iterations of any call so far
+    (L-BFGS iterations, or a network's Adam steps: what ``n_iter_warm_start_`` reports), and
+    a call that stops at its iteration cap raises a ``ConvergenceWarning`` (from the cache
+    too: the cached heads are the same).
 
     With ``verbose``, a linear warm start prints its L-BFGS iterations as it goes
     (:class:`~skselmix._progress.PhaseProgress`): at K = 1000 it is most of a fit.
     """
 
-    def __init__(self, memory=None, hidden_layer_sizes=(), seed=0, verbose=0):
+    def __init__(self, memory=None, architecture=LINEAR, seed=None, verbose=0):
         self.memory = check_memory(memory)
         self.verbose = verbose
-        self.hidden_layer_sizes = tuple(hidden_layer_sizes)
+        self.architecture = architecture
         self.seed = seed
         self._preconditioner = "auto"
         self.n_iter = 0
@@ -128,66 +117,41 @@ class HeadFitter:
         return getattr(self.memory, "location", None) is not None
 
     def __call__(self, X, y, n_classes, **options):
-        if self.hidden_layer_sizes:
-            return self._networks(X, y, n_classes, options)
         # Features on a Dask cluster are not hashed (it would gather every row): refitted, uncached.
-        if not self.caches or not isinstance(X, torch.Tensor):
-            if isinstance(self._preconditioner, str):
-                self._preconditioner = feature_preconditioner(X, options.get("sample_weight"))
-            return self._report(*fit_linear_heads(X, y, n_classes, preconditioner=self._preconditioner,
-                                                  progress=self._progress(options), **options), options)
+        if self.caches and isinstance(X, torch.Tensor):
+            return self._report(self._cached(X, y, n_classes, options), options)
+        if self.architecture.preconditioned and isinstance(self._preconditioner, str):
+            self._preconditioner = feature_preconditioner(X, options.get("sample_weight"))
+        fitted = self.architecture.fit(X, y, n_classes, seed=self.seed, preconditioner=self._preconditioner,
+                                       progress=self._progress(options), **options)
+        return self._report(fitted, options)
 
-        entry = self.memory.cache(_fit_heads_on_numpy, ignore=["progress"])(
-            _as_numpy(X), _as_numpy(y), int(n_classes), str(X.device), _options_as_numpy(options), code_version(),
-            progress=self._progress(options),
+    def _cached(self, X, y, n_classes, options):
+        entry = self.memory.cache(_fit_start_on_numpy, ignore=["progress"])(
+            self.architecture, _as_numpy(X), _as_numpy(y), int(n_classes), str(X.device), self.seed,
+            _options_as_numpy(options), code_version(), progress=self._progress(options),
         )
         n_heads = 1 if options.get("n_folds") is None else int(options["n_folds"])
-        coef, intercept, n_iter, at_cap = self._checked(entry, [(n_heads, n_classes, X.shape[1]), (n_heads, n_classes)])
-        coef = torch.as_tensor(coef, device=X.device)
-        return self._report(coef, torch.as_tensor(intercept, device=X.device), n_iter, at_cap, options)
+        shapes = self.architecture.tensor_shapes(n_heads, n_classes, X.shape[1])
+        *arrays, n_iter, at_cap = self._checked(entry, shapes)
+        tensors = [torch.as_tensor(array, device=X.device) for array in arrays]
+        return FittedStart(self.architecture.stack_of(tensors, X.shape[1]), int(n_iter), bool(at_cap))
 
     def _progress(self, options):
         return PhaseProgress(self.verbose, f"{options['kind']} warm start") if self.verbose else None
 
-    def _networks(self, X, y, n_classes, options):
-        from .adapter import Adapter
-
-        sizes, seed = self.hidden_layer_sizes, self.seed
-        if not self.caches:
-            fitted = fit_networks(X, y, n_classes, sizes, seed=seed, **options)
-            self.n_iter = max(self.n_iter, fitted.n_iter)
-            return fitted.coef, fitted.intercept, fitted.adapter
-        entry = self.memory.cache(_fit_networks_on_numpy)(
-            _as_numpy(X), _as_numpy(y), int(n_classes), str(X.device), sizes, int(seed), _options_as_numpy(options),
-            code_version(),
-        )
-        n_heads = 1 if options.get("n_folds") is None else int(options["n_folds"])
-        widths = (X.shape[1], *sizes)
-        shapes = [(n_heads, n_classes, sizes[-1]), (n_heads, n_classes),
-                  [(n_heads, out, inp) for inp, out in zip(widths, widths[1:])], [(n_heads, out) for out in sizes]]
-        coef, intercept, weights, biases, input_scale, n_iter = self._checked(entry, shapes, n_numbers=2)
-        self.n_iter = max(self.n_iter, int(n_iter))
-        tensor = lambda array: torch.as_tensor(np.asarray(array), device=X.device)  # noqa: E731
-        adapter = Adapter(tuple(map(tensor, weights)), tuple(map(tensor, biases)), float(input_scale))
-        return tensor(coef), tensor(intercept), adapter
-
-    def _checked(self, entry, shapes, n_numbers=None):
-        """A cache entry whose arrays have ``shapes`` (a shape, or a list of shapes for a list of
-        arrays), finite float values, followed by plain numbers; else a ``ValueError`` naming
-        the cache (another version's or a tampered entry)."""
+    def _checked(self, entry, shapes):
+        """A cache entry of arrays of ``shapes``, finite float values, followed by two plain
+        numbers; else a ``ValueError`` naming the cache (another version's or a tampered
+        entry)."""
         where = getattr(self.memory, "location", self.memory)
         n_arrays = len(shapes)
         try:
             entry = list(entry)
-            if len(entry) != n_arrays + (2 if n_numbers is None else n_numbers):
+            if len(entry) != n_arrays + 2:
                 raise ValueError(f"{len(entry)} parts")
             for i, shape in enumerate(shapes):
-                if isinstance(shape, list):
-                    if not isinstance(entry[i], (list, tuple)) or len(entry[i]) != len(shape):
-                        raise ValueError(f"part {i} is not a list of {len(shape)} arrays")
-                    entry[i] = [_checked_array(a, s, f"part {i}") for a, s in zip(entry[i], shape)]
-                else:
-                    entry[i] = _checked_array(entry[i], shape, f"part {i}")
+                entry[i] = _checked_array(entry[i], shape, f"part {i}")
             for value in entry[n_arrays:]:
                 if isinstance(value, (str, bytes)) or not np.isfinite(float(value)):
                     raise ValueError(f"{value!r} is not a finite number")
@@ -199,9 +163,11 @@ class HeadFitter:
             ) from exc
         return entry
 
-    def _report(self, coef, intercept, n_iter, at_cap, options):
-        self.n_iter = max(self.n_iter, int(n_iter))
-        if at_cap:
+    def _report(self, fitted, options):
+        """The stack of ``fitted`` (a :class:`~skselmix._torch.heads.FittedStart`), its
+        iterations counted and a stop at the iteration cap warned of."""
+        self.n_iter = max(self.n_iter, int(fitted.n_iter))
+        if fitted.at_cap:
             cap = options.get("max_iter", fit_linear_heads.__kwdefaults__["max_iter"])
             warn(
                 f"The {options['kind']} warm start stopped at its L-BFGS iteration cap ({cap}) before its gradient "
@@ -210,4 +176,4 @@ class HeadFitter:
                 f"weight_decay slow it.",
                 category=ConvergenceWarning,
             )
-        return coef, intercept
+        return fitted.stack

@@ -1,24 +1,26 @@
 """The head a fit trains, behind one interface: a stack of linear heads, or of networks.
 
-A fit trains ``H`` heads in lockstep (one, or one per fold). :class:`LinearStack` holds
-linear heads on the scaled features; :class:`NetworkStack` holds small ReLU networks
-(:class:`~skselmix._torch.adapter.Adapter`) with a linear head on their penultimate
-activations. The loop, the feedback and the estimator use only the methods below, so
-they never ask which kind they hold:
+A fit trains ``H`` heads in lockstep (one, or one per fold). :class:`LinearStack` (here)
+holds linear heads on the scaled features; :class:`~skselmix._torch.network.NetworkStack`
+(``network.py``, which imports this module, never the other way) holds small ReLU
+networks with a linear head on their penultimate activations. The loop, the feedback and
+the estimator use only the methods below, so they never ask which kind they hold:
 
 * ``tensors`` / ``with_tensors`` / ``is_weight_matrix``: the trainable tensors, for
   copies, moving averages and weight decay;
-* ``features(x, head)``: what head ``head`` reads of rows ``x``;
+* ``features(x, head)``: what head ``head`` reads of rows ``x``; ``logits(x, head)``: its
+  logits on them;
 * ``gain(...)``: the gain matrix of the stack (the closed form of ``_gain`` needs a linear
   last layer, which both kinds have);
 * ``all_rows_head(feedback, refit)``, ``model()`` and ``fitted(...)``: the head returned
   instead of the judged stack (or None), the returned model, and its numpy form
-  (:class:`LinearModel` or :class:`NetworkModel`, which set the estimator's fitted
-  attributes);
+  (:class:`~skselmix._predict.LinearModel` or :class:`~skselmix._predict.NetworkModel`,
+  which set the estimator's fitted attributes);
 * ``sgd_steps(requests)``: the SGD steps of requests whose stacks have this kind;
 * ``architecture`` and ``weight_elements``: what batched steps must share, and their size.
 
-Adding an architecture is one class here (see docs/contributing.rst).
+Which kind a fit trains is chosen once, by :func:`~skselmix._torch.architecture.architecture_of`
+(see docs/contributing.rst for adding one).
 """
 
 from typing import NamedTuple
@@ -27,16 +29,21 @@ import numpy as np
 import torch
 
 from .._gain import gain_from_sensitivity
+from .._predict import LinearModel
 from .draws import Stepped
 from .softmax import softmax_
 
-__all__ = ["LinearStack", "NetworkStack", "LinearModel", "NetworkModel", "stack_of"]
+__all__ = ["FittedStart", "LinearStack", "float64_numpy", "head_logits", "linear_sgd_steps"]
 
 
-def stack_of(coef, intercept, adapter=None):
-    """The stack of ``coef`` (H, K, width) and ``intercept`` (H, K), with networks' hidden
-    layers ``adapter`` or without."""
-    return LinearStack(coef, intercept) if adapter is None else NetworkStack(coef, intercept, adapter)
+class FittedStart(NamedTuple):
+    """A warm start as its solver left it: the ``stack`` of heads, the solver's iterations
+    (``n_iter``: L-BFGS iterations, or a network's Adam steps) and whether it stopped at its
+    iteration cap (``at_cap``)."""
+
+    stack: object  # a LinearStack or NetworkStack
+    n_iter: int
+    at_cap: bool
 
 
 def float64_numpy(tensor):
@@ -44,39 +51,10 @@ def float64_numpy(tensor):
     return tensor.detach().cpu().numpy().astype(np.float64)
 
 
-class LinearModel(NamedTuple):
-    """A fitted linear model on the scaled features: the head ``coef`` (K, D), ``intercept``
-    (K,) and the stack it stands for (``stack``: fold heads (H, K, D), (H, K))."""
-
-    coef: np.ndarray
-    intercept: np.ndarray
-    stack: tuple
-
-    def fitted_attributes(self, fmap, check_finite):
-        """The estimator's fitted attributes of this model, on the original features."""
-        coef, intercept = fmap.head_to_original(self.coef, self.intercept)
-        check_finite(coef, intercept, fmap)
-        attributes = {"coef_": coef, "intercept_": intercept}
-        if self.stack[0].shape[0] > 1:
-            attributes["cv_heads_"] = fmap.head_to_original(*self.stack)
-        return attributes
-
-
-class NetworkModel(NamedTuple):
-    """Fitted networks on the scaled features: their hidden layers ``weights``/``biases``
-    (lists of (M, out, in) and (M, out) arrays, ``input_scale`` folded in) and heads
-    ``coef`` (M, K, width), ``intercept`` (M, K); their logits are averaged."""
-
-    weights: list
-    biases: list
-    coef: np.ndarray
-    intercept: np.ndarray
-
-    def fitted_attributes(self, fmap, check_finite):
-        weights, biases = list(self.weights), list(self.biases)
-        weights[0], biases[0] = fmap.head_to_original(weights[0], biases[0])  # the first layer reads X
-        check_finite(weights[0], biases[0], fmap)
-        return {"network_coefs_": [*weights, self.coef], "network_intercepts_": [*biases, self.intercept]}
+def head_logits(stack, x, head=0):
+    """Logits (n, K) of head ``head`` of ``stack`` on rows ``x`` (n, D): its linear head on
+    what it reads of them (``stack.features``). Every kind of stack answers ``logits`` so."""
+    return torch.addmm(stack.intercept[head], stack.features(x, head), stack.coef[head].T)
 
 
 class LinearStack(NamedTuple):
@@ -100,6 +78,13 @@ class LinearStack(NamedTuple):
 
     def features(self, x, head=0):
         return x
+
+    def logits(self, x, head=0):
+        return head_logits(self, x, head)
+
+    def mean(self):
+        """The stack of one head, the mean of these (what pseudo-labels the unlabelled rows)."""
+        return LinearStack(self.coef.mean(dim=0, keepdim=True), self.intercept.mean(dim=0, keepdim=True))
 
     @property
     def weight_elements(self):
@@ -133,73 +118,6 @@ class LinearStack(NamedTuple):
     @staticmethod
     def sgd_steps(requests):
         return linear_sgd_steps(requests)
-
-
-class NetworkStack(NamedTuple):
-    """``H`` networks: hidden layers ``adapter`` and heads ``coef`` (H, K, width), ``intercept``
-    (H, K) on their penultimate activations."""
-
-    coef: torch.Tensor
-    intercept: torch.Tensor
-    adapter: object
-
-    def tensors(self):
-        return (self.coef, self.intercept) + self.adapter.tensors()
-
-    def with_tensors(self, tensors):
-        return NetworkStack(tensors[0], tensors[1], self.adapter.replace(tensors[2:]))
-
-    def is_weight_matrix(self, index):
-        return index == 0 or 2 <= index < 2 + len(self.adapter.weights)
-
-    def features(self, x, head=0):
-        return self.adapter.forward_head(x, head)
-
-    @property
-    def architecture(self):
-        return tuple(tuple(w.shape) for w in self.adapter.weights)
-
-    @property
-    def widest(self):
-        return max(w.shape[1] for w in self.adapter.weights)
-
-    @property
-    def weight_elements(self):
-        return self.coef.numel() + sum(w.numel() for w in self.adapter.weights)
-
-    def gain(self, feedback, prototypes, sensitivity, lambda_mean):
-        """The fold networks share no feature space, so a mean head means nothing: each
-        network's gain is taken with its own prototypes, re-measured from its penultimate
-        activations (the adapter moves), and the gains are averaged."""
-        prototypes = torch.stack([feedback.class_means_under(lambda x, h=h: self.features(x, h))
-                                  for h in range(self.coef.shape[0])])
-        return torch.stack([
-            gain_from_sensitivity(prototypes[h], self.coef[h], self.intercept[h], sensitivity, lambda_mean)
-            for h in range(self.coef.shape[0])
-        ]).mean(dim=0)
-
-    def all_rows_head(self, feedback, refit):
-        """None: the fold networks share no feature space, so they are the model themselves
-        (their logits averaged), the model their out-of-fold scores judge."""
-        return None
-
-    def model(self):
-        """The selected networks are the model (their logits averaged): nothing to refit or merge."""
-        return self.coef, self.intercept
-
-    def fitted(self, coef, intercept):
-        """The numpy networks, ``input_scale`` folded into the first layer (so they act on the
-        scaled rows themselves)."""
-        weights = [float64_numpy(w) for w in self.adapter.weights]
-        weights[0] = weights[0] * self.adapter.input_scale
-        biases = [float64_numpy(b) for b in self.adapter.biases]
-        return NetworkModel(weights, biases, float64_numpy(coef), float64_numpy(intercept))
-
-    @staticmethod
-    def sgd_steps(requests):
-        from .adapter import network_sgd_steps
-
-        return network_sgd_steps(requests)
 
 
 def step_chunks(n_steps, per_step, budget):

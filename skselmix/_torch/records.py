@@ -81,7 +81,7 @@ class WarmStart:
     """What every run of one fit starts from: computed once, shared by a search's candidates.
 
     ``stack``: the warm start's :class:`~skselmix._torch.heads.LinearStack` or
-    :class:`~skselmix._torch.heads.NetworkStack`; ``init_used``: its name; ``refit``: a
+    :class:`~skselmix._torch.network.NetworkStack`; ``init_used``: its name; ``refit``: a
     :class:`RefitRecipe` to fit it again on all rows, or a user's :class:`GivenHead`;
     ``prototypes`` (K, D); ``l2``: the weight decay used; ``all_rows``: the
     :class:`AllRowsHead` the fit returns when the judged stack is not itself the model
@@ -101,8 +101,8 @@ class LoopResult:
     """What one run fitted, as numpy arrays on the scaled features (the estimator maps the
     model back to the original features and sets its attributes from these fields).
 
-    ``model`` is the fitted model (:class:`~skselmix._torch.heads.LinearModel` or
-    :class:`~skselmix._torch.heads.NetworkModel`), which gives the estimator its model's
+    ``model`` is the fitted model (:class:`~skselmix._predict.LinearModel` or
+    :class:`~skselmix._predict.NetworkModel`), which gives the estimator its model's
     fitted attributes; the other fields are the fitted attributes of the same name with
     a trailing underscore. ``selection`` is the
     :class:`~skselmix._selection.Choice` of the step, ``selection_values`` the returned

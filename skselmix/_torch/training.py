@@ -21,39 +21,13 @@ from .._gain import DEFAULT_CONFUSION_SMOOTHING, objective_logit_sensitivity
 from .._parameters import check_params
 from .._progress import FitProgress
 from .._selection import StepSelection
+from .architecture import LINEAR
 from .device import profile_for
 from .draws import RunDraws, StepRequest, cosine_learning_rate
-from .heads import float64_numpy, stack_of
+from .heads import float64_numpy
 from .records import GivenHead, LoopResult, RefitRecipe, StepSources, WarmStart
 from .sampler import ClassIndex, head_pair_distributions, normalize_gain, sampling_distribution
 from .threads import one_thread_below
-
-# weight_decay="auto" is AUTO_WEIGHT_DECAY / n_train on unit-RMS-norm features. A penalty
-# that shrinks like 1/n is what a linear probe needs; the constant was chosen on the
-# tuning seeds of the quality benchmark (benchmarks/quality_notes.md): 5e-4 (the
-# paper's SGD weight decay, used as the probe's penalty) under-fitted both real datasets.
-AUTO_WEIGHT_DECAY = 0.1
-# learning_rate="auto": the linear head's rate of every release before 0.7, and a smaller one for
-# networks, whose penultimate activations are far longer than the unit-RMS rows a linear head reads
-# (0.01 lost 0.10 of test min recall to 0.003 on the tuning splits: benchmarks/perf_notes.md).
-AUTO_LEARNING_RATE = 0.01
-AUTO_NETWORK_LEARNING_RATE = 0.003
-# weight_decay="auto" for networks (hidden_layer_sizes): chosen on tuning splits of
-# benchmarks/tabular.py. A penalty growing with the input's width (sqrt(D) / n_train) made
-# the warm start better on Fashion-MNIST-LT embeddings but SelMix's steps from it unsafe
-# on long-tailed digits (benchmarks/perf_notes.md, "Adapter warm start").
-AUTO_NETWORK_WEIGHT_DECAY = 1.0
-
-
-def resolve_weight_decay(weight_decay, n_train, network=False):
-    """The L2 strength used by a fit: ``weight_decay`` itself, or for "auto" ``0.1 / n_train``
-    (``1 / n_train`` when ``network``: the fit has hidden layers).
-
-    ``n_train`` is the number of training rows, or their total ``sample_weight``.
-    """
-    if weight_decay != "auto":
-        return float(weight_decay)
-    return (AUTO_NETWORK_WEIGHT_DECAY if network else AUTO_WEIGHT_DECAY) / max(float(n_train), 1.0)
 
 
 @dataclass(frozen=True)
@@ -85,12 +59,12 @@ class LoopSettings:
         settings.check()
         return settings
 
-    def resolved(self, network=False):
-        """These settings with ``learning_rate="auto"`` made a number: ``AUTO_LEARNING_RATE``,
-        or ``AUTO_NETWORK_LEARNING_RATE`` when ``network`` (the fit has hidden layers)."""
+    def resolved(self, architecture=LINEAR):
+        """These settings with ``learning_rate="auto"`` made a number: the ``architecture``'s
+        (:mod:`~skselmix._torch.architecture`)."""
         if self.learning_rate != "auto":
             return self
-        return replace(self, learning_rate=AUTO_NETWORK_LEARNING_RATE if network else AUTO_LEARNING_RATE)
+        return replace(self, learning_rate=architecture.learning_rate)
 
     def check(self):
         """``InvalidParameterError`` naming the first parameter outside its constraint."""
@@ -158,14 +132,17 @@ class CarriedHead:
 
 
 class SelMixRun:
-    """One fit's training state: tensors on the device, the loop, the records.
+    """One candidate's fit: its settings, random draws and records, and the warm start and
+    loop it runs on the device (:meth:`start`, :meth:`loop`).
 
-    Kept apart from the estimator so that the estimator holds only numpy
-    fitted state and is never left half-updated. ``settings`` is a
-    :class:`LoopSettings`.
+    Kept apart from the estimator so that the estimator holds only numpy fitted state and
+    is never left half-updated. ``settings`` is a :class:`LoopSettings`, ``seeds`` the
+    :class:`~skselmix._torch.seeds.RunSeeds` of the fit, ``architecture`` what it trains
+    (:mod:`~skselmix._torch.architecture`).
     """
 
-    def __init__(self, settings, objective, device, rng, n_classes, class_labels=None, on_refresh=None):
+    def __init__(self, settings, objective, device, seeds, n_classes, architecture=LINEAR, class_labels=None,
+                 on_refresh=None):
         self.settings = settings
         # Analysis only (benchmarks/_internals.py): called at every refresh with the step, the
         # evaluated stack, its judged predictions and the stack the fit would return for that
@@ -179,27 +156,25 @@ class SelMixRun:
         )
         self.objective = objective
         self.device = device
+        self.architecture = architecture
         self.profile = profile_for(device)  # resolved once: every device-tuned size of this run
         self.k = n_classes
         generator = torch.Generator(device=device)
-        generator.manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
+        generator.manual_seed(seeds.steps)
         self.draws = RunDraws(generator, n_classes, settings.batch_size, settings.lambda_min, settings.mixup)
-        self.calibration_rng = np.random.RandomState(rng.randint(np.iinfo(np.int32).max))
-        # Drawn last, so the draws above are those of every earlier release; the candidates of a
-        # search draw the same seed, so they share the resamples (their comparison is paired).
-        self.selection_rng = np.random.RandomState(rng.randint(np.iinfo(np.int32).max))
-        # The all-rows head's steps draw from a generator of their own, seeded after every draw
-        # above: the judged heads draw exactly what they drew before it was carried.
+        self.calibration_rng = np.random.RandomState(seeds.calibration)
+        # Every candidate of a search has the same selection seed, so they share the
+        # resamples (their comparison is paired).
+        self.selection_rng = np.random.RandomState(seeds.selection)
         all_rows_generator = torch.Generator(device=device)
-        all_rows_generator.manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
+        all_rows_generator.manual_seed(seeds.all_rows)
         self.all_rows_draws = replace(self.draws, generator=all_rows_generator)
         self.start_time = time.perf_counter()
 
     def _threads(self, feedback):
-        """One thread for the whole fit when a pass over the rows is small (its multiply-adds:
-        rows x D x K for a linear head, every layer's product with an adapter)."""
-        widths = (feedback.x_train.shape[1], *feedback.fit_heads.hidden_layer_sizes, self.k)
-        work = feedback.x_train.shape[0] * sum(a * b for a, b in zip(widths, widths[1:]))
+        """One thread for the whole fit when a pass over the rows is small (its multiply-adds,
+        :meth:`~skselmix._torch.architecture.Architecture.pass_work`)."""
+        work = self.architecture.pass_work(feedback.x_train.shape[0], feedback.x_train.shape[1], self.k)
         return one_thread_below(work, self.profile.small_fit_work, self.device, blas=True)
 
     def start(self, feedback, init_head):
@@ -215,7 +190,7 @@ class SelMixRun:
     def _start(self, feedback, init_head):
         p = self.settings
         class_counts = feedback.class_counts
-        l2 = resolve_weight_decay(p.weight_decay, feedback.n_train, network=bool(feedback.fit_heads.hidden_layer_sizes))
+        l2 = self.architecture.weight_decay(p.weight_decay, feedback.n_train)
         if not feedback.complete:
             names = [self.progress.labels[i] for i in feedback.unjudged_classes()]
             warn(
@@ -228,7 +203,7 @@ class SelMixRun:
         self.progress.warm_start((p.init if init_head is None else init_head.name) + heads_note)
         if init_head is None:
             kinds = ("logit_adjusted", "balanced") if p.init == "auto" else (p.init,)
-            candidates = [(kind, stack_of(*feedback.warm_start(kind, l2))) for kind in kinds]
+            candidates = [(kind, feedback.warm_start(kind, l2)) for kind in kinds]
             # "auto": the start with the best feedback objective (first on ties: logit-adjusted).
             scores = (
                 [self._objective_value(feedback.confusion(stack), class_counts, 0) for _, stack in candidates]
@@ -241,12 +216,10 @@ class SelMixRun:
             coef = torch.as_tensor(init_head.coef, dtype=torch.float32, device=self.device)
             intercept = torch.as_tensor(init_head.intercept, dtype=torch.float32, device=self.device)
             init_used, refit = init_head.name, GivenHead(coef, intercept)
-            stack = stack_of(*feedback.given_start(coef, intercept))
+            stack = feedback.given_start(coef, intercept)
 
         prototypes = feedback.prototypes()
-        if init_head is not None and not bool(
-            torch.isfinite(torch.addmm(refit.intercept, prototypes, refit.coef.T)).all()
-        ):
+        if init_head is not None and not bool(torch.isfinite(stack.logits(prototypes)).all()):
             raise ValueError(
                 f"The initial head ({init_used}) gives non-finite float32 logits on the class prototypes; "
                 "its weights are too large for the features."
@@ -255,114 +228,10 @@ class SelMixRun:
         self.progress.warm_start_done()
         return WarmStart(stack, init_used, refit, prototypes, l2, all_rows)
 
-    def _loop(self, feedback, warm, unlabeled=None):
-        """The refresh/SGD loop from ``warm`` (a :class:`WarmStart`), as a generator: it
-        yields a :class:`StepRequest` whenever it needs SGD steps, is sent the new
-        ``(heads, evaluated)``, and returns the fitted state as numpy arrays on scaled
-        features as a :class:`LoopResult` (:func:`loop_together` drives it, batching the
-        steps of several runs). ``unlabeled`` is :class:`UnlabeledRows` in semi-supervised
-        mode."""
-        p, k = self.settings, self.k
-        class_counts = feedback.class_counts
-        stack, prototypes, init_used = warm.stack, warm.prototypes, warm.init_used
-        pools = feedback.pools
-        lambda_mean = (p.lambda_min + 1.0) / 2.0
-        multipliers = self.objective.init_multipliers(k, class_counts)
-
-        # `heads` is the stack of SGD iterates; `evaluated` is what feedback and selection see:
-        # the iterates themselves, or their moving average when average_decay > 0. `carried`
-        # is the head the fit returns when that is not `evaluated` itself (see CarriedHead).
-        heads = evaluated = stack
-        carried = CarriedHead(warm.all_rows, self.all_rows_draws, k)
-        history, best, step, stale, verdict = [], None, 0, 0, False
-        selection = self._selection(feedback)
-        while True:
-            refresh_began = time.perf_counter()
-            predictions = feedback.judged_predictions(evaluated)
-            confusion = feedback.confusion(evaluated, predictions=predictions)
-            if self.on_refresh is not None:
-                self.on_refresh(step, evaluated, predictions, carried.returned(evaluated))
-            value = self._objective_value(confusion, class_counts, step)
-            beats_start = self._judge_resamples(selection, predictions, step)
-            multipliers = self.objective.update_multipliers(multipliers, confusion, class_counts)
-            grad = self._objective_gradient(confusion, multipliers, class_counts, step)
-            sensitivity = objective_logit_sensitivity(confusion.to(torch.float32), grad, DEFAULT_CONFUSION_SMOOTHING)
-            gain = evaluated.gain(feedback, prototypes, sensitivity, lambda_mean)
-            gain_n = normalize_gain(gain)
-            probs = sampling_distribution(gain_n, p.s)
-            pairs = head_pair_distributions(probs, pools.counts.reshape(-1, k))
-            history.append(self._record(step, value, confusion, multipliers, gain, pairs.mean(), class_counts))
-            history[-1]["p_beats_start"] = beats_start
-            history[-1]["refresh_time"] = time.perf_counter() - refresh_began
-            partners = None
-            if unlabeled is not None:
-                partners, extra = self._pseudo_label_pool(evaluated.coef.mean(dim=0), evaluated.intercept.mean(dim=0),
-                                                          unlabeled)
-                history[-1].update(extra)
-            improved = best is None or value > best.value + p.tol
-            if improved:
-                # Copies (the adapter's too) that later in-place steps leave alone.
-                kept = _copy(evaluated)
-                best = KeptStep(value, step, kept, len(history) - 1, carried.kept(kept))
-                stale = 0
-            elif step > 0:
-                stale += 1
-            if step == 0:
-                start = best
-            self.progress.refresh(step, value, best.value, improved, history[-1]["recalls"], history[-1]["parts"])
-            if step >= p.max_iter or (p.n_iter_no_change is not None and stale >= p.n_iter_no_change):
-                break
-            # The early verdict (see _selection): a fit whose steps keep failing to beat the
-            # warm start beyond noise stops, unless told to run max_iter.
-            verdict = p.n_iter_no_change is not None and p.selection_confidence > 0 and selection.futile()
-            if verdict:
-                break
-            n_steps = min(p.refresh_every, p.max_iter - step)
-            sources = (
-                StepSources(feedback.x_train, pools)
-                if partners is None
-                else StepSources(feedback.x_train, pools, partners, unlabeled.features)
-            )
-            request = StepRequest(
-                heads, evaluated, sources, pairs, self.draws, step, n_steps, p.learning_rate,
-                p.max_iter, float(p.average_decay), warm.l2, self.device, self.profile,
-            )
-            stepped = yield carried.beside(request, probs, partners, unlabeled)
-            heads, evaluated = stepped.heads, stepped.evaluated
-            carried.took(stepped)
-            step += n_steps
-            tensors = heads.tensors() + evaluated.tensors() + carried.tensors()
-            if not all(bool(torch.isfinite(t).all()) for t in tensors):
-                warn(
-                    f"SelMix diverged: the head became non-finite by step {step} (learning_rate="
-                    f"{p.learning_rate!r} is too large). Kept the best head so far, from step {best.step}.",
-                    category=ConvergenceWarning,
-                )
-                history.append(dict.fromkeys(history[-1]) | {"step": step, "objective": float("nan"), "diverged": True})
-                break
-
-        choice = selection.choose(best.index, [record["objective"] for record in history[:len(selection.values)]])
-        returned = best if choice.index else start
-        chosen = returned.stack
-        coef, intercept = returned.returned.model()
-        temperature = self._temperature(feedback, chosen) if p.calibrate else 1.0
-        return LoopResult(
-            model=chosen.fitted(coef, intercept),
-            prototypes=float64_numpy(prototypes),
-            n_iter=step,
-            history=history,
-            gain_matrix=float64_numpy(gain_n),
-            sampling_distribution=pairs.mean().cpu().numpy(),  # one head's, or the heads' mean
-            best_validation_score=returned.value,
-            best_step=returned.step,
-            selection=choice,
-            selection_values=selection.values_of(choice.index),
-            candidate_step=best.step,
-            stopped_by_verdict=verdict,
-            init=init_used,
-            weight_decay=warm.l2,
-            temperature=temperature,
-        )
+    def loop(self, feedback, warm, unlabeled=None):
+        """This run's :class:`RunLoop` from ``warm`` (a :class:`WarmStart`); ``unlabeled`` is
+        :class:`UnlabeledRows` in semi-supervised mode."""
+        return RunLoop(self, feedback, warm, unlabeled)
 
     def _selection(self, feedback):
         """The :class:`StepSelection` of this run, over the feedback's judging rows."""
@@ -414,10 +283,11 @@ class SelMixRun:
             raise ValueError(f"the derivative of metric {self.objective.name!r} is not finite at step {step}.")
         return grad
 
-    def _pseudo_label_pool(self, coef, intercept, unlabeled):
-        """Pseudo-label the unlabelled rows with the current head: the partner pool and its record."""
+    def _pseudo_label_pool(self, head, unlabeled):
+        """Pseudo-label the unlabelled rows with the current ``head`` (a stack of one head):
+        the partner pool and its record."""
         hidden = unlabeled.hidden
-        proba = torch.softmax(torch.addmm(intercept, unlabeled.features, coef.T), dim=1)
+        proba = torch.softmax(head.logits(unlabeled.features), dim=1)
         confidence, pseudo = proba.max(dim=1)
         confident = confidence >= self.settings.pseudo_label_threshold
         labels = hidden if unlabeled.hidden_partners else torch.where(confident, pseudo, -1)
@@ -428,20 +298,183 @@ class SelMixRun:
             record["pseudo_label_accuracy"] = float(hits.sum()) / max(int(confident.sum()), 1)
         return pool, record
 
-    def _record(self, step, value, confusion, multipliers, gain, probs, class_counts):
-        entropy = torch.special.entr(probs).sum()  # -sum p log p, one pass (0 log 0 = 0)
+
+class Refresh(NamedTuple):
+    """What one refresh measured and decided: the feedback objective ``value``, the
+    ``confusion`` matrix and the objective's ``multipliers`` after it, the ``gain`` matrix
+    and its normalised form ``gain_n``, the pair probabilities ``probs`` and each head's
+    ``pairs``, how often the step beat the warm start on the resamples (``beats_start``),
+    the pseudo-labelled ``partners`` (or None) and their record (``pseudo``), and when it
+    ``began``."""
+
+    value: float
+    confusion: torch.Tensor
+    multipliers: object
+    gain: torch.Tensor
+    gain_n: torch.Tensor
+    probs: torch.Tensor
+    pairs: object
+    beats_start: object
+    partners: object
+    pseudo: dict
+    began: float
+
+
+class RunLoop:
+    """One run's refresh/SGD loop as an explicit state: :meth:`refresh` measures the
+    evaluated stack and returns the :class:`StepRequest` of its next SGD steps (None when
+    the loop stops), :meth:`apply` takes the stepped heads, :meth:`result` gives the fitted
+    state as numpy arrays on scaled features (a :class:`LoopResult`).
+    :func:`loop_together` drives the loops of a fit's runs, batching their steps.
+
+    ``heads`` is the stack of SGD iterates; ``evaluated`` is what feedback and selection
+    see: the iterates themselves, or their moving average when ``average_decay`` > 0.
+    ``carried`` is the head the fit returns when that is not ``evaluated`` itself (see
+    :class:`CarriedHead`).
+    """
+
+    def __init__(self, run, feedback, warm, unlabeled=None):
+        self.run, self.feedback, self.warm, self.unlabeled = run, feedback, warm, unlabeled
+        self.multipliers = run.objective.init_multipliers(run.k, feedback.class_counts)
+        self.heads = self.evaluated = warm.stack
+        self.carried = CarriedHead(warm.all_rows, run.all_rows_draws, run.k)
+        self.history, self.best, self.start, self.step, self.stale = [], None, None, 0, 0
+        self.verdict = self.done = False
+        self.last, self.n_steps = None, 0  # the latest Refresh, and the steps it asked for
+        self.selection = run._selection(feedback)
+
+    def refresh(self):
+        """Judge the evaluated stack, keep it when it is the best so far, and return the
+        :class:`StepRequest` of the next steps, or None when the loop stops here."""
+        run, p, feedback = self.run, self.run.settings, self.feedback
+        step, evaluated = self.step, self.evaluated
+        last = self.last = self._measure()
+        self.history.append(self._record(last))
+        improved = self.best is None or last.value > self.best.value + p.tol
+        if improved:
+            # Copies (the adapter's too) that later in-place steps leave alone.
+            kept = _copy(evaluated)
+            self.best = KeptStep(last.value, step, kept, len(self.history) - 1, self.carried.kept(kept))
+            self.stale = 0
+        elif step > 0:
+            self.stale += 1
+        if step == 0:
+            self.start = self.best
+        record = self.history[-1]
+        run.progress.refresh(step, last.value, self.best.value, improved, record["recalls"], record["parts"])
+        if step >= p.max_iter or (p.n_iter_no_change is not None and self.stale >= p.n_iter_no_change):
+            self.done = True
+            return None
+        # The early verdict (see _selection): a fit whose steps keep failing to beat the
+        # warm start beyond noise stops, unless told to run max_iter.
+        self.verdict = p.n_iter_no_change is not None and p.selection_confidence > 0 and self.selection.futile()
+        if self.verdict:
+            self.done = True
+            return None
+        n_steps = self.n_steps = min(p.refresh_every, p.max_iter - step)
+        pools, partners = feedback.pools, last.partners
+        sources = (
+            StepSources(feedback.x_train, pools)
+            if partners is None
+            else StepSources(feedback.x_train, pools, partners, self.unlabeled.features)
+        )
+        request = StepRequest(
+            self.heads, evaluated, sources, last.pairs, run.draws, step, n_steps, p.learning_rate,
+            p.max_iter, float(p.average_decay), self.warm.l2, run.device, run.profile,
+        )
+        return self.carried.beside(request, last.probs, partners, self.unlabeled)
+
+    def _measure(self):
+        """The :class:`Refresh` of the evaluated stack at this step."""
+        run, p, k, feedback, evaluated, step = self.run, self.run.settings, self.run.k, self.feedback, \
+            self.evaluated, self.step
+        began = time.perf_counter()
+        class_counts = feedback.class_counts
+        predictions = feedback.judged_predictions(evaluated)
+        confusion = feedback.confusion(evaluated, predictions=predictions)
+        if run.on_refresh is not None:
+            run.on_refresh(step, evaluated, predictions, self.carried.returned(evaluated))
+        value = run._objective_value(confusion, class_counts, step)
+        beats_start = run._judge_resamples(self.selection, predictions, step)
+        self.multipliers = run.objective.update_multipliers(self.multipliers, confusion, class_counts)
+        grad = run._objective_gradient(confusion, self.multipliers, class_counts, step)
+        sensitivity = objective_logit_sensitivity(confusion.to(torch.float32), grad, DEFAULT_CONFUSION_SMOOTHING)
+        lambda_mean = (p.lambda_min + 1.0) / 2.0
+        gain = evaluated.gain(feedback, self.warm.prototypes, sensitivity, lambda_mean)
+        gain_n = normalize_gain(gain)
+        probs = sampling_distribution(gain_n, p.s)
+        pairs = head_pair_distributions(probs, feedback.pools.counts.reshape(-1, k))
+        partners, pseudo = None, {}
+        if self.unlabeled is not None:
+            partners, pseudo = run._pseudo_label_pool(evaluated.mean(), self.unlabeled)
+        return Refresh(value, confusion, self.multipliers, gain, gain_n, probs, pairs, beats_start, partners, pseudo,
+                       began)
+
+    def apply(self, stepped):
+        """Take a run of steps' :class:`Stepped` heads; a non-finite head ends the loop."""
+        p = self.run.settings
+        self.heads, self.evaluated = stepped.heads, stepped.evaluated
+        self.carried.took(stepped)
+        self.step += self.n_steps
+        tensors = self.heads.tensors() + self.evaluated.tensors() + self.carried.tensors()
+        if not all(bool(torch.isfinite(t).all()) for t in tensors):
+            warn(
+                f"SelMix diverged: the head became non-finite by step {self.step} (learning_rate="
+                f"{p.learning_rate!r} is too large). Kept the best head so far, from step {self.best.step}.",
+                category=ConvergenceWarning,
+            )
+            self.history.append(self._record(None))
+            self.done = True
+
+    def _record(self, refresh):
+        """The history record of ``refresh`` (a :class:`Refresh`) at the current step, or with
+        None the record of a divergence found there (every measurement None)."""
+        if refresh is None:
+            return dict.fromkeys(self.history[-1]) | {"step": self.step, "objective": float("nan"), "diverged": True}
+        run = self.run
+        entropy = torch.special.entr(refresh.pairs.mean()).sum()  # -sum p log p, one pass (0 log 0 = 0)
         return {
-            "step": step,
-            "objective": value,
-            "recalls": recalls(confusion).cpu().numpy(),
-            "coverages": coverages(confusion).cpu().numpy(),
-            "multipliers": None if multipliers is None else multipliers.cpu().numpy().copy(),
-            "parts": self.objective.parts(confusion, class_counts),
-            "max_gain": float(gain.max()),
+            "step": self.step,
+            "objective": refresh.value,
+            "recalls": recalls(refresh.confusion).cpu().numpy(),
+            "coverages": coverages(refresh.confusion).cpu().numpy(),
+            "multipliers": None if refresh.multipliers is None else refresh.multipliers.cpu().numpy().copy(),
+            "parts": run.objective.parts(refresh.confusion, self.feedback.class_counts),
+            "max_gain": float(refresh.gain.max()),
             "entropy": float(entropy),
-            "lr": cosine_learning_rate(step, self.settings.learning_rate, self.settings.max_iter),
-            "time": time.perf_counter() - self.start_time,
+            "lr": cosine_learning_rate(self.step, run.settings.learning_rate, run.settings.max_iter),
+            "time": time.perf_counter() - run.start_time,
+            "p_beats_start": refresh.beats_start,
+            "refresh_time": time.perf_counter() - refresh.began,
+            **refresh.pseudo,
         }
+
+    def result(self):
+        """The fitted state (a :class:`LoopResult`): the selected refresh's returned model."""
+        run, p, best, last = self.run, self.run.settings, self.best, self.last
+        choice = self.selection.choose(best.index, [record["objective"]
+                                                    for record in self.history[:len(self.selection.values)]])
+        returned = best if choice.index else self.start
+        chosen = returned.stack
+        coef, intercept = returned.returned.model()
+        temperature = run._temperature(self.feedback, chosen) if p.calibrate else 1.0
+        return LoopResult(
+            model=chosen.fitted(coef, intercept),
+            prototypes=float64_numpy(self.warm.prototypes),
+            n_iter=self.step,
+            history=self.history,
+            gain_matrix=float64_numpy(last.gain_n),
+            sampling_distribution=last.pairs.mean().cpu().numpy(),  # one head's, or the heads' mean
+            best_validation_score=returned.value,
+            best_step=returned.step,
+            selection=choice,
+            selection_values=self.selection.values_of(choice.index),
+            candidate_step=best.step,
+            stopped_by_verdict=self.verdict,
+            init=self.warm.init_used,
+            weight_decay=self.warm.l2,
+            temperature=temperature,
+        )
 
 
 def take_steps(requests):
@@ -453,21 +486,16 @@ def take_steps(requests):
 def loop_together(runs, feedback, warm, unlabeled=None):
     """Run the loops of ``runs`` (one :class:`SelMixRun` per candidate) from one warm start.
 
-    Every run refreshes on its own (its confusion matrix, multipliers, gains, early
-    stopping); the SGD steps of runs at the same step with the same step settings are
+    Every run refreshes on its own (its :class:`RunLoop`: confusion matrix, multipliers,
+    gains, early stopping); the SGD steps of runs at the same step with the same step settings are
     taken together, their heads stacked into one batched product, which costs little
     more than one run's steps on small problems. Each run draws from its own generator,
     so its result is the one it would have alone. Returns the runs' fitted states.
     """
-    results = [None] * len(runs)
     with runs[0]._threads(feedback):
-        loops = [run._loop(feedback, warm, unlabeled) for run in runs]
-        pending = {}
-        for index, loop in enumerate(loops):
-            try:
-                pending[index] = next(loop)
-            except StopIteration as stop:
-                results[index] = stop.value
+        loops = [run.loop(feedback, warm, unlabeled) for run in runs]
+        pending = {index: loop.refresh() for index, loop in enumerate(loops)}
+        pending = {index: request for index, request in pending.items() if request is not None}
         while pending:
             groups = {}
             for index, request in pending.items():
@@ -480,10 +508,12 @@ def loop_together(runs, feedback, warm, unlabeled=None):
                 with one_thread_below(work, first.profile.small_step_work, first.device):
                     stepped = take_steps(requests)
                 for index, state in zip(members, stepped):
-                    try:
-                        answered[index] = loops[index].send(state)
-                    except StopIteration as stop:
-                        results[index] = stop.value
+                    loop = loops[index]
+                    loop.apply(state)
+                    request = None if loop.done else loop.refresh()
+                    if request is not None:
+                        answered[index] = request
             pending = answered
+        results = [loop.result() for loop in loops]
     # The warm-start fits of every run (their refits on all rows included) are done now.
     return [replace(result, n_iter_warm_start=feedback.fit_heads.n_iter) for result in results]

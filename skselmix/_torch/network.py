@@ -1,6 +1,6 @@
-"""A trainable adapter under the head: small ReLU networks, stacked ``H`` deep like the heads.
+"""Small ReLU networks under the head, stacked ``H`` deep like the heads: every part of them.
 
-With ``hidden_layer_sizes`` the model is ``logits = W relu(... relu(A_1 x + c_1) ...) + b``:
+With hidden layers the model is ``logits = W relu(... relu(A_1 x + c_1) ...) + b``:
 the hidden layers are the *adapter*, ``(W, b)`` the linear head SelMix's gains are
 written for. Everything is stacked along a leading head axis (one network per fold
 under cross-fitting), so ``H`` networks train and predict in batched products, as
@@ -11,6 +11,8 @@ the linear heads do.
 * :func:`network_sgd_steps` is SelMix's SGD on mixups *at the penultimate layer*
   (anchors and partners pass through the adapter, their activations are mixed), which
   updates the adapter as well as the head.
+* :class:`NetworkStack` is their stack behind the head interface of
+  :mod:`~skselmix._torch.heads` (which this module imports, never the other way).
 
 Rows enter the adapter multiplied by ``sqrt(D)``: the fit's rows have unit RMS norm,
 so each coordinate then has unit RMS on average, the scale He initialisation and Adam's
@@ -25,8 +27,12 @@ from typing import NamedTuple
 
 import torch
 
+from .._gain import gain_from_sensitivity
+from .._predict import NetworkModel
 from .device import device_memory
 from .draws import Stepped
+from .heads import FittedStart, float64_numpy, head_logits
+from .warm_start import head_loss_weights
 
 # The warm start's Adam: epochs over the rows (at least ADAPTER_MIN_STEPS steps on small
 # sets), minibatch size and peak step size under a cosine decay. Chosen on tuning splits
@@ -92,16 +98,72 @@ def init_adapter(n_heads, n_features, sizes, generator, dtype, device):
     return Adapter(tuple(weights), tuple(biases), math.sqrt(n_features))
 
 
-class FittedNetworks(NamedTuple):
-    """What :func:`fit_networks` returns: the heads (``coef`` (H, K, width), ``intercept``
-    (H, K)), their ``adapter``, and the Adam steps taken (``n_iter``; ``at_cap`` is always
-    False: a fixed schedule has no tolerance to miss)."""
+class NetworkStack(NamedTuple):
+    """``H`` networks: hidden layers ``adapter`` and heads ``coef`` (H, K, width), ``intercept``
+    (H, K) on their penultimate activations."""
 
-    coef: object  # torch tensors; the annotation would import torch
-    intercept: object
-    adapter: Adapter
-    n_iter: int
-    at_cap: bool
+    coef: torch.Tensor
+    intercept: torch.Tensor
+    adapter: object
+
+    def tensors(self):
+        return (self.coef, self.intercept) + self.adapter.tensors()
+
+    def with_tensors(self, tensors):
+        return NetworkStack(tensors[0], tensors[1], self.adapter.replace(tensors[2:]))
+
+    def is_weight_matrix(self, index):
+        return index == 0 or 2 <= index < 2 + len(self.adapter.weights)
+
+    def features(self, x, head=0):
+        return self.adapter.forward_head(x, head)
+
+    def logits(self, x, head=0):
+        return head_logits(self, x, head)
+
+    @property
+    def architecture(self):
+        return tuple(tuple(w.shape) for w in self.adapter.weights)
+
+    @property
+    def widest(self):
+        return max(w.shape[1] for w in self.adapter.weights)
+
+    @property
+    def weight_elements(self):
+        return self.coef.numel() + sum(w.numel() for w in self.adapter.weights)
+
+    def gain(self, feedback, prototypes, sensitivity, lambda_mean):
+        """The fold networks share no feature space, so a mean head means nothing: each
+        network's gain is taken with its own prototypes, re-measured from its penultimate
+        activations (the adapter moves), and the gains are averaged."""
+        prototypes = torch.stack([feedback.class_means_under(lambda x, h=h: self.features(x, h))
+                                  for h in range(self.coef.shape[0])])
+        return torch.stack([
+            gain_from_sensitivity(prototypes[h], self.coef[h], self.intercept[h], sensitivity, lambda_mean)
+            for h in range(self.coef.shape[0])
+        ]).mean(dim=0)
+
+    def all_rows_head(self, feedback, refit):
+        """None: the fold networks share no feature space, so they are the model themselves
+        (their logits averaged), the model their out-of-fold scores judge."""
+        return None
+
+    def model(self):
+        """The selected networks are the model (their logits averaged): nothing to refit or merge."""
+        return self.coef, self.intercept
+
+    def fitted(self, coef, intercept):
+        """The numpy networks, ``input_scale`` folded into the first layer (so they act on the
+        scaled rows themselves)."""
+        weights = [float64_numpy(w) for w in self.adapter.weights]
+        weights[0] = weights[0] * self.adapter.input_scale
+        biases = [float64_numpy(b) for b in self.adapter.biases]
+        return NetworkModel(weights, biases, float64_numpy(coef), float64_numpy(intercept))
+
+    @staticmethod
+    def sgd_steps(requests):
+        return network_sgd_steps(requests)
 
 
 def network_warm_start_steps(n_rows):
@@ -116,27 +178,29 @@ _PARAMETER_COPIES = 6
 _ACTIVATION_COPIES = 4
 
 
-def check_network_size(n_heads, n_features, hidden_layer_sizes, n_classes, itemsize, device, batch=None):
-    """A ``ValueError`` naming ``hidden_layer_sizes`` when the networks' parameters (with the
+def check_network_size(n_heads, n_features, sizes, n_classes, itemsize, device, batch=None, name=None):
+    """A ``ValueError`` naming the layer ``sizes`` (as ``name`` when given: the estimator's
+    parameter) when the networks' parameters (with the
     copies the fit keeps) and a minibatch's activations (kept for the backward pass) would
     not fit in the device's memory: asked of the allocator, a width of 10**7 made requests
     of 1.2 GB to 120 TB, or an int overflow deep in C++."""
-    widths = (n_features, *hidden_layer_sizes, n_classes)
+    widths = (n_features, *sizes, n_classes)
     parameters = n_heads * sum((a + 1) * b for a, b in zip(widths, widths[1:]))
     activations = n_heads * (ADAPTER_BATCH if batch is None else batch) * sum(widths[1:])
     needed = (parameters * _PARAMETER_COPIES + activations * _ACTIVATION_COPIES) * itemsize
     available = device_memory(device)
     if needed > available:
         raise ValueError(
-            f"hidden_layer_sizes={tuple(hidden_layer_sizes)!r} gives {n_heads} network(s) of "
+            f"{name or f'hidden layer sizes {tuple(sizes)!r}'} gives {n_heads} network(s) of "
             f"{parameters // n_heads:,} parameters: about {needed / 2**30:.1f} GiB to fit, more than the "
             f"{available / 2**30:.1f} GiB of memory this {device.type} device has. Use narrower layers."
         )
 
 
-def fit_networks(X, y, n_classes, hidden_layer_sizes, *, kind, l2, seed, fold=None, n_folds=1, class_weight=None,
-                 sample_weight=None):
-    """Fit ``H`` networks (adapter and head) on the (logit-adjusted) cross-entropy by Adam.
+def fit_networks(X, y, n_classes, sizes, *, kind, l2, seed, fold=None, n_folds=1, class_weight=None,
+                 sample_weight=None, name=None):
+    """Fit ``H`` networks (adapter and head) on the (logit-adjusted) cross-entropy by Adam: a
+    :class:`~skselmix._torch.heads.FittedStart` of a :class:`NetworkStack` and its Adam steps.
 
     One network on every row, or with ``fold`` one per fold, network ``h`` trained on
     the rows outside fold ``h`` (its loss weighs the rows of fold ``h`` by zero). The
@@ -145,22 +209,20 @@ def fit_networks(X, y, n_classes, hidden_layer_sizes, *, kind, l2, seed, fold=No
     each batch, and never on a row of its fold. ``kind``, ``l2``,
     ``class_weight`` and ``sample_weight`` mean what they mean for
     :func:`~skselmix._torch.warm_start.fit_linear_heads` (the penalty covers every weight
-    matrix, not the biases). ``seed`` fixes the initialisation and the minibatches.
+    matrix, not the biases). ``seed`` fixes the initialisation and the minibatches; ``name``
+    is how a too-large network's error names ``sizes``.
     """
-    from .heads import NetworkStack
-    from .warm_start import head_loss_weights
-
     device, dtype = X.device, X.dtype
     n, d = X.shape
     k = n_classes
     n_heads = 1 if fold is None else n_folds
-    check_network_size(n_heads, d, hidden_layer_sizes, k, X.element_size(), device, batch=min(ADAPTER_BATCH, n))
+    check_network_size(n_heads, d, sizes, k, X.element_size(), device, batch=min(ADAPTER_BATCH, n), name=name)
     weights, offset = head_loss_weights(y, k, n_heads, kind, fold, class_weight, sample_weight)
     # Each network's weights averaged to one over all rows: a minibatch's weighted mean loss
     # is then an unbiased estimate of the network's loss.
     weights = (weights / weights.mean(dim=0)).to(dtype)
     generator = torch.Generator().manual_seed(int(seed))
-    adapter = init_adapter(n_heads, d, hidden_layer_sizes, generator, dtype, device)
+    adapter = init_adapter(n_heads, d, sizes, generator, dtype, device)
     stack = NetworkStack(torch.zeros(n_heads, k, adapter.width, dtype=dtype, device=device),
                          torch.zeros(n_heads, k, dtype=dtype, device=device), adapter)
     params = list(stack.tensors())
@@ -199,8 +261,8 @@ def fit_networks(X, y, n_classes, hidden_layer_sizes, *, kind, l2, seed, fold=No
                     v.mul_(beta2).addcmul_(g, g, value=1.0 - beta2)
                     denom = (v / (1.0 - beta2**step)).sqrt_().add_(_ADAM_EPS)
                     p.addcdiv_(m, denom, value=-lr / (1.0 - beta1**step))
-    fitted = stack.with_tensors(params)
-    return FittedNetworks(fitted.coef, fitted.intercept, fitted.adapter, n_steps, False)
+    # A fixed schedule has no tolerance to miss: never at a cap.
+    return FittedStart(stack.with_tensors(params), n_steps, False)
 
 
 def network_sgd_steps(requests):
