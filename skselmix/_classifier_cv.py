@@ -1,6 +1,5 @@
 """SelMixClassifierCV: a search over ``s`` (and other loop-only parameters) from one warm start."""
 
-import re
 import time
 from numbers import Real
 
@@ -9,6 +8,7 @@ from scipy.stats import rankdata
 from sklearn.model_selection import ParameterGrid
 
 from ._classifier import SelMixClassifier
+from ._docstrings import ATTRIBUTES, PARAMETERS, entries, substitute
 from ._fit_report import warn as report
 from ._parameters import LOOP_ONLY_PARAMETERS, PARAMETER_CONSTRAINTS
 
@@ -37,15 +37,109 @@ def _is_default(candidate):
     return all(value == defaults[name] for name, value in candidate.items())
 
 
-def _numpydoc_entries(docstring, section):
-    """``{name: text}`` of the entries of a numpydoc ``section`` (e.g. "Parameters"), in order."""
-    pattern = rf"\n    {section}\n    -+\n(.*?)(?:\n\n    [A-Z][A-Za-z ]+\n    -+\n|\Z)"
-    body = re.search(pattern, docstring, re.S).group(1)
-    entries = re.split(r"\n(?=    [A-Za-z_]\w* : )", "\n" + body)
-    return {entry.split(" : ", 1)[0].strip(): entry.strip("\n") for entry in entries if entry.strip()}
-
-
+@substitute(
+    metric=PARAMETERS["metric"],
+    s_values_default=str(DEFAULT_S_VALUES),
+    grid_names=", ".join(f"``{name}``" for name in LOOP_ONLY_PARAMETERS if name != "s"),
+    parameters=entries(PARAMETERS, without=("metric", "s")),
+    attributes=entries(ATTRIBUTES),
+)
 class SelMixClassifierCV(SelMixClassifier):
+    """SelMix with ``s`` (and other loop-only parameters) chosen on the fit's own feedback.
+
+    In the manner of ``LogisticRegressionCV`` and ``RidgeCV``: the expensive part
+    of a fit, the warm start (five fold heads fitted by L-BFGS with the default
+    cross-fitting), does not depend on ``s`` or any other parameter of the SelMix
+    loop, so it is fitted once and every candidate runs its loop from it. Every
+    candidate is judged by the same feedback objective that a
+    :class:`SelMixClassifier` fit selects its step by (the pooled out-of-fold
+    objective with ``cv``, else the validation objective). Candidates that the
+    best one does not beat beyond noise (on fewer than ``selection_confidence``
+    of the paired bootstrap resamples of the feedback rows that every candidate
+    shares) tie with it; among tied candidates the default ``s`` (10) wins, else
+    the one that moved least from the warm start, so ``s_`` reports no choice
+    the feedback cannot tell apart. The returned candidate is the fitted model:
+    ``SelMixClassifier(s=s_, **best_params_, random_state=...)`` fitted with the
+    same ``random_state`` on the same data, up to float rounding (each candidate
+    draws the random numbers that fit would draw, and its steps are batched with
+    the other candidates' into one product, whose sums may run in another order:
+    ``coef_`` agreed bit for bit on long-tailed digits and within 5e-7 on a
+    user's larger set). ``GridSearchCV(SelMixClassifier(), {"s": ...},
+    cv=3)`` instead refits the warm start for every candidate and split, and
+    judges on outer test folds.
+
+    Read more in the :ref:`User Guide <searching_s>`.
+
+    Parameters
+    ----------
+%(metric)s
+    s_values : sequence of float, default=%(s_values_default)s
+        Candidate values of ``s`` (see :class:`SelMixClassifier`), the
+        inverse temperature of the pair distribution. The default spans four
+        decades around ``SelMixClassifier``'s default of 10: from nearly
+        uniform sampling of the pairs with a positive gain to nearly always
+        the best pair.
+    param_grid : dict or list of dict, default=None
+        Further loop-only parameters to search, as ``GridSearchCV`` takes them
+        (lists of values by name); every combination is tried with every
+        value of ``s_values``. Allowed names: %(grid_names)s. Parameters that
+        change the warm start (``weight_decay``, ``init``, ``class_weight``,
+        ``cv``) are refused: search them with ``GridSearchCV`` (and
+        ``memory=``).
+%(parameters)s
+
+    Attributes
+    ----------
+%(attributes)s
+    s_ : float
+        The selected value of ``s``.
+    best_params_ : dict
+        The loop parameters of the selected candidate (``s`` and those of
+        ``param_grid``).
+    best_index_ : int
+        Index of the selected candidate in ``cv_results_``.
+    n_candidates_ : int
+        Number of candidates compared.
+    cv_results_ : dict of ndarray
+        One entry per candidate, in grid order (``s`` varying slowest):
+        ``params`` (list of dict), ``param_<name>`` (masked arrays, as in
+        ``GridSearchCV``), ``validation_score`` (the candidate's
+        ``best_validation_score_``), ``rank_validation_score`` (1 is best;
+        candidates the best one does not beat beyond noise share rank 1, the
+        others are ranked by score, equal scores equally, as ``GridSearchCV``
+        ranks), ``best_step``, ``n_iter`` and ``validation_gain`` (the
+        candidate's ``validation_gain_``).
+    fit_time_ : float
+        Seconds the whole search took (one warm start, every candidate's loop).
+
+    See Also
+    --------
+    SelMixClassifier : One fit with a given ``s``.
+    sklearn.linear_model.LogisticRegressionCV : The same idea for the L2 strength.
+
+    Notes
+    -----
+    The selection adds one more maximum to the one over steps that every
+    SelMix fit takes: ``best_validation_score_`` of the selected candidate is
+    an optimistic estimate of its objective on new data, more so the larger
+    the grid (the ties above temper, but do not remove, that optimism). Judge
+    the model on rows it did not see. When every candidate keeps its warm
+    start, a ``FitOutcomeWarning`` says that the search changed nothing.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from skselmix import SelMixClassifierCV
+    >>> X, y = make_classification(n_samples=300, n_classes=3, n_informative=4,
+    ...                            weights=[0.7, 0.2, 0.1], random_state=0)
+    >>> clf = SelMixClassifierCV(s_values=[1.0, 10.0], max_iter=200, device="cpu",
+    ...                          random_state=0).fit(X, y)
+    >>> clf.s_ in (1.0, 10.0)
+    True
+    >>> len(clf.cv_results_["validation_score"])
+    2
+    """
+
     # ``s`` is searched: its values are checked per candidate (LoopSettings), the grid's here.
     _parameter_constraints = {
         **{name: value for name, value in PARAMETER_CONSTRAINTS.items() if name != "s"},
@@ -180,114 +274,3 @@ class SelMixClassifierCV(SelMixClassifier):
         "Warm-start a linear head, then fine-tune it with SelMix.",
         "Fit the warm start once, then SelMix for every candidate; keep the best.",
     ).replace("        self : SelMixClassifier\n", "        self : SelMixClassifierCV\n")
-
-
-def _cv_docstring():
-    parameters = _numpydoc_entries(SelMixClassifier.__doc__, "Parameters")
-    attributes = _numpydoc_entries(SelMixClassifier.__doc__, "Attributes")
-    parameters.pop("s")
-    grid_names = ", ".join(f"``{name}``" for name in LOOP_ONLY_PARAMETERS if name != "s")
-    searched = {
-        "s_values": f"""    s_values : sequence of float, default={DEFAULT_S_VALUES}
-        Candidate values of ``s`` (see :class:`SelMixClassifier`), the
-        inverse temperature of the pair distribution. The default spans four
-        decades around ``SelMixClassifier``'s default of 10: from nearly
-        uniform sampling of the pairs with a positive gain to nearly always
-        the best pair.""",
-        "param_grid": f"""    param_grid : dict or list of dict, default=None
-        Further loop-only parameters to search, as ``GridSearchCV`` takes them
-        (lists of values by name); every combination is tried with every
-        value of ``s_values``. Allowed names: {grid_names}. Parameters that
-        change the warm start (``weight_decay``, ``init``, ``class_weight``,
-        ``cv``) are refused: search them with ``GridSearchCV`` (and
-        ``memory=``).""",
-    }
-    names = list(parameters)
-    ordered = {names[0]: parameters[names[0]], **searched, **{name: parameters[name] for name in names[1:]}}
-    extra_attributes = {
-        "s_": """    s_ : float
-        The selected value of ``s``.""",
-        "best_params_": """    best_params_ : dict
-        The loop parameters of the selected candidate (``s`` and those of
-        ``param_grid``).""",
-        "best_index_": """    best_index_ : int
-        Index of the selected candidate in ``cv_results_``.""",
-        "n_candidates_": """    n_candidates_ : int
-        Number of candidates compared.""",
-        "cv_results_": """    cv_results_ : dict of ndarray
-        One entry per candidate, in grid order (``s`` varying slowest):
-        ``params`` (list of dict), ``param_<name>`` (masked arrays, as in
-        ``GridSearchCV``), ``validation_score`` (the candidate's
-        ``best_validation_score_``), ``rank_validation_score`` (1 is best;
-        candidates the best one does not beat beyond noise share rank 1, the
-        others are ranked by score, equal scores equally, as ``GridSearchCV``
-        ranks), ``best_step``, ``n_iter`` and ``validation_gain`` (the
-        candidate's ``validation_gain_``).""",
-        "fit_time_": """    fit_time_ : float
-        Seconds the whole search took (one warm start, every candidate's loop).""",
-    }
-    return f"""SelMix with ``s`` (and other loop-only parameters) chosen on the fit's own feedback.
-
-    In the manner of ``LogisticRegressionCV`` and ``RidgeCV``: the expensive part
-    of a fit, the warm start (five fold heads fitted by L-BFGS with the default
-    cross-fitting), does not depend on ``s`` or any other parameter of the SelMix
-    loop, so it is fitted once and every candidate runs its loop from it. Every
-    candidate is judged by the same feedback objective that a
-    :class:`SelMixClassifier` fit selects its step by (the pooled out-of-fold
-    objective with ``cv``, else the validation objective). Candidates that the
-    best one does not beat beyond noise (on fewer than ``selection_confidence``
-    of the paired bootstrap resamples of the feedback rows that every candidate
-    shares) tie with it; among tied candidates the default ``s`` (10) wins, else
-    the one that moved least from the warm start, so ``s_`` reports no choice
-    the feedback cannot tell apart. The returned candidate is the fitted model:
-    ``SelMixClassifier(s=s_, **best_params_, random_state=...)`` fitted with the
-    same ``random_state`` on the same data, up to float rounding (each candidate
-    draws the random numbers that fit would draw, and its steps are batched with
-    the other candidates' into one product, whose sums may run in another order:
-    ``coef_`` agreed bit for bit on long-tailed digits and within 5e-7 on a
-    user's larger set). ``GridSearchCV(SelMixClassifier(), {{"s": ...}},
-    cv=3)`` instead refits the warm start for every candidate and split, and
-    judges on outer test folds.
-
-    Read more in the :ref:`User Guide <searching_s>`.
-
-    Parameters
-    ----------
-{chr(10).join(ordered.values())}
-
-    Attributes
-    ----------
-{chr(10).join({**attributes, **extra_attributes}.values())}
-
-    See Also
-    --------
-    SelMixClassifier : One fit with a given ``s``.
-    sklearn.linear_model.LogisticRegressionCV : The same idea for the L2 strength.
-
-    Notes
-    -----
-    The selection adds one more maximum to the one over steps that every
-    SelMix fit takes: ``best_validation_score_`` of the selected candidate is
-    an optimistic estimate of its objective on new data, more so the larger
-    the grid (the ties above temper, but do not remove, that optimism). Judge
-    the model on rows it did not see. When every candidate keeps its warm
-    start, a ``FitOutcomeWarning`` says that the search changed nothing.
-
-    Examples
-    --------
-    >>> from sklearn.datasets import make_classification
-    >>> from skselmix import SelMixClassifierCV
-    >>> X, y = make_classification(n_samples=300, n_classes=3, n_informative=4,
-    ...                            weights=[0.7, 0.2, 0.1], random_state=0)
-    >>> clf = SelMixClassifierCV(s_values=[1.0, 10.0], max_iter=200, device="cpu",
-    ...                          random_state=0).fit(X, y)
-    >>> clf.s_ in (1.0, 10.0)
-    True
-    >>> len(clf.cv_results_["validation_score"])
-    2
-    """
-
-
-# The shared entries name methods by their short names; SelMixClassifierCV inherits them,
-# so they are documented on SelMixClassifier's page.
-SelMixClassifierCV.__doc__ = re.sub(r":meth:`(\w+)`", r":meth:`~skselmix.SelMixClassifier.\1`", _cv_docstring())
