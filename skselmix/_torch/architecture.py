@@ -24,8 +24,6 @@ here (docs/contributing.rst).
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
 from .heads import FittedStart, LinearStack
 from .network import Adapter, NetworkStack, fit_networks
 from .warm_start import fit_linear_heads
@@ -153,8 +151,3 @@ class NetworkArchitecture(Architecture):
 #: The linear head: what ``hidden_layer_sizes=()`` (the default) fits.
 LINEAR = LinearArchitecture()
 
-
-def draw_seed(architecture, rng):
-    """The seed of ``architecture``'s warm start from ``rng`` (None when it needs none: a
-    linear fit draws nothing for it)."""
-    return int(rng.randint(np.iinfo(np.int32).max)) if architecture.needs_seed else None
