@@ -93,16 +93,14 @@ PARAMETERS = {
     "cv": """\
     cv : "auto", int, cross-validation generator, iterable or None, default="auto"
         Where the feedback comes from (:ref:`feedback`). ``"auto"``: the user's
-        ``X_val`` when :meth:`~skselmix.SelMixClassifier.fit` gets one, else 5-fold cross-fitting.
-        ``None``: a hold-out (``X_val``, else a stratified
+        ``X_val`` when :meth:`~skselmix.SelMixClassifier.fit` gets one, else
+        5-fold cross-fitting. ``None``: a hold-out (``X_val``, else a stratified
         ``validation_fraction`` of the rows). An int ``F >= 2`` (stratified,
         shuffled with ``random_state``), a splitter or an iterable of ``(train,
-        test)`` pairs cross-fits: ``F`` heads train in lockstep, each row is
-        judged by the head that never trained on it, and the fitted head is the
-        warm start refitted on every row, carried through the same steps. Test
-        folds must partition the labelled rows and each train part must be the
-        rest (else a ``ValueError``); a generator of splits is spent after one
-        fit. Passing ``X_val`` with an explicit ``cv`` is an error.
+        test)`` pairs cross-fits: each row is judged by the head that never
+        trained on it, and the fitted head is the warm start refitted on every
+        row, carried through the same steps. Test folds must partition the rows
+        and each train part be the rest; ``X_val`` with an explicit ``cv`` is an error.
 
         .. versionchanged:: 0.2
            ``"auto"`` became the default; before, it was ``cv=None``.""",
