@@ -23,6 +23,7 @@ import numpy as np
 
 from ._lazy import torch
 from ._limits import LIMITS
+from ._memory import release_freed_memory
 from ._objectives import get_objective
 from ._sklearn_compat import validate_parameter_constraints
 from ._validation import Finite
@@ -45,18 +46,25 @@ def objective_logit_sensitivity(confusion, objective_gradient, smoothing=0.0):
     """
     priors = confusion.sum(dim=1, keepdim=True)
     if smoothing:
-        confusion = (1.0 - smoothing) * confusion + smoothing * priors / confusion.shape[1]
+        confusion = torch.mul(confusion, 1.0 - smoothing).add_(smoothing * priors / confusion.shape[1])
     weighted = objective_gradient * confusion
-    return weighted - weighted.sum(dim=1, keepdim=True) * confusion / priors.clamp_min(
-        torch.finfo(confusion.dtype).tiny
-    )
+    # weighted - rowsum(weighted) C / pi, in place on one K x K temporary (the same operations
+    # in the same order): at K = 8192 each float64 temporary is 512 MiB.
+    own = smoothing and confusion.dtype == weighted.dtype  # a copy made above, of the result's dtype
+    spread = torch.mul(confusion, weighted.sum(dim=1, keepdim=True), out=confusion if own else None)
+    return weighted.sub_(spread.div_(priors.clamp_min(torch.finfo(confusion.dtype).tiny)))
 
 
 def gain_from_sensitivity(prototypes, coef, intercept, sensitivity, lambda_mean, float32_from_classes=None,
                           limits=LIMITS):
     """Closed-form gain matrix from the logit sensitivity ``M`` (all torch tensors); the
     products of :func:`expected_mixed_sensitivity` run in float32 from ``float32_from_classes``
-    classes (None: the device profile's ``float32_products_from_classes``)."""
+    classes (None: the device profile's ``float32_products_from_classes``). Above
+    ``limits.blocked_refresh_classes`` classes the gain is made a block of rows at a time
+    (:func:`blocked_gain_from_sensitivity`)."""
+    if prototypes.shape[0] > limits.blocked_refresh_classes:
+        return blocked_gain_from_sensitivity(prototypes, coef, intercept, sensitivity, lambda_mean,
+                                             float32_from_classes, limits)
     logits = prototypes @ coef.T + intercept  # A, (K, K)
     h = prototype_sensitivity(prototypes, sensitivity)  # H = Z Z^T M, (K, K)
     lbar = float(lambda_mean)
@@ -226,8 +234,181 @@ class ProductPrecision:
         scale = max(-float(low), float(high))
         if not scale > 0:
             return h.to(self.dtype), 1.0
+        return self.scaled_by(h, scale), scale
+
+    def scale_of(self, largest):
+        """The scale :meth:`scaled` divides by, from ``H``'s largest magnitude ``largest``."""
+        return largest if self.h_floor and largest > 0 else 1.0
+
+    def scaled_by(self, h, scale):
+        """Rows ``h`` of ``H`` divided by ``scale`` in the work dtype, entries below ``h_floor`` zero."""
+        if scale == 1.0 and not self.h_floor:
+            return h.to(self.dtype)
         hw = (h / scale).to(self.dtype)
-        return hw.masked_fill_((hw < self.h_floor) & (hw > -self.h_floor), 0.0), scale
+        return hw.masked_fill_((hw < self.h_floor) & (hw > -self.h_floor), 0.0) if self.h_floor else hw
+
+
+class _BlockedProblem:
+    """The rows of ``A = Z W^T + b`` and ``H = Z (Z^T M)`` a block at a time, never all of
+    them: what :func:`blocked_gain_from_sensitivity` reads."""
+
+    def __init__(self, prototypes, coef, intercept, sensitivity, rows):
+        self.z, self.coef, self.intercept = prototypes, coef, intercept
+        self.ztm = prototypes.T @ sensitivity  # (D, K)
+        self.k = prototypes.shape[0]
+        self.blocks = [slice(start, min(start + rows, self.k)) for start in range(0, self.k, rows)]
+
+    def logits(self, rows):
+        return torch.addmm(self.intercept, self.z[rows], self.coef.T)
+
+    def h(self, rows):
+        return self.z[rows] @ self.ztm
+
+    def h_columns(self, rows):
+        """``H[:, rows]^T``: what ``H^T`` holds in those rows."""
+        return (self.z @ self.ztm[:, rows]).T
+
+    def diagonal(self):
+        return (self.z * self.ztm.T).sum(dim=1)
+
+    def largest_h(self):
+        """The largest magnitude of ``H``."""
+        return max(max(-float(low), float(high)) for low, high in (torch.aminmax(self.h(rows)) for rows in self.blocks))
+
+    def rows_at_risk(self, lbar, underflow):
+        """:func:`rows_at_risk` of ``A``, a block of rows at a time."""
+        tops = [self.logits(rows).max(dim=1) for rows in self.blocks]
+        top, argmax = torch.cat([t.values for t in tops]), torch.cat([t.indices for t in tops])
+        limit = -math.log(underflow)
+        risky = []
+        for rows in self.blocks:
+            # [i, j] for i in rows: the gap of row i at j's arg max (top - A, as -A + top, in place).
+            gaps = self.logits(rows).neg_().add_(top[rows].unsqueeze(1)).index_select(1, argmax)
+            by_row = gaps.mul_(lbar) > limit
+            del gaps
+            # [j, i]: the gap of row j at i's arg max, from the columns of A at those classes.
+            columns = torch.addmm(self.intercept[argmax[rows]], self.z, self.coef[argmax[rows]].T)
+            by_column = columns.neg_().add_(top.unsqueeze(1)).mul_(1.0 - lbar) > limit
+            del columns
+            risky.append(by_row.logical_and_(by_column.T).any(dim=1))
+        return torch.cat(risky)
+
+    def column_factors(self, lbar, precision, scale, budget):
+        """``e2`` and ``e2 * H`` of every class (two K x K arrays in the work dtype) when they
+        hold at most ``budget`` values together, else None: each block of rows then makes
+        them a block of columns at a time (K^2 D more multiply-adds a block of rows)."""
+        if 2 * self.k * self.k > budget:
+            return None
+        e2 = torch.empty(self.k, self.k, dtype=precision.dtype, device=self.z.device)
+        e2h = torch.empty_like(e2)
+        for columns in self.blocks:  # written in place: no second copy while they are joined
+            e2[columns] = self._e2(columns, lbar, precision)
+            torch.mul(e2[columns], precision.scaled_by(self.h(columns), scale), out=e2h[columns])
+        return e2, e2h
+
+    def _e2(self, columns, lbar, precision):
+        return precision.flushed(self.logits(columns).to(precision.dtype).mul_(1.0 - lbar))
+
+    def products(self, rows, lbar, precision, scale, factors=None):
+        """``E`` of ``rows`` against every class in ``precision`` (H divided by ``scale``), by
+        :func:`expected_mixed_sensitivity`'s three products (against the
+        :meth:`column_factors` ``factors``, or a block of columns at a time), and which of
+        those pairs underflow."""
+        work = precision.dtype
+        e1 = precision.flushed(self.logits(rows).to(work).mul_(lbar))
+        e1h = e1 * precision.scaled_by(self.h(rows), scale)
+        n = e1.shape[0]
+        expected = torch.empty(n, self.k, dtype=work, device=e1.device)
+        bad = torch.empty(n, self.k, dtype=torch.bool, device=e1.device)
+        for columns in ([slice(None)] if factors is not None else self.blocks):
+            if factors is not None:
+                e2, e2h = factors
+            else:
+                e2, e2h = self._e2(columns, lbar, precision), None
+            normaliser = e1 @ e2.T
+            part = e1h @ e2.T
+            part.mul_(lbar)
+            if e2h is None:
+                e2h = e2.mul_(precision.scaled_by(self.h(columns), scale))  # e2 is spent: its products are taken
+            second = e1 @ e2h.T
+            part.add_(second.mul_(1.0 - lbar)).div_(normaliser)
+            expected[:, columns] = part
+            bad[:, columns] = ~(normaliser > precision.underflow)
+        return expected, bad
+
+
+def blocked_gain_from_sensitivity(prototypes, coef, intercept, sensitivity, lambda_mean, float32_from_classes=None,
+                                  limits=LIMITS):
+    """:func:`gain_from_sensitivity` a block of rows (and, inside, of columns) at a time.
+
+    The same gains as the whole-matrix computation up to float rounding, holding the
+    K x K result and blocks of ``limits.refresh_block`` entries instead of about nine
+    K x K arrays (at K = 8192 in float32, 2.6 GiB). ``A`` and ``H`` are recomputed for
+    each block from the K x D prototypes and head (``H = Z (Z^T M)``): K^2 D more
+    multiply-adds against the K^3 of the products.
+    """
+    k = prototypes.shape[0]
+    lbar = float(lambda_mean)
+    problem = _BlockedProblem(prototypes, coef, intercept, sensitivity, max(1, limits.refresh_block // k))
+    if float32_from_classes is None:
+        float32_from_classes = _float32_products_from(prototypes.device)
+    precision = ProductPrecision.for_classes(k, float32_from_classes)
+    if precision.dtype == torch.float32 and float(
+            problem.rows_at_risk(lbar, precision.underflow).float().mean()) > FLOAT64_ROWS_SHARE:
+        precision = ProductPrecision.exact()
+    release_freed_memory()  # each block's temporaries, which glibc would keep (see _memory.py)
+    scale = precision.scale_of(problem.largest_h()) if precision.h_floor else 1.0
+    exact = ProductPrecision.exact()
+    diagonal = problem.diagonal()
+
+    def write(rows, expected):  # gain[i, j] = lbar H_ii + (1-lbar) H_ji - E_ij on those rows
+        block = problem.h_columns(rows).mul_(1.0 - lbar).add_(lbar * diagonal[rows].unsqueeze(1))
+        gain[rows] = block.sub_(expected.to(gain.dtype))
+
+    factors = problem.column_factors(lbar, precision, scale, limits.refresh_columns)
+    gain = torch.empty(k, k, dtype=sensitivity.dtype, device=sensitivity.device)
+    underflowing = []  # rows with a pair whose normaliser underflows, and those pairs
+    for rows in problem.blocks:
+        expected, bad = problem.products(rows, lbar, precision, scale, factors)
+        if scale != 1.0:
+            expected.mul_(scale)
+        write(rows, expected)
+        release_freed_memory()
+        if bool(bad.any()):
+            at = bad.any(dim=1).nonzero().squeeze(1)
+            # float64 products keep their rows (only the pairs are redone); float32 ones redo them.
+            kept = expected[at] if precision.dtype == torch.float64 else None
+            underflowing.append((at + rows.start, bad[at], kept))
+    del factors
+    if not underflowing:
+        return gain
+    exact = ProductPrecision.exact()
+    redo = torch.cat([at for at, _, _ in underflowing])
+    bad = torch.cat([pairs for _, pairs, _ in underflowing])
+    kept = None if precision.dtype != torch.float64 else torch.cat([rows for _, _, rows in underflowing])
+    step = max(1, limits.refresh_block // k)
+    for start in range(0, redo.shape[0], step):
+        rows, pairs = redo[start:start + step], bad[start:start + step]
+        if kept is None:  # those rows again, by float64 products
+            expected, pairs = problem.products(rows, lbar, exact, 1.0)
+        else:
+            expected = kept[start:start + step]
+        write(rows, _exact_pairs(problem, rows, pairs, expected, lbar, limits))
+    return gain
+
+
+def _exact_pairs(problem, rows, pairs, expected, lbar, limits):
+    """``expected`` (float64 products of ``rows``) with its ``pairs`` that underflow even
+    there redone by a stable softmax each, in chunks of pairs."""
+    i, j = pairs.nonzero(as_tuple=True)
+    step = max(1, limits.gain_fallback_chunk // problem.k)
+    for start in range(0, i.shape[0], step):
+        ic, jc = i[start:start + step], j[start:start + step]
+        anchors = rows[ic]
+        mixed = lbar * problem.logits(anchors).double() + (1.0 - lbar) * problem.logits(jc).double()
+        h_mix = lbar * problem.h(anchors).double() + (1.0 - lbar) * problem.h(jc).double()
+        expected[ic, jc] = (torch.softmax(mixed, dim=1) * h_mix).sum(dim=1)
+    return expected
 
 
 #: Constraints of :func:`gain_matrix`'s scalar parameters (its arrays are checked by shape).

@@ -52,6 +52,21 @@ class Limits:
         formed: 2**26 float64 is 512 MiB (K = 3664 with five fold heads), and a K = 8192 fit
         held 2.5 GiB of them plus as much of their cumulative sums. Above, the masked
         distribution draws from the same distributions without forming them.
+    blocked_refresh_classes : int
+        Classes above which a refresh works a block of rows at a time: the gain
+        (``_gain.blocked_gain_from_sensitivity``) and the pair distribution's entropy. The
+        whole-matrix gain holds about nine K x K arrays: at K = 8192 in float32 the gain
+        took 2333 MiB and 23.5-28.8 s, by blocks 974-980 MiB (the 256 MiB result included)
+        and 27.6-29.6 s (benchmarks/results/large_k.md). Up to 4096 classes (every fit
+        measured at K = 1000 and below, and the fingerprints) the arithmetic is unchanged.
+    refresh_block : int
+        Entries of a block of rows (rows x K) of the blocked gain's temporaries: 2**22 float32
+        values are 16 MiB (512 rows at K = 8192).
+    refresh_columns : int
+        Values of the blocked gain's two K x K column factors (``e2`` and ``e2 H``), held
+        whole up to this many: 2**27 is 512 MiB in float32 (K = 8192). Above (float64 at
+        K = 8192, or more classes) each block of rows makes them a block at a time, at
+        K^2 D more multiply-adds a block of rows.
     prefetch_values : int
         float32 values of the rows a fit on a Dask cluster gathers at once for its coming
         SGD steps (64 MiB); a gather per chunk of steps (2,000 round trips) took 88 s of a
@@ -69,6 +84,9 @@ class Limits:
     resample_chunk: int = 1 << 22
     gain_fallback_chunk: int = 1 << 22
     dense_head_pairs: int = 1 << 26
+    blocked_refresh_classes: int = 4096
+    refresh_block: int = 1 << 22
+    refresh_columns: int = 1 << 27
     prefetch_values: int = 1 << 24
     precondition_max_features: int = 4096
 

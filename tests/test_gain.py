@@ -264,3 +264,73 @@ def test_a_confident_head_takes_float64_products_not_a_softmax_per_pair(monkeypa
     got = expected_mixed_sensitivity(mixed, H, 0.8, float32_from_classes=8)
     assert not softmaxes
     assert float((got - _expected_direct(mixed, H, 0.8)).abs().max()) < 1e-5 * float(H.abs().max())
+
+
+# --------------------------------------------------------------- the blocked gain (issue 42)
+@pytest.mark.parametrize("head_scale, float32_from", [(None, 10**9), (None, 2), (60.0, 10**9), (60.0, 2), (8.0, 2)])
+@pytest.mark.parametrize("columns_whole", [True, False])
+def test_the_blocked_gain_is_the_whole_matrix_gain(head_scale, float32_from, columns_whole, monkeypatch):
+    """By blocks of rows (and of columns when the column factors exceed their budget) the gain
+    equals the whole-matrix one to float32 rounding, on every path: float64 products,
+    float32 ones, a confident head whose pairs underflow (redone in float64, then by a
+    softmax each), and float32 products kept for a confident head (rows redone)."""
+    import skselmix._gain as gain_module
+    from skselmix._limits import Limits
+
+    if head_scale == 8.0:  # keep float32 products however many rows are at risk: the redo path
+        monkeypatch.setattr(gain_module, "FLOAT64_ROWS_SHARE", 1.1)
+    g = torch.Generator().manual_seed(3)
+    k, d = 300, 16
+    z = torch.randn(k, d, generator=g)
+    coef = 0.05 * torch.randn(k, d, generator=g) if head_scale is None else z * head_scale
+    intercept = 0.1 * torch.randn(k, generator=g)
+    sensitivity = 1e-3 * torch.randn(k, k, generator=g)
+    whole = gain_module.gain_from_sensitivity(z, coef, intercept, sensitivity, 0.8, float32_from)
+    limits = Limits(blocked_refresh_classes=10, refresh_block=41 * k, refresh_columns=1 << 27 if columns_whole else 1)
+    blocked = gain_module.gain_from_sensitivity(z, coef, intercept, sensitivity, 0.8, float32_from, limits)
+    assert blocked.dtype == whole.dtype and blocked.shape == (k, k)
+    assert float((blocked - whole).abs().max()) <= 2e-6 * float(whole.abs().max())
+
+
+def test_the_blocked_gain_takes_over_above_its_limit(monkeypatch):
+    import skselmix._gain as gain_module
+    from skselmix._limits import Limits
+
+    calls = []
+    monkeypatch.setattr(gain_module, "blocked_gain_from_sensitivity", lambda *args: calls.append(args) or "blocked")
+    z = torch.randn(20, 4)
+    args = (z, z.clone(), torch.zeros(20), torch.zeros(20, 20), 0.8)
+    assert gain_module.gain_from_sensitivity(*args, limits=Limits(blocked_refresh_classes=19)) == "blocked"
+    assert torch.is_tensor(gain_module.gain_from_sensitivity(*args, limits=Limits(blocked_refresh_classes=20)))
+    assert len(calls) == 1
+
+
+def test_the_pair_entropy_by_blocks_is_the_one_pass_entropy():
+    from skselmix._limits import Limits
+    from skselmix._torch.sampler import MaskedPairDistribution, PairDistribution, restrict_to_heads
+    from skselmix._torch.training import pair_entropy
+
+    probs = torch.rand(64, 64, dtype=torch.float64)
+    probs[3] = 0.0  # 0 log 0 = 0
+    probs /= probs.sum()
+    available = torch.rand(3, 64) > 0.2
+    blocks = Limits(blocked_refresh_classes=8, refresh_block=5 * 64)
+    for pairs in (PairDistribution(probs), PairDistribution(restrict_to_heads(probs, available.long())),
+                  MaskedPairDistribution(probs, available)):
+        one_pass = pair_entropy(pairs)
+        assert one_pass == float(torch.special.entr(pairs.mean()).sum())
+        assert pair_entropy(pairs, blocks) == pytest.approx(one_pass, rel=1e-12)
+        torch.testing.assert_close(torch.cat([pairs.mean_rows(slice(s, s + 7)) for s in range(0, 64, 7)]),
+                                   pairs.mean(), rtol=1e-14, atol=0)
+
+
+def test_the_sensitivity_leaves_the_confusion_matrix_alone():
+    from skselmix._gain import objective_logit_sensitivity
+
+    confusion = torch.rand(6, 6, dtype=torch.float64)
+    kept = confusion.clone()
+    for smoothing in (0.0, 0.01):
+        m = objective_logit_sensitivity(confusion, torch.randn(6, 6, dtype=torch.float64), smoothing)
+        assert torch.equal(confusion, kept) and m.shape == (6, 6)
+    assert objective_logit_sensitivity(confusion.float(), torch.randn(6, 6, dtype=torch.float64), 0.01).dtype \
+        == torch.float64

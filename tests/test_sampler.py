@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from skselmix._limits import Limits
-from skselmix._torch.sampler import PairDistribution, sample_pairs
+from skselmix._torch.sampler import PairDistribution, sample_pairs, sampling_distribution
 
 
 def test_pair_distribution_inverse_cdf_matches_the_probabilities():
@@ -63,3 +63,16 @@ def test_masked_pair_distribution_draws_the_restricted_distributions_without_for
     assert isinstance(sampler.head_pair_distributions(probs, counts, below), sampler.MaskedPairDistribution)
     with pytest.raises(ValueError, match="No class pair has rows to mix"):
         sampler.MaskedPairDistribution(probs, torch.zeros((1, k), dtype=torch.bool))
+
+
+def test_above_its_limit_the_pair_softmax_is_taken_in_place_with_the_same_distribution():
+    g = torch.Generator().manual_seed(0)
+    gain = torch.randn(40, 40, generator=g)
+    gain[gain.abs() < 0.5] = 0.0
+    for matrix in (gain, -gain.abs()):  # some pairs with a positive gain; none
+        for s in (0.1, 10.0, 1000.0):
+            whole = sampling_distribution(matrix, s)
+            in_place = sampling_distribution(matrix, s, Limits(blocked_refresh_classes=39))
+            assert torch.equal(whole > 0, in_place > 0)
+            torch.testing.assert_close(in_place, whole, rtol=1e-12, atol=1e-15)
+            assert float(in_place.sum()) == pytest.approx(1.0, abs=1e-12)

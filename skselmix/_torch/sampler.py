@@ -16,18 +16,22 @@ from .device import exact_dtype
 PAIR_PROBABILITY_FLOOR = 1e-8
 
 
-def normalize_gain(gain):
-    """Divide the gain matrix by its largest absolute entry (no-op for all zeros).
+def normalize_gain(gain, in_place=False):
+    """Divide the gain matrix by its largest absolute entry (no-op for all zeros); with
+    ``in_place``, ``gain`` itself (the same values, one K x K array fewer).
 
     Gains scale with the squared feature norm and the learning rate; after this
     normalisation the inverse temperature ``s`` is measured in units of the
     largest gain, so it means the same thing whatever the scale of ``X``.
     """
-    scale = gain.abs().max()
-    return gain / scale if float(scale) > 0 else gain
+    low, high = torch.aminmax(gain)  # the largest magnitude, without a K x K temporary of |G|
+    scale = torch.maximum(-low, high)
+    if not float(scale) > 0:
+        return gain
+    return gain.div_(scale) if in_place else gain / scale
 
 
-def sampling_distribution(gain, s):
+def sampling_distribution(gain, s, limits=LIMITS):
     """``P = softmax(s * G)`` over all K^2 pairs, restricted to pairs with ``G > 0``.
 
     Masked pairs get probability zero; unmasked ones at least
@@ -35,17 +39,28 @@ def sampling_distribution(gain, s):
     gain, every pair is allowed (plain ``softmax(s * G)``), which puts most mass
     on the least harmful pairs.
 
+    Above ``limits.blocked_refresh_classes`` classes the softmax is taken in place (one
+    K^2 array in the exact dtype instead of two: 512 MiB less at K = 8192), its sums in
+    another order than ``torch.softmax``'s.
+
     Returns a (K, K) tensor summing to one.
     """
-    flat = gain.reshape(-1).to(exact_dtype(gain.device))
-    positive = flat > 0
-    logits = s * flat
-    # In place where the value is the same: at K = 8192 each K^2 float64 temporary is 512 MiB.
+    # A copy in the exact dtype, scaled in place (the same values as s * G): at K = 8192 each
+    # K^2 float64 temporary is 512 MiB, so the refresh holds one of them besides the result.
+    logits = gain.reshape(-1).to(exact_dtype(gain.device), copy=True)
+    positive = logits > 0  # of G itself: s * G may underflow to zero
+    logits.mul_(s)
     if bool(positive.any()):
         logits.masked_fill_(~positive, float("-inf"))
     del positive
-    probs = torch.softmax(logits, dim=0)
-    allowed = torch.isfinite(logits)
+    # The pairs left: finite logits (s G is finite for a finite s and |G| <= 1; NaN is not
+    # allowed). torch.isfinite would hold a K^2 temporary of |logits| (512 MiB at K = 8192).
+    allowed = logits > float("-inf")
+    if gain.shape[0] > limits.blocked_refresh_classes:
+        probs = logits.sub_(logits.max()).exp_()
+        probs.div_(probs.sum())
+    else:
+        probs = torch.softmax(logits, dim=0)
     del logits
     probs.clamp_min_(PAIR_PROBABILITY_FLOOR).masked_fill_(~allowed, 0.0)
     return probs.div_(probs.sum()).reshape(gain.shape)
@@ -205,6 +220,10 @@ class PairDistribution:
         """The heads' mean pair distribution (K, K)."""
         return self.probs.mean(dim=0) if self.probs.dim() == 3 else self.probs
 
+    def mean_rows(self, rows):
+        """Rows ``rows`` (a slice) of :meth:`mean`."""
+        return self.probs[:, rows].mean(dim=0) if self.probs.dim() == 3 else self.probs[rows]
+
     def sample(self, batch_size, generator):
         """``batch_size`` pairs ``(i, j)`` per head, as :func:`sample_pairs` returns them."""
         if self.cumulative is None:
@@ -247,7 +266,13 @@ class MaskedPairDistribution:
     def mean(self):
         """The heads' mean pair distribution (K, K): ``P * (A^T diag(1 / t) A) / H``."""
         mask = self.available.to(self.probs.dtype)
-        return self.probs * ((mask.T / self.total.T) @ mask) / mask.shape[0]
+        # In place on the K x K weights: one K^2 temporary besides ``P`` (512 MiB at K = 8192).
+        return ((mask.T / self.total.T) @ mask).mul_(self.probs).div_(mask.shape[0])
+
+    def mean_rows(self, rows):
+        """Rows ``rows`` (a slice) of :meth:`mean`, without the whole K x K array."""
+        mask = self.available.to(self.probs.dtype)
+        return ((mask.T[rows] / self.total.T) @ mask).mul_(self.probs[rows]).div_(mask.shape[0])
 
     def sample(self, batch_size, generator):
         """``batch_size`` pairs ``(i, j)`` per head, as :func:`sample_pairs` returns them."""

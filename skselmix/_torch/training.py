@@ -18,6 +18,7 @@ from .._calibration import balanced_row_weights, calibration_rows, fit_temperatu
 from .._confusion import coverages, recalls
 from .._fit_report import class_list, warn
 from .._gain import DEFAULT_CONFUSION_SMOOTHING, objective_logit_sensitivity
+from .._limits import LIMITS
 from .._parameters import check_params
 from .._progress import FitProgress
 from .._selection import StepSelection
@@ -301,16 +302,19 @@ class SelMixRun:
 
 class Refresh(NamedTuple):
     """What one refresh measured and decided: the feedback objective ``value``, the
-    ``confusion`` matrix and the objective's ``multipliers`` after it, the ``gain`` matrix
-    and its normalised form ``gain_n``, the pair probabilities ``probs`` and each head's
-    ``pairs``, how often the step beat the warm start on the resamples (``beats_start``),
-    the pseudo-labelled ``partners`` (or None) and their record (``pseudo``), and when it
-    ``began``."""
+    confusion matrix's per-class ``recalls`` and ``coverages`` and the objective's ``parts``
+    (numpy, for the record: the K x K matrix itself is not kept), the objective's
+    ``multipliers`` after it, the largest gain ``max_gain`` and the normalised gain matrix
+    ``gain_n``, the pair probabilities ``probs`` and each head's ``pairs``, how often the
+    step beat the warm start on the resamples (``beats_start``), the pseudo-labelled
+    ``partners`` (or None) and their record (``pseudo``), and when it ``began``."""
 
     value: float
-    confusion: torch.Tensor
+    recalls: np.ndarray
+    coverages: np.ndarray
+    parts: dict
     multipliers: object
-    gain: torch.Tensor
+    max_gain: float
     gain_n: torch.Tensor
     probs: torch.Tensor
     pairs: object
@@ -348,6 +352,9 @@ class RunLoop:
         :class:`StepRequest` of the next steps, or None when the loop stops here."""
         run, p, feedback = self.run, self.run.settings, self.feedback
         step, evaluated = self.step, self.evaluated
+        # The previous refresh's K x K arrays (gains, pair probabilities) go before this one's
+        # are made: at K = 8192 they are a GiB.
+        self.last = None
         last = self.last = self._measure()
         self.history.append(self._record(last))
         improved = self.best is None or last.value > self.best.value + p.tol
@@ -399,16 +406,25 @@ class RunLoop:
         self.multipliers = run.objective.update_multipliers(self.multipliers, confusion, class_counts)
         grad = run._objective_gradient(confusion, self.multipliers, class_counts, step)
         sensitivity = objective_logit_sensitivity(confusion.to(torch.float32), grad, DEFAULT_CONFUSION_SMOOTHING)
+        # Each K x K matrix goes once read (at K = 8192 the confusion matrix is 512 MiB): the
+        # record keeps what it reads of them.
+        del grad
+        recalls_, coverages_ = recalls(confusion).cpu().numpy(), coverages(confusion).cpu().numpy()
+        parts = run.objective.parts(confusion, class_counts)
+        del confusion
         lambda_mean = (p.lambda_min + 1.0) / 2.0
         gain = evaluated.gain(feedback, self.warm.prototypes, sensitivity, lambda_mean)
-        gain_n = normalize_gain(gain)
+        del sensitivity
+        max_gain = float(gain.max())
+        gain_n = normalize_gain(gain, in_place=True)  # gain_n is gain, divided
+        del gain
         probs = sampling_distribution(gain_n, p.s)
         pairs = head_pair_distributions(probs, feedback.pools.counts.reshape(-1, k))
         partners, pseudo = None, {}
         if self.unlabeled is not None:
             partners, pseudo = run._pseudo_label_pool(evaluated.mean(), self.unlabeled)
-        return Refresh(value, confusion, self.multipliers, gain, gain_n, probs, pairs, beats_start, partners, pseudo,
-                       began)
+        return Refresh(value, recalls_, coverages_, parts, self.multipliers, max_gain, gain_n, probs, pairs,
+                       beats_start, partners, pseudo, began)
 
     def apply(self, stepped):
         """Take a run of steps' :class:`Stepped` heads; a non-finite head ends the loop."""
@@ -432,16 +448,16 @@ class RunLoop:
         if refresh is None:
             return dict.fromkeys(self.history[-1]) | {"step": self.step, "objective": float("nan"), "diverged": True}
         run = self.run
-        entropy = torch.special.entr(refresh.pairs.mean()).sum()  # -sum p log p, one pass (0 log 0 = 0)
+        entropy = pair_entropy(refresh.pairs)
         return {
             "step": self.step,
             "objective": refresh.value,
-            "recalls": recalls(refresh.confusion).cpu().numpy(),
-            "coverages": coverages(refresh.confusion).cpu().numpy(),
+            "recalls": refresh.recalls,
+            "coverages": refresh.coverages,
             "multipliers": None if refresh.multipliers is None else refresh.multipliers.cpu().numpy().copy(),
-            "parts": run.objective.parts(refresh.confusion, self.feedback.class_counts),
-            "max_gain": float(refresh.gain.max()),
-            "entropy": float(entropy),
+            "parts": refresh.parts,
+            "max_gain": refresh.max_gain,
+            "entropy": entropy,
             "lr": cosine_learning_rate(self.step, run.settings.learning_rate, run.settings.max_iter),
             "time": time.perf_counter() - run.start_time,
             "p_beats_start": refresh.beats_start,
@@ -477,6 +493,19 @@ class RunLoop:
         )
 
 
+def pair_entropy(pairs, limits=LIMITS):
+    """``-sum p log p`` (0 log 0 = 0) of the heads' mean pair distribution of ``pairs`` (a
+    :class:`~skselmix._torch.sampler.PairDistribution` or ``MaskedPairDistribution``): in one
+    pass, or a block of its rows at a time above ``limits.blocked_refresh_classes`` classes
+    (no K x K array: at K = 8192 the mean is 512 MiB)."""
+    k = pairs.probs.shape[-1]
+    if k <= limits.blocked_refresh_classes:
+        return float(torch.special.entr(pairs.mean()).sum())
+    step = max(1, limits.refresh_block // k)
+    return float(sum(torch.special.entr(pairs.mean_rows(slice(start, start + step))).sum()
+                     for start in range(0, k, step)))
+
+
 def take_steps(requests):
     """The SGD steps of ``requests`` (:class:`StepRequest` of runs with equal keys, hence
     stacks of one kind), taken by that kind of stack."""
@@ -502,11 +531,12 @@ def loop_together(runs, feedback, warm, unlabeled=None):
                 groups.setdefault(request.key, []).append(index)
             answered = {}
             for members in groups.values():
-                requests = [pending[index] for index in members]
+                requests = [pending.pop(index) for index in members]
                 first = requests[0]
                 work = first.heads.weight_elements * first.draws.batch_size
                 with one_thread_below(work, first.profile.small_step_work, first.device):
                     stepped = take_steps(requests)
+                del requests, first  # their pair distributions: the refreshes below make new ones
                 for index, state in zip(members, stepped):
                     loop = loops[index]
                     loop.apply(state)
