@@ -55,13 +55,15 @@ class Limits:
     blocked_refresh_classes : int
         Classes above which a refresh works a block of rows at a time: the gain
         (``_gain.blocked_gain_from_sensitivity``) and the pair distribution's entropy. The
-        whole-matrix gain holds about nine K x K arrays: at K = 8192 in float32 the gain
-        took 2333 MiB and 23.5-28.8 s, by blocks 974-980 MiB (the 256 MiB result included)
-        and 27.6-29.6 s (benchmarks/results/large_k.md). Up to 4096 classes (every fit
-        measured at K = 1000 and below, and the fingerprints) the arithmetic is unchanged.
+        whole-matrix gain holds about nine K x K arrays: at K = 8192 in float32 it took
+        2333 MiB and 26.7-30.8 s, by blocks 935-960 MiB (the 256 MiB result included) and
+        33.1-33.3 s (benchmarks/perf_notes.md, "a K = 8192 refresh within 1 GiB"). Up to
+        4096 classes (every fit measured at K = 1000 and below, and the fingerprints) the
+        arithmetic is unchanged.
     refresh_block : int
         Entries of a block of rows (rows x K) of the blocked gain's temporaries: 2**22 float32
-        values are 16 MiB (512 rows at K = 8192).
+        values are 16 MiB (512 rows at K = 8192). 2**20 held 869 MiB but took 42 s; 2**23
+        held 1089 MiB.
     refresh_columns : int
         Values of the blocked gain's two K x K column factors (``e2`` and ``e2 H``), held
         whole up to this many: 2**27 is 512 MiB in float32 (K = 8192). Above (float64 at

@@ -76,3 +76,14 @@ def test_above_its_limit_the_pair_softmax_is_taken_in_place_with_the_same_distri
             assert torch.equal(whole > 0, in_place > 0)
             torch.testing.assert_close(in_place, whole, rtol=1e-12, atol=1e-15)
             assert float(in_place.sum()) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_above_the_blocked_refresh_classes_even_one_head_draws_from_the_masked_distribution():
+    from skselmix._torch.sampler import MaskedPairDistribution, head_pair_distributions
+
+    probs = torch.full((6, 6), 1 / 36, dtype=torch.float64)
+    counts = torch.ones(1, 6, dtype=torch.long)
+    assert isinstance(head_pair_distributions(probs, counts), PairDistribution)
+    masked = head_pair_distributions(probs, counts, Limits(blocked_refresh_classes=5))
+    assert isinstance(masked, MaskedPairDistribution)
+    torch.testing.assert_close(masked.mean(), probs)

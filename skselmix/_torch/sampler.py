@@ -179,12 +179,13 @@ def head_pair_distributions(probs, counts, limits=LIMITS):
     zeroed whose anchor or partner class has no row in that head's pool (``counts`` (H, K)).
 
     :class:`PairDistribution` over :func:`restrict_to_heads` up to
-    ``limits.dense_head_pairs`` elements (every fit measured so far), else
-    :class:`MaskedPairDistribution`, which draws from the same distributions without
-    forming them.
+    ``limits.dense_head_pairs`` elements and ``limits.blocked_refresh_classes`` classes
+    (every fit measured so far), else :class:`MaskedPairDistribution`, which draws from
+    the same distributions without forming them. (At K = 8192 the one all-rows head's
+    dense distribution, its cumulative sums and their making held 2 GiB.)
     """
     n_heads, k = counts.shape
-    if n_heads * k * k <= limits.dense_head_pairs:
+    if n_heads * k * k <= limits.dense_head_pairs and k <= limits.blocked_refresh_classes:
         return PairDistribution(restrict_to_heads(probs, counts))
     return MaskedPairDistribution(probs, counts > 0)
 
