@@ -138,9 +138,16 @@ def expected_mixed_sensitivity(logits, h, lbar, float32_from_classes=None, limit
     work = precision.dtype
     for start in range(0, i.shape[0], step):
         ic, jc = i[start:start + step], j[start:start + step]
-        probs = torch.softmax(lbar * logits[ic].to(work) + (1.0 - lbar) * logits[jc].to(work), dim=1)
-        expected[ic, jc] = (probs * (lbar * hw[ic] + (1.0 - lbar) * hw[jc])).sum(dim=1).to(h.dtype)
+        expected[ic, jc] = _softmax_pairs(logits[ic], logits[jc], hw[ic], hw[jc], lbar, work).to(h.dtype)
     return expected
+
+
+def _softmax_pairs(anchor_logits, partner_logits, anchor_h, partner_h, lbar, work):
+    """``E`` of pairs one stable softmax each (rows of the anchors' and partners' logits and
+    ``H``, in the ``work`` dtype): what a pair whose normaliser underflows even in float64
+    is given, by the whole-matrix gain and the blocked one alike."""
+    probs = torch.softmax(lbar * anchor_logits.to(work) + (1.0 - lbar) * partner_logits.to(work), dim=1)
+    return (probs * (lbar * anchor_h.to(work) + (1.0 - lbar) * partner_h.to(work))).sum(dim=1)
 
 
 def _mixed_products(logits_i, h_i, logits, h, lbar, precision):
@@ -405,9 +412,8 @@ def _exact_pairs(problem, rows, pairs, expected, lbar, limits):
     for start in range(0, i.shape[0], step):
         ic, jc = i[start:start + step], j[start:start + step]
         anchors = rows[ic]
-        mixed = lbar * problem.logits(anchors).double() + (1.0 - lbar) * problem.logits(jc).double()
-        h_mix = lbar * problem.h(anchors).double() + (1.0 - lbar) * problem.h(jc).double()
-        expected[ic, jc] = (torch.softmax(mixed, dim=1) * h_mix).sum(dim=1)
+        expected[ic, jc] = _softmax_pairs(problem.logits(anchors), problem.logits(jc), problem.h(anchors),
+                                          problem.h(jc), lbar, torch.float64)
     return expected
 
 

@@ -219,7 +219,7 @@ class PairDistribution:
 
     def mean(self):
         """The heads' mean pair distribution (K, K)."""
-        return self.probs.mean(dim=0) if self.probs.dim() == 3 else self.probs
+        return self.mean_rows(slice(None))
 
     def mean_rows(self, rows):
         """Rows ``rows`` (a slice) of :meth:`mean`."""
@@ -266,12 +266,11 @@ class MaskedPairDistribution:
 
     def mean(self):
         """The heads' mean pair distribution (K, K): ``P * (A^T diag(1 / t) A) / H``."""
-        mask = self.available.to(self.probs.dtype)
-        # In place on the K x K weights: one K^2 temporary besides ``P`` (512 MiB at K = 8192).
-        return ((mask.T / self.total.T) @ mask).mul_(self.probs).div_(mask.shape[0])
+        return self.mean_rows(slice(None))
 
     def mean_rows(self, rows):
-        """Rows ``rows`` (a slice) of :meth:`mean`, without the whole K x K array."""
+        """Rows ``rows`` (a slice) of :meth:`mean`: one array of their size besides ``P``
+        (computed in place on the weights; the whole mean at K = 8192 is 512 MiB)."""
         mask = self.available.to(self.probs.dtype)
         return ((mask.T[rows] / self.total.T) @ mask).mul_(self.probs[rows]).div_(mask.shape[0])
 
