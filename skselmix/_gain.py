@@ -262,7 +262,7 @@ class _BlockedProblem:
     def __init__(self, prototypes, coef, intercept, sensitivity, rows):
         self.z, self.coef, self.intercept = prototypes, coef, intercept
         self.ztm = prototypes.T @ sensitivity  # (D, K)
-        self.k = prototypes.shape[0]
+        self.k, self.rows = prototypes.shape[0], rows
         self.blocks = [slice(start, min(start + rows, self.k)) for start in range(0, self.k, rows)]
 
     def logits(self, rows):
@@ -365,7 +365,6 @@ def blocked_gain_from_sensitivity(prototypes, coef, intercept, sensitivity, lamb
         precision = ProductPrecision.exact()
     release_freed_memory()  # each block's temporaries, which glibc would keep (see _memory.py)
     scale = precision.scale_of(problem.largest_h()) if precision.h_floor else 1.0
-    exact = ProductPrecision.exact()
     diagonal = problem.diagonal()
 
     def write(rows, expected):  # gain[i, j] = lbar H_ii + (1-lbar) H_ji - E_ij on those rows
@@ -393,7 +392,7 @@ def blocked_gain_from_sensitivity(prototypes, coef, intercept, sensitivity, lamb
     redo = torch.cat([at for at, _, _ in underflowing])
     bad = torch.cat([pairs for _, pairs, _ in underflowing])
     kept = None if precision.dtype != torch.float64 else torch.cat([rows for _, _, rows in underflowing])
-    step = max(1, limits.refresh_block // k)
+    step = problem.rows
     for start in range(0, redo.shape[0], step):
         rows, pairs = redo[start:start + step], bad[start:start + step]
         if kept is None:  # those rows again, by float64 products
