@@ -95,14 +95,14 @@ def test_bad_weight_decay_is_rejected(blobs3, bad, error):
         SelMixClassifier(weight_decay=bad, device="cpu").fit(*blobs3)
 
 
-@pytest.mark.parametrize("mode", ["joint", "joint by fold", "one at a time"])
+@pytest.mark.parametrize("mode", ["joint", "nested", "joint by fold", "one at a time"])
 def test_joint_heads_equal_separate_fits(mode, monkeypatch):
     """Fold heads fitted together (one L-BFGS run on the sum of their losses) are the heads
     fitted one at a time on their own rows: the heads share no parameter. The modes are
-    the three ways fit_linear_heads walks the rows: every head on every row (small data),
-    each fold's gathered rows for the heads that train on them (large data), and one run
-    per head on its gathered rows (large data with a large joint L-BFGS history); blocks
-    of 37 gathered rows."""
+    the four ways fit_linear_heads walks the rows: every head on every row (small data),
+    each fold's gathered rows for the heads that train on them (large data), and with a
+    large joint L-BFGS history one run per head on its gathered rows, from nested starts
+    or from a given start; blocks of 37 gathered rows."""
     import dataclasses
 
     import skselmix._torch.device as device
@@ -132,7 +132,9 @@ def test_joint_heads_equal_separate_fits(mode, monkeypatch):
         ("balanced", {"sample_weight": w}),
         ("cross_entropy", {"class_weight": cw}),
     ):
-        coef, intercept = fit_linear_heads(X, y, 3, kind=kind, fold=fold, n_folds=4, **tight, **kw)[:2]
+        # A given start of zeros is where a run without one starts: the same heads.
+        start = {"init": (torch.zeros(4, 3, 6), torch.zeros(4, 3))} if mode == "one at a time" else {}
+        coef, intercept = fit_linear_heads(X, y, 3, kind=kind, fold=fold, n_folds=4, **tight, **kw, **start)[:2]
         assert coef.shape == (4, 3, 6) and intercept.shape == (4, 3)
         for f in range(4):
             rows = torch.nonzero(member[:, f]).squeeze(1)
@@ -140,6 +142,53 @@ def test_joint_heads_equal_separate_fits(mode, monkeypatch):
             c, b = fit_linear_head(X[rows], y[rows], 3, kind=kind, **tight, **own)
             torch.testing.assert_close(coef[f], c, rtol=0, atol=2e-4)
             torch.testing.assert_close(intercept[f] - intercept[f].mean(), b - b.mean(), rtol=0, atol=2e-4)
+
+
+@pytest.mark.parametrize("n_folds", range(2, 11))
+def test_nested_starts_never_see_the_fold(n_folds):
+    """Every fold's head is fitted by one run of the plan; a run starts from zero or from an
+    earlier run whose rows are a subset of its own (its held-out folds include the run's),
+    and a fold's run holds out that fold alone. Two runs start from zero."""
+    from skselmix._torch.fold_starts import nested_fold_plan
+
+    plan = nested_fold_plan(n_folds)
+    assert sorted(run.fold for run in plan if run.fold is not None) == list(range(n_folds))
+    assert sum(run.start is None for run in plan) == 2
+    for index, run in enumerate(plan):
+        if run.fold is not None:
+            assert run.held_out == (run.fold,)
+        if run.start is not None:
+            assert run.start < index and set(run.held_out) <= set(plan[run.start].held_out)
+            assert set(plan[run.start].held_out) != set(run.held_out)
+
+
+def test_a_fold_head_does_not_depend_on_its_folds_labels(monkeypatch):
+    """Out of fold stays out of fold with nested starts: relabelling the rows of fold 0 leaves
+    head 0 bit for bit as it was (neither its run nor any run it starts from reads them),
+    and changes the other heads."""
+    import dataclasses
+
+    import skselmix._torch.device as device
+    import skselmix._torch.warm_start as warm_start
+
+    fit_run = warm_start._fit_run
+    monkeypatch.setattr(device, "CPU", dataclasses.replace(device.CPU, small_fit_work=0, joint_history_bytes=0,
+                                                             joint_history_fraction=0.0))
+    runs = []
+    monkeypatch.setattr(warm_start, "_fit_run", lambda *args, **options: runs.append(options["label"])
+                        or fit_run(*args, **options))
+    rng = np.random.RandomState(3)
+    X = torch.as_tensor(rng.normal(size=(300, 5)), dtype=torch.float32)
+    y = torch.as_tensor(rng.randint(0, 4, 300))
+    fold = torch.as_tensor(rng.randint(0, 5, 300))
+    relabelled = y.clone()
+    relabelled[fold == 0] = torch.as_tensor(rng.randint(0, 4, int((fold == 0).sum())))
+    options = {"kind": "logit_adjusted", "l2": 1e-3, "fold": fold, "n_folds": 5}
+    coef, intercept = fit_linear_heads(X, y, 4, **options)[:2]
+    coef_r, intercept_r = fit_linear_heads(X, relabelled, 4, **options)[:2]
+    assert torch.equal(coef[0], coef_r[0]) and torch.equal(intercept[0], intercept_r[0])
+    assert not torch.equal(coef[1:], coef_r[1:])
+    assert sum(label.startswith("start of fold heads") for label in runs) == 2 * 3  # nested starts ran
 
 
 def test_a_class_missing_from_a_heads_rows_counts_as_one_row():

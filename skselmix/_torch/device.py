@@ -50,7 +50,8 @@ class DeviceProfile:
         the feedback's predictions: bounds peak memory.
     joint_history_bytes, joint_history_fraction : int, float
         Fold heads share one L-BFGS run while its history stays within this many
-        bytes or this fraction of the float32 features.
+        bytes or this fraction of the float32 features; above, each has its own run
+        from a nested start (``fold_starts``).
     float32_products_from_classes : int
         Classes from which the gain's three K^3 products run in float32
         (``_gain.ProductPrecision``): float64 GEMMs take twice as long on the CPU (about

@@ -15,6 +15,7 @@ from .._limits import LIMITS
 from .._parameters import WARM_STARTS
 from .device import exact_dtype, profile_for
 from .features import row_blocks
+from .fold_starts import nested_fold_plan
 from .softmax import flush_tiny_, picked_log_proba_and_proba_
 
 LBFGS_MEMORY = 10  # scipy's L-BFGS-B default number of correction pairs (maxcor)
@@ -107,16 +108,18 @@ def fit_linear_heads(
     """Fit heads ``logits = X W_h^T + b_h`` by L-BFGS on (logit-adjusted) cross-entropy.
 
     One head on every row, or with ``fold`` one head per fold, head ``h``
-    trained on the rows outside fold ``h``. The fold heads are fitted in one
-    L-BFGS run on the sum of their losses: they share no parameter, so the
-    sum's minimum is every head's own minimum. While a pass over the rows is
-    small (rows x D x K below the device profile's ``small_fit_work``) every head is evaluated on
-    every row, paying the per-evaluation overhead of torch and scipy once
-    instead of once per head; above it each fold's
-    gathered rows evaluate the heads that train on them, in wider products.
-    When the joint run's L-BFGS history would be large (above
-    ``joint_history_bytes`` and ``joint_history_fraction`` of ``X``) the
-    heads are fitted one at a time on their own rows.
+    trained on the rows outside fold ``h``. While a pass over the rows is
+    small (rows x D x K below the device profile's ``small_fit_work``) the fold
+    heads are fitted in one L-BFGS run on the sum of their losses (they share no
+    parameter, so the sum's minimum is every head's own minimum), every head
+    evaluated on every row: the per-evaluation overhead of torch and scipy is
+    paid once instead of once per head. Above it the heads keep one joint run in
+    which each fold's gathered rows evaluate the heads that train on them, until
+    that run's L-BFGS history would be large (above ``joint_history_bytes`` and
+    ``joint_history_fraction`` of ``X``); then each head has its own run on its
+    gathered rows, from ``init`` or else from a head fitted on a subset of those
+    rows (:mod:`~skselmix._torch.fold_starts`): fewer iterations than from zero
+    where the fold heads' L-BFGS runs are long (benchmarks/perf_notes.md).
 
     Parameters
     ----------
@@ -198,6 +201,18 @@ def fit_linear_heads(
         every_row = RowGroup(None, None, y, weights, offset, n_heads * k, profile)
         return _fit_run(X, [every_row], n_heads, k, init, **options, label=_heads_label(n_heads))
     history = n_heads * (k * d + k) * 2 * LBFGS_MEMORY * 8  # bytes of L-BFGS-B's float64 (s, y) pairs
+    joint = history <= max(profile.joint_history_bytes, profile.joint_history_fraction * X.element_size() * n * d)
+    if init is None and not joint:
+        # One run a head (a large joint history), each from a nested start (fold_starts).
+        def own_rows(held_out):
+            rows = torch.nonzero(~torch.isin(fold, torch.as_tensor(held_out, device=device))).squeeze(1)
+            run_weights, run_offset = head_loss_weights(
+                y.index_select(0, rows), k, 1, kind, class_weight=class_weight,
+                sample_weight=None if sample_weight is None else sample_weight.index_select(0, rows))
+            return RowGroup(rows, None, y.index_select(0, rows), (run_weights / run_weights.sum()).to(dtype),
+                            None if run_offset is None else run_offset.to(dtype), max(k, d), profile)
+
+        return _nested_fit(X, own_rows, n_heads, k, **options)
 
     def gathered(rows, columns, run_heads):
         """The rows ``rows`` for the heads ``columns`` (``run_heads``: their indices in the run)."""
@@ -206,13 +221,14 @@ def fit_linear_heads(
                         None if offset is None else offset.index_select(0, columns), max(columns.shape[0] * k, d),
                         profile)
 
-    if history <= max(profile.joint_history_bytes, profile.joint_history_fraction * X.element_size() * n * d):
+    if joint:
         # One run; each fold's rows, gathered, evaluate the heads that train on them.
         trained = [torch.nonzero(heads != f).squeeze(1) for f in range(n_heads)]
         groups = [gathered(torch.nonzero(fold == f).squeeze(1), trained[f], trained[f]) for f in range(n_heads)]
         return _fit_run(X, groups, n_heads, k, init, **options, label=_heads_label(n_heads))
-    # One run per head on its own rows when the heads' joint L-BFGS history would be large
-    # (it can exceed the input, and the joint run then needed more evaluations).
+    # One run per head on its own rows from the given start when the heads' joint L-BFGS
+    # history would be large (it can exceed the input, and the joint run then needed more
+    # evaluations).
     fitted = []
     for h in range(n_heads):
         group = gathered(torch.nonzero(fold != h).squeeze(1), heads[h : h + 1], None)
@@ -220,6 +236,24 @@ def fit_linear_heads(
                               **options, label=f"fold head {h + 1} of {n_heads}"))
     return FittedHeads(torch.cat([run.coef for run in fitted]), torch.cat([run.intercept for run in fitted]),
                        max(run.n_iter for run in fitted), any(run.at_cap for run in fitted))
+
+
+def _nested_fit(X, own_rows, n_folds, k, **options):
+    """The ``n_folds`` fold heads, one L-BFGS run each, from the nested starts of
+    :func:`~skselmix._torch.fold_starts.nested_fold_plan`; ``own_rows(held_out)`` is the
+    :class:`RowGroup` of every row outside the folds ``held_out``."""
+    runs, heads = [], [None] * n_folds
+    for run in nested_fold_plan(n_folds):
+        start = None if run.start is None else (runs[run.start].coef, runs[run.start].intercept)
+        if run.fold is not None:
+            label = f"fold head {run.fold + 1} of {n_folds}"
+        else:
+            label = f"start of fold heads {run.held_out[0] + 1}-{run.held_out[-1] + 1} of {n_folds}"
+        runs.append(_fit_run(X, [own_rows(run.held_out)], 1, k, start, **options, label=label))
+        if run.fold is not None:
+            heads[run.fold] = runs[-1]
+    return FittedHeads(torch.cat([head.coef for head in heads]), torch.cat([head.intercept for head in heads]),
+                       max(run.n_iter for run in runs), any(head.at_cap for head in heads))
 
 
 def _heads_label(n_heads):
