@@ -178,41 +178,35 @@ def fit_linear_heads(
     k = n_classes
     n_heads = 1 if fold is None else n_folds
     heads = torch.arange(n_heads, device=device)
-    weights, offset = head_loss_weights(y, k, n_heads, kind, fold, class_weight, sample_weight)
-    offset = None if offset is None else offset.to(dtype)
     # Each head's loss is the weighted mean over its rows: normalise its weights to sum to one.
     # Unweighted single heads keep no weight matrix and divide by n at the end.
     plain = fold is None and sample_weight is None and class_weight is None and kind != "balanced"
     scale = 1.0 / max(n, 1) if plain else 1.0
-    weights = None if plain else (weights / weights.sum(dim=0)).to(dtype)
     if isinstance(preconditioner, str) and preconditioner == "auto":
         preconditioner = feature_preconditioner(X, sample_weight)
     options = {"l2": l2, "scale": scale, "max_iter": max_iter, "tol": tol, "preconditioner": preconditioner,
                "progress": progress}
+    profile = profile_for(device) if profile is None else profile
+    if isinstance(X, torch.Tensor) and fold is not None and init is None:
+        if n * d * k >= profile.small_fit_work and not _joint_run_fits(n_heads, k, X, profile):
+            # One run a head, each from a nested start (fold_starts); each run weighs its own rows.
+            def own_rows(held_out):
+                return _own_rows_group(X, y, fold, held_out, k, kind, class_weight, sample_weight, profile)
+
+            return _nested_fit(X, own_rows, n_heads, k, **options)
+    weights, offset = head_loss_weights(y, k, n_heads, kind, fold, class_weight, sample_weight)
+    offset = None if offset is None else offset.to(dtype)
+    weights = None if plain else (weights / weights.sum(dim=0)).to(dtype)
     if not isinstance(X, torch.Tensor):
         # Features on a Dask cluster (cluster_features.ClusterFeatures): every head reads every
         # row (a fold's own head weighs its rows by zero), one task per chunk an evaluation.
         return lbfgs_run(X.loss_evaluator(y, weights, offset, n_heads, k), n_heads, k, d, dtype, device, init,
                          **options, label=_heads_label(n_heads))
-    profile = profile_for(device) if profile is None else profile
     if fold is None or n * d * k < profile.small_fit_work:
         # Every head on every row in one run (a fold's own head weighs its rows by zero): the
         # fewest tensor operations an evaluation.
         every_row = RowGroup(None, None, y, weights, offset, n_heads * k, profile)
         return _fit_run(X, [every_row], n_heads, k, init, **options, label=_heads_label(n_heads))
-    history = n_heads * (k * d + k) * 2 * LBFGS_MEMORY * 8  # bytes of L-BFGS-B's float64 (s, y) pairs
-    joint = history <= max(profile.joint_history_bytes, profile.joint_history_fraction * X.element_size() * n * d)
-    if init is None and not joint:
-        # One run a head (a large joint history), each from a nested start (fold_starts).
-        def own_rows(held_out):
-            rows = torch.nonzero(~torch.isin(fold, torch.as_tensor(held_out, device=device))).squeeze(1)
-            run_weights, run_offset = head_loss_weights(
-                y.index_select(0, rows), k, 1, kind, class_weight=class_weight,
-                sample_weight=None if sample_weight is None else sample_weight.index_select(0, rows))
-            return RowGroup(rows, None, y.index_select(0, rows), (run_weights / run_weights.sum()).to(dtype),
-                            None if run_offset is None else run_offset.to(dtype), max(k, d), profile)
-
-        return _nested_fit(X, own_rows, n_heads, k, **options)
 
     def gathered(rows, columns, run_heads):
         """The rows ``rows`` for the heads ``columns`` (``run_heads``: their indices in the run)."""
@@ -221,7 +215,7 @@ def fit_linear_heads(
                         None if offset is None else offset.index_select(0, columns), max(columns.shape[0] * k, d),
                         profile)
 
-    if joint:
+    if _joint_run_fits(n_heads, k, X, profile):
         # One run; each fold's rows, gathered, evaluate the heads that train on them.
         trained = [torch.nonzero(heads != f).squeeze(1) for f in range(n_heads)]
         groups = [gathered(torch.nonzero(fold == f).squeeze(1), trained[f], trained[f]) for f in range(n_heads)]
@@ -232,10 +226,29 @@ def fit_linear_heads(
     fitted = []
     for h in range(n_heads):
         group = gathered(torch.nonzero(fold != h).squeeze(1), heads[h : h + 1], None)
-        fitted.append(_fit_run(X, [group], 1, k, None if init is None else (init[0][h : h + 1], init[1][h : h + 1]),
-                              **options, label=f"fold head {h + 1} of {n_heads}"))
+        fitted.append(_fit_run(X, [group], 1, k, (init[0][h : h + 1], init[1][h : h + 1]), **options,
+                               label=f"fold head {h + 1} of {n_heads}"))
     return FittedHeads(torch.cat([run.coef for run in fitted]), torch.cat([run.intercept for run in fitted]),
                        max(run.n_iter for run in fitted), any(run.at_cap for run in fitted))
+
+
+def _joint_run_fits(n_heads, k, X, profile):
+    """Whether ``n_heads`` heads on ``X`` may share one L-BFGS run: its float64 (s, y) history
+    within the profile's ``joint_history_bytes`` or ``joint_history_fraction`` of ``X``."""
+    n, d = X.shape
+    history = n_heads * (k * d + k) * 2 * LBFGS_MEMORY * 8
+    return history <= max(profile.joint_history_bytes, profile.joint_history_fraction * X.element_size() * n * d)
+
+
+def _own_rows_group(X, y, fold, held_out, k, kind, class_weight, sample_weight, profile):
+    """The :class:`RowGroup` of one head on every row outside the folds ``held_out``, its loss
+    weights and logit offsets from those rows alone (:func:`head_loss_weights` of one head)."""
+    rows = torch.nonzero(~torch.isin(fold, torch.as_tensor(held_out, device=fold.device))).squeeze(1)
+    y_rows = y.index_select(0, rows)
+    row_weight = None if sample_weight is None else sample_weight.index_select(0, rows)
+    weights, offset = head_loss_weights(y_rows, k, 1, kind, class_weight=class_weight, sample_weight=row_weight)
+    return RowGroup(rows, None, y_rows, (weights / weights.sum()).to(X.dtype),
+                    None if offset is None else offset.to(X.dtype), max(k, X.shape[1]), profile)
 
 
 def _nested_fit(X, own_rows, n_folds, k, **options):
