@@ -5,6 +5,7 @@ SelMix is a fine-tuning method; it starts from an ERM or a logit-adjusted head
 deterministic (no sampling) and needs no learning rate.
 """
 
+from collections import Counter
 from typing import NamedTuple
 
 import numpy as np
@@ -187,8 +188,9 @@ def fit_linear_heads(
     options = {"l2": l2, "scale": scale, "max_iter": max_iter, "tol": tol, "preconditioner": preconditioner,
                "progress": progress}
     profile = profile_for(device) if profile is None else profile
-    if isinstance(X, torch.Tensor) and fold is not None and init is None:
-        if n * d * k >= profile.small_fit_work and not _joint_run_fits(n_heads, k, X, profile):
+    every_row_run = fold is None or n * d * k < profile.small_fit_work
+    if isinstance(X, torch.Tensor) and init is None and not every_row_run:
+        if not _joint_run_fits(n_heads, k, X, profile):
             # One run a head, each from a nested start (fold_starts); each run weighs its own rows.
             def own_rows(held_out):
                 return _own_rows_group(X, y, fold, held_out, k, kind, class_weight, sample_weight, profile)
@@ -202,7 +204,7 @@ def fit_linear_heads(
         # row (a fold's own head weighs its rows by zero), one task per chunk an evaluation.
         return lbfgs_run(X.loss_evaluator(y, weights, offset, n_heads, k), n_heads, k, d, dtype, device, init,
                          **options, label=_heads_label(n_heads))
-    if fold is None or n * d * k < profile.small_fit_work:
+    if every_row_run:
         # Every head on every row in one run (a fold's own head weighs its rows by zero): the
         # fewest tensor operations an evaluation.
         every_row = RowGroup(None, None, y, weights, offset, n_heads * k, profile)
@@ -255,18 +257,25 @@ def _nested_fit(X, own_rows, n_folds, k, **options):
     """The ``n_folds`` fold heads, one L-BFGS run each, from the nested starts of
     :func:`~skselmix._torch.fold_starts.nested_fold_plan`; ``own_rows(held_out)`` is the
     :class:`RowGroup` of every row outside the folds ``held_out``."""
-    runs, heads = [], [None] * n_folds
-    for run in nested_fold_plan(n_folds):
+    plan = nested_fold_plan(n_folds)
+    starts_left = Counter(run.start for run in plan)  # how many runs still start from each run
+    runs, heads, n_iter = [], [None] * n_folds, []
+    for run in plan:
         start = None if run.start is None else (runs[run.start].coef, runs[run.start].intercept)
+        if run.start is not None:
+            starts_left[run.start] -= 1
+            if not starts_left[run.start]:
+                runs[run.start] = None  # a start no later run needs: let its K x D head go
         if run.fold is not None:
             label = f"fold head {run.fold + 1} of {n_folds}"
         else:
             label = f"start of fold heads {run.held_out[0] + 1}-{run.held_out[-1] + 1} of {n_folds}"
         runs.append(_fit_run(X, [own_rows(run.held_out)], 1, k, start, **options, label=label))
+        n_iter.append(runs[-1].n_iter)
         if run.fold is not None:
             heads[run.fold] = runs[-1]
     return FittedHeads(torch.cat([head.coef for head in heads]), torch.cat([head.intercept for head in heads]),
-                       max(run.n_iter for run in runs), any(head.at_cap for head in heads))
+                       max(n_iter), any(head.at_cap for head in heads))
 
 
 def _heads_label(n_heads):
