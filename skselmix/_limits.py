@@ -41,9 +41,16 @@ class Limits:
         Entries of the dense (rows x 2K) matrix that turns resample counts into recalls and
         coverages in one product; a sparse product beyond (K in the thousands).
     resample_chunk : int
-        Entries of the (resamples x rows) counts drawn, or made float32, at once: the
-        counts stay in their one-byte type otherwise (49 MB instead of 195 MB at a
-        million rows).
+        Entries of the (resamples x rows) counts made float32 at once in the sparse product:
+        the counts stay in their one-byte type otherwise (49 MB instead of 195 MB at a
+        million rows). Its blocks set the order of the product's float32 sums.
+    resample_draw_chunk : int
+        Draws (resamples x rows) made at once when the resample counts are drawn: each draw
+        holds five 8-byte temporaries (its uniform, class position, row, flat index and
+        count), so 2**20 draws are 40 MiB. Drawn in chunks of ``resample_chunk`` (2**22)
+        before 0.16 they held 160 MiB at the start of a WordNet fit's loop, its peak but one.
+        Chunks of whole resamples draw the same uniforms in the same order: the counts do
+        not depend on it.
     gain_fallback_chunk : int
         Entries of one chunk of the gain's exact recomputation of underflowing pairs (each
         pair a K-wide softmax).
@@ -84,6 +91,7 @@ class Limits:
     resample_values: int = 20_000_000
     dense_resample_product: int = 1 << 24
     resample_chunk: int = 1 << 22
+    resample_draw_chunk: int = 1 << 20
     gain_fallback_chunk: int = 1 << 22
     dense_head_pairs: int = 1 << 26
     blocked_refresh_classes: int = 4096

@@ -37,6 +37,7 @@ import numpy as np
 
 from ._lazy import torch
 from ._limits import LIMITS
+from ._memory import release_freed_memory
 
 #: Resamples of the judging rows (fewer when the rows are many: :func:`n_resamples`).
 N_RESAMPLES = 200
@@ -87,9 +88,8 @@ def stratified_resample_counts(y, weights, n_classes, n_draws, rng, limits=LIMIT
     starts = np.cumsum(totals) - totals
     slot_class = y[positive]  # one draw per row of positive weight, from its class
     counts = np.zeros((n_draws, n), dtype=np.min_scalar_type(int(sizes.max(initial=0))))
-    per_chunk = max(1, limits.resample_chunk // max(slot_class.size, 1))
-    for first in range(0, n_draws, per_chunk):
-        size = min(per_chunk, n_draws - first)
+
+    def draw(size):  # the counts of ``size`` resamples; its temporaries go when it returns
         u = rng.random_sample((size, slot_class.size))
         if uniform:  # equal weights: a uniform position within the class
             position = firsts[slot_class] + (u * sizes[slot_class]).astype(np.int64)
@@ -97,8 +97,13 @@ def stratified_resample_counts(y, weights, n_classes, n_draws, rng, limits=LIMIT
             position = np.searchsorted(cum, starts[slot_class] + u * totals[slot_class], side="right")
         picked = order[np.minimum(position, order.size - 1)]
         flat = (np.arange(size)[:, np.newaxis] * n + picked).ravel()
-        drawn = np.bincount(flat, minlength=size * n).reshape(size, n)
-        counts[first:first + size] = drawn
+        return np.bincount(flat, minlength=size * n).reshape(size, n)
+
+    per_chunk = max(1, limits.resample_draw_chunk // max(slot_class.size, 1))
+    for first in range(0, n_draws, per_chunk):
+        size = min(per_chunk, n_draws - first)
+        counts[first:first + size] = draw(size)
+    release_freed_memory()  # the chunks' temporaries, which glibc would keep (_memory.py)
     return counts
 
 

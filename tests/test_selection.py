@@ -35,6 +35,20 @@ def test_resamples_keep_each_class_size_and_follow_the_weights():
     np.testing.assert_array_equal(counts, again)
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_resample_counts_do_not_depend_on_the_draw_chunk(weighted):
+    # Chunks of whole resamples (here 1, 3 and all 50 of them at once) draw the same uniforms
+    # in the same order: the chunk bounds the temporaries, never the counts.
+    y = _labels([40, 11, 3])
+    weights = np.linspace(0.5, 2.0, y.size) if weighted else None
+    whole = stratified_resample_counts(y, weights, 3, 50, np.random.RandomState(3),
+                                       Limits(resample_draw_chunk=50 * y.size))
+    for draws in (1, 3 * y.size):
+        chunked = stratified_resample_counts(y, weights, 3, 50, np.random.RandomState(3),
+                                             Limits(resample_draw_chunk=draws))
+        np.testing.assert_array_equal(chunked, whole)
+
+
 @pytest.mark.parametrize("objective", [cls.name for cls in BUILTIN_OBJECTIVES])
 def test_values_from_rates_equal_value_for_every_builtin_objective(objective):
     rng = np.random.RandomState(1)

@@ -160,12 +160,14 @@ def restrict_to_heads(probs, counts):
     ``counts`` (H, K) are the pool sizes per head and class; returns (H, K, K),
     each slice summing to one.
     """
-    available = counts > 0
-    ok = available.unsqueeze(2) & available.unsqueeze(1)
-    probs = probs.unsqueeze(0) * ok.to(probs)
+    available = (counts > 0).to(probs.dtype)
+    # Anchor mask, then partner mask in place, then the division in place: one (H, K, K) array
+    # at a time instead of an (H, K, K) mask, its cast and two results (the same values: each
+    # probability times exact ones and zeros).
+    probs = (probs.unsqueeze(0) * available.unsqueeze(2)).mul_(available.unsqueeze(1))
     total = probs.sum(dim=(1, 2), keepdim=True)
     _check_every_head_has_a_pair(total)
-    return probs / total
+    return probs.div_(total)
 
 
 def _check_every_head_has_a_pair(total):

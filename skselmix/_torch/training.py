@@ -19,6 +19,7 @@ from .._confusion import coverages, recalls
 from .._fit_report import class_list, warn
 from .._gain import DEFAULT_CONFUSION_SMOOTHING, objective_logit_sensitivity
 from .._limits import LIMITS
+from .._memory import release_freed_memory
 from .._parameters import check_params
 from .._progress import FitProgress
 from .._selection import StepSelection
@@ -356,6 +357,7 @@ class RunLoop:
         # are made: at K = 8192 they are a GiB.
         self.last = None
         last = self.last = self._measure()
+        release_freed_memory()  # the refresh's K x K temporaries, which glibc would keep (_memory.py)
         self.history.append(self._record(last))
         improved = self.best is None or last.value > self.best.value + p.tol
         if improved:

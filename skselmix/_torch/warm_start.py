@@ -13,6 +13,7 @@ import torch
 from scipy.optimize import minimize
 
 from .._limits import LIMITS
+from .._memory import release_freed_memory
 from .._parameters import WARM_STARTS
 from .device import exact_dtype, profile_for
 from .features import row_blocks
@@ -449,6 +450,9 @@ def lbfgs_run(evaluate, n_heads, k, d, dtype, device, init, *, l2, scale, max_it
         callback=None if progress is None else report,
         options={"maxiter": max_iter, "gtol": tol, "ftol": 64 * np.finfo(np.float64).eps, "maxls": 50},
     )
+    # The evaluations' temporaries (blocks of activations, float64 copies of the heads) sit in
+    # the heap that glibc keeps: hand them back before the next run or the loop (_memory.py).
+    release_freed_memory()
     params = torch.as_tensor(result.x, device=device)
     coef = to_coef(params[:size].reshape(n_heads * k, d).to(dtype)).view(n_heads, k, d)
     # status 1: the iteration (or evaluation) limit stopped L-BFGS-B, as sklearn's
