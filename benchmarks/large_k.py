@@ -17,6 +17,13 @@ Parts, each side by side in one process on a quiet machine (torch's default thre
 * ``inat``: an iNaturalist-shaped synthetic set scaled to this machine, K = 8192, D = 256,
   classes of 40 down to 3 rows (N = 116,980): a default fit, its refresh times, and the
   gain computation alone;
+* ``inat2018``: an iNaturalist-2018-shaped run (issue 42, goal 4): K = 8142, D = 2048,
+  classes of 100 down to 2 rows (iNaturalist 2018 has 1000 down to 2; N = 40,000, about
+  a tenth of its 437,513, what an hour of two cores allows), 3 test rows per class as its
+  validation set has, written once to ``.npy`` files under the data home and read back
+  memory-mapped; one default fit (``verbose=1``) in this process with its peak memory and
+  the share of each phase (:class:`._report.PhaseSampler`), then ``predict`` on the
+  memory-mapped test rows. Run it alone: ``--part inat2018``;
 * ``growth``: fits over a grid of N, D and K, and the exponents of fit time and peak
   memory in each; defaults but ``n_iter_no_change=None``, so that every fit runs its 1000
   steps and 21 refreshes (early stopping would make the work differ from point to point).
@@ -59,14 +66,17 @@ import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
 
+import skselmix
 from skselmix import SelMixClassifier, SelMixClassifierCV, get_objective, metrics
 from skselmix.metrics import mean_recall_score, min_coverage_score, min_recall_score
 
-from ._report import PeakMemory, md_table, stored_run, utc_now
+from ._report import PeakMemory, PhaseSampler, md_table, stored_run, utc_now
 from ._timing import gain_inputs, machine_description, skselmix_gain
 
 RESULTS = Path(__file__).resolve().parent / "results"
-PARTS = ("imagenet_lt", "wordnet", "inat", "growth", "memory", "quality", "confident", "trace")
+PARTS = ("imagenet_lt", "wordnet", "inat", "inat2018", "growth", "memory", "quality", "confident", "trace")
+# An hour on two cores: run on its own (--part inat2018), not with the others.
+DEFAULT_PARTS = tuple(part for part in PARTS if part != "inat2018")
 QUALITY_METRICS = ("mean_recall", "min_head_tail_recall", "mean_recall_min_coverage", "min_group_recall")
 QUALITY_SEEDS = (0, 1, 2)
 
@@ -356,6 +366,86 @@ def inat_part(device):
     return [fit]
 
 
+# iNaturalist 2018: 437,513 training images of 8142 classes (1000 down to 2 a class), 3 a
+# class to validate; here a tenth of its rows at the embedding width of a ResNet-50.
+INAT2018 = dict(k=8142, d=2048, largest=100, smallest=2, rows=40_000, test_per_class=3)
+
+# What a default fit does, in order of precedence (a sample in the all-rows head's
+# L-BFGS run is in fit_linear_heads too): PhaseSampler's phases.
+FIT_PHASES = (
+    ("all-rows head (L-BFGS)", ("feedback.py:all_rows_head", "heads.py:all_rows_head")),
+    ("fold heads (L-BFGS)", ("warm_start.py:fit_linear_heads",)),
+    ("warm start, rest", ("feedback.py:warm_start", "training.py:_start")),
+    ("out-of-fold predictions", ("feedback.py:judged_predictions",)),
+    ("step selection (bootstrap)", ("training.py:_selection", "training.py:_judge_resamples")),
+    ("gain", ("heads.py:gain",)),
+    ("pair distributions", ("sampler.py:sampling_distribution", "sampler.py:head_pair_distributions",
+                            "training.py:_record")),
+    ("refresh, rest", ("training.py:_measure", "training.py:refresh")),
+    ("SGD steps", ("training.py:take_steps",)),
+    ("checks, feature map, scaled copy", ("problem.py:prepare_problem",)),
+)
+
+
+def phase_rows(phases):
+    """A :class:`._report.PhaseSampler`'s phases as report rows, in order of first sample."""
+    total = sum(phases.seconds.values())
+    return [{"phase": label, "seconds": phases.seconds[label], "share": phases.seconds[label] / total,
+             "peak_extra_mib": phases.peak_extra[label] / 2**20} for label in phases.phase_order]
+
+
+def inat2018_files(seed=0):
+    """The iNaturalist-2018-shaped rows as ``.npy`` files (written once, in a child process
+    so that their making is not this process's memory): paths of X, y, X_test, y_test."""
+    from skselmix.datasets import get_data_home
+
+    c = INAT2018
+    folder = Path(get_data_home()) / "benchmarks" / f"inat2018_like_{c['k']}x{c['d']}_{c['rows']}_seed{seed}"
+    paths = [folder / f"{name}.npy" for name in ("X", "y", "X_test", "y_test")]
+    if not all(path.exists() for path in paths):
+        folder.mkdir(parents=True, exist_ok=True)
+        code = (f"import numpy as np; from benchmarks import large_k as b; c = {c!r}; "
+                "arrays = b.embedding_like_rows(b.decaying_counts(c['k'], c['largest'], c['smallest'], "
+                f"total=c['rows']), c['test_per_class'], c['d'], seed={seed}); "
+                f"[np.save(p, a) for p, a in zip({[str(p) for p in paths]!r}, arrays)]")
+        subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
+    return paths
+
+
+def inat2018_part(device):
+    """One default fit on the memory-mapped iNaturalist-2018-shaped rows: time, peak memory,
+    each phase's share, predict on the memory-mapped test rows."""
+    X, y, X_test, y_test = (np.load(path, mmap_mode="r") for path in inat2018_files())
+    y, y_test = np.asarray(y), np.asarray(y_test)
+    n, d = X.shape
+    k = int(np.unique(y).size)
+    print(f"inat2018: N={n} D={d} K={k}, memory-mapped ({X.nbytes / 2**30:.2f} GiB)", flush=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # classes without rows in a fold: named in the report
+        with PeakMemory() as memory, PhaseSampler(FIT_PHASES) as phases:
+            model, seconds = timed(lambda: SelMixClassifier(device=device, random_state=0, verbose=1).fit(X, y))
+        with PeakMemory() as predict_memory:
+            start = time.perf_counter()
+            pred = model.predict(X_test)
+            predict_seconds = time.perf_counter() - start
+    refreshes = [r["refresh_time"] for r in model.history_ if r.get("refresh_time") is not None]
+    counts = np.bincount(y, minlength=k)
+    row = {"code": skselmix.__version__, "N": int(n), "D": int(d), "K": k, "largest_class": int(counts.max()),
+           "smallest_class": int(counts.min()),
+           "test_rows": int(y_test.size), "input_gib": X.nbytes / 2**30, "seconds": seconds,
+           "peak_extra_mib": memory.extra / 2**20, "peak_memory_x_input": memory.extra / X.nbytes,
+           "phases": phase_rows(phases),
+           "refresh_s": refreshes, "n_iter_": int(model.n_iter_), "best_step_": int(model.best_step_),
+           "validation_gain_": float(model.validation_gain_), "n_iter_warm_start_": int(model.n_iter_warm_start_),
+           "predict_seconds": predict_seconds, "predict_peak_extra_mib": predict_memory.extra / 2**20,
+           "test_min_recall": float(min_recall_score(y_test, pred)),
+           "test_mean_recall": float(mean_recall_score(y_test, pred))}
+    print(f"inat2018: fit {seconds:.0f} s, peak extra {row['peak_extra_mib']:.0f} MiB, predict "
+          f"{predict_seconds:.1f} s; " + ", ".join(f"{p['phase']} {p['seconds']:.0f} s" for p in row["phases"]),
+          flush=True)
+    return row
+
+
 GROWTH_BASE = {"N": 20_000, "D": 256, "K": 100}
 GROWTH_GRID = {"N": (10_000, 20_000, 40_000, 80_000), "D": (128, 256, 512, 1024), "K": (100, 300, 1000, 3000)}
 
@@ -379,15 +469,27 @@ def growth_point(n, d, k, device):
             "n_iter_": int(model.n_iter_)}
 
 
+def k100_like(seed=0):
+    """K = 100 for the memory part: 200,000 x 256 embedding-like rows, 4000 down to 200 a class."""
+    return embedding_like_rows(decaying_counts(100, 4000, 200, total=200_000), 1, 256, seed=seed)
+
+
+# The memory part's problems: both K = 1000 sets and a K = 100 one (the formula's checks).
+MEMORY_PROBLEMS = {**PROBLEMS, "k100": lambda: k100_like()}
+
+
 def problem_memory(name, device):
-    """Peak extra memory of a default fit on problem ``name`` (run in a fresh process)."""
-    X, y = PROBLEMS[name]()[:2]
+    """Peak extra memory of a default fit on problem ``name`` (run in a fresh process), and
+    each phase's peak and seconds."""
+    X, y = MEMORY_PROBLEMS[name]()[:2]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with PeakMemory() as memory:
-            SelMixClassifier(device=device, random_state=0).fit(X, y)
+        with PeakMemory() as memory, PhaseSampler(FIT_PHASES) as phases:
+            model, seconds = timed(lambda: SelMixClassifier(device=device, random_state=0).fit(X, y))
     return {"peak_memory_x_input": memory.extra / X.nbytes, "peak_extra_mib": memory.extra / 2**20,
-            "input_mib": X.nbytes / 2**20}
+            "input_mib": X.nbytes / 2**20, "N": int(X.shape[0]), "D": int(X.shape[1]),
+            "K": int(np.unique(y).size), "seconds": seconds, "phases": phase_rows(phases),
+            "n_iter_warm_start_": int(model.n_iter_warm_start_), "n_iter_": int(model.n_iter_)}
 
 
 def in_fresh_process(call, *args):
@@ -414,10 +516,62 @@ def growth_part(device):
     return rows
 
 
+def formula_peak_mib(n, d, k, in_memory=True, folds=5):
+    """The user guide's estimate ("How much memory a fit needs") of a default fit's extra
+    memory in MiB: ``warm_start`` and ``loop`` phases, and their larger, ``peak``.
+
+    Terms, from what the code holds: the scaled float32 features (``4 N D``; none for an
+    out-of-core input, whose features are a temporary file), about 100 bytes a row
+    (labels, folds, sampling pools, loss weights) and one a bootstrap resample (200 of them
+    up to 100,000 rows, fewer above, at least 50), 64 MiB of
+    torch's and the BLAS's working memory; in the warm start the L-BFGS state of one run
+    (scipy's 25 float64 numbers per parameter plus bounds, copies and the evaluation's
+    float64 gradient: about 340 bytes per parameter) of ``h K (D + 1)`` parameters (``h`` =
+    the fold heads when they share one run, else 1) and five activation blocks of 2**21
+    float32 values; in the loop, six K x (D + 1) float32 stacks of the H = folds + 1 heads
+    (heads, averages, best, warm start, gradient, momentum) and the refresh's K x K
+    arrays: the H per-head pair distributions and their cumulative sums in float64 (up to
+    4096 classes and 2**26 entries; above, one K x K array) and the gain's dozen K x K
+    temporaries (float64 below 2048 classes, float32 above; about 1 GiB at K = 8192 by
+    blocks above 4096), or the step selection's bootstrap draws (40 MiB), the larger.
+    """
+    heads, params = folds + 1, k * (d + 1)
+    features = 4 * n * d if in_memory else 0
+    base = features + (100 + min(200, max(50, 20_000_000 // n))) * n + (64 << 20)
+    joint = folds * params * 2 * 10 * 8 <= max(64 << 20, 0.25 * 4 * n * d)
+    warm = 340 * (folds if joint else 1) * params + 5 * 4 * 2**21
+    dense = heads * k * k <= 2**26 and k <= 4096
+    pairs = 16 * heads * k * k if dense else 8 * k * k
+    gain = 12 * k * k * (8 if k < 2048 else 4) if k <= 4096 else (1 << 30) * (k / 8192) ** 2
+    # The refresh's K x K arrays, or the step selection's draws (40 bytes each, 2**20 at a time).
+    loop = 6 * 4 * heads * params + pairs + max(gain, 40 * 2**20)
+    return {"warm_start": (base + warm) / 2**20, "loop": (base + loop) / 2**20,
+            "peak": (base + max(warm, loop)) / 2**20}
+
+
+WARM_START_PHASES = ("fold heads (L-BFGS)", "all-rows head (L-BFGS)", "warm start, rest")
+LOOP_PHASES = ("out-of-fold predictions", "step selection (bootstrap)", "gain", "pair distributions",
+               "refresh, rest", "SGD steps")
+
+
+def memory_row(name, r):
+    """A row of the memory table: the measured peaks of the warm start and the loop beside
+    :func:`formula_peak_mib`'s."""
+    def largest(labels):
+        return max((p["peak_extra_mib"] for p in r["phases"] if p["phase"] in labels), default=float("nan"))
+
+    formula = formula_peak_mib(r["N"], r["D"], r["K"])
+    return {"problem": name, **{c: r[c] for c in ("N", "D", "K", "input_mib", "peak_extra_mib",
+                                                  "peak_memory_x_input", "seconds")},
+            "warm_start_mib": largest(WARM_START_PHASES), "formula_warm_start_mib": formula["warm_start"],
+            "loop_mib": largest(LOOP_PHASES), "formula_loop_mib": formula["loop"]}
+
+
 def memory_part(device):
-    """Peak memory of the default fit on each K = 1000 problem, each in a fresh process."""
+    """Peak memory of the default fit on each K = 1000 problem and a K = 100 one, each in a
+    fresh process, with each phase's peak."""
     rows = {}
-    for name in ("imagenet_lt", "wordnet"):
+    for name in MEMORY_PROBLEMS:
         rows[name] = in_fresh_process("problem_memory", name, device)
         print(f"memory {name}: {rows[name]['peak_memory_x_input']:.2f}x the input", flush=True)
     return rows
@@ -438,6 +592,42 @@ def exponents(rows):
     return out
 
 
+def inat2018_plan(fit):
+    """The iNaturalist-2018-shaped run planned on paper for one GPU and for a Dask cluster,
+    from its measured phases (estimates: neither was run)."""
+    seconds = {p["phase"]: p["seconds"] for p in fit["phases"]}
+    heads = seconds.get("fold heads (L-BFGS)", 0.0) + seconds.get("all-rows head (L-BFGS)", 0.0)
+    loop = seconds.get("gain", 0.0) + seconds.get("SGD steps", 0.0)
+    flop = heads * 155e9  # the N x D x K products ran at 138-183 GFLOPS on these two cores
+    params = fit["K"] * (fit["D"] + 1)
+    full = 437_513 / fit["N"]
+    return [
+        "Planned on paper from these phases (estimates; neither was run). The warm start's products "
+        f"are about {flop:.1e} floating-point operations (its {heads:.0f} s at the 138-183 GFLOPS the "
+        "products reached here); the loop's gain and SGD steps "
+        f"{loop:.0f} s; every L-BFGS iteration also runs scipy's two-loop recursion on the host over "
+        f"{params / 1e6:.1f} million parameters (ten float64 pairs: {20 * params * 8 / 2**30:.1f} GiB read "
+        "an iteration).", "",
+        f"* **One GPU (an H100, 80 GB).** The products at a sustained 40 TFLOPS in float32: {flop / 40e12:.0f} s; "
+        "the host's L-BFGS work and two copies of the parameters an evaluation (PCIe, about 25 GB/s) add "
+        "about 0.3 s an iteration, about a minute over the run's few hundred iterations, which then bound "
+        "the warm start. The gain's three K x K x K products (3.2 TFLOP a refresh) and the SGD steps take "
+        "seconds in all. Memory: the features "
+        f"({fit['input_gib']:.2f} GiB; {fit['input_gib'] * full:.1f} GiB for iNaturalist 2018's 437,513 "
+        "rows), six heads of 67 MB and the refresh's K x K arrays (256-512 MiB each) fit on the device; "
+        "the L-BFGS state (5.4 GiB) stays in host memory. The whole 437,513 rows: the products "
+        f"{full:.0f} times longer, a few minutes a fit.",
+        "* **A Dask cluster of several machines.** The warm start's evaluations are map-reduce tasks on the "
+        "row chunks where they live: on W workers of c cores each, the products take about 2 / (W c) of "
+        f"their {heads:.0f} s here (8 workers of 16 cores: about {heads * 2 / 128:.0f} s), plus each "
+        f"evaluation's broadcast of the heads and the tree of gradients ({params * 4 / 2**20:.0f} MiB "
+        "float32 each way a worker; at 10 Gbit/s about 0.1 s a level of the tree). The client keeps the "
+        "L-BFGS state, the gain and the SGD steps (their rows gathered from the workers): those "
+        f"{loop:.0f} s divide only by the client's own cores (16: about {loop * 2 / 16:.0f} s). The whole "
+        f"437,513 rows: the workers' share {full:.0f} times larger, the client's unchanged.", "",
+    ]
+
+
 def report(run, path):
     lines = [
         "# ImageNet-LT and iNaturalist shapes on one machine",
@@ -447,17 +637,13 @@ def report(run, path):
         "`python -m benchmarks.large_k` (module docstring: the problems and methods).",
         "",
     ]
-    memory = run.get("memory", {})
-    comparisons = [dict(r, **({"peak_memory_x_input": memory[part]["peak_memory_x_input"]}
-                              if part in memory and r["method"].startswith("SelMix default") else {}))
-                   for part in ("imagenet_lt", "wordnet") for r in run.get(part, [])]
+    comparisons = [r for part in ("imagenet_lt", "wordnet") for r in run.get(part, [])]
     if comparisons:
         lines += ["## K = 1000: cost and quality against LogisticRegression", "",
                   "`x_logreg`: seconds over `LogisticRegression(C=1)` on the same rows in the same run; "
-                  "`x_default`: over the default SelMix fit; peak memory: extra anonymous memory of the "
-                  "default fit over the float32 input, in a fresh process (`--part memory`).", ""]
+                  "`x_default`: over the default SelMix fit. Peak memory: the section below.", ""]
         cols = ["problem", "method", "seconds", "x_logreg", "x_default", "test_min_recall", "test_mean_recall",
-                "best_step_", "n_iter_warm_start_", "lbfgs_iterations", "peak_memory_x_input", "median_refresh_s"]
+                "best_step_", "n_iter_warm_start_", "lbfgs_iterations", "median_refresh_s"]
         lines += [md_table([{c: r.get(c, "") for c in cols} for r in comparisons], cols), ""]
     if run.get("quality"):
         quality = run["quality"]
@@ -520,6 +706,37 @@ def report(run, path):
                   f"{fit['peak_extra_mib']:.0f} MiB over a {fit['input_mib']:.0f} MiB input ({measured}). "
                   f"Test min recall {fit['test_min_recall']:.3f}, mean recall "
                   f"{fit['test_mean_recall']:.3f}.", ""]
+    if run.get("memory", {}).get("k100", {}).get("phases"):
+        lines += ["## Peak memory by phase (`--part memory`)", "",
+                  f"Run: {run['memory']['when']}, {run['memory']['machine']}, torch threads "
+                  f"{run['memory']['threads']}. A default fit of each problem in a fresh process, its rows in "
+                  "memory (float32): the largest extra anonymous memory (RssAnon over its value before `fit`, "
+                  "sampled every 5 ms), and each phase's largest sample (every 50 ms, the main thread's stack "
+                  "naming the phase: a lower bound of its peak) beside what the user guide's formula says "
+                  "(`formula_*`, MiB). Phases: the fold heads' and the all-rows head's L-BFGS runs, and the "
+                  "loop (the refreshes, the step selection and the SGD steps).", ""]
+        cols = ["problem", "N", "D", "K", "input_mib", "peak_extra_mib", "peak_memory_x_input", "warm_start_mib",
+                "formula_warm_start_mib", "loop_mib", "formula_loop_mib", "seconds"]
+        lines += [md_table([memory_row(name, r) for name, r in run["memory"].items()
+                            if isinstance(r, dict) and "phases" in r], cols), ""]
+    if run.get("inat2018"):
+        fit = run["inat2018"]
+        lines += ["## An iNaturalist-2018-shaped run from a memory map (`--part inat2018`)", "",
+                  f"Run: {fit['when']}, {fit['machine']}, torch threads {fit['threads']}, alone on the machine. "
+                  f"N = {fit['N']:,} training rows (classes of {fit['largest_class']} down to "
+                  f"{fit['smallest_class']}), D = {fit['D']}, K = {fit['K']}, float32 in a `.npy` file read "
+                  f"memory-mapped ({fit['input_gib']:.2f} GiB); a default `SelMixClassifier(verbose=1)` "
+                  f"(skselmix {fit.get('code', '?')}): "
+                  f"{fit['seconds']:.0f} s, peak extra anonymous memory {fit['peak_extra_mib']:.0f} MiB, "
+                  f"n_iter_warm_start_ {fit['n_iter_warm_start_']}, {len(fit['refresh_s'])} refreshes "
+                  f"(median {np.median(fit['refresh_s']):.1f} s), n_iter_ {fit['n_iter_']}, best_step_ "
+                  f"{fit['best_step_']}, validation_gain_ {fit['validation_gain_']:.4g}. `predict` on the "
+                  f"{fit['test_rows']:,} memory-mapped test rows: {fit['predict_seconds']:.1f} s, "
+                  f"{fit['predict_peak_extra_mib']:.0f} MiB extra; test min recall {fit['test_min_recall']:.3f}, "
+                  f"mean recall {fit['test_mean_recall']:.3f}. Where the time went (the main thread's stack "
+                  "sampled every 50 ms; `peak_extra_mib`: the phase's largest sample):", ""]
+        lines += [md_table(fit["phases"], ["phase", "seconds", "share", "peak_extra_mib"]), ""]
+        lines += inat2018_plan(fit)
     if run.get("growth"):
         lines += ["## How a fit grows with N, D and K", "",
                   f"From N = {GROWTH_BASE['N']:,}, D = {GROWTH_BASE['D']}, K = {GROWTH_BASE['K']}, one size varied "
@@ -549,9 +766,9 @@ def main(argv=None):
         header = dict(when=utc_now(), machine=machine_description(), threads=torch.get_num_threads(),
                       device=args.device)
         # The page's header is the cost parts' run; the other parts state their own.
-        if set(args.part or PARTS) - {"quality", "confident", "trace", "inat"}:
+        if set(args.part or DEFAULT_PARTS) - {"quality", "confident", "trace", "inat", "inat2018"}:
             run.update(header)
-        for part in args.part or PARTS:
+        for part in args.part or DEFAULT_PARTS:
             if part == "quality":
                 problems = args.quality_problems or ["wordnet", "imagenet_lt"]
                 rows = [dict(row, measured=header["when"]) for row in quality_part(args.device, problems)]
@@ -568,10 +785,12 @@ def main(argv=None):
                 run[part] = compare_on("WordNet hypernyms", *wordnet_hypernyms(), args.device)
             elif part == "inat":
                 run[part] = [dict(row, **header, alone=args.part == ["inat"]) for row in inat_part(args.device)]
+            elif part == "inat2018":
+                run[part] = dict(header, **inat2018_part(args.device))
             elif part == "growth":
                 run[part] = growth_part(args.device)
             else:
-                run[part] = memory_part(args.device)
+                run[part] = dict(header, **memory_part(args.device))
             store.write_text(json.dumps(run, indent=1))
     report(run, page)
     print(f"wrote {page}")
