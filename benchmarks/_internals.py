@@ -22,15 +22,19 @@ from skselmix._gain import (
     prototype_sensitivity,
     rows_at_risk,
 )
+from skselmix._limits import LIMITS
+from skselmix._selection import n_resamples
 from skselmix._torch.architecture import LINEAR
+from skselmix._torch.device import CPU
 from skselmix._torch.features import fit_feature_map, scaled_float32_tensor
 from skselmix._torch.problem import AnalysisHooks
-from skselmix._torch.warm_start import fit_linear_head
+from skselmix._torch.warm_start import LBFGS_MEMORY, fit_linear_head
 
 __all__ = [
-    "DEFAULT_S_VALUES", "balanced_confusion", "expected_mixed_sensitivity", "fit_feature_map", "fit_temperature",
+    "CPU", "DEFAULT_S_VALUES", "LBFGS_MEMORY", "LIMITS",
+    "balanced_confusion", "expected_mixed_sensitivity", "fit_feature_map", "fit_temperature",
     "float64_mixed_products", "prototype_sensitivity", "rows_at_risk", "columns_in_another_unit",
-    "fit_linear_head", "fit_observing_refreshes", "fit_with_hidden_labels", "gain_from_sensitivity",
+    "fit_linear_head", "fit_observing_refreshes", "fit_with_hidden_labels", "gain_from_sensitivity", "n_resamples",
     "objective_logit_sensitivity", "recalls", "resolve_weight_decay",
     "scaled_float32_tensor",
 ]

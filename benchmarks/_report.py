@@ -26,29 +26,43 @@ def stored_run(parser, path, required):
     return json.loads(path.read_text())
 
 
-class PeakMemory:
-    """The largest extra anonymous memory (RssAnon) of this process while in the block."""
+class _SamplingThread:
+    """A thread that calls ``self._tick()`` every ``interval`` seconds while in the block
+    (after ``self._start()`` on entry): what PeakMemory and PhaseSampler share."""
+
+    interval = 0.005
 
     def __enter__(self):
-        self.base = self.peak = anon_bytes()
+        self._start()
         self._done = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
         return self
 
-    def _sample(self):
-        while not self._done.is_set():
-            self.peak = max(self.peak, anon_bytes())
-            time.sleep(0.005)
+    def _run(self):
+        while not self._done.wait(self.interval):
+            self._tick()
 
     def __exit__(self, *exc):
         self._done.set()
         self._thread.join()
+
+
+class PeakMemory(_SamplingThread):
+    """The largest extra anonymous memory (RssAnon) of this process while in the block."""
+
+    def _start(self):
+        self.base = self.peak = anon_bytes()
+
+    def _tick(self):
+        self.peak = max(self.peak, anon_bytes())
+
+    def __exit__(self, *exc):
+        super().__exit__(*exc)
         self.extra = self.peak - self.base
 
 
-
-class PhaseSampler:
+class PhaseSampler(_SamplingThread):
     """Where the main thread's time and memory went while in the block, by sampling.
 
     Every ``interval`` seconds a thread reads the main thread's stack and RssAnon; a sample
@@ -58,21 +72,17 @@ class PhaseSampler:
     good to about ``interval`` times the number of phase changes.
 
     Attributes (after the block): ``seconds`` and ``peak_extra`` (bytes of RssAnon over the
-    value at entry) per phase label, ``phase_order`` (labels in order of first sample) and
-    ``peak_extra_all``.
+    value at entry) per phase label, and ``phase_order`` (labels in order of first sample).
     """
 
     def __init__(self, phases, interval=0.05):
         self.phases, self.interval = phases, interval
 
-    def __enter__(self):
+    def _start(self):
         self.seconds, self.peak_extra, self.phase_order = {}, {}, []
         self._main = threading.main_thread().ident
         self.base = anon_bytes()
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
+        self._last = time.perf_counter()
 
     def _phase(self):
         frame, seen = sys._current_frames().get(self._main), set()
@@ -81,21 +91,15 @@ class PhaseSampler:
             frame = frame.f_back
         return next((label for label, names in self.phases if seen.intersection(names)), "other")
 
-    def _sample(self):
-        last = time.perf_counter()
-        while not self._done.wait(self.interval):
-            now, phase, extra = time.perf_counter(), self._phase(), anon_bytes() - self.base
-            if phase not in self.seconds:
-                self.phase_order.append(phase)
-                self.seconds[phase], self.peak_extra[phase] = 0.0, extra
-            self.seconds[phase] += now - last
-            self.peak_extra[phase] = max(self.peak_extra[phase], extra)
-            last = now
+    def _tick(self):
+        now, phase, extra = time.perf_counter(), self._phase(), anon_bytes() - self.base
+        if phase not in self.seconds:
+            self.phase_order.append(phase)
+            self.seconds[phase], self.peak_extra[phase] = 0.0, extra
+        self.seconds[phase] += now - self._last
+        self.peak_extra[phase] = max(self.peak_extra[phase], extra)
+        self._last = now
 
-    def __exit__(self, *exc):
-        self._done.set()
-        self._thread.join()
-        self.peak_extra_all = max(self.peak_extra.values(), default=0)
 
 def anon_bytes():
     """Resident anonymous memory of this process in bytes (0 where /proc does not say)."""

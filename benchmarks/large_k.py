@@ -70,6 +70,7 @@ import skselmix
 from skselmix import SelMixClassifier, SelMixClassifierCV, get_objective, metrics
 from skselmix.metrics import mean_recall_score, min_coverage_score, min_recall_score
 
+from ._internals import CPU, LBFGS_MEMORY, LIMITS, n_resamples
 from ._report import PeakMemory, PhaseSampler, md_table, stored_run, utc_now
 from ._timing import gain_inputs, machine_description, skselmix_gain
 
@@ -537,14 +538,19 @@ def formula_peak_mib(n, d, k, in_memory=True, folds=5):
     """
     heads, params = folds + 1, k * (d + 1)
     features = 4 * n * d if in_memory else 0
-    base = features + (100 + min(200, max(50, 20_000_000 // n))) * n + (64 << 20)
-    joint = folds * params * 2 * 10 * 8 <= max(64 << 20, 0.25 * 4 * n * d)
-    warm = 340 * (folds if joint else 1) * params + 5 * 4 * 2**21
-    dense = heads * k * k <= 2**26 and k <= 4096
+    base = features + (100 + n_resamples(n)) * n + (64 << 20)
+    # The warm start's own test (warm_start._joint_run_fits) on the float32 features.
+    history = folds * params * 2 * LBFGS_MEMORY * 8
+    joint = history <= max(CPU.joint_history_bytes, CPU.joint_history_fraction * 4 * n * d)
+    warm = 340 * (folds if joint else 1) * params + 5 * 4 * CPU.activation_block
+    dense = heads * k * k <= LIMITS.dense_head_pairs and k <= LIMITS.blocked_refresh_classes
     pairs = 16 * heads * k * k if dense else 8 * k * k
-    gain = 12 * k * k * (8 if k < 2048 else 4) if k <= 4096 else (1 << 30) * (k / 8192) ** 2
-    # The refresh's K x K arrays, or the step selection's draws (40 bytes each, 2**20 at a time).
-    loop = 6 * 4 * heads * params + pairs + max(gain, 40 * 2**20)
+    if k <= LIMITS.blocked_refresh_classes:
+        gain = 12 * k * k * (8 if k < CPU.float32_products_from_classes else 4)
+    else:
+        gain = (1 << 30) * (k / 8192) ** 2
+    # The refresh's K x K arrays, or the step selection's draws (40 bytes each).
+    loop = 6 * 4 * heads * params + pairs + max(gain, 40 * LIMITS.resample_draw_chunk)
     return {"warm_start": (base + warm) / 2**20, "loop": (base + loop) / 2**20,
             "peak": (base + max(warm, loop)) / 2**20}
 
