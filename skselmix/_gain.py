@@ -185,9 +185,15 @@ def rows_at_risk(logits, lbar, underflow):
     whose pairs can underflow is never at risk; a confident head puts most rows at risk."""
     top, argmax = logits.max(dim=1)
     gaps = (top.unsqueeze(1) - logits).index_select(1, argmax)  # [i, j]: gap of row i at j's arg max
+    return _pairs_at_risk(gaps, gaps.T.clone(), lbar, underflow).any(dim=1)
+
+
+def _pairs_at_risk(anchor_gaps, partner_gaps, lbar, underflow):
+    """Pairs ``(i, j)`` whose normaliser's two bounding terms both fall below ``underflow``:
+    ``anchor_gaps[i, j]`` is row ``i``'s gap at ``j``'s arg max, ``partner_gaps[i, j]`` row
+    ``j``'s gap at ``i``'s (:func:`rows_at_risk`; both may be overwritten)."""
     limit = -math.log(underflow)
-    risky = (gaps.mul(lbar) > limit) & (gaps.T.mul(1.0 - lbar) > limit)
-    return risky.any(dim=1)
+    return (anchor_gaps.mul_(lbar) > limit).logical_and_(partner_gaps.mul_(1.0 - lbar) > limit)
 
 
 #: Share of rows at risk of an underflowing normaliser (:func:`rows_at_risk`) above which the
@@ -286,18 +292,15 @@ class _BlockedProblem:
         """:func:`rows_at_risk` of ``A``, a block of rows at a time."""
         tops = [self.logits(rows).max(dim=1) for rows in self.blocks]
         top, argmax = torch.cat([t.values for t in tops]), torch.cat([t.indices for t in tops])
-        limit = -math.log(underflow)
         risky = []
         for rows in self.blocks:
             # [i, j] for i in rows: the gap of row i at j's arg max (top - A, as -A + top, in place).
             gaps = self.logits(rows).neg_().add_(top[rows].unsqueeze(1)).index_select(1, argmax)
-            by_row = gaps.mul_(lbar) > limit
-            del gaps
             # [j, i]: the gap of row j at i's arg max, from the columns of A at those classes.
             columns = torch.addmm(self.intercept[argmax[rows]], self.z, self.coef[argmax[rows]].T)
-            by_column = columns.neg_().add_(top.unsqueeze(1)).mul_(1.0 - lbar) > limit
-            del columns
-            risky.append(by_row.logical_and_(by_column.T).any(dim=1))
+            partner_gaps = columns.neg_().add_(top.unsqueeze(1)).T
+            risky.append(_pairs_at_risk(gaps, partner_gaps, lbar, underflow).any(dim=1))
+            del gaps, columns, partner_gaps
         return torch.cat(risky)
 
     def column_factors(self, lbar, precision, scale, budget):
