@@ -11,7 +11,9 @@ threads that wait then sleep, ``OMP_WAIT_POLICY=PASSIVE``, set by skselmix befor
 loads); and the same fit in a process that imported torch first (libgomp's default
 policy: a waiting thread spins first, as every fit did up to 0.12). Quiet: nothing else
 running. Busy: four processes spinning on the CPU beside the fit (a load of about 5 on
-the benchmark's 2 cores). Rounds alternate the methods; the table gives each run and the
+the benchmark's 2 cores). Both methods also run on one thread (torch's and BLAS's), and
+each fit records its CPU seconds: how many cores it keeps busy when alone sets how much a
+busy machine slows it. Rounds alternate the methods; the table gives each run and the
 ratio busy / quiet of the medians.
 
 Writes ``benchmarks/results/busy_machine.md`` and ``busy_machine.json``.
@@ -34,20 +36,27 @@ from ._report import md_table, stored_run, utc_now
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SHAPE = {"n": 12_000, "d": 256, "k": 300}
-METHODS = ("LogisticRegression", "SelMix", "SelMix, torch imported first")
+METHODS = ("LogisticRegression", "SelMix", "SelMix, torch imported first", "LogisticRegression, one thread",
+           "SelMix, one thread")
+ONE_THREAD = ", one thread"  # the method's threads limited to one: torch's and BLAS's (threadpoolctl)
 SPINNERS = 4
 SPIN_UP_S = 5.0  # the spinners start before the fit, so that the scheduler sees them
 QUIET_PAUSE_S = 10.0  # before a quiet fit: the spinners' load fades
 
 
 def child(method, shape):
-    """In a fresh process: one fit; its seconds, the load when it ended and the OpenMP wait policy."""
+    """In a fresh process: one fit; its seconds, the CPU seconds of its threads, the load when it
+    ended and the OpenMP wait policy."""
     if "torch" in sys.modules:
         raise RuntimeError("torch was imported before the child chose when to import it")
+    one_thread = method.endswith(ONE_THREAD)
+    method = method.removesuffix(ONE_THREAD)
     if method == "SelMix":
         import skselmix._torch  # noqa: F401  (what fit imports first: before torch, as in a user's script)
     elif method == "SelMix, torch imported first":
         import torch  # noqa: F401
+    from threadpoolctl import threadpool_limits
+
     from ._data import long_tailed_gaussians
 
     X, y = long_tailed_gaussians(shape["n"], shape["d"], shape["k"])
@@ -56,13 +65,20 @@ def child(method, shape):
 
         model = LogisticRegression(max_iter=1000)
     else:
+        import torch
+
         from skselmix import SelMixClassifier
 
         model = SelMixClassifier(random_state=0)
-    start = time.perf_counter()
-    model.fit(X, y)
-    seconds = time.perf_counter() - start
-    return {"seconds": seconds, "load": os.getloadavg()[0], "policy": os.environ.get("OMP_WAIT_POLICY", "unset")}
+        if one_thread:
+            torch.set_num_threads(1)
+    with threadpool_limits(1 if one_thread else None):
+        cpu, start = os.times(), time.perf_counter()
+        model.fit(X, y)
+        seconds, cpu_end = time.perf_counter() - start, os.times()
+    cpu_seconds = (cpu_end.user - cpu.user) + (cpu_end.system - cpu.system)
+    return {"seconds": seconds, "cpu_seconds": cpu_seconds, "load": os.getloadavg()[0],
+            "policy": os.environ.get("OMP_WAIT_POLICY", "unset")}
 
 
 def run_child(method, shape):
@@ -112,10 +128,22 @@ def summary(runs):
     for method in METHODS:
         quiet = [r["seconds"] for r in runs if r["method"] == method and r["condition"] == "quiet"]
         busy = [r["seconds"] for r in runs if r["method"] == method and r["condition"] == "busy"]
+        if not quiet:  # a method added after the stored run
+            continue
+        # Cores the fit kept busy when alone (CPU seconds of its threads / wall seconds): a
+        # process of c runnable threads beside SPINNERS spinners on the machine's cores gets
+        # about cores * c / (SPINNERS + c) of them, so the more cores a fit uses when alone,
+        # the more a busy machine slows it.
+        cores = [r["cpu_seconds"] / r["seconds"] for r in runs
+                 if r["method"] == method and r["condition"] == "quiet" and "cpu_seconds" in r]
         rows.append({"method": method, "quiet (s)": ", ".join(f"{s:.1f}" for s in quiet),
                      "busy (s)": ", ".join(f"{s:.1f}" for s in busy),
-                     "busy / quiet": float(np.median(busy) / np.median(quiet))})
+                     "busy / quiet": float(np.median(busy) / np.median(quiet)),
+                     "cores used, quiet": float(np.median(cores)) if cores else float("nan")})
     return rows
+
+
+COLUMNS = ["method", "quiet (s)", "busy (s)", "busy / quiet", "cores used, quiet"]
 
 
 def report(results):
@@ -127,8 +155,14 @@ def report(results):
              "'SelMix': skselmix loads torch (it sets "
              "`OMP_WAIT_POLICY=PASSIVE` first: waiting OpenMP threads sleep); 'SelMix, torch imported first': the "
              "process imported torch before skselmix, so libgomp kept its default (waiting threads spin first), "
-             "as every fit did up to 0.12.", "",
-             md_table(summary(results["runs"]), ["method", "quiet (s)", "busy (s)", "busy / quiet"]), ""]
+             "as every fit did up to 0.12. ', one thread': torch's and the BLAS libraries' threads limited to "
+             "one (`torch.set_num_threads(1)`, threadpoolctl). 'cores used, quiet': the fit's CPU seconds (all "
+             "its threads) over its wall seconds, median of the quiet runs. A process of c busy threads beside "
+             f"{results.get('spinners', SPINNERS)} spinners on 2 cores gets about 2c / "
+             f"({results.get('spinners', SPINNERS)} + c) cores: a one-thread fit slows about "
+             f"{(results.get('spinners', SPINNERS) + 1) / 2:g}x, one that keeps two cores busy when alone about "
+             f"{(results.get('spinners', SPINNERS) + 2) / 2:g}x.", "",
+             md_table(summary(results["runs"]), COLUMNS), ""]
     return "\n".join(lines)
 
 

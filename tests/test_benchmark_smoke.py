@@ -318,3 +318,5 @@ def test_busy_machine_runs(monkeypatch, tmp_path):
     runs = json.loads((tmp_path / "busy_machine.json").read_text())["runs"]
     policies = {run["method"]: run["policy"] for run in runs}
     assert policies["SelMix"] == "PASSIVE" and policies["SelMix, torch imported first"] == "unset"
+    assert set(policies) == set(busy_machine.METHODS) and "| cores used, quiet |" in text
+    assert all(run["cpu_seconds"] > 0 for run in runs)
