@@ -78,6 +78,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 PARTS = ("imagenet_lt", "wordnet", "inat", "inat2018", "growth", "memory", "quality", "confident", "trace")
 # An hour on two cores: run on its own (--part inat2018), not with the others.
 DEFAULT_PARTS = tuple(part for part in PARTS if part != "inat2018")
+#: The parts whose run the page's header states (the others record their own).
+COST_PARTS = {"imagenet_lt", "wordnet", "growth"}
 QUALITY_METRICS = ("mean_recall", "min_head_tail_recall", "mean_recall_min_coverage", "min_group_recall")
 QUALITY_SEEDS = (0, 1, 2)
 
@@ -647,7 +649,9 @@ def report(run, path):
     if comparisons:
         lines += ["## K = 1000: cost and quality against LogisticRegression", "",
                   "`x_logreg`: seconds over `LogisticRegression(C=1)` on the same rows in the same run; "
-                  "`x_default`: over the default SelMix fit. Peak memory: the section below.", ""]
+                  "`x_default`: over the default SelMix fit. Peak memory: the section below. These rows ran on "
+                  "the machine the page's header names; the default fit against `LogisticRegression(C=1)` on an "
+                  "AMD EPYC: `benchmarks/perf_notes.md`, 'Issue 42, goal 7'.", ""]
         cols = ["problem", "method", "seconds", "x_logreg", "x_default", "test_min_recall", "test_mean_recall",
                 "best_step_", "n_iter_warm_start_", "lbfgs_iterations", "median_refresh_s"]
         lines += [md_table([{c: r.get(c, "") for c in cols} for r in comparisons], cols), ""]
@@ -771,8 +775,9 @@ def main(argv=None):
     if not args.report_only:
         header = dict(when=utc_now(), machine=machine_description(), threads=torch.get_num_threads(),
                       device=args.device)
-        # The page's header is the cost parts' run; the other parts state their own.
-        if set(args.part or DEFAULT_PARTS) - {"quality", "confident", "trace", "inat", "inat2018"}:
+        # The page's header is the cost parts' run (their rows carry no header of their own);
+        # every other part states its own, so running one of them leaves the header alone.
+        if set(args.part or DEFAULT_PARTS) & COST_PARTS:
             run.update(header)
         for part in args.part or DEFAULT_PARTS:
             if part == "quality":
