@@ -24,7 +24,8 @@ class DeviceProfile:
     ----------
     limit_threads : bool
         Run small problems on one intra-op (and BLAS) thread: OpenMP barriers
-        between tiny operations cost more than a second core gains.
+        between tiny operations cost more than a second core gains; larger ones
+        run BLAS on one thread (``threads.fit_threads``).
     small_step_work : int
         Multiply-adds of one SGD step's largest product (heads x batch x D x K)
         below which the step runs on one thread.

@@ -132,6 +132,28 @@ _BLAS = _SharedLimit(_blas_threads, _set_blas_threads)
 
 
 @contextmanager
+def fit_threads(work, threshold, device):
+    """The thread counts of a whole fit on ``device``; the caller's come back when it ends.
+
+    A small fit (``work < threshold``: a pass over the rows, in multiply-adds) runs on one
+    torch thread and one BLAS thread (:func:`one_thread_below`). A larger one keeps
+    torch's threads, which run its products, and runs numpy's and scipy's BLAS on one:
+    what a fit asks of them (L-BFGS-B's vector updates, the selection's sums) is small,
+    and their idle OpenBLAS threads spin against torch's OpenMP threads on the same cores.
+    On 2 cores a fit of 12,000 x 256 rows at K = 300 took 6.1 s instead of 8.4 s, the same
+    head bit for bit (benchmarks/perf_notes.md).
+    """
+    if not profile_for(device).limit_threads:
+        yield
+    elif work < threshold:
+        with one_thread_below(work, threshold, device, blas=True):
+            yield
+    else:
+        with _BLAS.held():
+            yield
+
+
+@contextmanager
 def one_thread_below(work, threshold, device, blas=False):
     """Run the body on one CPU thread when ``work < threshold``; restore the caller's settings.
 

@@ -29,7 +29,7 @@ from .draws import RunDraws, StepRequest, cosine_learning_rate
 from .heads import float64_numpy
 from .records import GivenHead, LoopResult, RefitRecipe, StepSources, WarmStart
 from .sampler import ClassIndex, head_pair_distributions, normalize_gain, sampling_distribution
-from .threads import one_thread_below
+from .threads import fit_threads, one_thread_below
 
 
 @dataclass(frozen=True)
@@ -174,10 +174,11 @@ class SelMixRun:
         self.start_time = time.perf_counter()
 
     def _threads(self, feedback):
-        """One thread for the whole fit when a pass over the rows is small (its multiply-adds,
-        :meth:`~skselmix._torch.architecture.Architecture.pass_work`)."""
+        """The fit's thread counts (:func:`~skselmix._torch.threads.fit_threads`): all on one
+        thread when a pass over the rows is small (its multiply-adds,
+        :meth:`~skselmix._torch.architecture.Architecture.pass_work`), else BLAS on one."""
         work = self.architecture.pass_work(feedback.x_train.shape[0], feedback.x_train.shape[1], self.k)
-        return one_thread_below(work, self.profile.small_fit_work, self.device, blas=True)
+        return fit_threads(work, self.profile.small_fit_work, self.device)
 
     def start(self, feedback, init_head):
         """The :class:`WarmStart` of the stack of heads (see ``_feedback``).
