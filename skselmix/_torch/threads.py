@@ -140,7 +140,7 @@ def fit_threads(work, threshold, device):
     torch's threads, which run its products, and runs numpy's and scipy's BLAS on one:
     what a fit asks of them (L-BFGS-B's vector updates, the selection's sums) is small,
     and their idle OpenBLAS threads spin against torch's OpenMP threads on the same cores.
-    On 2 cores a fit of 12,000 x 256 rows at K = 300 took 6.1 s instead of 8.4 s, the same
+    On 2 cores a fit of 12,000 x 256 rows at K = 300 took 6.3 s instead of 9.5 s, the same
     head bit for bit (benchmarks/perf_notes.md).
     """
     if not profile_for(device).limit_threads:
