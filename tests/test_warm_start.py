@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.linear_model import LogisticRegression
 
-from skselmix._torch.threads import one_thread_below
+from skselmix._torch.threads import fit_threads
 from skselmix._torch.warm_start import feature_preconditioner, fit_linear_head, fit_linear_heads
 
 
@@ -14,7 +14,7 @@ from skselmix._torch.warm_start import feature_preconditioner, fit_linear_head, 
 def one_thread():
     """These tiny fits call the warm start directly, without fit's thread limit; on 2
     threads they ran 5x slower (idle OpenMP and BLAS workers spinning)."""
-    with one_thread_below(0, 1, torch.device("cpu"), blas=True):
+    with fit_threads(0, 1, torch.device("cpu")):
         yield
 
 

@@ -136,40 +136,33 @@ def fit_threads(work, threshold, device):
     """The thread counts of a whole fit on ``device``; the caller's come back when it ends.
 
     A small fit (``work < threshold``: a pass over the rows, in multiply-adds) runs on one
-    torch thread and one BLAS thread (:func:`one_thread_below`). A larger one keeps
-    torch's threads, which run its products, and runs numpy's and scipy's BLAS on one:
-    what a fit asks of them (L-BFGS-B's vector updates, the selection's sums) is small,
-    and their idle OpenBLAS threads spin against torch's OpenMP threads on the same cores.
-    On 2 cores a fit of 12,000 x 256 rows at K = 300 took 6.3 s instead of 9.5 s, the same
-    head bit for bit (benchmarks/perf_notes.md).
+    torch thread as well. A larger one keeps torch's threads, which run its products.
+    Either way numpy's and scipy's BLAS run on one thread: what a fit asks of them
+    (L-BFGS-B's vector updates, the selection's sums) is small, and their idle OpenBLAS
+    threads spin against torch's OpenMP threads on the same cores. On 2 cores a fit of
+    12,000 x 256 rows at K = 300 took 6.3 s instead of 9.5 s, the same head bit for bit
+    (benchmarks/perf_notes.md). BLAS is limited once per fit, not around every block of
+    SGD steps. Devices whose profile does not limit threads run as they are. Overlapping
+    fits share the limits (:class:`_SharedLimit`).
     """
     if not profile_for(device).limit_threads:
         yield
-    elif work < threshold:
-        with one_thread_below(work, threshold, device, blas=True):
-            yield
-    else:
-        with _BLAS.held():
-            yield
+        return
+    with _BLAS.held(), one_thread_below(work, threshold, device):
+        yield
 
 
 @contextmanager
-def one_thread_below(work, threshold, device, blas=False):
-    """Run the body on one CPU thread when ``work < threshold``; restore the caller's settings.
+def one_thread_below(work, threshold, device):
+    """Run the body on one torch intra-op thread when ``work < threshold`` (the SGD steps'
+    rule; :func:`fit_threads` for a whole fit); restore the caller's setting.
 
-    Torch's intra-op threads are limited, and with ``blas=True`` also the BLAS
-    threads of numpy/scipy (which the warm start's L-BFGS-B uses): idle BLAS workers
-    slow a small fit on a busy machine. BLAS is limited once per fit, not around every
-    block of SGD steps. Devices whose profile does not limit threads run as they are.
-    Overlapping fits share the limits (:class:`_SharedLimit`): the caller's settings
-    come back when the last of them ends.
+    Devices whose profile does not limit threads run as they are. Overlapping fits share
+    the limit (:class:`_SharedLimit`): the caller's setting comes back when the last of
+    them ends.
     """
     if not profile_for(device).limit_threads or work >= threshold:
         yield
         return
-    if blas:
-        with _BLAS.held(), _TORCH.held():
-            yield
-    else:
-        with _TORCH.held():
-            yield
+    with _TORCH.held():
+        yield
