@@ -636,11 +636,17 @@ def inat2018_plan(fit):
     ]
 
 
+def run_line(header, when=None):
+    """``Run: when, machine, torch threads n``: where and how a part (or the page) was run."""
+    return (f"Run: {header.get('when', '?') if when is None else when}, {header.get('machine', '?')}, "
+            f"torch threads {header.get('threads', '?')}")
+
+
 def report(run, path):
     lines = [
         "# ImageNet-LT and iNaturalist shapes on one machine",
         "",
-        f"Run: {run.get('when', '?')}, {run.get('machine', '?')}, torch threads {run.get('threads', '?')}, "
+        f"{run_line(run)}, "
         f"device {run.get('device', 'cpu')}; one benchmark at a time on a quiet machine. Produced by "
         "`python -m benchmarks.large_k` (module docstring: the problems and methods).",
         "",
@@ -659,7 +665,7 @@ def report(run, path):
         quality = run["quality"]
         measured = sorted({f"{row['problem']} {row.get('measured', quality['when'])}" for row in quality["rows"]})
         lines += ["## K = 1000: what fine-tuning buys, paired against the warm start", "",
-                  f"Run: {'; '.join(measured)}, {quality['machine']}, torch threads {quality['threads']}, device "
+                  f"{run_line(quality, when='; '.join(measured))}, device "
                   f"{quality['device']} (`--part quality`). Test objective of the default fit (`default`), of its "
                   "own warm start (`max_iter=0`, same rows and seed), of what 0.10 returned at the same step "
                   "(the mean of the fold heads) and of `LogisticRegression(class_weight=\"balanced\")`; heads and "
@@ -691,7 +697,7 @@ def report(run, path):
     if run.get("confident"):
         confident = run["confident"]
         lines += ["## The gain of a confident head from 2048 classes", "",
-                  f"Run: {confident['when']}, {confident['machine']}, torch threads {confident['threads']} "
+                  f"{run_line(confident)} "
                   "(`--part confident`). The softmax term of the gain (three K x K x K products) for nearest-centroid "
                   "logits and for an ordinary head: the default path (float32 products from 2048 classes; float64 "
                   "products when more than half the rows are at risk of an underflowing normaliser) against the "
@@ -701,7 +707,7 @@ def report(run, path):
                                                "x_float64"]), ""]
     if run.get("inat"):
         fit = run["inat"][0]
-        where = (f"Run: {fit['when']}, {fit['machine']}, torch threads {fit['threads']}. " if "when" in fit else "")
+        where = f"{run_line(fit)}. " if "when" in fit else ""
         measured = ("measured in a process of its own, from before the fit: the fit's own peak"
                     if fit.get("alone") else
                     "measured in the benchmark's process after the other parts, whose freed memory the fit may "
@@ -718,8 +724,7 @@ def report(run, path):
                   f"{fit['test_mean_recall']:.3f}.", ""]
     if run.get("memory", {}).get("k100", {}).get("phases"):
         lines += ["## Peak memory by phase (`--part memory`)", "",
-                  f"Run: {run['memory']['when']}, {run['memory']['machine']}, torch threads "
-                  f"{run['memory']['threads']}. A default fit of each problem in a fresh process, its rows in "
+                  f"{run_line(run['memory'])}. A default fit of each problem in a fresh process, its rows in "
                   "memory (float32): the largest extra anonymous memory (RssAnon over its value before `fit`, "
                   "sampled every 5 ms), and each phase's largest sample (every 50 ms, the main thread's stack "
                   "naming the phase: a lower bound of its peak) beside what the user guide's formula says "
@@ -732,7 +737,7 @@ def report(run, path):
     if run.get("inat2018"):
         fit = run["inat2018"]
         lines += ["## An iNaturalist-2018-shaped run from a memory map (`--part inat2018`)", "",
-                  f"Run: {fit['when']}, {fit['machine']}, torch threads {fit['threads']}, alone on the machine. "
+                  f"{run_line(fit)}, alone on the machine. "
                   f"N = {fit['N']:,} training rows (classes of {fit['largest_class']} down to "
                   f"{fit['smallest_class']}), D = {fit['D']}, K = {fit['K']}, float32 in a `.npy` file read "
                   f"memory-mapped ({fit['input_gib']:.2f} GiB); a default `SelMixClassifier(verbose=1)` "
